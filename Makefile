@@ -1,0 +1,55 @@
+# pulsegrid — `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+GOROOT := $(shell $(GO) env GOROOT)
+WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
+ADDR ?= 127.0.0.1:8080
+DATA ?= ./data
+
+.PHONY: help run build test unit wasmtest fmacheck check generate wasm bench e2e clean
+
+help: ## list the targets
+	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+run: wasm ## start the server on $(ADDR) with its database in $(DATA)
+	$(GO) run ./cmd/pulsegrid serve --addr $(ADDR) --data $(DATA)
+
+build: wasm ## build bin/pulsegrid
+	$(GO) build -o bin/pulsegrid ./cmd/pulsegrid
+
+generate: ## regenerate templ components
+	$(GO) tool templ generate
+
+wasm: ## build static/worker.wasm and copy wasm_exec.js
+	@if [ -d wasmworker ]; then \
+	  GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o static/worker.wasm ./wasmworker && \
+	  cp "$(GOROOT)/lib/wasm/wasm_exec.js" static/wasm_exec.js; \
+	fi
+
+check: ## gofmt, go vet, templ generated code current, algorithms/ builds for js/wasm
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./algorithms/...
+	@if ls views/*.templ >/dev/null 2>&1; then \
+	  $(GO) tool templ generate >/dev/null && git diff --exit-code -- views || { echo "templ output not current: run make generate and commit"; exit 1; }; \
+	fi
+
+unit: wasm ## unit and integration tests (native)
+	$(GO) test -count=1 -timeout 20m ./...
+
+wasmtest: ## the algorithms/ tests again under GOOS=js GOARCH=wasm (node)
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 20m -exec="$(WASM_EXEC)" ./algorithms/...
+
+fmacheck: ## golden digests again with FMA fusion allowed (GOAMD64=v3)
+	GOAMD64=v3 $(GO) test -count=1 -run Golden ./algorithms/...
+
+e2e: build ## Playwright end-to-end tests in Debian chromium
+	@if [ -d e2e ]; then ./e2e/run.sh; fi
+
+test: check unit wasmtest fmacheck e2e ## everything CI runs
+
+bench: ## benchmarks (figures go to docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./algorithms/...
+
+clean: ## remove build output
+	rm -rf bin static/worker.wasm static/wasm_exec.js
