@@ -1,0 +1,91 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+)
+
+func TestTaskRoundTrip(t *testing.T) {
+	in := &Task{
+		Algorithm: "ecg.beats@1",
+		Params:    []byte(`{"lead":"auto"}`),
+		Aux:       []byte{1, 2},
+		Channels: []signal.Channel{
+			{Name: "MLII", Unit: "mV", Rate: 360, Gain: 200, Samples: []float64{0.1, math.NaN(), -0.2}},
+			{Name: "HR", Unit: "bpm", Rate: 1.0 / 60, Samples: nil},
+		},
+	}
+	b := in.Encode()
+	out, err := DecodeTask(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Algorithm != in.Algorithm || string(out.Params) != string(in.Params) || !slices.Equal(out.Aux, in.Aux) {
+		t.Errorf("header fields: got %+v", out)
+	}
+	if len(out.Channels) != 2 || out.Channels[0].Name != "MLII" || out.Channels[1].Rate != 1.0/60 {
+		t.Fatalf("channels: got %+v", out.Channels)
+	}
+	if s := out.Channels[0].Samples; len(s) != 3 || !math.IsNaN(s[1]) || s[2] != -0.2 {
+		t.Errorf("samples: got %v", s)
+	}
+	if out.Digest() != in.Digest() {
+		t.Errorf("digest changed across a round trip")
+	}
+}
+
+func TestDecodeTaskErrors(t *testing.T) {
+	good := (&Task{Algorithm: "a@1", Channels: []signal.Channel{{Name: "x", Rate: 1, Samples: []float64{1}}}}).Encode()
+	for _, n := range []int{0, 5, len(good) / 2, len(good) - 1} {
+		if _, err := DecodeTask(good[:n]); err == nil || !strings.Contains(err.Error(), "byte") {
+			t.Errorf("truncated at %d: got %v, want an error naming the byte offset", n, err)
+		}
+	}
+}
+
+func FuzzDecodeTask(f *testing.F) {
+	f.Add((&Task{Algorithm: "a@1", Params: []byte("{}"), Channels: []signal.Channel{{Name: "x", Rate: 1, Samples: []float64{1, 2}}}}).Encode())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		task, err := DecodeTask(b)
+		if err != nil {
+			return
+		}
+		if _, err := DecodeTask(task.Encode()); err != nil {
+			t.Fatalf("re-encoded task does not decode: %v", err)
+		}
+	})
+}
+
+type fakeAlg struct{ name string }
+
+func (f fakeAlg) Name() string                                                { return f.name }
+func (f fakeAlg) Describe() Info                                              { return Info{Name: f.name} }
+func (f fakeAlg) Params(json.RawMessage) ([]byte, error)                      { return []byte("{}"), nil }
+func (f fakeAlg) Run(*Task, Yielder) ([]byte, error)                          { return nil, nil }
+func (f fakeAlg) Merge([]byte, []Part) (Result, error)                        { return nil, nil }
+func (f fakeAlg) DecodeResult(b []byte) (Result, error)                       { return nil, nil }
+func (f fakeAlg) Split(*signal.Signal, []byte, SplitOptions) ([]Chunk, error) { return nil, nil }
+
+func TestRegistryLookup(t *testing.T) {
+	r := NewRegistry(fakeAlg{"ecg.beats@1"}, fakeAlg{"ecg.beats@2"}, fakeAlg{"vitals.summary@1"})
+	tests := []struct{ in, want string }{
+		{"ecg.beats@1", "ecg.beats@1"},
+		{"ecg.beats", "ecg.beats@2"},
+		{"vitals.summary", "vitals.summary@1"},
+	}
+	for _, tc := range tests {
+		a, err := r.Lookup(tc.in)
+		if err != nil || a.Name() != tc.want {
+			t.Errorf("Lookup(%q): got %v, %v; want %s", tc.in, a, err, tc.want)
+		}
+	}
+	if _, err := r.Lookup("ecg.beat"); !errors.Is(err, ErrUnknownAlgorithm) || !strings.Contains(err.Error(), "ecg.beats@1") {
+		t.Errorf("unknown name: got %v, want ErrUnknownAlgorithm listing the known names", err)
+	}
+}
