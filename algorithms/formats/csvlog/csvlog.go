@@ -1,0 +1,444 @@
+// Package csvlog reads vital-sign logs written as CSV in pulsegrid's
+// documented dialect (docs/formats.md), for example:
+//
+//	time,HR [bpm],SpO2 [%],ABP Sys [mmHg]
+//	0,72,98,NA
+//	60,74,,121
+//
+// The rules:
+//
+//   - The first non-comment line is the header. Lines starting with '#' are
+//     comments and are skipped. A UTF-8 byte order mark is ignored.
+//   - Fields are separated by commas or by semicolons; the header line
+//     decides (the one of the two that occurs more there, commas on a tie).
+//     With semicolons, a decimal comma is accepted in numbers ("36,6").
+//     Fields may be quoted as RFC 4180 says.
+//   - One column is the time, named time, t or timestamp (any case),
+//     optionally with a unit: [s] (the default), [ms], [min] or [h]. Its
+//     values are either all numbers or all ISO-8601 date-times
+//     ("2024-03-01T08:00:00Z", "2024-03-01 08:00:00.250", a zone is
+//     optional). Date-times become seconds since the first row, and the
+//     first row's date-time goes into Identity.RecordedAt.
+//   - Every other column is a channel, "NAME [UNIT]"; the unit may be
+//     omitted. A blank field, NA, NaN, N/A or "-" (any case) is a missing
+//     value.
+//   - Rows must be in time order: a time earlier than the row before is an
+//     error naming the line. A row that repeats the previous row's time is a
+//     duplicate, dropped or rejected as Options say.
+//   - The sample rate is inferred from the median step between successive
+//     times, and rows are placed on that grid (sample = round(t × rate)), so
+//     a gap in time becomes missing samples (NaN).
+package csvlog
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+)
+
+// maxSamples bounds the samples (all channels together) a log may ask for
+// by leaving a long gap between two rows. Tests lower it.
+var maxSamples = int64(1) << 27
+
+// Duplicates says what to do with a row whose time equals the previous row's.
+type Duplicates int
+
+const (
+	// DropDuplicates keeps the first row of a run of equal times and drops
+	// the later ones (the default).
+	DropDuplicates Duplicates = iota
+	// RejectDuplicates makes a duplicate time an error.
+	RejectDuplicates
+)
+
+// Options tune the reader.
+type Options struct {
+	// Duplicates is the policy for rows that repeat a time.
+	Duplicates Duplicates
+	// Rate, when positive, is the sample rate to use instead of inferring
+	// it from the median time step (needed for a log with a single row).
+	Rate float64
+	// OnDrop, when set, is told about every row that was dropped (a
+	// duplicate time, or a time that rounds to the same sample as an
+	// earlier row), with its line number and the reason.
+	OnDrop func(line int, reason string)
+}
+
+// Error is a problem at a place in a CSV log.
+type Error struct {
+	File   string
+	Line   int    // 1-based; 0 when the problem is not on one line
+	Column int    // 1-based; 0 when the problem is not in one column
+	Name   string // the column's header, when known
+	Err    string
+}
+
+// Error formats the problem as "FILE: line N, column C (NAME): what".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ": line %d", e.Line)
+	}
+	if e.Column > 0 {
+		fmt.Fprintf(&b, ", column %d", e.Column)
+		if e.Name != "" {
+			fmt.Fprintf(&b, " (%s)", e.Name)
+		}
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Err)
+	return b.String()
+}
+
+// row is one data line after parsing.
+type row struct {
+	line   int
+	t      float64
+	values []float64
+}
+
+// Read parses a CSV log. name is the file name, used in errors and kept in
+// the Identity.
+func Read(name string, data []byte, opt Options) (*signal.Recording, error) {
+	fail := func(line, col int, colName, format string, args ...any) error {
+		return &Error{File: name, Line: line, Column: col, Name: colName, Err: fmt.Sprintf(format, args...)}
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	sep, err := separator(data)
+	if err != nil {
+		return nil, fail(0, 0, "", "%v", err)
+	}
+	r := csv.NewReader(bytes.NewReader(data))
+	r.Comma = sep
+	r.Comment = '#'
+	r.TrimLeadingSpace = true
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err == io.EOF {
+		return nil, fail(0, 0, "", "file is empty: expected a header line such as \"time,HR [bpm]\"")
+	}
+	if err != nil {
+		return nil, csvError(name, err)
+	}
+	headerLine, _ := r.FieldPos(0)
+	header = slices.Clone(header)
+	timeCol := -1
+	timeScale := 1.0
+	var channels []signal.Channel
+	var chanCols []int
+	seen := map[string]int{}
+	for i, h := range header {
+		h = strings.TrimSpace(h)
+		colName, unit, err := splitHeader(h)
+		if err != nil {
+			return nil, fail(headerLine, i+1, h, "%v", err)
+		}
+		if colName == "" {
+			return nil, fail(headerLine, i+1, "", "column has no name: expected \"NAME [UNIT]\"")
+		}
+		if j, dup := seen[strings.ToLower(colName)]; dup {
+			return nil, fail(headerLine, i+1, h, "column name %q repeats column %d", colName, j)
+		}
+		seen[strings.ToLower(colName)] = i + 1
+		switch strings.ToLower(colName) {
+		case "time", "t", "timestamp":
+			if timeCol >= 0 {
+				return nil, fail(headerLine, i+1, h, "second time column (the first is column %d)", timeCol+1)
+			}
+			scale, ok := timeUnits[unit]
+			if !ok {
+				return nil, fail(headerLine, i+1, h, "time unit %q: expected [s], [ms], [min] or [h]", unit)
+			}
+			timeCol, timeScale = i, scale
+		default:
+			channels = append(channels, signal.Channel{Name: colName, Unit: unit})
+			chanCols = append(chanCols, i)
+		}
+	}
+	if timeCol < 0 {
+		return nil, fail(headerLine, 0, "", "header has no time column: expected a column named time, t or timestamp")
+	}
+	if len(channels) == 0 {
+		return nil, fail(headerLine, 0, "", "header has no channel column: expected at least one \"NAME [UNIT]\" besides the time")
+	}
+
+	rec := &signal.Recording{Identity: signal.Identity{
+		Record:    strings.TrimSuffix(path.Base(name), path.Ext(name)),
+		FileNames: []string{name},
+	}}
+	decimalComma := sep == ';'
+	var rows []row
+	var isoStart time.Time
+	isoMode := 0 // 0 unknown, 1 numbers, 2 date-times
+	prevLine := 0
+	for {
+		fields, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, csvError(name, err)
+		}
+		line, _ := r.FieldPos(0)
+		raw := strings.TrimSpace(fields[timeCol])
+		colName := header[timeCol]
+		if raw == "" {
+			return nil, fail(line, timeCol+1, colName, "time is empty: every row needs a time")
+		}
+		var t float64
+		if isoMode == 0 {
+			isoMode = 1
+			if _, _, ok := parseISO(raw); ok {
+				isoMode = 2
+			}
+		}
+		if isoMode == 2 {
+			ts, zoned, ok := parseISO(raw)
+			if !ok {
+				return nil, fail(line, timeCol+1, colName, "%q is not an ISO-8601 date-time like the rows above (e.g. 2024-03-01T08:00:00Z)", raw)
+			}
+			if rows == nil {
+				isoStart = ts
+				rec.Identity.RecordedAt = ts.Format("2006-01-02T15:04:05.999999999")
+				if zoned {
+					rec.Identity.RecordedAt = ts.Format(time.RFC3339Nano)
+				}
+			}
+			t = ts.Sub(isoStart).Seconds()
+		} else {
+			v, ok := number(raw, decimalComma)
+			if !ok || math.IsNaN(v) {
+				return nil, fail(line, timeCol+1, colName, "%q is not a time: expected seconds (a number) like the rows above", raw)
+			}
+			t = float64(v * timeScale)
+		}
+		if n := len(rows); n > 0 {
+			prev := rows[n-1].t
+			if t < prev {
+				return nil, fail(line, timeCol+1, colName, "time %s is earlier than the time on line %d: rows must be in time order", raw, prevLine)
+			}
+			if t == prev {
+				if opt.Duplicates == RejectDuplicates {
+					return nil, fail(line, timeCol+1, colName, "time %s repeats the time on line %d (duplicate times are rejected)", raw, prevLine)
+				}
+				if opt.OnDrop != nil {
+					opt.OnDrop(line, fmt.Sprintf("time %s repeats the time on line %d", raw, prevLine))
+				}
+				continue
+			}
+		}
+		values := make([]float64, len(chanCols))
+		for k, c := range chanCols {
+			s := strings.TrimSpace(fields[c])
+			if isMissing(s) {
+				values[k] = signal.Missing
+				continue
+			}
+			v, ok := number(s, decimalComma)
+			if !ok {
+				return nil, fail(line, c+1, header[c], "%q is not a number: expected a number, or blank, NA, NaN or - for a missing value", s)
+			}
+			values[k] = v
+		}
+		rows = append(rows, row{line: line, t: t, values: values})
+		prevLine = line
+	}
+	if len(rows) == 0 {
+		return nil, fail(headerLine, 0, "", "no data rows after the header")
+	}
+	rate := opt.Rate
+	if !(rate > 0) {
+		if rate, err = inferRate(rows); err != nil {
+			return nil, fail(0, 0, "", "%v", err)
+		}
+	}
+	t0 := rows[0].t
+	last := math.Round(float64((rows[len(rows)-1].t - t0) * rate))
+	if float64((last+1)*float64(len(channels))) > float64(maxSamples) {
+		return nil, fail(rows[len(rows)-1].line, timeCol+1, header[timeCol],
+			"time is %gs after the first row, which at %g Hz would make %.0f samples in each of %d channels (more than %d in all): is a time wrong?",
+			rows[len(rows)-1].t-t0, rate, last+1, len(channels), maxSamples)
+	}
+	n := int(last) + 1
+	for k := range channels {
+		channels[k].Rate = rate
+		channels[k].Samples = make([]float64, n)
+		for j := range channels[k].Samples {
+			channels[k].Samples[j] = signal.Missing
+		}
+	}
+	prevIdx, prevIdxLine := -1, 0
+	for _, rw := range rows {
+		idx := int(math.Round(float64((rw.t - t0) * rate)))
+		if idx == prevIdx {
+			// Jitter put two rows on one sample of the grid: keep the first.
+			reason := fmt.Sprintf("time falls on sample %d at %g Hz, like line %d", idx, rate, prevIdxLine)
+			if opt.Duplicates == RejectDuplicates {
+				return nil, fail(rw.line, timeCol+1, header[timeCol], "%s (duplicate times are rejected)", reason)
+			}
+			if opt.OnDrop != nil {
+				opt.OnDrop(rw.line, reason)
+			}
+			continue
+		}
+		for k := range channels {
+			channels[k].Samples[idx] = rw.values[k]
+		}
+		prevIdx, prevIdxLine = idx, rw.line
+	}
+	rec.Signal.Channels = channels
+	return rec, nil
+}
+
+var timeUnits = map[string]float64{"": 1, "s": 1, "ms": 0.001, "min": 60, "h": 3600}
+
+// separator picks ',' or ';' from the header line.
+func separator(data []byte) (rune, error) {
+	rest := data
+	for len(rest) > 0 {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		if len(bytes.TrimSpace(line)) == 0 || line[0] == '#' {
+			continue
+		}
+		if bytes.Count(line, []byte(";")) > bytes.Count(line, []byte(",")) {
+			return ';', nil
+		}
+		return ',', nil
+	}
+	return 0, errors.New("file is empty: expected a header line such as \"time,HR [bpm]\"")
+}
+
+// splitHeader splits "HR [bpm]" into "HR" and "bpm".
+func splitHeader(h string) (name, unit string, err error) {
+	i := strings.IndexByte(h, '[')
+	if i < 0 {
+		if strings.ContainsRune(h, ']') {
+			return "", "", fmt.Errorf("header %q has ']' without '[': expected \"NAME [UNIT]\"", h)
+		}
+		return h, "", nil
+	}
+	if !strings.HasSuffix(h, "]") || strings.Count(h, "[") != 1 || strings.Count(h, "]") != 1 {
+		return "", "", fmt.Errorf("header %q: expected \"NAME [UNIT]\" with the unit in brackets at the end", h)
+	}
+	return strings.TrimSpace(h[:i]), strings.TrimSpace(h[i+1 : len(h)-1]), nil
+}
+
+// csvError turns an encoding/csv error into an Error with its position.
+func csvError(name string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		msg := pe.Err.Error()
+		if errors.Is(pe.Err, csv.ErrFieldCount) {
+			msg = "wrong number of fields: every row needs one field per header column"
+		}
+		return &Error{File: name, Line: pe.Line, Column: pe.Column, Err: msg}
+	}
+	return &Error{File: name, Err: err.Error()}
+}
+
+func isMissing(s string) bool {
+	switch strings.ToLower(s) {
+	case "", "na", "nan", "n/a", "-":
+		return true
+	}
+	return false
+}
+
+// number parses a finite decimal number, with a decimal comma when allowed.
+func number(s string, decimalComma bool) (float64, bool) {
+	if decimalComma {
+		s = strings.Replace(s, ",", ".", 1)
+	}
+	// ParseFloat also accepts "Inf", "NaN" and hex floats, which no log
+	// means as a measurement.
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E') {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(v, 0) {
+		return 0, false
+	}
+	return v, true
+}
+
+var isoLayouts = []string{
+	"2006-01-02T15:04:05.999999999Z07:00",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04",
+}
+
+// parseISO parses an ISO-8601 date-time and says whether it had a zone; one
+// without a zone is taken as UTC, which does not matter for the differences
+// the reader uses.
+func parseISO(s string) (t time.Time, zoned, ok bool) {
+	if len(s) < 16 || s[4] != '-' {
+		return time.Time{}, false, false
+	}
+	for _, l := range isoLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, strings.HasSuffix(l, "Z07:00"), true
+		}
+	}
+	return time.Time{}, false, false
+}
+
+// inferRate returns 1 / the median of the steps between successive rows
+// (the upper of the middle two for an even count), snapped to a whole number of hertz or of seconds per sample when it is
+// that within 0.01 %. Times written with few decimals (0.0078 for 128 Hz)
+// make the median step inexact; then the rate over the whole span, which
+// averages the rounding out, is used when it snaps.
+func inferRate(rows []row) (float64, error) {
+	if len(rows) < 2 {
+		return 0, errors.New("only one row: a sample rate cannot be inferred from a single time")
+	}
+	steps := make([]float64, len(rows)-1)
+	for i := 1; i < len(rows); i++ {
+		steps[i-1] = rows[i].t - rows[i-1].t
+	}
+	slices.Sort(steps)
+	median := steps[len(steps)/2]
+	if !(median > 0) {
+		return 0, errors.New("median time step is 0: cannot infer a sample rate")
+	}
+	if r, ok := snap(1 / median); ok {
+		return r, nil
+	}
+	span := rows[len(rows)-1].t - rows[0].t
+	if r, ok := snap(math.Round(span/median) / span); ok {
+		return r, nil
+	}
+	return 1 / median, nil
+}
+
+// snap rounds a rate to whole hertz, or to whole seconds per sample, when
+// it is within 0.01 % of one.
+func snap(rate float64) (float64, bool) {
+	if r := math.Round(rate); r >= 1 && math.Abs(rate-r) <= 1e-4*rate {
+		return r, true
+	}
+	if p := math.Round(1 / rate); p >= 1 && math.Abs(1/rate-p) <= 1e-4*p {
+		return 1 / p, true
+	}
+	return rate, false
+}

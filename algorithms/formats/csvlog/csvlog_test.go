@@ -1,0 +1,241 @@
+package csvlog
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+)
+
+func TestRead(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		name       string
+		in         string
+		opt        Options
+		names      []string
+		units      []string
+		rate       float64
+		samples    [][]float64
+		recordedAt string
+		dropped    []int
+	}{
+		{
+			name:  "Seconds",
+			in:    "time,HR [bpm],SpO2 [%]\n0,72,98\n1,73,97\n2,74,96\n",
+			names: []string{"HR", "SpO2"}, units: []string{"bpm", "%"}, rate: 1,
+			samples: [][]float64{{72, 73, 74}, {98, 97, 96}},
+		},
+		{
+			name:  "MissingMarkers",
+			in:    "t,HR [bpm],ABP [mmHg]\n0,,NA\n60,NaN,-\n120,n/a,90.5\n180,80,na\n",
+			names: []string{"HR", "ABP"}, units: []string{"bpm", "mmHg"}, rate: 1.0 / 60,
+			samples: [][]float64{{nan, nan, nan, 80}, {nan, nan, 90.5, nan}},
+		},
+		{
+			name:  "GapBecomesMissing",
+			in:    "time [s],HR [bpm]\n0,70\n1,71\n2,72\n5,75\n6,76\n",
+			names: []string{"HR"}, units: []string{"bpm"}, rate: 1,
+			samples: [][]float64{{70, 71, 72, nan, nan, 75, 76}},
+		},
+		{
+			name:  "SemicolonDecimalComma",
+			in:    "\xef\xbb\xbf# exported by monitor X\nTime;Temp [°C];HR\n0;36,6;70\n0,5;36,7;71\n1;36,8;72\n",
+			names: []string{"Temp", "HR"}, units: []string{"°C", ""}, rate: 2,
+			samples: [][]float64{{36.6, 36.7, 36.8}, {70, 71, 72}},
+		},
+		{
+			name:  "Milliseconds",
+			in:    "time [ms],ECG [mV]\n0,0.1\n4,0.2\n8,0.3\n",
+			names: []string{"ECG"}, units: []string{"mV"}, rate: 250,
+			samples: [][]float64{{0.1, 0.2, 0.3}},
+		},
+		{
+			name:  "FewDecimals360Hz",
+			in:    "time,ECG [mV]\n0,1\n0.002778,2\n0.005556,3\n0.008333,4\n0.011111,5\n",
+			names: []string{"ECG"}, units: []string{"mV"}, rate: 360,
+			samples: [][]float64{{1, 2, 3, 4, 5}},
+		},
+		{
+			name:  "ISODateTimes",
+			in:    "timestamp,HR [bpm]\n2024-03-01T08:00:00Z,70\n2024-03-01T08:01:00Z,71\n2024-03-01T08:03:00Z,73\n2024-03-01T09:04:00+01:00,74\n",
+			names: []string{"HR"}, units: []string{"bpm"}, rate: 1.0 / 60,
+			samples:    [][]float64{{70, 71, nan, 73, 74}},
+			recordedAt: "2024-03-01T08:00:00Z",
+		},
+		{
+			name:  "ISOSpaceNoZoneFraction",
+			in:    "time,HR [bpm]\n2024-03-01 08:00:00.5,70\n2024-03-01 08:00:01.5,71\n",
+			names: []string{"HR"}, units: []string{"bpm"}, rate: 1,
+			samples:    [][]float64{{70, 71}},
+			recordedAt: "2024-03-01T08:00:00.5",
+		},
+		{
+			name:  "DuplicatesDropped",
+			in:    "time,HR [bpm]\n0,70\n1,71\n1,99\n2,72\n",
+			names: []string{"HR"}, units: []string{"bpm"}, rate: 1,
+			samples: [][]float64{{70, 71, 72}},
+			dropped: []int{4},
+		},
+		{
+			name:  "JitterOnOneSampleDropped",
+			in:    "time,HR [bpm]\n0,70\n1,71\n2,72\n2.9,73\n3.1,74\n4,75\n",
+			names: []string{"HR"}, units: []string{"bpm"}, rate: 1,
+			samples: [][]float64{{70, 71, 72, 73, 75}},
+			dropped: []int{6},
+		},
+		{
+			name:  "QuotedAndCRLF",
+			in:    "\"time\",\"BP, mean [mmHg]\"\r\n0,\"80\"\r\n2,82\r\n",
+			names: []string{"BP, mean"}, units: []string{"mmHg"}, rate: 0.5,
+			samples: [][]float64{{80, 82}},
+		},
+		{
+			name:  "SingleRowWithRate",
+			in:    "time,HR [bpm]\n10,70\n",
+			opt:   Options{Rate: 1},
+			names: []string{"HR"}, units: []string{"bpm"}, rate: 1,
+			samples: [][]float64{{70}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var dropped []int
+			opt := tt.opt
+			opt.OnDrop = func(line int, _ string) { dropped = append(dropped, line) }
+			rec, err := Read("log.csv", []byte(tt.in), opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			chs := rec.Signal.Channels
+			if len(chs) != len(tt.names) {
+				t.Fatalf("got %d channels, want %d", len(chs), len(tt.names))
+			}
+			for i, c := range chs {
+				if c.Name != tt.names[i] || c.Unit != tt.units[i] {
+					t.Errorf("channel %d: got %q [%s], want %q [%s]", i, c.Name, c.Unit, tt.names[i], tt.units[i])
+				}
+				if c.Rate != tt.rate {
+					t.Errorf("channel %d: rate %v, want %v", i, c.Rate, tt.rate)
+				}
+				if fmt.Sprint(c.Samples) != fmt.Sprint(tt.samples[i]) {
+					t.Errorf("channel %d: samples %v, want %v", i, c.Samples, tt.samples[i])
+				}
+			}
+			if rec.Identity.RecordedAt != tt.recordedAt {
+				t.Errorf("recorded at %q, want %q", rec.Identity.RecordedAt, tt.recordedAt)
+			}
+			if fmt.Sprint(dropped) != fmt.Sprint(tt.dropped) {
+				t.Errorf("dropped lines %v, want %v", dropped, tt.dropped)
+			}
+			if rec.Identity.Record != "log" || len(rec.Identity.FileNames) != 1 {
+				t.Errorf("identity %+v, want record log and its file name", rec.Identity)
+			}
+			if err := rec.Signal.Validate(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestReadErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		opt  Options
+		want string
+	}{
+		{"ErrEmpty", "", Options{}, "log.csv: file is empty"},
+		{"ErrOnlyComments", "# nothing\n", Options{}, "log.csv: file is empty"},
+		{"ErrNoTimeColumn", "when,HR [bpm]\n0,1\n", Options{}, "log.csv: line 1: header has no time column: expected a column named time, t or timestamp"},
+		{"ErrNoChannel", "time\n0\n", Options{}, "line 1: header has no channel column"},
+		{"ErrTimeUnit", "time [days],HR\n0,1\n", Options{}, `line 1, column 1 (time [days]): time unit "days"`},
+		{"ErrBadBrackets", "time,HR [bpm\n0,1\n", Options{}, `line 1, column 2 (HR [bpm): header "HR [bpm"`},
+		{"ErrEmptyName", "time, [bpm]\n0,1\n", Options{}, "line 1, column 2: column has no name"},
+		{"ErrDuplicateColumn", "time,HR [bpm],hr [/min]\n0,1,2\n", Options{}, `line 1, column 3 (hr [/min]): column name "hr" repeats column 2`},
+		{"ErrTwoTimes", "time,t,HR\n0,0,1\n", Options{}, "column 2 (t): second time column"},
+		{"ErrNoRows", "time,HR [bpm]\n", Options{}, "line 1: no data rows after the header"},
+		{"ErrNotANumber", "time,HR [bpm]\n0,70\n1,seventy\n", Options{}, `log.csv: line 3, column 2 (HR [bpm]): "seventy" is not a number: expected a number, or blank, NA, NaN or - for a missing value`},
+		{"ErrInfinity", "time,HR [bpm]\n0,70\n1,Inf\n", Options{}, `line 3, column 2 (HR [bpm]): "Inf" is not a number`},
+		{"ErrEmptyTime", "time,HR [bpm]\n0,70\n,71\n", Options{}, "line 3, column 1 (time): time is empty"},
+		{"ErrTimeNotNumber", "time,HR [bpm]\n0,70\nabc,71\n", Options{}, `line 3, column 1 (time): "abc" is not a time`},
+		{"ErrMixedISO", "time,HR [bpm]\n2024-03-01T08:00:00Z,70\n60,71\n", Options{}, `line 3, column 1 (time): "60" is not an ISO-8601 date-time`},
+		{"ErrNonMonotonic", "time,HR [bpm]\n0,70\n1,71\n# note\n0.5,72\n", Options{}, "log.csv: line 5, column 1 (time): time 0.5 is earlier than the time on line 3: rows must be in time order"},
+		{"ErrDuplicateRejected", "time,HR [bpm]\n0,70\n1,71\n1,72\n", Options{Duplicates: RejectDuplicates}, "line 4, column 1 (time): time 1 repeats the time on line 3 (duplicate times are rejected)"},
+		{"ErrSameSampleRejected", "time,HR [bpm]\n0,70\n1,71\n2,72\n2.9,73\n3.1,74\n4,75\n5,76\n", Options{Duplicates: RejectDuplicates}, "line 6, column 1 (time): time falls on sample 3 at 1 Hz, like line 5"},
+		{"ErrFieldCount", "time,HR [bpm]\n0,70\n1,71,5\n", Options{}, "line 3, column 1: wrong number of fields"},
+		{"ErrQuote", "time,HR [bpm]\n0,\"70\n", Options{}, "log.csv: line 2"},
+		{"ErrSingleRow", "time,HR [bpm]\n0,70\n", Options{}, "only one row"},
+		{"ErrHugeGap", "time,HR [bpm]\n0,70\n1,71\n2,72\n1e12,72\n", Options{}, "line 5, column 1 (time): time is 1e+12s after the first row"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Read("log.csv", []byte(tt.in), tt.opt)
+			if err == nil {
+				t.Fatalf("got no error, want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got  %q\nwant it to contain %q", err, tt.want)
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.File != "log.csv" {
+				t.Errorf("error %T does not name the file", err)
+			}
+		})
+	}
+}
+
+func FuzzRead(f *testing.F) {
+	defer func(m int64) { maxSamples = m }(maxSamples)
+	maxSamples = 1 << 16
+	for _, s := range []string{
+		"time,HR [bpm],SpO2 [%]\n0,72,98\n1,73,NA\n3,74,96\n",
+		"Time;Temp [°C]\n0;36,6\n0,5;36,7\n",
+		"timestamp,HR [bpm]\n2024-03-01T08:00:00Z,70\n2024-03-01T08:01:00Z,71\n",
+		"time [ms],ECG [mV]\n0,0.1\n4,0.2\n4,0.3\n9,-\n",
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, reject bool) {
+		opt := Options{}
+		if reject {
+			opt.Duplicates = RejectDuplicates
+		}
+		rec, err := Read("fuzz.csv", data, opt)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.csv") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		n := len(rec.Signal.Channels[0].Samples)
+		for _, c := range rec.Signal.Channels {
+			if !(c.Rate > 0) || len(c.Samples) != n || n == 0 {
+				t.Fatalf("channel %q: rate %v, %d samples (first channel %d)", c.Name, c.Rate, len(c.Samples), n)
+			}
+		}
+		if err := rec.Signal.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		_ = signal.Missing
+	})
+}
+
+func BenchmarkRead(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("time,HR [bpm],SpO2 [%],ABP Sys [mmHg],RESP [/min]\n")
+	for i := 0; i < 24*3600; i++ { // one day at 1 Hz
+		fmt.Fprintf(&sb, "%d,%d,%d,NA,%d\n", i, 60+i%40, 90+i%10, 12+i%8)
+	}
+	data := []byte(sb.String())
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Read("day.csv", data, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
