@@ -1,0 +1,480 @@
+// Package views holds the portal's templ components and the view-model
+// structs they render. Handlers build a view model from the store and the
+// session; components never touch either, so a page can be tested by
+// rendering a struct.
+//
+// Every element a test or a script looks for carries a data-testid or an id;
+// pages load behaviour only from /static/js/*.js modules (the CSP forbids
+// inline scripts and inline styles).
+package views
+
+import (
+	"time"
+
+	"github.com/pulsegrid/pulsegrid/views/charts"
+)
+
+// Roles a Nav knows about; an empty role is an anonymous visitor.
+const (
+	RoleAdmin     = "admin"
+	RoleClinician = "clinician"
+)
+
+// Nav is what the page chrome needs: who is looking, which section is
+// active, and the flash messages to show once.
+type Nav struct {
+	Role    string // "", RoleClinician or RoleAdmin
+	Email   string // shown in the header when signed in
+	Active  string // section key: "datasets", "upload", "analyses", "tokens", "donate", "leaderboard", "users", "templates", "grid", "audit"
+	Flashes []Flash
+	// CSRFToken, when set, is added as a hidden field to every form the
+	// layout renders (the logout form). The server relies on
+	// http.CrossOriginProtection; the token is optional defence in depth.
+	CSRFToken string
+}
+
+// Flash is a one-time message.
+type Flash struct {
+	Kind    string // "info", "success", "warning", "error"
+	Message string
+}
+
+// LoginPage is the sign-in form.
+type LoginPage struct {
+	Email     string // echoed back after a failed attempt
+	Error     string // e.g. "Wrong email or password." or a throttling notice
+	Next      string // path to return to after login (validated by the handler)
+	CSRFToken string
+}
+
+// ChangePasswordPage is the form to choose a new password; Forced when the
+// account is new or was reset and must change it before anything else.
+type ChangePasswordPage struct {
+	Forced    bool
+	Error     string
+	MinLength int // shown as a hint and set as minlength; 0 gives 12
+	CSRFToken string
+}
+
+// DatasetsPage is the list of the user's datasets with search and sort.
+type DatasetsPage struct {
+	Query string // current search text
+	Sort  string // column key: "name", "format", "duration", "channels", "size", "uploaded"
+	Desc  bool   // sort descending
+	Rows  []DatasetRow
+}
+
+// DatasetRow is one dataset in the list.
+type DatasetRow struct {
+	ID          int64
+	Name        string // display name chosen at upload (may be the file stem)
+	Format      string // "WFDB", "EDF", "CSV"
+	Template    string
+	Channels    int
+	DurationSec float64
+	SizeBytes   int64
+	Uploaded    time.Time
+	Annotated   bool // reference annotations (.atr) present
+	Owner       string
+}
+
+// UploadPage is the upload form; Problems lists what was wrong with the
+// last attempt (nothing of a rejected upload is stored).
+type UploadPage struct {
+	Templates []Option
+	Template  string // selected template value
+	Problems  []Problem
+	MaxBytes  int64 // shown as a hint; 0 hides it
+	CSRFToken string
+}
+
+// Option is one choice of a select.
+type Option struct {
+	Value, Label string
+}
+
+// Problem is one validation problem with where it was found.
+type Problem struct {
+	File    string // file name as uploaded, may be empty
+	Line    int    // 1-based line or record, 0 when not applicable
+	Message string
+}
+
+// DatasetPage is the detail of one dataset.
+type DatasetPage struct {
+	ID           int64
+	Name         string
+	Format       string
+	Template     string
+	Uploaded     time.Time
+	DurationSec  float64
+	SizeBytes    int64
+	Annotations  int  // number of reference annotations, 0 if none
+	TrustedOnly  bool // chunks go to enrolled machines only
+	Channels     []ChannelInfo
+	Analyses     []AnalysisRow // analyses run on this dataset
+	ConfirmError string        // shown when a delete was not confirmed
+	CSRFToken    string
+}
+
+// ChannelInfo describes one channel and carries a preview of it.
+type ChannelInfo struct {
+	Name    string
+	Unit    string
+	Rate    float64 // samples per second
+	Samples int64   // number of samples
+	Missing int64   // number of missing (NaN) samples
+	Min     float64
+	Max     float64
+	// Preview holds the samples to draw in the preview (for example the
+	// first 10 s, or the whole channel: the chart decimates to its width).
+	Preview []float64
+}
+
+// AlgorithmOption is an algorithm the user can start.
+type AlgorithmOption struct {
+	Name          string // "ecg.beats@1"
+	Description   string
+	DefaultParams string // JSON
+}
+
+// AnalysisNewPage is the form to start analyses: every chosen algorithm on
+// every chosen dataset.
+type AnalysisNewPage struct {
+	Algorithms []AlgorithmOption
+	Datasets   []Option // value = dataset id
+	Selected   []string // preselected dataset ids (from a dataset page)
+	Chosen     []string // preselected algorithm names
+	Params     string   // JSON object, may be empty
+	Priority   string   // "routine", "urgent", "stat"; empty gives routine
+	Problems   []Problem
+	CSRFToken  string
+}
+
+// Priorities in the order the form lists them.
+var Priorities = []Option{{"routine", "Routine"}, {"urgent", "Urgent"}, {"stat", "STAT"}}
+
+// AnalysesPage lists the user's analyses.
+type AnalysesPage struct {
+	Rows []AnalysisRow
+}
+
+// AnalysisRow is one analysis in a list.
+type AnalysisRow struct {
+	ID             int64
+	Algorithm      string
+	DatasetID      int64
+	DatasetName    string
+	Status         string // "queued", "running", "done", "failed", "cancelled"
+	Priority       string
+	ChunksVerified int
+	ChunksTotal    int
+	Created        time.Time
+	BatchID        int64 // non-zero when started together with others (cohort)
+}
+
+// AnalysisPage is the live progress of one analysis; progress.js polls
+// GET /api/v1/analyses/{ID} and updates the elements in place.
+type AnalysisPage struct {
+	ID                int64
+	Algorithm         string
+	DatasetID         int64
+	DatasetName       string
+	Status            string
+	Priority          string
+	ChunksVerified    int
+	ChunksTotal       int
+	VolunteersWorking int
+	ETASeconds        float64 // < 0 when unknown
+	Created           time.Time
+	Finished          time.Time // zero while running
+	Error             string    // reason when failed
+	BatchID           int64
+	CSRFToken         string
+}
+
+// Terminal reports whether the analysis will not change any more.
+func (a AnalysisPage) Terminal() bool {
+	return a.Status == "done" || a.Status == "failed" || a.Status == "cancelled"
+}
+
+// ResultPage shows the result of one analysis. Sections are optional: the
+// handler fills those the algorithm produced.
+type ResultPage struct {
+	AnalysisID  int64
+	Algorithm   string
+	DatasetID   int64
+	DatasetName string
+	DurationSec float64
+	Beats       *BeatsResult
+	HRV         *HRVResult
+	Vitals      *VitalsResult
+	Alarms      *AlarmsResult
+	Downloads   Downloads
+}
+
+// BeatsResult is the ECG beat detection result.
+type BeatsResult struct {
+	Count     int
+	MeanHR    float64 // bpm, NaN if unknown
+	Strip     StripView
+	HRTimes   []float64 // seconds; heart-rate trend
+	HR        []float64 // bpm, NaN for gaps
+	RRTimes   []float64 // seconds of the second beat of each interval
+	RRMs      []float64 // ms; NaN where an interval is excluded
+	Reference *BeatScore
+}
+
+// BeatScore compares detections with reference annotations (150 ms window).
+type BeatScore struct {
+	Reference      int
+	TruePositives  int
+	FalsePositives int
+	FalseNegatives int
+	Sensitivity    float64 // 0..1
+	PPV            float64 // 0..1
+}
+
+// StripView is the ECG strip window; it is also the whole model of the
+// fragment GET /analyses/{id}/strip?from=S&to=S returns (StripFragment).
+type StripView struct {
+	AnalysisID  int64
+	From, To    float64 // seconds
+	DurationSec float64 // of the whole record: bounds the range control
+	Lead        string
+	Unit        string
+	Rate        float64
+	Start       float64 // time of Samples[0]
+	Samples     []float64
+	Detected    []charts.Mark
+	Reference   []charts.Mark
+}
+
+// HRVResult is the HRV table.
+type HRVResult struct {
+	Rows []HRVRow
+}
+
+// HRVRow is one HRV measure. If Usual is empty, the table fills it from
+// TaskForceRange(Key).
+type HRVRow struct {
+	Key   string // "sdnn", "rmssd", "pnn50", "lf", "hf", "lf_hf", …
+	Name  string // "SDNN"
+	Value float64
+	Unit  string
+	Usual string // "141 ± 39"
+}
+
+// VitalsResult is the vitals summary and trends.
+type VitalsResult struct {
+	Rows   []VitalsRow
+	Trends []Trend
+}
+
+// VitalsRow summarises one vital-sign channel.
+type VitalsRow struct {
+	Channel    string
+	Unit       string
+	Mean       float64
+	Median     float64
+	Min, Max   float64
+	P5, P95    float64
+	MissingPct float64
+}
+
+// Trend is one channel's series for a trend chart.
+type Trend struct {
+	Name    string
+	Unit    string
+	Start   float64 // seconds of the first sample
+	Step    float64 // seconds between samples
+	Samples []float64
+	// UsualLo < UsualHi shades the usual range.
+	UsualLo, UsualHi float64
+}
+
+// AlarmsResult is the alarm episodes.
+type AlarmsResult struct {
+	Episodes []charts.Episode // Href may point to the strip
+}
+
+// Downloads are export links; empty ones are not shown.
+type Downloads struct {
+	CSV, JSON, WFDB string
+}
+
+// CohortPage compares the recordings of a batch side by side.
+type CohortPage struct {
+	BatchID    int64
+	Algorithm  string
+	Recordings []CohortRecording
+	Metrics    []CohortMetric
+}
+
+// CohortRecording is one column of the cohort view.
+type CohortRecording struct {
+	DatasetName string
+	AnalysisID  int64
+	Status      string
+	HR          []float64 // optional heart-rate trend for a sparkline
+}
+
+// CohortMetric is one row: a measure across the recordings, in the order of
+// CohortPage.Recordings (NaN when a recording has none).
+type CohortMetric struct {
+	Name   string
+	Unit   string
+	Values []float64
+}
+
+// DonatePage is the volunteer page. donate.js does the work.
+type DonatePage struct {
+	MaxThreads int // options offered in the threads select; 0 gives 16
+}
+
+// LeaderboardPage is the public list of volunteers by credit.
+type LeaderboardPage struct {
+	Rows    []LeaderRow
+	Updated time.Time
+}
+
+// LeaderRow is one volunteer on the leaderboard.
+type LeaderRow struct {
+	Rank       int
+	Nickname   string // "anonymous" when empty
+	Chunks     int64
+	Verified   int64
+	CPUSeconds float64
+	Credit     float64
+}
+
+// UsersPage is the admin's account list.
+type UsersPage struct {
+	Users []UserRow
+	// OneTimePassword is shown once after a create or reset, for OneTimeFor.
+	OneTimePassword string
+	OneTimeFor      string
+	Problems        []Problem
+	CSRFToken       string
+}
+
+// UserRow is one account.
+type UserRow struct {
+	ID         int64
+	Email      string
+	Role       string
+	Disabled   bool
+	MustChange bool
+	Created    time.Time
+	LastLogin  time.Time // zero if never
+}
+
+// TokensPage lists the user's API tokens.
+type TokensPage struct {
+	Tokens []TokenRow
+	// NewToken is the secret of a token just created, shown once.
+	NewToken     string
+	NewTokenName string
+	Problems     []Problem
+	CSRFToken    string
+}
+
+// TokenRow is one API token (never the secret).
+type TokenRow struct {
+	ID       int64
+	Name     string
+	Prefix   string // first characters, to recognise it
+	Created  time.Time
+	LastUsed time.Time // zero if never
+}
+
+// TemplatesPage lists the ingest templates.
+type TemplatesPage struct {
+	Templates []TemplateRow
+}
+
+// TemplateRow is one ingest template.
+type TemplateRow struct {
+	ID          int64
+	Name        string
+	Description string
+	Updated     time.Time
+}
+
+// TemplateEditPage edits (or creates, ID 0) a template as JSON.
+type TemplateEditPage struct {
+	ID        int64
+	Name      string
+	JSON      string
+	Problems  []Problem
+	CSRFToken string
+}
+
+// GridPage is the grid status for admins.
+type GridPage struct {
+	VolunteersOnline int
+	SlotsOnline      int
+	ChunksPerSecond  float64
+	Queue            []QueueRow
+	FailedChunks     int
+	Failures         []FailureRow
+	Nodes            []NodeRow
+	Updated          time.Time
+}
+
+// QueueRow is the queue of one priority.
+type QueueRow struct {
+	Priority string
+	Pending  int
+	Leased   int
+	Verified int
+}
+
+// FailureRow is one failed chunk.
+type FailureRow struct {
+	AnalysisID int64
+	Chunk      int
+	Reason     string
+	When       time.Time
+}
+
+// NodeRow is the statistics of one volunteer node, as the original brief
+// lists them.
+type NodeRow struct {
+	ID            string // short anonymous id
+	Nickname      string
+	Kind          string // "browser", "native", "local"
+	Online        bool
+	Requests      int64 // lease requests received
+	Accepted      int64 // results accepted by quorum
+	Completed     int64 // results returned
+	Failed        int64 // errors, timeouts, mismatches
+	AvgCompletion time.Duration
+	Reputation    float64
+	LastSeen      time.Time
+}
+
+// AuditPage is the audit log.
+type AuditPage struct {
+	Entries  []AuditRow
+	Query    string // filter by actor or object
+	PrevPage string // URLs; empty hides the link
+	NextPage string
+}
+
+// AuditRow is one audit entry.
+type AuditRow struct {
+	When   time.Time
+	Actor  string
+	Action string // "view", "export", "delete", "login", …
+	Object string // e.g. "dataset 12"
+	Detail string
+	Addr   string
+}
+
+// ErrorPage is a human error page.
+type ErrorPage struct {
+	Status    int // 403, 404, 500, …
+	Message   string
+	RequestID string
+}
