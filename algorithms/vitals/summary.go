@@ -1,0 +1,488 @@
+package vitals
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/canon"
+	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+)
+
+// SummaryName is the registered name of the summary algorithm.
+const SummaryName = "vitals.summary@1"
+
+// Summary is vitals.summary@1: per channel count, missing, mean, SD, min,
+// max and the 5/25/50/75/95th percentiles, over the whole record and per
+// hour from the record start.
+//
+// Exactness: each chunk outputs, per channel and hour, the exact multiset of
+// its values (sorted distinct values with their counts) and its missing
+// count. Merge adds the multisets and computes every statistic from them in
+// a fixed order, so any chunking gives the same bits as the whole record.
+// WFDB and EDF values are quantized, so the multisets stay small.
+type Summary struct{}
+
+// NewSummary returns the vitals.summary@1 algorithm.
+func NewSummary() *Summary { return &Summary{} }
+
+// SummaryParams are the parameters of vitals.summary@1.
+type SummaryParams struct {
+	// Channels names the channels to summarize; empty means all.
+	Channels []string `json:"channels"`
+}
+
+// Name implements pipeline.Algorithm.
+func (*Summary) Name() string { return SummaryName }
+
+// Describe implements pipeline.Algorithm.
+func (s *Summary) Describe() pipeline.Info {
+	p, _ := s.Params(nil)
+	return pipeline.Info{
+		Name:  SummaryName,
+		Title: "Vital-sign summary",
+		Description: "Per channel: count, missing, mean, SD, min, max and 5/25/50/75/95th percentiles " +
+			"(linear interpolation between closest ranks), over the whole record and per hour.",
+		Inputs:        "vitals",
+		DefaultParams: p,
+		Exports:       []string{"csv"},
+	}
+}
+
+// Params implements pipeline.Algorithm.
+func (*Summary) Params(raw json.RawMessage) ([]byte, error) {
+	var p SummaryParams
+	if err := decodeStrict(raw, &p); err != nil {
+		return nil, fmt.Errorf("%s params: %w", SummaryName, err)
+	}
+	if p.Channels == nil {
+		p.Channels = []string{}
+	}
+	seen := map[string]bool{}
+	for _, c := range p.Channels {
+		if c == "" {
+			return nil, fmt.Errorf("%s params: empty channel name", SummaryName)
+		}
+		if seen[c] {
+			return nil, fmt.Errorf("%s params: channel %q listed twice", SummaryName, c)
+		}
+		seen[c] = true
+	}
+	return json.Marshal(p)
+}
+
+// decodeStrict parses JSON parameters, rejecting unknown fields and
+// trailing data; nil or empty input leaves the defaults.
+func decodeStrict(raw json.RawMessage, v any) error {
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("unexpected data after the parameters object")
+	}
+	return nil
+}
+
+// selectChannels resolves channel names to indices of sig (all when empty).
+func selectChannels(sig *signal.Signal, names []string) ([]int, error) {
+	if len(names) == 0 {
+		idx := make([]int, len(sig.Channels))
+		for i := range idx {
+			idx[i] = i
+		}
+		return idx, nil
+	}
+	var idx []int
+	for _, n := range names {
+		i := sig.Channel(n)
+		if i < 0 {
+			var have []string
+			for _, c := range sig.Channels {
+				have = append(have, c.Name)
+			}
+			return nil, fmt.Errorf("%s: no channel %q (the record has %s)", SummaryName, n, strings.Join(have, ", "))
+		}
+		idx = append(idx, i)
+	}
+	return idx, nil
+}
+
+// Split implements pipeline.Algorithm.
+func (*Summary) Split(sig *signal.Signal, params []byte, opt pipeline.SplitOptions) ([]pipeline.Chunk, error) {
+	var p SummaryParams
+	if err := json.Unmarshal(params, &p); err != nil {
+		return nil, fmt.Errorf("%s: params: %w", SummaryName, err)
+	}
+	chans, err := selectChannels(sig, p.Channels)
+	if err != nil {
+		return nil, err
+	}
+	return split(SummaryName, sig, chans, params, opt)
+}
+
+// summaryMagic tags version 1 of the summary chunk output.
+const summaryMagic = "PGVSUMC1"
+
+// multiset is the exact multiset of a channel's values in one hour: distinct
+// values in increasing order with their counts, and the missing count.
+type multiset struct {
+	values  []float64
+	counts  []int64
+	missing int64
+}
+
+// cell is one channel in one hour of a chunk output.
+type cell struct {
+	channel int
+	hour    int64
+	m       multiset
+}
+
+// Run implements pipeline.Algorithm.
+func (*Summary) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
+	first, err := checkTask(SummaryName, t)
+	if err != nil {
+		return nil, err
+	}
+	var total int64
+	for _, c := range t.Channels {
+		total += int64(len(c.Samples))
+	}
+	var done int64
+	var cells []cell
+	for ci, c := range t.Channels {
+		// samples of one hour are contiguous: cut the channel at hour changes
+		start := 0
+		for start < len(c.Samples) {
+			h := HourOf(first[ci]+int64(start), c.Rate)
+			end := start + 1
+			for end < len(c.Samples) && HourOf(first[ci]+int64(end), c.Rate) == h {
+				end++
+				if (end-start)%yieldEvery == 0 {
+					if err := y.Yield(done+int64(end-start), total); err != nil {
+						return nil, err
+					}
+				}
+			}
+			cells = append(cells, cell{channel: ci, hour: h, m: makeMultiset(c.Samples[start:end])})
+			done += int64(end - start)
+			if err := y.Yield(done, total); err != nil {
+				return nil, err
+			}
+			start = end
+		}
+	}
+	w := canon.NewWriter(summaryMagic)
+	w.U32(uint32(len(t.Channels)))
+	for _, c := range t.Channels {
+		w.String(c.Name)
+		w.String(c.Unit)
+	}
+	w.U32(uint32(len(cells)))
+	for _, c := range cells {
+		w.U32(uint32(c.channel))
+		w.I64(c.hour)
+		w.I64(c.m.missing)
+		w.F64s(c.m.values)
+		w.I64s(c.m.counts)
+	}
+	return w.Bytes(), nil
+}
+
+// makeMultiset sorts a copy of the samples and counts equal values; -0 is
+// counted as +0, NaN as missing.
+func makeMultiset(samples []float64) multiset {
+	v := make([]float64, 0, len(samples))
+	var m multiset
+	for _, x := range samples {
+		if signal.IsMissing(x) {
+			m.missing++
+			continue
+		}
+		if x == 0 {
+			x = 0 // fold -0 into +0
+		}
+		v = append(v, x)
+	}
+	slices.Sort(v)
+	for i := 0; i < len(v); {
+		j := i + 1
+		for j < len(v) && v[j] == v[i] {
+			j++
+		}
+		m.values = append(m.values, v[i])
+		m.counts = append(m.counts, int64(j-i))
+		i = j
+	}
+	return m
+}
+
+// add merges two multisets.
+func (a multiset) add(b multiset) multiset {
+	out := multiset{missing: a.missing + b.missing}
+	i, j := 0, 0
+	for i < len(a.values) || j < len(b.values) {
+		switch {
+		case j == len(b.values) || (i < len(a.values) && a.values[i] < b.values[j]):
+			out.values, out.counts = append(out.values, a.values[i]), append(out.counts, a.counts[i])
+			i++
+		case i == len(a.values) || b.values[j] < a.values[i]:
+			out.values, out.counts = append(out.values, b.values[j]), append(out.counts, b.counts[j])
+			j++
+		default:
+			out.values, out.counts = append(out.values, a.values[i]), append(out.counts, a.counts[i]+b.counts[j])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// maxCount bounds a value's count in a chunk output, so that sums of counts
+// cannot overflow.
+const maxCount = 1 << 40
+
+// decodeSummaryChunk parses one chunk output.
+func decodeSummaryChunk(b []byte) (names, units []string, cells []cell, err error) {
+	r := canon.NewReader(b, summaryMagic)
+	n := r.U32()
+	if r.Err() == nil && n > 4096 {
+		return nil, nil, nil, fmt.Errorf("%d channels exceed the limit 4096", n)
+	}
+	for i := uint32(0); i < n && r.Err() == nil; i++ {
+		names = append(names, r.String())
+		units = append(units, r.String())
+	}
+	nc := r.U32()
+	for i := uint32(0); i < nc && r.Err() == nil; i++ {
+		c := cell{channel: int(r.U32()), hour: r.I64()}
+		c.m.missing = r.I64()
+		c.m.values = r.F64s()
+		c.m.counts = r.I64s()
+		if r.Err() != nil {
+			break
+		}
+		if c.channel >= len(names) || c.hour < 0 || c.hour > 1<<30 || c.m.missing < 0 || c.m.missing > maxCount || len(c.m.values) != len(c.m.counts) {
+			return nil, nil, nil, fmt.Errorf("cell %d: channel %d hour %d missing %d with %d values and %d counts is inconsistent",
+				i, c.channel, c.hour, c.m.missing, len(c.m.values), len(c.m.counts))
+		}
+		for k := range c.m.values {
+			if c.m.counts[k] <= 0 || c.m.counts[k] > maxCount || (k > 0 && !(c.m.values[k] > c.m.values[k-1])) || math.IsNaN(c.m.values[k]) || math.IsInf(c.m.values[k], 0) {
+				return nil, nil, nil, fmt.Errorf("cell %d: value %d is not a distinct increasing value with a positive count", i, k)
+			}
+		}
+		cells = append(cells, c)
+	}
+	if err := r.Done(); err != nil {
+		return nil, nil, nil, err
+	}
+	return names, units, cells, nil
+}
+
+// Stats are the descriptive statistics of one channel over some span. When
+// Count is 0 (every sample missing) the other figures are 0 and meaningless.
+type Stats struct {
+	Count   int64   `json:"count"`
+	Missing int64   `json:"missing"`
+	Mean    float64 `json:"mean"`
+	// SD is the sample standard deviation (n−1 denominator; 0 for n = 1).
+	SD  float64 `json:"sd"`
+	Min float64 `json:"min"`
+	Max float64 `json:"max"`
+	P5  float64 `json:"p5"`
+	P25 float64 `json:"p25"`
+	P50 float64 `json:"p50"`
+	P75 float64 `json:"p75"`
+	P95 float64 `json:"p95"`
+}
+
+// HourStats are a channel's statistics in hour Hour (0 = the first hour of
+// the record).
+type HourStats struct {
+	Hour int64 `json:"hour"`
+	Stats
+}
+
+// ChannelSummary is one channel's result.
+type ChannelSummary struct {
+	Name  string      `json:"name"`
+	Unit  string      `json:"unit"`
+	Whole Stats       `json:"whole"`
+	Hours []HourStats `json:"hours"`
+}
+
+// SummaryResult is the merged result of vitals.summary@1.
+type SummaryResult struct {
+	Channels []ChannelSummary `json:"channels"`
+}
+
+// Merge implements pipeline.Algorithm.
+func (*Summary) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, error) {
+	var names, units []string
+	type key struct {
+		ch   int
+		hour int64
+	}
+	acc := map[key]multiset{}
+	for pi, p := range parts {
+		n, u, cells, err := decodeSummaryChunk(p.Output)
+		if err != nil {
+			return nil, fmt.Errorf("%s: chunk %d output: %w", SummaryName, p.Spec.Index, err)
+		}
+		if pi == 0 {
+			names, units = n, u
+		} else if !slices.Equal(n, names) || !slices.Equal(u, units) {
+			return nil, fmt.Errorf("%s: chunk %d has channels %v, chunk %d had %v", SummaryName, p.Spec.Index, n, parts[0].Spec.Index, names)
+		}
+		for _, c := range cells {
+			k := key{c.channel, c.hour}
+			acc[k] = acc[k].add(c.m)
+		}
+	}
+	res := &SummaryResult{Channels: []ChannelSummary{}}
+	for ci := range names {
+		var hours []int64
+		for k := range acc {
+			if k.ch == ci {
+				hours = append(hours, k.hour)
+			}
+		}
+		slices.Sort(hours)
+		cs := ChannelSummary{Name: names[ci], Unit: units[ci], Hours: []HourStats{}}
+		var whole multiset
+		for _, h := range hours {
+			m := acc[key{ci, h}]
+			cs.Hours = append(cs.Hours, HourStats{Hour: h, Stats: m.stats()})
+			whole = whole.add(m)
+		}
+		cs.Whole = whole.stats()
+		res.Channels = append(res.Channels, cs)
+	}
+	return res, nil
+}
+
+// stats computes the statistics of a multiset, summing in increasing order
+// of value so the result depends on the multiset alone.
+func (m multiset) stats() Stats {
+	s := Stats{Missing: m.missing}
+	for _, c := range m.counts {
+		s.Count += c
+	}
+	if s.Count == 0 {
+		return s
+	}
+	n := float64(s.Count)
+	sum := 0.0
+	for i, v := range m.values {
+		sum += float64(v * float64(m.counts[i]))
+	}
+	s.Mean = sum / n
+	ss := 0.0
+	for i, v := range m.values {
+		d := v - s.Mean
+		ss += float64(float64(d*d) * float64(m.counts[i]))
+	}
+	if s.Count > 1 {
+		s.SD = math.Sqrt(ss / (n - 1))
+	}
+	s.Min, s.Max = m.values[0], m.values[len(m.values)-1]
+	s.P5, s.P25, s.P50, s.P75, s.P95 = m.percentile(s.Count, 5), m.percentile(s.Count, 25),
+		m.percentile(s.Count, 50), m.percentile(s.Count, 75), m.percentile(s.Count, 95)
+	return s
+}
+
+// percentile is the p-th percentile by linear interpolation between closest
+// ranks (Hyndman & Fan type 7, the default of R and NumPy): with the n
+// values sorted as x[0..n-1] and h = (n−1)·p/100, it is
+// x[⌊h⌋] + (h−⌊h⌋)·(x[⌊h⌋+1] − x[⌊h⌋]).
+func (m multiset) percentile(n int64, p int64) float64 {
+	num := (n - 1) * p // h = num/100 exactly
+	lo := num / 100
+	frac := float64(num%100) / 100
+	a := m.at(lo)
+	if frac == 0 {
+		return a
+	}
+	b := m.at(lo + 1)
+	return a + float64(frac*(b-a))
+}
+
+// at is the value of rank r (0-based) in the sorted multiset.
+func (m multiset) at(r int64) float64 {
+	for i, c := range m.counts {
+		if r < c {
+			return m.values[i]
+		}
+		r -= c
+	}
+	return m.values[len(m.values)-1]
+}
+
+// DecodeResult implements pipeline.Algorithm.
+func (*Summary) DecodeResult(b []byte) (pipeline.Result, error) {
+	var r SummaryResult
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: decode result: %w", SummaryName, err)
+	}
+	return &r, nil
+}
+
+// Summary implements pipeline.Result.
+func (r *SummaryResult) Summary() string {
+	if len(r.Channels) == 0 {
+		return "no channels"
+	}
+	hours := 0
+	var parts []string
+	for _, c := range r.Channels {
+		hours = max(hours, len(c.Hours))
+		if len(parts) < 3 && c.Whole.Count > 0 {
+			parts = append(parts, fmt.Sprintf("%s median %s %s", c.Name, fmtFloat(c.Whole.P50), c.Unit))
+		}
+	}
+	s := fmt.Sprintf("%d channels, %d hours", len(r.Channels), hours)
+	if len(parts) > 0 {
+		s += ": " + strings.Join(parts, ", ")
+	}
+	return s
+}
+
+// CSV implements pipeline.Result: one row per channel and span ("whole" or
+// an hour); statistics are blank when the span has no valid sample.
+func (r *SummaryResult) CSV() ([]byte, error) {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"channel", "unit", "span", "hour", "count", "missing", "mean", "sd", "min", "p5", "p25", "p50", "p75", "p95", "max"})
+	row := func(c ChannelSummary, span, hour string, s Stats) {
+		rec := []string{c.Name, c.Unit, span, hour, strconv.FormatInt(s.Count, 10), strconv.FormatInt(s.Missing, 10)}
+		for _, v := range []float64{s.Mean, s.SD, s.Min, s.P5, s.P25, s.P50, s.P75, s.P95, s.Max} {
+			if s.Count == 0 {
+				rec = append(rec, "")
+			} else {
+				rec = append(rec, fmtFloat(v))
+			}
+		}
+		w.Write(rec)
+	}
+	for _, c := range r.Channels {
+		row(c, "whole", "", c.Whole)
+		for _, h := range c.Hours {
+			row(c, "hour", strconv.FormatInt(h.Hour, 10), h.Stats)
+		}
+	}
+	w.Flush()
+	return buf.Bytes(), w.Error()
+}
+
+func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
