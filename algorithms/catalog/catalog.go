@@ -3,12 +3,17 @@
 package catalog
 
 import (
+	"github.com/pulsegrid/pulsegrid/algorithms/ecg"
+	"github.com/pulsegrid/pulsegrid/algorithms/hrv"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/algorithms/vitals"
 )
 
 // All returns a new registry of every shipped algorithm.
 func All() *pipeline.Registry {
 	return pipeline.NewRegistry(
-	// One line per algorithm, e.g. ecg.NewBeats(),
+		ecg.NewBeats(),
+		vitals.NewSummary(), vitals.NewAlarms(),
+		hrv.NewECG(),
 	)
 }

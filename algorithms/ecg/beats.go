@@ -1,0 +1,478 @@
+// Package ecg holds the ECG algorithms: ecg.beats@1 (QRS detection, RR
+// intervals and heart rate) and the block-wise chunking that other ECG
+// algorithms reuse.
+package ecg
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/canon"
+	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+)
+
+// BeatsName is the registered name of the beat detector.
+const BeatsName = "ecg.beats@1"
+
+// Block design. The record is analysed in blocks of BlockSeconds aligned to
+// sample 0. Each block is detected from scratch on its samples plus
+// LeadInSeconds before (detector warm-up, detections discarded) and
+// LeadOutSeconds after (context for the decisions near its end), and owns
+// the beats whose fiducial point falls inside it. A block's beats thus
+// depend only on its own window of samples, so any grouping of whole blocks
+// into chunks gives the same beats as the whole record in one chunk.
+const (
+	BlockSeconds        = 60
+	LeadInSeconds       = 8
+	LeadOutSeconds      = 3
+	DefaultChunkSeconds = 600
+	// MinRate and MaxRate bound the sample rates the detector accepts.
+	MinRate = 100
+	MaxRate = 2048
+)
+
+// Canonical encoding tags.
+const (
+	outputMagic = "PGBEATS1" // chunk output: beat samples relative to the task
+	taskMagic   = "PGBEATT1" // Task.Aux: block geometry, relative to the task
+	specMagic   = "PGBEATP1" // Spec.Aux: lead and record facts, server side
+)
+
+// BeatsParams are the parameters of ecg.beats@1.
+type BeatsParams struct {
+	// Lead selects the channel: "auto" (default), a name, or an index.
+	Lead Lead `json:"lead"`
+}
+
+// ParseBeatsParams validates raw JSON parameters (nil or {} for defaults).
+func ParseBeatsParams(raw json.RawMessage) (BeatsParams, error) {
+	var p BeatsParams
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		return p, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return p, fmt.Errorf("%s parameters: %w (known: \"lead\")", BeatsName, err)
+	}
+	if dec.More() {
+		return p, fmt.Errorf("%s parameters: trailing data after the JSON object", BeatsName)
+	}
+	return p, nil
+}
+
+// Canonical returns the canonical JSON of the parameters.
+func (p BeatsParams) Canonical() []byte {
+	b, _ := json.Marshal(p) // a struct of a string or an int cannot fail
+	return b
+}
+
+// Beats is the ecg.beats@1 algorithm.
+type Beats struct{}
+
+// NewBeats returns the ecg.beats@1 algorithm.
+func NewBeats() pipeline.Algorithm { return Beats{} }
+
+// Name implements pipeline.Algorithm.
+func (Beats) Name() string { return BeatsName }
+
+// Describe implements pipeline.Algorithm.
+func (Beats) Describe() pipeline.Info {
+	return pipeline.Info{
+		Name:  BeatsName,
+		Title: "QRS detection and heart rate",
+		Description: "Detects QRS complexes on one ECG lead (Hamilton–Tompkins style, " +
+			"integer arithmetic, any rate from 100 to 1000 Hz) and reports beat times, " +
+			"RR intervals, instantaneous and per-minute heart rate.",
+		Inputs:        "ECG",
+		DefaultParams: BeatsParams{}.Canonical(),
+		Exports:       []string{"csv", "wfdb"},
+	}
+}
+
+// Params implements pipeline.Algorithm.
+func (Beats) Params(raw json.RawMessage) ([]byte, error) {
+	p, err := ParseBeatsParams(raw)
+	if err != nil {
+		return nil, err
+	}
+	return p.Canonical(), nil
+}
+
+// Split implements pipeline.Algorithm.
+func (b Beats) Split(sig *signal.Signal, params []byte, opt pipeline.SplitOptions) ([]pipeline.Chunk, error) {
+	p, err := ParseBeatsParams(params)
+	if err != nil {
+		return nil, err
+	}
+	return SplitBeats(sig, p.Lead, BeatsName, p.Canonical(), opt)
+}
+
+// Run implements pipeline.Algorithm.
+func (Beats) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) { return RunBeats(t, y) }
+
+// Merge implements pipeline.Algorithm.
+func (Beats) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, error) {
+	return MergeBeats(parts)
+}
+
+// DecodeResult implements pipeline.Algorithm.
+func (Beats) DecodeResult(b []byte) (pipeline.Result, error) { return DecodeBeatsResult(b) }
+
+// geometry is the block layout of one chunk, in samples.
+type geometry struct {
+	block, leadIn, leadOut int64
+}
+
+func geometryFor(rate float64) geometry {
+	return geometry{
+		block:   int64(msToSamples(BlockSeconds*1000, rate)),
+		leadIn:  int64(msToSamples(LeadInSeconds*1000, rate)),
+		leadOut: int64(msToSamples(LeadOutSeconds*1000, rate)),
+	}
+}
+
+// specInfo is what Merge needs to know about the record (Spec.Aux).
+type specInfo struct {
+	rate      float64
+	lead      string
+	leadIndex int
+	samples   int64
+}
+
+func (s specInfo) encode() []byte {
+	w := canon.NewWriter(specMagic)
+	w.F64(s.rate)
+	w.String(s.lead)
+	w.Int(s.leadIndex)
+	w.I64(s.samples)
+	return w.Bytes()
+}
+
+func decodeSpecInfo(b []byte) (specInfo, error) {
+	r := canon.NewReader(b, specMagic)
+	s := specInfo{rate: r.F64(), lead: r.String(), leadIndex: r.Int(), samples: r.I64()}
+	if err := r.Done(); err != nil {
+		return s, fmt.Errorf("chunk spec aux: %w", err)
+	}
+	return s, nil
+}
+
+// SplitBeats cuts the chosen lead of sig into chunks of whole blocks for
+// the beat detector. algorithm and params go into each Task unchanged, so
+// that other ECG algorithms (ecg.hrv) can reuse RunBeats and MergeBeats
+// under their own name.
+func SplitBeats(sig *signal.Signal, lead Lead, algorithm string, params []byte, opt pipeline.SplitOptions) ([]pipeline.Chunk, error) {
+	idx, err := ChooseLead(sig, lead)
+	if err != nil {
+		return nil, err
+	}
+	ch := sig.Channels[idx]
+	if !(ch.Rate >= MinRate && ch.Rate <= MaxRate) {
+		return nil, fmt.Errorf("lead %q: sample rate %v Hz is outside %d..%d Hz", ch.Name, ch.Rate, MinRate, MaxRate)
+	}
+	n := int64(len(ch.Samples))
+	if n == 0 {
+		return nil, fmt.Errorf("lead %q has no samples", ch.Name)
+	}
+	g := geometryFor(ch.Rate)
+	nblocks := (n + g.block - 1) / g.block
+	per := nblocks
+	if !opt.Whole {
+		secs := opt.ChunkSeconds
+		if !(secs > 0) {
+			secs = DefaultChunkSeconds
+		}
+		per = int64(secs/BlockSeconds + 0.5)
+		per = max(1, min(per, nblocks))
+	}
+	info := specInfo{rate: ch.Rate, lead: ch.Name, leadIndex: idx, samples: n}.encode()
+	var chunks []pipeline.Chunk
+	for b0 := int64(0); b0 < nblocks; b0 += per {
+		lo := b0 * g.block
+		hi := min((b0+per)*g.block, n)
+		from := max(0, lo-g.leadIn)
+		to := min(n, hi+g.leadOut)
+		w := canon.NewWriter(taskMagic)
+		w.I64(g.block)
+		w.I64(g.leadIn)
+		w.I64(g.leadOut)
+		w.I64(lo - from)
+		w.I64(hi - from)
+		c := ch
+		c.Samples = ch.Samples[from:to:to]
+		chunks = append(chunks, pipeline.Chunk{
+			Spec: pipeline.Spec{Index: len(chunks), Lo: lo, Hi: hi, Offset: from, Aux: info},
+			Task: pipeline.Task{
+				Algorithm: algorithm,
+				Params:    params,
+				Aux:       w.Bytes(),
+				Channels:  []signal.Channel{c},
+			},
+		})
+	}
+	return chunks, nil
+}
+
+// RunBeats detects the beats of one chunk: every block it owns, each from
+// scratch on its own window. The output holds the beat samples relative to
+// the first sample of the task.
+func RunBeats(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
+	if len(t.Channels) != 1 {
+		return nil, fmt.Errorf("beats task: %d channels, want 1", len(t.Channels))
+	}
+	ch := &t.Channels[0]
+	if !(ch.Rate >= MinRate && ch.Rate <= MaxRate) {
+		return nil, fmt.Errorf("beats task: sample rate %v Hz is outside %d..%d Hz", ch.Rate, MinRate, MaxRate)
+	}
+	r := canon.NewReader(t.Aux, taskMagic)
+	block, leadIn, leadOut, lo, hi := r.I64(), r.I64(), r.I64(), r.I64(), r.I64()
+	if err := r.Done(); err != nil {
+		return nil, fmt.Errorf("beats task aux: %w", err)
+	}
+	n := int64(len(ch.Samples))
+	if g := geometryFor(ch.Rate); block != g.block || leadIn != g.leadIn || leadOut != g.leadOut {
+		return nil, fmt.Errorf("beats task aux: block geometry %d/%d/%d, want %d/%d/%d for %v Hz",
+			block, leadIn, leadOut, g.block, g.leadIn, g.leadOut, ch.Rate)
+	}
+	if lo < 0 || hi <= lo || hi > n {
+		return nil, fmt.Errorf("beats task aux: owned samples [%d, %d) do not fit in %d samples", lo, hi, n)
+	}
+	det := newDetector(ch.Rate)
+	total := (hi - lo + block - 1) / block
+	var beats []int64
+	x := make([]int32, 0, block+leadIn+leadOut)
+	for k := int64(0); k < total; k++ {
+		if err := y.Yield(k, total); err != nil {
+			return nil, err
+		}
+		bs := lo + k*block
+		be := min(bs+block, hi)
+		from := max(0, bs-leadIn)
+		to := min(n, be+leadOut)
+		var missing []bool
+		x, missing = toInt(x[:0], missing, ch.Samples[from:to], ch.Gain, ch.Unit)
+		for _, f := range det.detect(x, missing) {
+			if s := from + int64(f); s >= bs && s < be {
+				beats = append(beats, s)
+			}
+		}
+	}
+	if err := y.Yield(total, total); err != nil {
+		return nil, err
+	}
+	w := canon.NewWriter(outputMagic)
+	w.I64s(beats)
+	return w.Bytes(), nil
+}
+
+// toInt converts physical samples to integers: ADC units when the gain is
+// known, else microvolts (thousandths of the unit if it is not a volt
+// unit). A missing sample
+// repeats the previous value of the window (0 at its start), so a gap
+// looks like a flat line; miss marks them (nil when none is missing).
+func toInt(dst []int32, miss []bool, v []float64, gain float64, unit string) ([]int32, []bool) {
+	scale := gain
+	if !(scale > 0) {
+		switch unit {
+		case "uV", "µV":
+			scale = 1
+		case "V":
+			scale = 1e6
+		default:
+			scale = 1000
+		}
+	}
+	const limit = 1 << 24
+	var prev int32
+	for _, s := range v {
+		if s == s {
+			f := math.Round(s * scale)
+			switch {
+			case f > limit:
+				f = limit
+			case f < -limit:
+				f = -limit
+			}
+			prev = int32(f)
+		} else if miss == nil {
+			miss = make([]bool, len(v))
+		}
+		if miss != nil {
+			miss[len(dst)] = s != s
+		}
+		dst = append(dst, prev)
+	}
+	return dst, miss
+}
+
+// DecodeBeatsOutput parses a chunk output: beat samples relative to the
+// first sample of the chunk's task.
+func DecodeBeatsOutput(b []byte) ([]int64, error) {
+	r := canon.NewReader(b, outputMagic)
+	v := r.I64s()
+	if err := r.Done(); err != nil {
+		return nil, fmt.Errorf("beats output: %w", err)
+	}
+	return v, nil
+}
+
+// MergeBeats joins chunk outputs (in chunk order) into the result. Blocks
+// are detected independently, so the same complex can be found on both
+// sides of a block boundary with slightly different fiducials: a beat
+// closer than the refractory period to the previous one is dropped. The
+// rule is applied to the concatenation of all blocks, so it gives the same
+// answer for any chunking.
+func MergeBeats(parts []pipeline.Part) (*BeatsResult, error) {
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("merge beats: no chunks")
+	}
+	info, err := decodeSpecInfo(parts[0].Spec.Aux)
+	if err != nil {
+		return nil, fmt.Errorf("merge beats: chunk 0: %w", err)
+	}
+	refr := int64(newDetector(info.rate).refr)
+	var beats []int64
+	next := int64(0)
+	for i, p := range parts {
+		if p.Spec.Lo != next {
+			return nil, fmt.Errorf("merge beats: chunk %d starts at sample %d, want %d (chunks missing or out of order)", i, p.Spec.Lo, next)
+		}
+		next = p.Spec.Hi
+		rel, err := DecodeBeatsOutput(p.Output)
+		if err != nil {
+			return nil, fmt.Errorf("merge beats: chunk %d: %w", i, err)
+		}
+		prevInChunk := int64(math.MinInt64)
+		for _, r := range rel {
+			s := r + p.Spec.Offset
+			if s < p.Spec.Lo || s >= p.Spec.Hi || s <= prevInChunk {
+				return nil, fmt.Errorf("merge beats: chunk %d: beat at sample %d outside [%d, %d) or out of order", i, s, p.Spec.Lo, p.Spec.Hi)
+			}
+			prevInChunk = s
+			if len(beats) > 0 && s-beats[len(beats)-1] < refr {
+				continue
+			}
+			beats = append(beats, s)
+		}
+	}
+	if next != info.samples {
+		return nil, fmt.Errorf("merge beats: chunks end at sample %d, the lead has %d", next, info.samples)
+	}
+	return NewBeatsResult(beats, info.rate, info.lead, info.leadIndex, info.samples), nil
+}
+
+// BeatsResult is the merged result of ecg.beats@1.
+type BeatsResult struct {
+	Algorithm string  `json:"algorithm"`
+	Lead      string  `json:"lead"`       // channel analysed
+	LeadIndex int     `json:"lead_index"` // its index in the signal
+	Rate      float64 `json:"rate"`       // samples per second of the lead
+	Samples   int64   `json:"samples"`    // length of the lead in samples
+	Count     int     `json:"count"`      // number of beats
+	// MeanHR is 60 × (beats − 1) / (time from first to last beat), bpm.
+	MeanHR float64 `json:"mean_hr"`
+	Beats  []Beat  `json:"beats"`
+	// PerMinute is the heart rate of each minute of the record.
+	PerMinute []MinuteHR `json:"per_minute"`
+}
+
+// Beat is one detected QRS complex.
+type Beat struct {
+	Sample int64   `json:"sample"` // fiducial point, sample index of the lead
+	Time   float64 `json:"time"`   // seconds from the start of the record
+	RR     float64 `json:"rr"`     // seconds since the previous beat, 0 for the first
+	HR     float64 `json:"hr"`     // 60/RR in bpm, 0 for the first
+}
+
+// MinuteHR is the heart rate over one minute of the record.
+type MinuteHR struct {
+	Minute int `json:"minute"` // 0-based minute of the record
+	Beats  int `json:"beats"`  // beats whose fiducial falls in the minute
+	// HR is 60 / mean RR of the intervals that end in the minute, bpm; 0
+	// when no interval ends in it.
+	HR float64 `json:"hr"`
+}
+
+// NewBeatsResult derives RR intervals and heart rates from beat samples.
+func NewBeatsResult(beats []int64, rate float64, lead string, leadIndex int, samples int64) *BeatsResult {
+	res := &BeatsResult{
+		Algorithm: BeatsName, Lead: lead, LeadIndex: leadIndex, Rate: rate, Samples: samples,
+		Count: len(beats), Beats: make([]Beat, len(beats)),
+	}
+	perMin := msToSamples(60000, rate)
+	nmin := int((samples + int64(perMin) - 1) / int64(perMin))
+	res.PerMinute = make([]MinuteHR, nmin)
+	rrSum := make([]int64, nmin)
+	rrN := make([]int, nmin)
+	for i, s := range beats {
+		b := Beat{Sample: s, Time: float64(s) / rate}
+		m := int(s / int64(perMin))
+		if m < nmin {
+			res.PerMinute[m].Beats++
+		}
+		if i > 0 {
+			d := s - beats[i-1]
+			b.RR = float64(d) / rate
+			b.HR = 60 * rate / float64(d)
+			if m < nmin {
+				rrSum[m] += d
+				rrN[m]++
+			}
+		}
+		res.Beats[i] = b
+	}
+	for m := range res.PerMinute {
+		res.PerMinute[m].Minute = m
+		if rrN[m] > 0 {
+			res.PerMinute[m].HR = 60 * rate * float64(rrN[m]) / float64(rrSum[m])
+		}
+	}
+	if len(beats) > 1 {
+		span := beats[len(beats)-1] - beats[0]
+		res.MeanHR = 60 * rate * float64(len(beats)-1) / float64(span)
+	}
+	return res
+}
+
+// DecodeBeatsResult parses a stored ecg.beats@1 result.
+func DecodeBeatsResult(b []byte) (*BeatsResult, error) {
+	var r BeatsResult
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode %s result: %w", BeatsName, err)
+	}
+	if r.Algorithm != BeatsName {
+		return nil, fmt.Errorf("decode %s result: algorithm %q", BeatsName, r.Algorithm)
+	}
+	return &r, nil
+}
+
+// Summary implements pipeline.Result.
+func (r *BeatsResult) Summary() string {
+	return fmt.Sprintf("%d beats, mean HR %.0f bpm (lead %s)", r.Count, r.MeanHR, r.Lead)
+}
+
+// CSV implements pipeline.Result: one row per beat.
+func (r *BeatsResult) CSV() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("sample,time_s,rr_s,hr_bpm\n")
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	for _, b := range r.Beats {
+		fmt.Fprintf(&buf, "%d,%s,%s,%s\n", b.Sample, f(b.Time), f(b.RR), f(b.HR))
+	}
+	return buf.Bytes(), nil
+}
+
+// Annotations implements pipeline.Annotated: a normal-beat (N) annotation
+// at each detected beat.
+func (r *BeatsResult) Annotations() ([]signal.Annotation, float64) {
+	out := make([]signal.Annotation, len(r.Beats))
+	for i, b := range r.Beats {
+		out[i] = signal.Annotation{Sample: b.Sample, Code: signal.CodeNormal}
+	}
+	return out, r.Rate
+}
