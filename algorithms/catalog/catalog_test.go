@@ -1,0 +1,133 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/canon"
+	"github.com/pulsegrid/pulsegrid/algorithms/formats"
+	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+)
+
+const shared = "../../../shared/data"
+
+// input is a real recording each algorithm is tested and benchmarked on.
+var input = map[string][]string{
+	"ecg.beats@1":      {"mitdb/100.hea", "mitdb/100.dat"},
+	"ecg.hrv@1":        {"mitdb/100.hea", "mitdb/100.dat"},
+	"vitals.summary@1": {"vitals/041s.hea", "vitals/041s01.hea", "vitals/041s01.dat", "vitals/041s02.hea", "vitals/041s02.dat"},
+	"vitals.alarms@1":  {"vitals/s00001-2896-10-10-00-31n.hea", "vitals/3975656n.dat"},
+}
+
+func mustRead(tb testing.TB, paths []string) *signal.Recording {
+	tb.Helper()
+	var files []formats.File
+	for _, p := range paths {
+		b, err := os.ReadFile(filepath.Join(shared, p))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		files = append(files, formats.File{Name: filepath.Base(p), Data: b})
+	}
+	rec, err := formats.Read(files)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rec
+}
+
+// TestEveryAlgorithmChunksToTheWholeResult runs every shipped algorithm on a
+// real record, whole and in chunks of several sizes, and demands identical
+// results: the property the grid's redundancy and merging rest on.
+func TestEveryAlgorithmChunksToTheWholeResult(t *testing.T) {
+	reg := All()
+	if len(reg.Names()) < 4 {
+		t.Fatalf("catalog lists %v, want at least ecg.beats, ecg.hrv, vitals.summary, vitals.alarms", reg.Names())
+	}
+	for _, name := range reg.Names() {
+		t.Run(name, func(t *testing.T) {
+			alg, _ := reg.Lookup(name)
+			paths, ok := input[name]
+			if !ok {
+				t.Fatalf("no test input for %s: add a recording to the input table", name)
+			}
+			rec := mustRead(t, paths)
+			params, err := alg.Params(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info := alg.Describe(); info.Name != name || len(info.DefaultParams) == 0 {
+				t.Errorf("Describe: got name %q with default params %q", info.Name, info.DefaultParams)
+			}
+			run := func(opt pipeline.SplitOptions) (string, int) {
+				chunks, err := alg.Split(&rec.Signal, params, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := pipeline.RunLocal(context.Background(), alg, chunks, params, pipeline.LocalOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := json.Marshal(res)
+				if err != nil {
+					t.Fatal(err)
+				}
+				back, err := alg.DecodeResult(b)
+				if err != nil {
+					t.Fatalf("DecodeResult of its own JSON: %v", err)
+				}
+				again, _ := json.Marshal(back)
+				if string(again) != string(b) {
+					t.Errorf("result JSON does not survive DecodeResult")
+				}
+				if _, err := res.CSV(); err != nil {
+					t.Errorf("CSV: %v", err)
+				}
+				return canon.Digest(b), len(chunks)
+			}
+			whole, n := run(pipeline.SplitOptions{Whole: true})
+			if n != 1 {
+				t.Errorf("Whole split gave %d chunks, want 1", n)
+			}
+			for _, secs := range []float64{60, 300, 3600} {
+				got, n := run(pipeline.SplitOptions{ChunkSeconds: secs})
+				if got != whole {
+					t.Errorf("chunks of %v s (%d chunks): result digest %s, whole-record %s", secs, n, got, whole)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAlgorithms measures each algorithm's Run over a whole real record
+// in samples per second (all channels). Run it natively and under wasm to
+// get the wasm/native ratio recorded in docs/benchmarks.md.
+func BenchmarkAlgorithms(b *testing.B) {
+	reg := All()
+	for _, name := range reg.Names() {
+		b.Run(name, func(b *testing.B) {
+			alg, _ := reg.Lookup(name)
+			rec := mustRead(b, input[name])
+			params, _ := alg.Params(nil)
+			chunks, err := alg.Split(&rec.Signal, params, pipeline.SplitOptions{Whole: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var samples int
+			for _, c := range chunks[0].Task.Channels {
+				samples += len(c.Samples)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := alg.Run(&chunks[0].Task, pipeline.NoYield{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(samples)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
+}
