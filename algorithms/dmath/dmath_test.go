@@ -1,19 +1,15 @@
 package dmath
 
 import (
-	"flag"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
+	"github.com/pulsegrid/pulsegrid/algorithms/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/golden.txt")
 
 // fn1 is a one-argument function with its math twin.
 type fn1 struct {
@@ -248,20 +244,7 @@ func goldenDigest() string {
 }
 
 func TestGoldenDmath(t *testing.T) {
-	path := filepath.Join("testdata", "golden.txt")
-	got := goldenDigest()
-	if *update {
-		if err := os.WriteFile(path, []byte(got+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden digest: %v (run go test -update once)", err)
-	}
-	if want := strings.TrimSpace(string(b)); got != want {
-		t.Errorf("digest over the golden grid = %s, want %s (GOARCH=%s)", got, want, runtime.GOARCH)
-	}
+	golden.Check(t, filepath.Join("testdata", "golden.txt"), goldenDigest())
 }
 
 var sink float64

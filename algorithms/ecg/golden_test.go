@@ -2,17 +2,14 @@ package ecg
 
 import (
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
+	"github.com/pulsegrid/pulsegrid/algorithms/internal/golden"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // goldenBeats is what testdata/golden/beats.json records per record.
 type goldenBeats struct {
@@ -42,23 +39,11 @@ func TestGoldenBeats(t *testing.T) {
 		got[r.dir+"/"+r.name] = g
 	}
 	path := filepath.Join("testdata", "golden", "beats.json")
-	if *update {
-		b, err := json.MarshalIndent(got, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	b, err := os.ReadFile(path)
+	enc, err := json.MarshalIndent(got, "", "  ")
 	if err != nil {
-		t.Fatalf("%v (run go test -run Golden -update to create it)", err)
+		t.Fatal(err)
 	}
+	b := golden.Bytes(t, path, append(enc, '\n'))
 	var want map[string]goldenBeats
 	if err := json.Unmarshal(b, &want); err != nil {
 		t.Fatalf("%s: %v", path, err)

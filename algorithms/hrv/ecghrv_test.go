@@ -13,6 +13,7 @@ import (
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
+	"github.com/pulsegrid/pulsegrid/algorithms/internal/golden"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
@@ -177,17 +178,5 @@ func TestGoldenECGHRV(t *testing.T) {
 	sig, _ := mitdb(t, "100")
 	params, _ := NewECG().Params(nil)
 	got := resultDigest(t, runECG(t, sig, params, pipeline.SplitOptions{}))
-	path := filepath.Join("testdata", "golden_ecg.txt")
-	if *update {
-		if err := os.WriteFile(path, []byte(got+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden digest: %v (run go test -update once)", err)
-	}
-	if want := strings.TrimSpace(string(b)); got != want {
-		t.Errorf("ecg.hrv@1 digest on 100 = %s, want %s (GOARCH=%s)", got, want, runtime.GOARCH)
-	}
+	golden.Check(t, filepath.Join("testdata", "golden_ecg.txt"), got)
 }

@@ -3,22 +3,19 @@ package hrv
 import (
 	"bufio"
 	"bytes"
-	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/dmath"
+	"github.com/pulsegrid/pulsegrid/algorithms/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 // ec57Dir holds the EC57 HRV test patterns (time s, RR s per line).
 const ec57Dir = "../../../shared/data/hrv"
@@ -347,19 +344,7 @@ func TestGoldenHRV(t *testing.T) {
 	}
 	reps = append(reps, r)
 	got := reportDigest(reps...)
-	path := filepath.Join("testdata", "golden.txt")
-	if *update {
-		if err := os.WriteFile(path, []byte(got+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden digest: %v (run go test -update once)", err)
-	}
-	if want := strings.TrimSpace(string(b)); got != want {
-		t.Errorf("HRV golden digest = %s, want %s (GOARCH=%s)\nreports: %+v", got, want, runtime.GOARCH, reps)
-	}
+	golden.Check(t, filepath.Join("testdata", "golden.txt"), got)
 }
 
 func FuzzCompute(f *testing.F) {

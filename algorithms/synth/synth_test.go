@@ -6,10 +6,8 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math"
-	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -17,10 +15,9 @@ import (
 	"testing"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
+	"github.com/pulsegrid/pulsegrid/algorithms/internal/golden"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/golden.txt")
 
 func MustFiles(tb testing.TB, f func() ([]File, error)) map[string][]byte {
 	tb.Helper()
@@ -107,19 +104,7 @@ func TestGoldenFiles(t *testing.T) {
 	add(v, "h.hea", "h.dat", "h.csv", "h.alarms.json")
 	m := MustFiles(t, MustVitals(t, VitalsOptions{Record: "m", Minutes: 600, Rate: 1.0 / 60, Seed: 2026, Stream: 4}).Files)
 	add(m, "m.hea", "m.dat", "m.csv", "m.alarms.json")
-	const golden = "testdata/golden.txt"
-	if *update {
-		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestGoldenFiles -update to create it)", err)
-	}
-	if got.String() != string(want) {
-		t.Errorf("file digests changed:\ngot\n%s\nwant\n%s", got.String(), want)
-	}
+	golden.Check(t, "testdata/golden.txt", got.String())
 }
 
 // TestECGReadsBack reads the written record through the WFDB reader and

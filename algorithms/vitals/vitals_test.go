@@ -3,22 +3,19 @@ package vitals
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
+	"github.com/pulsegrid/pulsegrid/algorithms/internal/golden"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 const vitalsDir = "../../../shared/data/vitals"
 
@@ -115,19 +112,7 @@ func checkChunkings(t *testing.T, alg pipeline.Algorithm, sig *signal.Signal, pa
 // checkGolden compares digests with testdata/<name>.txt.
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".txt")
-	if *update {
-		if err := os.WriteFile(path, []byte(got+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden digest: %v (run go test -update once)", err)
-	}
-	if want := strings.TrimSpace(string(b)); got != want {
-		t.Errorf("%s digest = %s, want %s (GOARCH=%s)", name, got, want, runtime.GOARCH)
-	}
+	golden.Check(t, filepath.Join("testdata", name+".txt"), got)
 }
 
 // lighter gives the number of random chunkings: fewer under wasm, which is

@@ -4,15 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/golden.txt")
+	"github.com/pulsegrid/pulsegrid/algorithms/internal/golden"
+)
 
 // TestGoldenDecode pins a digest of the physical values decoded from the
 // testdata records (float64 bits, channel by channel), natively, under
@@ -30,17 +28,5 @@ func TestGoldenDecode(t *testing.T) {
 		}
 		fmt.Fprintf(&got, "%s %s\n", h, hex.EncodeToString(d.Sum(nil)))
 	}
-	const golden = "testdata/golden.txt"
-	if *update {
-		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestGoldenDecode -update to create it)", err)
-	}
-	if got.String() != string(want) {
-		t.Errorf("decoded values changed:\ngot\n%s\nwant\n%s", got.String(), want)
-	}
+	golden.Check(t, "testdata/golden.txt", got.String())
 }
