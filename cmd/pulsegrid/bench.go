@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/canon"
+	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+	"github.com/pulsegrid/pulsegrid/protocol"
+	"github.com/pulsegrid/pulsegrid/server"
+	"github.com/pulsegrid/pulsegrid/server/grid"
+	"github.com/pulsegrid/pulsegrid/server/store"
+)
+
+func init() {
+	commands["bench"] = command{
+		summary: "measure the coordinator with simulated volunteers over loopback websockets",
+		run:     cmdBench,
+	}
+}
+
+// benchAlg is a trivial algorithm for measuring the coordinator alone: a
+// chunk is 16 samples, its output their SHA-256. It exists only in the
+// bench's own server.
+type benchAlg struct{}
+
+type benchResult struct {
+	Chunks int `json:"chunks"`
+}
+
+func (r *benchResult) Summary() string { return fmt.Sprintf("%d chunks", r.Chunks) }
+func (r *benchResult) CSV() ([]byte, error) {
+	return []byte(fmt.Sprintf("chunks\n%d\n", r.Chunks)), nil
+}
+
+func (benchAlg) Name() string { return "bench.echo@1" }
+func (benchAlg) Describe() pipeline.Info {
+	return pipeline.Info{Name: "bench.echo@1", Title: "coordinator benchmark"}
+}
+func (benchAlg) Params(_ json.RawMessage) ([]byte, error) { return []byte("{}"), nil }
+func (benchAlg) DecodeResult(b []byte) (pipeline.Result, error) {
+	var r benchResult
+	return &r, json.Unmarshal(b, &r)
+}
+func (benchAlg) Split(sig *signal.Signal, params []byte, _ pipeline.SplitOptions) ([]pipeline.Chunk, error) {
+	s := sig.Channels[0].Samples
+	var out []pipeline.Chunk
+	for lo := 0; lo+16 <= len(s); lo += 16 {
+		out = append(out, pipeline.Chunk{Spec: pipeline.Spec{Index: len(out), Lo: int64(lo), Hi: int64(lo + 16)},
+			Task: pipeline.Task{Algorithm: "bench.echo@1", Params: params, Channels: []signal.Channel{{Name: "x", Rate: 1, Samples: s[lo : lo+16]}}}})
+	}
+	return out, nil
+}
+func (benchAlg) Run(t *pipeline.Task, _ pipeline.Yielder) ([]byte, error) {
+	h := sha256.Sum256(t.Encode())
+	return h[:], nil
+}
+func (benchAlg) Merge(_ []byte, parts []pipeline.Part) (pipeline.Result, error) {
+	return &benchResult{Chunks: len(parts)}, nil
+}
+
+func cmdBench(ctx context.Context, e env) error {
+	fs := newFlagSet("bench", "bench coordinator [--volunteers N] [--duration D] [--quorum N] [--slots N] [--chunks N]", e.stderr)
+	vols := fs.Int("volunteers", 1000, "simulated volunteers, one websocket each")
+	dur := fs.Duration("duration", 10*time.Second, "measuring time (after a 2s warm-up); at most 2m")
+	quorum := fs.Int("quorum", 2, "agreeing results per chunk")
+	slots := fs.Int("slots", 2, "leases each volunteer asks for at once")
+	per := fs.Int("chunks", 20000, "chunks per analysis (analyses are added to keep the queue full)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured interval (server and simulated volunteers together) to this file")
+	pos, err := parseInterleaved(fs, e.args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || pos[0] != "coordinator" {
+		fs.Usage()
+		return fmt.Errorf("bench: the only benchmark is \"coordinator\"")
+	}
+	if *dur > 2*time.Minute || *vols < 1 || *vols > 5000 {
+		return fmt.Errorf("bench: keep --duration ≤ 2m and --volunteers in 1..5000")
+	}
+	res, err := benchCoordinator(ctx, *vols, *dur, *quorum, *slots, *per, *cpuProfile)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "coordinator: %d volunteers × %d slots, quorum %d, %s measured on %d CPU(s) (%s)\n", *vols, *slots, *quorum, res.elapsed.Round(time.Millisecond), runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(e.stdout, "  verified chunks/s    %.0f\n", res.verifiedPerSec)
+	fmt.Fprintf(e.stdout, "  results/s            %.0f (%.2f per verified chunk)\n", res.resultsPerSec, res.resultsPerSec/max(res.verifiedPerSec, 1))
+	fmt.Fprintf(e.stdout, "  lease latency        p50 %s  p99 %s  (volunteer's request → lease received)\n", res.leaseP50, res.leaseP99)
+	fmt.Fprintf(e.stdout, "  verdict latency      p50 %s  p99 %s  (result sent → verdict received, includes the batched SQLite commit)\n", res.verdictP50, res.verdictP99)
+	return nil
+}
+
+type benchFigures struct {
+	elapsed                       time.Duration
+	verifiedPerSec, resultsPerSec float64
+	leaseP50, leaseP99            time.Duration
+	verdictP50, verdictP99        time.Duration
+}
+
+func benchCoordinator(ctx context.Context, nvol int, dur time.Duration, quorum, slots, per int, cpuProfile string) (*benchFigures, error) {
+	dir, err := os.MkdirTemp("", "pulsegrid-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	st, err := store.OpenSQLite(ctx, filepath.Join(dir, dbFile))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	reg := prometheus.NewRegistry()
+	algs := pipeline.NewRegistry(benchAlg{})
+	g := grid.New(st, algs, grid.Config{Quorum: quorum, Metrics: reg, SpotCheck: 1, TrustAfter: 1 << 30})
+	defer g.Close()
+	owner, err := st.CreateUser(ctx, store.User{Email: "bench@localhost", Role: store.RoleClinician, PasswordHash: "x"})
+	if err != nil {
+		return nil, err
+	}
+	samples := make([]float64, 16*per)
+	for i := range samples {
+		samples[i] = float64(i % 977)
+	}
+	ds, err := st.CreateDataset(ctx, store.Dataset{OwnerID: owner.ID, Name: "bench"}, &signal.Recording{Signal: signal.Signal{Channels: []signal.Channel{{Name: "x", Rate: 1, Samples: samples}}}})
+	if err != nil {
+		return nil, err
+	}
+	var started atomic.Int64
+	addWork := func() error {
+		_, err := g.Start(ctx, store.Analysis{DatasetID: ds.ID, OwnerID: owner.ID, Algorithm: "bench.echo@1", Params: []byte("{}"), Priority: "routine"})
+		started.Add(int64(per))
+		return err
+	}
+	for range 2 {
+		if err := addWork(); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: server.NewServer(server.Deps{Store: st, Grid: g, Registry: algs, Gatherer: reg})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "ws://" + ln.Addr().String() + protocol.Path
+
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var measuring atomic.Bool
+	var results atomic.Int64
+	lat := make([]*benchLatencies, nvol)
+	var wg sync.WaitGroup
+	errc := make(chan error, nvol)
+	for i := range nvol {
+		lat[i] = &benchLatencies{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := simVolunteer(bctx, url, slots, lat[i], &measuring, &results); err != nil && bctx.Err() == nil {
+				errc <- err
+			}
+		}()
+	}
+	verified := func() float64 {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "pulsegrid_chunks_verified_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		return 0
+	}
+	// Keep the queue full and warm up.
+	feed := func(until time.Time) error {
+		for time.Now().Before(until) {
+			if float64(started.Load())-verified() < float64(per) {
+				if err := addWork(); err != nil {
+					return err
+				}
+			}
+			select {
+			case err := <-errc:
+				return fmt.Errorf("simulated volunteer: %w", err)
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		return nil
+	}
+	if err := feed(time.Now().Add(2 * time.Second)); err != nil {
+		return nil, err
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	v0, r0, t0 := verified(), results.Load(), time.Now()
+	measuring.Store(true)
+	if err := feed(t0.Add(dur)); err != nil {
+		return nil, err
+	}
+	measuring.Store(false)
+	v1, r1, elapsed := verified(), results.Load(), time.Since(t0)
+	cancel()
+	wg.Wait()
+	var leases, verdicts []time.Duration
+	for _, l := range lat {
+		leases = append(leases, l.lease...)
+		verdicts = append(verdicts, l.verdict...)
+	}
+	f := &benchFigures{elapsed: elapsed, verifiedPerSec: (v1 - v0) / elapsed.Seconds(), resultsPerSec: float64(r1-r0) / elapsed.Seconds()}
+	f.leaseP50, f.leaseP99 = percentile(leases, 0.50), percentile(leases, 0.99)
+	f.verdictP50, f.verdictP99 = percentile(verdicts, 0.50), percentile(verdicts, 0.99)
+	return f, nil
+}
+
+type benchLatencies struct {
+	lease, verdict []time.Duration
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[min(int(p*float64(len(d))), len(d)-1)].Round(10 * time.Microsecond)
+}
+
+// simVolunteer speaks the protocol with no computing to speak of: it
+// answers each lease at once, so the coordinator is what is measured.
+func simVolunteer(ctx context.Context, url string, slots int, lat *benchLatencies, measuring *atomic.Bool, results *atomic.Int64) error {
+	conn, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return err
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(protocol.MaxPayload + 1024)
+	write := func(m *protocol.Message, payload []byte) error {
+		if err := conn.Write(ctx, websocket.MessageText, m.Encode()); err != nil {
+			return err
+		}
+		if payload != nil {
+			return conn.Write(ctx, websocket.MessageBinary, payload)
+		}
+		return nil
+	}
+	if err := write(&protocol.Message{Type: protocol.TypeHello, Version: protocol.Version, Algorithms: []string{"bench.echo@1"}, Slots: slots, Agent: "bench"}, nil); err != nil {
+		return err
+	}
+	if _, _, err := conn.Read(ctx); err != nil { // welcome
+		return err
+	}
+	asked := make([]time.Time, 0, slots)
+	for range slots {
+		asked = append(asked, time.Now())
+	}
+	if err := write(&protocol.Message{Type: protocol.TypeRequest, Count: slots}, nil); err != nil {
+		return err
+	}
+	sent := map[int64]time.Time{}
+	for {
+		_, b, err := conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		m, err := protocol.Decode(b)
+		if err != nil {
+			return err
+		}
+		switch m.Type {
+		case protocol.TypeLease:
+			_, payload, err := conn.Read(ctx)
+			if err != nil {
+				return err
+			}
+			if len(asked) > 0 {
+				if measuring.Load() {
+					lat.lease = append(lat.lease, time.Since(asked[0]))
+				}
+				asked = asked[1:]
+			}
+			t, err := pipeline.DecodeTask(payload)
+			if err != nil {
+				return err
+			}
+			out, _ := benchAlg{}.Run(t, nil)
+			// An immediate result needs no ack, and asks for the next lease.
+			sent[m.LeaseID] = time.Now()
+			asked = append(asked, time.Now())
+			if err := write(&protocol.Message{Type: protocol.TypeResult, LeaseID: m.LeaseID, Digest: canon.Digest(out), Size: len(out), Count: 1}, out); err != nil {
+				return err
+			}
+			if measuring.Load() {
+				results.Add(1)
+			}
+		case protocol.TypeVerdict:
+			if t, ok := sent[m.LeaseID]; ok {
+				if measuring.Load() {
+					lat.verdict = append(lat.verdict, time.Since(t))
+				}
+				delete(sent, m.LeaseID)
+			}
+		case protocol.TypeCancel:
+			delete(sent, m.LeaseID) // answered already: its slot was asked for again then
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/catalog"
+	"github.com/pulsegrid/pulsegrid/server"
+	"github.com/pulsegrid/pulsegrid/server/auth"
+	"github.com/pulsegrid/pulsegrid/server/grid"
+	"github.com/pulsegrid/pulsegrid/server/store"
+)
+
+func init() {
+	commands["serve"] = command{
+		summary: "start the server (API, volunteer websocket, metrics)",
+		run:     cmdServe,
+	}
+}
+
+// dbFile is the database's name inside the data directory.
+const dbFile = "pulsegrid.db"
+
+func openStore(ctx context.Context, dataDir string) (*store.SQLite, error) {
+	return store.OpenSQLite(ctx, filepath.Join(dataDir, dbFile))
+}
+
+func cmdServe(ctx context.Context, e env) error {
+	fs := newFlagSet("serve", "serve [--addr HOST:PORT] [--data DIR] [--local-workers N] [--quorum N]", e.stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address (port 0 picks a free port)")
+	data := fs.String("data", "./data", "data directory (the SQLite database lives here)")
+	locals := fs.Int("local-workers", 0, "trusted in-process workers (this machine computes chunks too; their results need no second opinion)")
+	quorum := fs.Int("quorum", 2, "distinct volunteers whose outputs must agree before a chunk is accepted")
+	maxReplicas := fs.Int("max-replicas", 0, "results gathered for a chunk before it fails for want of agreement (0: quorum+3)")
+	sameIP := fs.Bool("allow-same-ip", false, "let agreeing results come from one IP address (volunteers behind one NAT); loopback is always allowed")
+	chunkSec := fs.Float64("chunk-seconds", 0, "seconds of signal per chunk (0: each algorithm's default)")
+	maxUpload := fs.Int64("max-upload", 1024, "largest upload in MiB")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	secureCookies := fs.Bool("secure-cookies", false, "always mark the session cookie Secure (by default it is Secure when the request came over https or with X-Forwarded-Proto: https)")
+	if _, err := parseInterleaved(fs, e.args); err != nil {
+		return err
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+
+	st, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := ensureAdmin(ctx, st, e); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	algs := catalog.All()
+	g := grid.New(st, algs, grid.Config{Quorum: *quorum, MaxReplicas: *maxReplicas, AllowSameIP: *sameIP, ChunkSeconds: *chunkSec, Logger: log, Metrics: reg})
+	defer g.Close()
+	if err := g.Resume(ctx); err != nil {
+		return fmt.Errorf("resume unfinished analyses: %w", err)
+	}
+	if err := g.StartLocalWorkers(*locals); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: algs, Logger: log, Gatherer: reg, MaxUpload: *maxUpload << 20,
+		Portal: server.PortalConfig{DataDir: *data, SecureCookies: *secureCookies}})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(e.stdout, "pulsegrid serving on %s  (data: %s, quorum %d, %d local workers)\n", base, *data, g.Config().Quorum, *locals)
+	fmt.Fprintf(e.stdout, "  portal:     %s/login\n", base)
+	fmt.Fprintf(e.stdout, "  donate:     %s/donate  (open it in a browser tab to compute)\n", base)
+	fmt.Fprintf(e.stdout, "  API:        %s/api/v1  (docs/api.md; tokens: pulsegrid user token --data %s --email E)\n", base, *data)
+	fmt.Fprintf(e.stdout, "  volunteers: pulsegrid volunteer --server %s\n", base)
+	fmt.Fprintf(e.stdout, "  metrics:    %s/metrics   health: %s/healthz\n", base, base)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(e.stdout, "shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	g.Close()
+	return nil
+}
+
+// ensureAdmin creates the first admin account on an empty database and
+// prints its one-time password.
+func ensureAdmin(ctx context.Context, st store.Store, e env) error {
+	n, err := st.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	pw, err := auth.NewPassword()
+	if err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	u, err := st.CreateUser(ctx, store.User{Email: "admin@localhost", Role: store.RoleAdmin, PasswordHash: hash, MustChange: true})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "created the first account: %s (admin), one-time password: %s  (it must be changed at first login)\n", u.Email, pw)
+	return nil
+}
+
+func validRole(r string) error {
+	switch r {
+	case store.RoleAdmin, store.RoleClinician, store.RoleVolunteer:
+		return nil
+	}
+	return fmt.Errorf("--role %q: want %s", r, strings.Join([]string{store.RoleAdmin, store.RoleClinician, store.RoleVolunteer}, ", "))
+}

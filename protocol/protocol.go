@@ -1,0 +1,152 @@
+// Package protocol defines the messages a volunteer and the server exchange
+// over the websocket at /ws/volunteer. docs/protocol.md is the reference;
+// this package is its Go form, shared by the server and the volunteer (it
+// builds for js/wasm).
+//
+// Control messages are JSON text frames, one Message each. Bulk data travels
+// in binary frames: a lease is followed by exactly one binary frame holding
+// the encoded pipeline.Task, and a result is followed by exactly one binary
+// frame holding the chunk output.
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Version is the protocol version this code speaks. The server refuses a
+// hello with another version.
+const Version = 1
+
+// Path is where the server accepts volunteer websockets.
+const Path = "/ws/volunteer"
+
+// Limits on frame sizes. Each side sets its read limit to the larger of the
+// two it may receive, and a message that declares a larger payload is refused.
+const (
+	// MaxControl bounds a JSON control message.
+	MaxControl = 64 << 10
+	// MaxPayload bounds a chunk payload (server → volunteer binary frame).
+	MaxPayload = 32 << 20
+	// MaxOutput bounds a chunk output (volunteer → server binary frame).
+	MaxOutput = 8 << 20
+)
+
+// Message types.
+const (
+	TypeHello    = "hello"    // volunteer → server, first message
+	TypeWelcome  = "welcome"  // server → volunteer, answer to hello
+	TypeRequest  = "request"  // volunteer → server: N more leases wanted
+	TypeLease    = "lease"    // server → volunteer, followed by the payload frame
+	TypeAck      = "ack"      // volunteer → server: lease accepted, work started
+	TypeProgress = "progress" // volunteer → server: heartbeat, extends the lease
+	TypeResult   = "result"   // volunteer → server, followed by the output frame
+	TypeError    = "error"    // volunteer → server: the chunk could not be computed
+	TypeCancel   = "cancel"   // server → volunteer: stop working on a lease
+	TypeVerdict  = "verdict"  // server → volunteer: what became of a result
+	TypeFatal    = "fatal"    // server → volunteer: protocol violation, connection closes
+)
+
+// Verdicts of a result.
+const (
+	VerdictVerified = "verified" // agreed with the quorum (or accepted on trust)
+	VerdictRejected = "rejected" // disagreed with the verified output
+	VerdictIgnored  = "ignored"  // not taken into account: lease not held, chunk already settled
+)
+
+// Message is one control message. Fields irrelevant to a type are omitted.
+type Message struct {
+	Type string `json:"type"`
+
+	// hello
+	Version     int      `json:"version,omitempty"`
+	Algorithms  []string `json:"algorithms,omitempty"`   // "family.name@version" the volunteer can run
+	Slots       int      `json:"slots,omitempty"`        // chunks it may run at once
+	Agent       string   `json:"agent,omitempty"`        // free text, e.g. "pulsegrid-native/linux"
+	VolunteerID string   `json:"volunteer_id,omitempty"` // hello: to resume an identity; welcome: the identity
+	Secret      string   `json:"secret,omitempty"`       // proves VolunteerID on resume; welcome: issued with a new identity
+	Token       string   `json:"token,omitempty"`        // hello: an enrollment (API) token of a volunteer or admin account
+
+	// welcome
+	Enrolled    bool `json:"enrolled,omitempty"`
+	HeartbeatMS int  `json:"heartbeat_ms,omitempty"` // send progress at least this often while running
+	AckMS       int  `json:"ack_ms,omitempty"`       // ack a lease within this time
+
+	// request; result and error may carry it too, asking for Count more
+	// leases in the same message
+	Count int `json:"count,omitempty"`
+
+	// lease, ack, progress, result, error, cancel, verdict
+	LeaseID   int64  `json:"lease_id,omitempty"`
+	Algorithm string `json:"algorithm,omitempty"`
+	Deadline  int64  `json:"deadline,omitempty"` // lease: Unix milliseconds
+	Digest    string `json:"digest,omitempty"`   // lease: SHA-256 hex of the payload; result: of the output
+	Size      int    `json:"size,omitempty"`     // lease, result: byte length of the binary frame that follows
+
+	// progress
+	Done  int64 `json:"done,omitempty"`
+	Total int64 `json:"total,omitempty"`
+
+	// error, cancel, verdict, fatal
+	Reason  string `json:"reason,omitempty"`
+	Verdict string `json:"verdict,omitempty"`
+}
+
+// Encode returns the JSON of m.
+func (m *Message) Encode() []byte {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic("protocol: " + err.Error()) // only plain fields: cannot happen
+	}
+	return b
+}
+
+// Decode parses one control message and checks the fields its type needs.
+func Decode(b []byte) (*Message, error) {
+	if len(b) > MaxControl {
+		return nil, fmt.Errorf("control message of %d bytes exceeds the limit of %d", len(b), MaxControl)
+	}
+	var m Message
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("control message is not valid JSON: %w", err)
+	}
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+func (m *Message) check() error {
+	switch m.Type {
+	case TypeHello:
+		if m.Version != Version {
+			return fmt.Errorf("hello: protocol version %d is not supported (want %d)", m.Version, Version)
+		}
+		if m.Slots < 0 || m.Slots > 256 {
+			return fmt.Errorf("hello: slots %d out of range 0..256", m.Slots)
+		}
+	case TypeRequest:
+		if m.Count < 1 || m.Count > 256 {
+			return fmt.Errorf("request: count %d out of range 1..256", m.Count)
+		}
+	case TypeAck, TypeProgress, TypeError, TypeCancel, TypeVerdict:
+		if m.LeaseID == 0 {
+			return fmt.Errorf("%s: lease_id missing", m.Type)
+		}
+		if m.Count < 0 || m.Count > 256 {
+			return fmt.Errorf("%s: count %d out of range 0..256", m.Type, m.Count)
+		}
+	case TypeLease:
+		if m.LeaseID == 0 || m.Size < 0 || m.Size > MaxPayload {
+			return fmt.Errorf("lease: lease_id missing or size %d out of range 0..%d", m.Size, MaxPayload)
+		}
+	case TypeResult:
+		if m.LeaseID == 0 || m.Size < 0 || m.Size > MaxOutput || len(m.Digest) != 64 || m.Count < 0 || m.Count > 256 {
+			return fmt.Errorf("result: needs lease_id, a 64-hex digest, a size in 0..%d and a count in 0..256", MaxOutput)
+		}
+	case TypeWelcome, TypeFatal:
+	default:
+		return fmt.Errorf("unknown message type %q", m.Type)
+	}
+	return nil
+}

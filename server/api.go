@@ -1,0 +1,492 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/formats"
+	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
+	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+	"github.com/pulsegrid/pulsegrid/algorithms/template"
+	"github.com/pulsegrid/pulsegrid/server/store"
+)
+
+func handleHealthz(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := d.Store.CountUsers(r.Context()); err != nil {
+			writeError(w, r, d.Logger, fmt.Errorf("database: %w", err))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "grid": d.Grid.Stats()})
+	})
+}
+
+func handleAPINotFound(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, d.Logger, Errorf(ENotFound, "no API endpoint %s %s; docs/api.md lists them", r.Method, r.URL.Path))
+	})
+}
+
+func handleMe() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, userFrom(r))
+	})
+}
+
+func handleAlgorithms(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out := []pipeline.Info{}
+		for _, n := range d.Registry.Names() {
+			a, _ := d.Registry.Lookup(n)
+			out = append(out, a.Describe())
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+func handleGridStats(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, d.Grid.Stats())
+	})
+}
+
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, Errorf(EInvalid, "%q is not an id: ids are positive integers", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+// ownDataset loads a dataset the request's user owns; others' datasets are
+// reported as not found, so their existence does not leak.
+func ownDataset(d Deps, r *http.Request, id int64) (store.Dataset, error) {
+	ds, err := d.Store.Dataset(r.Context(), id)
+	if err != nil {
+		return ds, err
+	}
+	if ds.OwnerID != userFrom(r).ID {
+		return ds, Errorf(ENotFound, "dataset %d not found", id)
+	}
+	return ds, nil
+}
+
+func ownAnalysis(d Deps, r *http.Request) (store.Analysis, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return store.Analysis{}, err
+	}
+	a, err := d.Store.Analysis(r.Context(), id)
+	if err != nil {
+		return a, err
+	}
+	if a.OwnerID != userFrom(r).ID {
+		return a, Errorf(ENotFound, "analysis %d not found", id)
+	}
+	return a, nil
+}
+
+func audit(d Deps, r *http.Request, action, object, detail string) {
+	if err := d.Store.Audit(r.Context(), store.AuditEntry{UserID: userFrom(r).ID, Action: action, Object: object, Detail: detail}); err != nil {
+		d.Logger.Error("audit log", "err", err, "action", action, "object", object)
+	}
+}
+
+// datasetJSON is a dataset as the API shows it; Identity only to its owner
+// on the dataset's own page, never in listings.
+type datasetJSON struct {
+	store.Dataset
+	Identity   *signal.Identity     `json:"identity,omitempty"`
+	Warnings   []template.Violation `json:"template_violations,omitempty"`
+	References int                  `json:"reference_annotations,omitempty"`
+}
+
+// maxFiles bounds the files of one upload (a multi-segment WFDB record can
+// have a few hundred).
+const maxFiles = 1000
+
+func handleDatasetUpload(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, d.MaxUpload)
+		mr, err := r.MultipartReader()
+		if err != nil {
+			writeError(w, r, d.Logger, Errorf(EInvalid, "upload must be multipart/form-data with the recording's files in the field \"files\": %v", err))
+			return
+		}
+		var files []formats.File
+		fields := map[string]string{}
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				writeError(w, r, d.Logger, uploadError(err, d.MaxUpload))
+				return
+			}
+			if err := readPart(part, &files, fields); err != nil {
+				writeError(w, r, d.Logger, uploadError(err, d.MaxUpload))
+				return
+			}
+			if len(files) > maxFiles {
+				writeError(w, r, d.Logger, Errorf(ETooLarge, "more than %d files in one upload", maxFiles))
+				return
+			}
+		}
+		if len(files) == 0 {
+			writeError(w, r, d.Logger, Errorf(EInvalid, "no files: send the recording's files in the multipart field \"files\" (e.g. curl -F files=@100.hea -F files=@100.dat)"))
+			return
+		}
+		opt := formats.Options{}
+		var tpl *template.Template
+		if name := fields["template"]; name != "" {
+			if tpl, err = template.Builtin(name); err != nil {
+				writeError(w, r, d.Logger, Errorf(EInvalid, "template: %v", err))
+				return
+			}
+			opt.CSV = tpl.CSVOptions()
+		}
+		rec, err := formats.ReadWith(files, opt)
+		if err != nil {
+			writeError(w, r, d.Logger, Errorf(EUnprocessable, "%v", err))
+			return
+		}
+		var warnings []template.Violation
+		if tpl != nil {
+			clean, vs, err := tpl.Apply(rec)
+			if err != nil {
+				writeError(w, r, d.Logger, Errorf(EUnprocessable, "template %s rejected the recording: %v", tpl.Name, err))
+				return
+			}
+			rec, warnings = clean, vs
+		}
+		if err := rec.Signal.Validate(); err != nil {
+			writeError(w, r, d.Logger, Errorf(EUnprocessable, "%v", err))
+			return
+		}
+		trusted, _ := strconv.ParseBool(fields["trusted_only"])
+		name := strings.TrimSpace(fields["name"])
+		if name == "" {
+			name = "upload " + time.Now().UTC().Format("2006-01-02 15:04")
+		}
+		ds, err := d.Store.CreateDataset(r.Context(), store.Dataset{OwnerID: userFrom(r).ID, Name: truncate(name, 200), TrustedOnly: trusted}, rec)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		audit(d, r, "dataset.upload", fmt.Sprintf("dataset/%d", ds.ID), fmt.Sprintf("%d files", len(files)))
+		writeJSON(w, http.StatusCreated, datasetJSON{Dataset: ds, Identity: &rec.Identity, Warnings: warnings, References: len(rec.Annotations)})
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func uploadError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return Errorf(ETooLarge, "upload exceeds the limit of %d MiB (serve --max-upload)", limit>>20)
+	}
+	return Errorf(EInvalid, "reading the upload: %v", err)
+}
+
+func readPart(part *multipart.Part, files *[]formats.File, fields map[string]string) error {
+	defer part.Close()
+	switch part.FormName() {
+	case "files", "file":
+		b, err := io.ReadAll(part)
+		if err != nil {
+			return err
+		}
+		*files = append(*files, formats.File{Name: filepath.Base(part.FileName()), Data: b})
+	case "name", "template", "trusted_only":
+		b, err := io.ReadAll(io.LimitReader(part, 1024))
+		if err != nil {
+			return err
+		}
+		fields[part.FormName()] = string(b)
+	default:
+		return Errorf(EInvalid, "unknown form field %q (want files, name, template, trusted_only)", part.FormName())
+	}
+	return nil
+}
+
+func handleDatasetList(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ds, err := d.Store.Datasets(r.Context(), userFrom(r).ID)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, ds)
+	})
+}
+
+func handleDatasetShow(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		ds, err := ownDataset(d, r, id)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		ident, anns, _, err := d.Store.DatasetIdentity(r.Context(), id)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		audit(d, r, "dataset.view", fmt.Sprintf("dataset/%d", id), "")
+		writeJSON(w, http.StatusOK, datasetJSON{Dataset: ds, Identity: &ident, References: len(anns)})
+	})
+}
+
+func handleDatasetDelete(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		if _, err := ownDataset(d, r, id); err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		d.Grid.Forget(id, 0)
+		if err := d.Store.DeleteDataset(r.Context(), id); err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		audit(d, r, "dataset.delete", fmt.Sprintf("dataset/%d", id), "")
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// analysisJSON is an analysis as the API shows it.
+type analysisJSON struct {
+	ID        int64           `json:"id"`
+	DatasetID int64           `json:"dataset_id"`
+	Algorithm string          `json:"algorithm"`
+	Params    json.RawMessage `json:"params"`
+	Priority  string          `json:"priority"`
+	Status    string          `json:"status"`
+	Progress  struct {
+		ChunksTotal    int `json:"chunks_total"`
+		ChunksVerified int `json:"chunks_verified"`
+	} `json:"progress"`
+	Error      string    `json:"error,omitempty"`
+	Summary    string    `json:"summary,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+func toJSON(d Deps, a store.Analysis) analysisJSON {
+	j := analysisJSON{ID: a.ID, DatasetID: a.DatasetID, Algorithm: a.Algorithm, Params: a.Params, Priority: a.Priority, Status: a.Status,
+		Error: a.Error, Summary: a.Summary, CreatedAt: a.CreatedAt, FinishedAt: a.FinishedAt}
+	j.Progress.ChunksTotal, j.Progress.ChunksVerified = a.ChunksTotal, a.ChunksVerified
+	if !a.Finished() {
+		if v, t, ok := d.Grid.Progress(a.ID); ok {
+			j.Progress.ChunksTotal, j.Progress.ChunksVerified = t, v
+		}
+	}
+	return j
+}
+
+// analysisRequest is the body of POST /api/v1/analyses.
+type analysisRequest struct {
+	DatasetID int64           `json:"dataset_id"`
+	Algorithm string          `json:"algorithm"`
+	Params    json.RawMessage `json:"params"`
+	Priority  string          `json:"priority"`
+}
+
+func handleAnalysisCreate(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req analysisRequest
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, r, d.Logger, Errorf(EInvalid, "request body: %v; want {\"dataset_id\": N, \"algorithm\": \"ecg.beats@1\", \"params\": {}, \"priority\": \"routine\"}", err))
+			return
+		}
+		if req.DatasetID <= 0 {
+			writeError(w, r, d.Logger, Errorf(EInvalid, "dataset_id is missing"))
+			return
+		}
+		if _, err := ownDataset(d, r, req.DatasetID); err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		alg, err := d.Registry.Lookup(req.Algorithm)
+		if err != nil {
+			writeError(w, r, d.Logger, Errorf(EInvalid, "algorithm: %v", err))
+			return
+		}
+		params, err := alg.Params(req.Params)
+		if err != nil {
+			writeError(w, r, d.Logger, Errorf(EInvalid, "params for %s: %v", alg.Name(), err))
+			return
+		}
+		switch req.Priority {
+		case "", "routine", "urgent", "stat":
+		default:
+			writeError(w, r, d.Logger, Errorf(EInvalid, "priority %q: want routine, urgent or stat", req.Priority))
+			return
+		}
+		a, err := d.Grid.Start(r.Context(), store.Analysis{DatasetID: req.DatasetID, OwnerID: userFrom(r).ID, Algorithm: alg.Name(), Params: params, Priority: req.Priority})
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		audit(d, r, "analysis.start", fmt.Sprintf("analysis/%d", a.ID), fmt.Sprintf("%s on dataset/%d", a.Algorithm, a.DatasetID))
+		writeJSON(w, http.StatusCreated, toJSON(d, a))
+	})
+}
+
+func handleAnalysisList(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		as, err := d.Store.Analyses(r.Context(), userFrom(r).ID)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		ds := r.URL.Query().Get("dataset_id")
+		out := []analysisJSON{}
+		for _, a := range as {
+			if ds == "" || ds == strconv.FormatInt(a.DatasetID, 10) {
+				out = append(out, toJSON(d, a))
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+func handleAnalysisShow(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, err := ownAnalysis(d, r)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toJSON(d, a))
+	})
+}
+
+func handleAnalysisResult(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, err := ownAnalysis(d, r)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		format := r.URL.Query().Get("format")
+		if format == "" {
+			format = "json"
+		}
+		if format != "json" && format != "csv" && format != "wfdb" {
+			writeError(w, r, d.Logger, Errorf(EInvalid, "format %q: want json, csv or wfdb", format))
+			return
+		}
+		if a.Status != store.StatusDone {
+			j := toJSON(d, a)
+			writeError(w, r, d.Logger, Errorf(EConflict, "analysis %d is %s (%d of %d chunks verified): the result exists once it is done", a.ID, a.Status, j.Progress.ChunksVerified, j.Progress.ChunksTotal))
+			return
+		}
+		body, err := d.Store.AnalysisResult(r.Context(), a.ID)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		name := fmt.Sprintf("analysis-%d", a.ID)
+		switch format {
+		case "json":
+			w.Header().Set("Content-Type", "application/json")
+		default:
+			alg, err := d.Registry.Lookup(a.Algorithm)
+			if err != nil {
+				writeError(w, r, d.Logger, Errorf(EConflict, "this server no longer has %s, which is needed to convert the result; download format=json", a.Algorithm))
+				return
+			}
+			res, err := alg.DecodeResult(body)
+			if err != nil {
+				writeError(w, r, d.Logger, fmt.Errorf("decode stored result of analysis %d: %w", a.ID, err))
+				return
+			}
+			if format == "csv" {
+				if body, err = res.CSV(); err != nil {
+					writeError(w, r, d.Logger, err)
+					return
+				}
+				w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+				w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+			} else {
+				an, ok := res.(pipeline.Annotated)
+				if !ok {
+					writeError(w, r, d.Logger, Errorf(EInvalid, "%s results have no events to write as WFDB annotations; use format=json or csv", a.Algorithm))
+					return
+				}
+				anns, _ := an.Annotations()
+				body = wfdb.WriteAnnotations(anns)
+				w.Header().Set("Content-Type", "application/octet-stream")
+				w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.atr"`)
+			}
+		}
+		audit(d, r, "analysis.export", fmt.Sprintf("analysis/%d", a.ID), format)
+		w.WriteHeader(http.StatusOK)
+		w.Write(body)
+	})
+}
+
+func handleAnalysisCancel(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, err := ownAnalysis(d, r)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		if err := d.Grid.Cancel(r.Context(), a.ID); err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		audit(d, r, "analysis.cancel", fmt.Sprintf("analysis/%d", a.ID), "")
+		a, err = d.Store.Analysis(r.Context(), a.ID)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toJSON(d, a))
+	})
+}
+
+func handleAnalysisDelete(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, err := ownAnalysis(d, r)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		d.Grid.Forget(0, a.ID)
+		if err := d.Store.DeleteAnalysis(r.Context(), a.ID); err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		audit(d, r, "analysis.delete", fmt.Sprintf("analysis/%d", a.ID), "")
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

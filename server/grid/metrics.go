@@ -1,0 +1,44 @@
+package grid
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the grid's Prometheus series.
+type Metrics struct {
+	Connected       prometheus.Gauge
+	LeasesIssued    prometheus.Counter
+	LeasesExpired   prometheus.Counter
+	LeasesReleased  prometheus.Counter
+	ResultsAccepted prometheus.Counter
+	ResultsRejected prometheus.Counter
+	ResultsIgnored  prometheus.Counter
+	ChunksVerified  prometheus.Counter
+	ChunksFailed    prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, g *Grid) *Metrics {
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "pulsegrid", Name: name, Help: help})
+	}
+	m := &Metrics{
+		Connected:       prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pulsegrid", Name: "volunteers_connected", Help: "Volunteer sessions connected now (local workers included)."}),
+		LeasesIssued:    c("leases_issued_total", "Chunk leases handed to volunteers."),
+		LeasesExpired:   c("leases_expired_total", "Leases that passed their ack time or deadline."),
+		LeasesReleased:  c("leases_released_total", "Leases dropped because the volunteer disconnected or the chunk was settled."),
+		ResultsAccepted: c("results_accepted_total", "Chunk results that agreed with the verified output."),
+		ResultsRejected: c("results_rejected_total", "Chunk results that disagreed with the verified output or did not match their digest."),
+		ResultsIgnored:  c("results_ignored_total", "Results for leases the volunteer did not hold."),
+		ChunksVerified:  c("chunks_verified_total", "Chunks whose output was verified."),
+		ChunksFailed:    c("chunks_failed_total", "Chunks that failed (volunteers agreed on an error, or no quorum within the replica cap)."),
+	}
+	if reg == nil {
+		return m
+	}
+	reg.MustRegister(m.Connected, m.LeasesIssued, m.LeasesExpired, m.LeasesReleased, m.ResultsAccepted, m.ResultsRejected, m.ResultsIgnored, m.ChunksVerified, m.ChunksFailed)
+	for p, name := range priorityNames {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "pulsegrid", Name: "queue_depth", Help: "Chunks not yet verified in running analyses, by priority.",
+			ConstLabels: prometheus.Labels{"priority": name},
+		}, func() float64 { return float64(g.queueDepth(p)) }))
+	}
+	return m
+}

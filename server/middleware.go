@@ -1,0 +1,117 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pulsegrid/pulsegrid/server/auth"
+	"github.com/pulsegrid/pulsegrid/server/store"
+)
+
+type ctxKey int
+
+const userKey ctxKey = 1
+
+// userFrom returns the authenticated user of a request.
+func userFrom(r *http.Request) store.User {
+	u, _ := r.Context().Value(userKey).(store.User)
+	return u
+}
+
+// WithUser returns ctx carrying u as the authenticated user; the portal's
+// session middleware uses it so that API handlers serve the portal too.
+func WithUser(ctx context.Context, u store.User) context.Context {
+	return context.WithValue(ctx, userKey, u)
+}
+
+// requireToken authenticates "Authorization: Bearer TOKEN" (or a user put
+// in the context by an earlier middleware). Enrolled volunteer machines
+// have tokens too, but only for the volunteer websocket.
+func requireToken(d Deps, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, ok := r.Context().Value(userKey).(store.User); ok && u.ID != 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := r.Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || strings.TrimSpace(tok) == "" {
+			writeError(w, r, d.Logger, Errorf(EUnauthorized, "missing API token: send the header \"Authorization: Bearer TOKEN\" (pulsegrid user token --email E prints one)"))
+			return
+		}
+		u, err := d.Store.UserByToken(r.Context(), auth.HashToken(strings.TrimSpace(tok)))
+		if err != nil {
+			writeError(w, r, d.Logger, Errorf(EUnauthorized, "API token not recognised, revoked, or its account is disabled"))
+			return
+		}
+		if u.Role == store.RoleVolunteer {
+			writeError(w, r, d.Logger, Errorf(EForbidden, "%s is a volunteer machine account: its token only enrolls a volunteer", u.Email))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithUser(r.Context(), u)))
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				writeError(w, r, log, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+// WriteHeader records the status for the log.
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController (and the websocket hijack) reach the
+// underlying writer.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests logs API requests at debug level and failures at info.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ws/volunteer" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		next.ServeHTTP(sw, r)
+		lvl := slog.LevelDebug
+		if sw.status >= 400 {
+			lvl = slog.LevelInfo
+		}
+		log.Log(r.Context(), lvl, "http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds())
+	})
+}

@@ -1,0 +1,52 @@
+// Package server assembles pulsegrid's HTTP side: the JSON API under
+// /api/v1, the volunteer websocket, /metrics and /healthz. NewServer wires
+// the dependencies; routes.go lists every route; handlers are small makers
+// that take what they need.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/server/grid"
+	"github.com/pulsegrid/pulsegrid/server/store"
+)
+
+// Deps are what the server needs.
+type Deps struct {
+	Store    store.Store
+	Grid     *grid.Grid
+	Registry *pipeline.Registry
+	Logger   *slog.Logger
+	// Gatherer serves /metrics (the registry the grid registered on);
+	// nil serves the default registry.
+	Gatherer prometheus.Gatherer
+	// MaxUpload bounds an upload request in bytes (default 1 GiB).
+	MaxUpload int64
+	// Portal tunes the clinician portal (server/portal.go).
+	Portal PortalConfig
+}
+
+// NewServer returns the whole HTTP handler.
+func NewServer(d Deps) http.Handler {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.MaxUpload <= 0 {
+		d.MaxUpload = 1 << 30
+	}
+	if d.Gatherer == nil {
+		d.Gatherer = prometheus.DefaultGatherer
+	}
+	mux := http.NewServeMux()
+	addRoutes(mux, d)
+	var h http.Handler = mux
+	h = securityHeaders(h)
+	h = http.NewCrossOriginProtection().Handler(h)
+	h = recoverPanics(d.Logger, h)
+	h = logRequests(d.Logger, h)
+	return h
+}

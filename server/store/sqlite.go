@@ -1,0 +1,641 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/canon"
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// SQLite is the Store on one SQLite file.
+type SQLite struct {
+	db   *sql.DB
+	path string
+}
+
+var _ Store = (*SQLite)(nil)
+
+// DSN returns the connection string for path: every pooled connection gets
+// the pragmas (a PRAGMA statement would reach one connection only).
+// synchronous=NORMAL in WAL mode survives a process kill (kill -9) at any
+// moment; only a power cut may lose the last commits.
+func DSN(path string) string {
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(wal)", "foreign_keys(1)", "secure_delete(on)", "synchronous(normal)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// OpenSQLite opens (creating if needed) the database at path and applies
+// pending migrations.
+func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", DSN(path))
+	if err != nil {
+		return nil, err
+	}
+	s := &SQLite{db: db, path: path}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// DB exposes the database handle for packages that keep their own tables
+// in the same file (e.g. scs sessions for the portal).
+func (s *SQLite) DB() *sql.DB { return s.db }
+
+func (s *SQLite) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		base := filepath.Base(name)
+		var version int
+		if _, err := fmt.Sscanf(base, "%d_", &version); err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", base)
+		}
+		if err := s.migrateOne(ctx, version, name); err != nil {
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+func (s *SQLite) migrateOne(ctx context.Context, version int, name string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, version, filepath.Base(name), time.Now().Unix()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Close implements Store.
+func (s *SQLite) Close() error { return s.db.Close() }
+
+func now() int64 { return time.Now().UnixMilli() }
+
+func msTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+func notFound(err error, what string, id any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s %v: %w", what, id, ErrNotFound)
+	}
+	return err
+}
+
+// --- users and tokens
+
+const userCols = `id, email, role, password_hash, disabled, must_change, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var created int64
+	err := row.Scan(&u.ID, &u.Email, &u.Role, &u.PasswordHash, &u.Disabled, &u.MustChange, &created)
+	u.CreatedAt = msTime(created)
+	return u, err
+}
+
+// CreateUser implements Store.
+func (s *SQLite) CreateUser(ctx context.Context, u User) (User, error) {
+	u.Email = strings.TrimSpace(u.Email)
+	u.CreatedAt = time.Now().UTC()
+	res, err := s.db.ExecContext(ctx, `INSERT INTO users (email, role, password_hash, disabled, must_change, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		u.Email, u.Role, u.PasswordHash, u.Disabled, u.MustChange, u.CreatedAt.UnixMilli())
+	if isUnique(err) {
+		return User{}, fmt.Errorf("user %s: %w", u.Email, ErrConflict)
+	}
+	if err != nil {
+		return User{}, err
+	}
+	u.ID, err = res.LastInsertId()
+	return u, err
+}
+
+// User implements Store.
+func (s *SQLite) User(ctx context.Context, id int64) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	return u, notFound(err, "user", id)
+}
+
+// UserByEmail implements Store.
+func (s *SQLite) UserByEmail(ctx context.Context, email string) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = ?`, strings.TrimSpace(email)))
+	return u, notFound(err, "user", email)
+}
+
+// UpdateUser implements Store.
+func (s *SQLite) UpdateUser(ctx context.Context, u User) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET role = ?, password_hash = ?, disabled = ?, must_change = ? WHERE id = ?`,
+		u.Role, u.PasswordHash, u.Disabled, u.MustChange, u.ID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("user %d: %w", u.ID, ErrNotFound)
+	}
+	return nil
+}
+
+// CountUsers implements Store.
+func (s *SQLite) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+// CreateToken implements Store.
+func (s *SQLite) CreateToken(ctx context.Context, userID int64, hash, name string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO api_tokens (user_id, hash, name, created_at) VALUES (?, ?, ?, ?)`, userID, hash, name, now())
+	return err
+}
+
+// UserByToken implements Store.
+func (s *SQLite) UserByToken(ctx context.Context, hash string) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT u.id, u.email, u.role, u.password_hash, u.disabled, u.must_change, u.created_at
+		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND u.disabled = 0`, hash))
+	return u, notFound(err, "token", "")
+}
+
+// DeleteTokens implements Store.
+func (s *SQLite) DeleteTokens(ctx context.Context, userID int64) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM api_tokens WHERE user_id = ?`, userID)
+	return err
+}
+
+// --- datasets
+
+const sigMagic = "PGSIG1"
+
+// EncodeSignal is the stored form of a signal.
+func EncodeSignal(sig *signal.Signal) []byte {
+	w := canon.NewWriter(sigMagic)
+	w.U32(uint32(len(sig.Channels)))
+	for _, c := range sig.Channels {
+		w.String(c.Name)
+		w.String(c.Unit)
+		w.F64(c.Rate)
+		w.F64(c.Gain)
+		w.F64s(c.Samples)
+	}
+	return w.Bytes()
+}
+
+// DecodeSignal parses EncodeSignal's output.
+func DecodeSignal(b []byte) (*signal.Signal, error) {
+	r := canon.NewReader(b, sigMagic)
+	n := r.U32()
+	if n > 4096 {
+		return nil, fmt.Errorf("decode signal: %d channels", n)
+	}
+	sig := &signal.Signal{}
+	for i := 0; i < int(n) && r.Err() == nil; i++ {
+		sig.Channels = append(sig.Channels, signal.Channel{Name: r.String(), Unit: r.String(), Rate: r.F64(), Gain: r.F64(), Samples: r.F64s()})
+	}
+	if err := r.Done(); err != nil {
+		return nil, fmt.Errorf("decode signal: %w", err)
+	}
+	return sig, nil
+}
+
+const datasetCols = `id, owner_id, name, trusted_only, channels, duration, created_at`
+
+func scanDataset(row interface{ Scan(...any) error }) (Dataset, error) {
+	var d Dataset
+	var chans string
+	var created int64
+	if err := row.Scan(&d.ID, &d.OwnerID, &d.Name, &d.TrustedOnly, &chans, &d.Duration, &created); err != nil {
+		return d, err
+	}
+	d.CreatedAt = msTime(created)
+	return d, json.Unmarshal([]byte(chans), &d.Channels)
+}
+
+// CreateDataset implements Store.
+func (s *SQLite) CreateDataset(ctx context.Context, d Dataset, rec *signal.Recording) (Dataset, error) {
+	d.Channels = d.Channels[:0]
+	for _, c := range rec.Signal.Channels {
+		d.Channels = append(d.Channels, ChannelInfo{Name: c.Name, Unit: c.Unit, Rate: c.Rate, Samples: len(c.Samples)})
+	}
+	d.Duration = rec.Signal.Duration()
+	d.CreatedAt = time.Now().UTC()
+	chans, _ := json.Marshal(d.Channels)
+	ident, _ := json.Marshal(rec.Identity)
+	anns := rec.Annotations
+	if anns == nil {
+		anns = []signal.Annotation{}
+	}
+	annJSON, _ := json.Marshal(anns)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return d, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO datasets (owner_id, name, trusted_only, channels, duration, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		d.OwnerID, d.Name, d.TrustedOnly, string(chans), d.Duration, d.CreatedAt.UnixMilli())
+	if err != nil {
+		return d, err
+	}
+	if d.ID, err = res.LastInsertId(); err != nil {
+		return d, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO dataset_signals (dataset_id, signal) VALUES (?, ?)`, d.ID, EncodeSignal(&rec.Signal)); err != nil {
+		return d, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO dataset_identities (dataset_id, identity, annotations, annotation_rate) VALUES (?, ?, ?, ?)`,
+		d.ID, string(ident), string(annJSON), rec.AnnotationRate); err != nil {
+		return d, err
+	}
+	return d, tx.Commit()
+}
+
+// Dataset implements Store.
+func (s *SQLite) Dataset(ctx context.Context, id int64) (Dataset, error) {
+	d, err := scanDataset(s.db.QueryRowContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE id = ?`, id))
+	return d, notFound(err, "dataset", id)
+}
+
+// DatasetSignal implements Store.
+func (s *SQLite) DatasetSignal(ctx context.Context, id int64) (*signal.Signal, error) {
+	var b []byte
+	if err := s.db.QueryRowContext(ctx, `SELECT signal FROM dataset_signals WHERE dataset_id = ?`, id).Scan(&b); err != nil {
+		return nil, notFound(err, "dataset", id)
+	}
+	return DecodeSignal(b)
+}
+
+// DatasetIdentity implements Store.
+func (s *SQLite) DatasetIdentity(ctx context.Context, id int64) (signal.Identity, []signal.Annotation, float64, error) {
+	var ident signal.Identity
+	var anns []signal.Annotation
+	var is, as string
+	var rate float64
+	if err := s.db.QueryRowContext(ctx, `SELECT identity, annotations, annotation_rate FROM dataset_identities WHERE dataset_id = ?`, id).Scan(&is, &as, &rate); err != nil {
+		return ident, nil, 0, notFound(err, "dataset", id)
+	}
+	if err := json.Unmarshal([]byte(is), &ident); err != nil {
+		return ident, nil, 0, err
+	}
+	return ident, anns, rate, json.Unmarshal([]byte(as), &anns)
+}
+
+// Datasets implements Store.
+func (s *SQLite) Datasets(ctx context.Context, ownerID int64) ([]Dataset, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE ? = 0 OR owner_id = ? ORDER BY id DESC`, ownerID, ownerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Dataset{}
+	for rows.Next() {
+		d, err := scanDataset(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DeleteDataset implements Store. Foreign keys cascade to the signal, the
+// identity, analyses, chunk outputs and results; secure_delete overwrites
+// the freed pages.
+func (s *SQLite) DeleteDataset(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM datasets WHERE id = ?`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("dataset %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// --- analyses
+
+const analysisCols = `id, dataset_id, owner_id, algorithm, params, priority, status, error, chunks_total, chunks_verified, summary, created_at, COALESCE(finished_at, 0)`
+
+func scanAnalysis(row interface{ Scan(...any) error }) (Analysis, error) {
+	var a Analysis
+	var params string
+	var created, finished int64
+	err := row.Scan(&a.ID, &a.DatasetID, &a.OwnerID, &a.Algorithm, &params, &a.Priority, &a.Status, &a.Error, &a.ChunksTotal, &a.ChunksVerified, &a.Summary, &created, &finished)
+	a.Params = json.RawMessage(params)
+	a.CreatedAt, a.FinishedAt = msTime(created), msTime(finished)
+	return a, err
+}
+
+// CreateAnalysis implements Store.
+func (s *SQLite) CreateAnalysis(ctx context.Context, a Analysis) (Analysis, error) {
+	a.CreatedAt = time.Now().UTC()
+	if a.Status == "" {
+		a.Status = StatusQueued
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO analyses (dataset_id, owner_id, algorithm, params, priority, status, chunks_total, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.DatasetID, a.OwnerID, a.Algorithm, string(a.Params), a.Priority, a.Status, a.ChunksTotal, a.CreatedAt.UnixMilli())
+	if err != nil {
+		return a, err
+	}
+	a.ID, err = res.LastInsertId()
+	return a, err
+}
+
+// Analysis implements Store.
+func (s *SQLite) Analysis(ctx context.Context, id int64) (Analysis, error) {
+	a, err := scanAnalysis(s.db.QueryRowContext(ctx, `SELECT `+analysisCols+` FROM analyses WHERE id = ?`, id))
+	return a, notFound(err, "analysis", id)
+}
+
+func (s *SQLite) queryAnalyses(ctx context.Context, q string, args ...any) ([]Analysis, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+analysisCols+` FROM analyses `+q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Analysis{}
+	for rows.Next() {
+		a, err := scanAnalysis(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Analyses implements Store.
+func (s *SQLite) Analyses(ctx context.Context, ownerID int64) ([]Analysis, error) {
+	return s.queryAnalyses(ctx, `WHERE ? = 0 OR owner_id = ? ORDER BY id DESC`, ownerID, ownerID)
+}
+
+// UnfinishedAnalyses implements Store.
+func (s *SQLite) UnfinishedAnalyses(ctx context.Context) ([]Analysis, error) {
+	return s.queryAnalyses(ctx, `WHERE status IN ('queued', 'running') ORDER BY id`)
+}
+
+// SetAnalysisStatus implements Store.
+func (s *SQLite) SetAnalysisStatus(ctx context.Context, id int64, status, errText string, chunksTotal int) error {
+	var finished any
+	if status == StatusDone || status == StatusFailed || status == StatusCancelled {
+		finished = now()
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE analyses SET status = ?, error = ?, chunks_total = ?, finished_at = COALESCE(?, finished_at) WHERE id = ?`,
+		status, errText, chunksTotal, finished, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("analysis %d: %w", id, ErrNotFound)
+	}
+	if finished != nil && status != StatusDone {
+		_, err = s.db.ExecContext(ctx, `DELETE FROM chunk_outputs WHERE analysis_id = ?`, id)
+	}
+	return err
+}
+
+// ApplyGridWrites implements Store. Writes for analyses deleted meanwhile
+// are skipped.
+func (s *SQLite) ApplyGridWrites(ctx context.Context, ws []GridWrite) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO chunk_outputs (analysis_id, idx, digest, output, replicas, verified_at)
+		SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM analyses WHERE id = ? AND status IN ('queued', 'running'))
+		ON CONFLICT (analysis_id, idx) DO UPDATE SET digest = excluded.digest, output = excluded.output, replicas = excluded.replicas, verified_at = excluded.verified_at`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	touched := map[int64]bool{}
+	t := now()
+	for _, w := range ws {
+		switch {
+		case w.Verify != nil:
+			c := w.Verify
+			if _, err := ins.ExecContext(ctx, c.AnalysisID, c.Index, c.Digest, c.Output, c.Replicas, t, c.AnalysisID); err != nil {
+				return fmt.Errorf("store chunk %d of analysis %d: %w", c.Index, c.AnalysisID, err)
+			}
+			touched[c.AnalysisID] = true
+		case w.Withdraw != nil:
+			if _, err := tx.ExecContext(ctx, `DELETE FROM chunk_outputs WHERE analysis_id = ? AND idx = ?`, w.Withdraw.AnalysisID, w.Withdraw.Index); err != nil {
+				return err
+			}
+			touched[w.Withdraw.AnalysisID] = true
+		}
+	}
+	for id := range touched {
+		if _, err := tx.ExecContext(ctx, `UPDATE analyses SET chunks_verified = (SELECT COUNT(*) FROM chunk_outputs WHERE analysis_id = ?),
+			status = CASE status WHEN 'queued' THEN 'running' ELSE status END WHERE id = ? AND status IN ('queued', 'running')`, id, id); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// ChunkOutputs implements Store.
+func (s *SQLite) ChunkOutputs(ctx context.Context, analysisID int64) ([]ChunkOutput, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT idx, digest, output, replicas FROM chunk_outputs WHERE analysis_id = ? ORDER BY idx`, analysisID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ChunkOutput
+	for rows.Next() {
+		c := ChunkOutput{AnalysisID: analysisID}
+		if err := rows.Scan(&c.Index, &c.Digest, &c.Output, &c.Replicas); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// FinishAnalysis implements Store.
+func (s *SQLite) FinishAnalysis(ctx context.Context, id int64, result []byte, summary string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE analyses SET status = 'done', error = '', summary = ?, chunks_verified = chunks_total, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')`, summary, now(), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("analysis %d is not running: %w", id, ErrNotFound)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO analysis_results (analysis_id, result) VALUES (?, ?)`, id, result); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM chunk_outputs WHERE analysis_id = ?`, id); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// AnalysisResult implements Store.
+func (s *SQLite) AnalysisResult(ctx context.Context, id int64) ([]byte, error) {
+	var b []byte
+	err := s.db.QueryRowContext(ctx, `SELECT result FROM analysis_results WHERE analysis_id = ?`, id).Scan(&b)
+	return b, notFound(err, "result of analysis", id)
+}
+
+// DeleteAnalysis implements Store.
+func (s *SQLite) DeleteAnalysis(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM analyses WHERE id = ?`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("analysis %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// --- volunteers
+
+// Volunteer implements Store.
+func (s *SQLite) Volunteer(ctx context.Context, id string) (Volunteer, error) {
+	var v Volunteer
+	var uid sql.NullInt64
+	var created, seen int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, secret_hash, user_id, agent, reputation, validated, rejected, created_at, last_seen_at FROM volunteers WHERE id = ?`, id).
+		Scan(&v.ID, &v.SecretHash, &uid, &v.Agent, &v.Reputation, &v.Validated, &v.Rejected, &created, &seen)
+	v.UserID = uid.Int64
+	v.CreatedAt, v.LastSeen = msTime(created), msTime(seen)
+	return v, notFound(err, "volunteer", id)
+}
+
+// SaveVolunteers implements Store.
+func (s *SQLite) SaveVolunteers(ctx context.Context, vs []Volunteer) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `INSERT INTO volunteers (id, secret_hash, user_id, agent, reputation, validated, rejected, created_at, last_seen_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, agent = excluded.agent,
+		reputation = excluded.reputation, validated = excluded.validated, rejected = excluded.rejected, last_seen_at = excluded.last_seen_at`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, v := range vs {
+		var uid any
+		if v.UserID != 0 {
+			uid = v.UserID
+		}
+		if v.CreatedAt.IsZero() {
+			v.CreatedAt = time.Now()
+		}
+		if v.LastSeen.IsZero() {
+			v.LastSeen = time.Now()
+		}
+		if _, err := st.ExecContext(ctx, v.ID, v.SecretHash, uid, v.Agent, v.Reputation, v.Validated, v.Rejected, v.CreatedAt.UnixMilli(), v.LastSeen.UnixMilli()); err != nil {
+			return fmt.Errorf("save volunteer %s: %w", v.ID, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// --- audit
+
+// Audit implements Store.
+func (s *SQLite) Audit(ctx context.Context, e AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	var uid any
+	if e.UserID != 0 {
+		uid = e.UserID
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_log (at, user_id, action, object, detail) VALUES (?, ?, ?, ?, ?)`, e.At.UnixMilli(), uid, e.Action, e.Object, e.Detail)
+	return err
+}
+
+// AuditLog implements Store.
+func (s *SQLite) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT at, COALESCE(user_id, 0), action, object, detail FROM audit_log ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var at int64
+		if err := rows.Scan(&at, &e.UserID, &e.Action, &e.Object, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.At = msTime(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Backup implements Store with VACUUM INTO: a consistent, compacted copy,
+// taken while the server keeps writing. path must not exist yet.
+func (s *SQLite) Backup(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("backup: %s already exists; choose a new file", path)
+	}
+	_, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, path)
+	return err
+}

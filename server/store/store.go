@@ -1,0 +1,214 @@
+// Package store keeps pulsegrid's durable state: accounts, API tokens,
+// datasets (the de-identified signal apart from the identity), analyses,
+// verified chunk outputs, results, volunteers and the audit log.
+//
+// Store is the interface the server and the grid use; SQLite implements it
+// here. It is kept narrow (whole-object reads and writes, no query builder)
+// so that a PostgreSQL implementation for several server replicas can follow.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+)
+
+// ErrNotFound is returned when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a row would violate a uniqueness rule.
+var ErrConflict = errors.New("already exists")
+
+// Roles of users.
+const (
+	RoleAdmin     = "admin"
+	RoleClinician = "clinician"
+	RoleVolunteer = "volunteer" // an enrolled volunteer machine: may run trusted-only work, may not use the API
+)
+
+// Analysis statuses.
+const (
+	StatusQueued    = "queued"
+	StatusRunning   = "running"
+	StatusDone      = "done"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+)
+
+// Priorities of analyses, most urgent first.
+var Priorities = []string{"stat", "urgent", "routine"}
+
+// User is a person or an enrolled volunteer machine.
+type User struct {
+	ID           int64     `json:"id"`
+	Email        string    `json:"email"`
+	Role         string    `json:"role"`
+	Disabled     bool      `json:"disabled"`
+	MustChange   bool      `json:"must_change_password"`
+	CreatedAt    time.Time `json:"created_at"`
+	PasswordHash string    `json:"-"`
+}
+
+// ChannelInfo describes one channel of a dataset without its samples.
+type ChannelInfo struct {
+	Name    string  `json:"name"`
+	Unit    string  `json:"unit"`
+	Rate    float64 `json:"rate"`
+	Samples int     `json:"samples"`
+}
+
+// Dataset is an uploaded recording's metadata.
+type Dataset struct {
+	ID          int64         `json:"id"`
+	OwnerID     int64         `json:"owner_id"`
+	Name        string        `json:"name"`
+	TrustedOnly bool          `json:"trusted_only"`
+	Channels    []ChannelInfo `json:"channels"`
+	Duration    float64       `json:"duration_seconds"`
+	CreatedAt   time.Time     `json:"created_at"`
+}
+
+// Analysis is one run of an algorithm on a dataset.
+type Analysis struct {
+	ID             int64           `json:"id"`
+	DatasetID      int64           `json:"dataset_id"`
+	OwnerID        int64           `json:"owner_id"`
+	Algorithm      string          `json:"algorithm"`
+	Params         json.RawMessage `json:"params"`
+	Priority       string          `json:"priority"`
+	Status         string          `json:"status"`
+	Error          string          `json:"error,omitempty"`
+	ChunksTotal    int             `json:"chunks_total"`
+	ChunksVerified int             `json:"chunks_verified"`
+	Summary        string          `json:"summary,omitempty"`
+	CreatedAt      time.Time       `json:"created_at"`
+	FinishedAt     time.Time       `json:"finished_at,omitzero"`
+}
+
+// Finished reports whether the analysis reached a final status.
+func (a *Analysis) Finished() bool {
+	return a.Status == StatusDone || a.Status == StatusFailed || a.Status == StatusCancelled
+}
+
+// ChunkOutput is a verified chunk output of an unfinished analysis.
+type ChunkOutput struct {
+	AnalysisID int64
+	Index      int
+	Digest     string
+	Output     []byte
+	Replicas   int // results that agreed (1 when accepted on trust)
+}
+
+// Volunteer is a volunteer identity and its standing.
+type Volunteer struct {
+	ID         string
+	SecretHash string
+	UserID     int64 // the enrolling account, 0 for anonymous volunteers
+	Agent      string
+	Reputation int64 // consecutive validated results
+	Validated  int64
+	Rejected   int64
+	CreatedAt  time.Time
+	LastSeen   time.Time
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	At     time.Time `json:"at"`
+	UserID int64     `json:"user_id"`
+	Action string    `json:"action"` // e.g. "dataset.delete", "analysis.export"
+	Object string    `json:"object"` // e.g. "dataset/5"
+	Detail string    `json:"detail,omitempty"`
+}
+
+// GridWrite is one change the grid makes in a batch: a verified chunk
+// output, a withdrawn one (its volunteer lost trust), or a progress count.
+type GridWrite struct {
+	Verify   *ChunkOutput // store this verified output
+	Withdraw *ChunkRef    // forget this chunk's output: it must be verified again
+}
+
+// ChunkRef names a chunk of an analysis.
+type ChunkRef struct {
+	AnalysisID int64
+	Index      int
+}
+
+// Store is pulsegrid's durable state.
+type Store interface {
+	// PortalStore is the portal's part (store/portal.go).
+	PortalStore
+
+	// CreateUser adds a user; ErrConflict if the email is taken.
+	CreateUser(ctx context.Context, u User) (User, error)
+	// User returns a user by id.
+	User(ctx context.Context, id int64) (User, error)
+	// UserByEmail returns a user by email (case-insensitive).
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// UpdateUser saves role, disabled, must-change and password hash.
+	UpdateUser(ctx context.Context, u User) error
+	// CountUsers counts accounts, to know whether this is the first start.
+	CountUsers(ctx context.Context) (int, error)
+	// CreateToken stores a token hash for a user.
+	CreateToken(ctx context.Context, userID int64, hash, name string) error
+	// UserByToken returns the enabled user owning a token hash.
+	UserByToken(ctx context.Context, hash string) (User, error)
+	// DeleteTokens revokes every token of a user.
+	DeleteTokens(ctx context.Context, userID int64) error
+
+	// CreateDataset stores a dataset's metadata, signal and identity in one
+	// transaction; it returns the dataset with its id.
+	CreateDataset(ctx context.Context, d Dataset, rec *signal.Recording) (Dataset, error)
+	// Dataset returns a dataset's metadata.
+	Dataset(ctx context.Context, id int64) (Dataset, error)
+	// DatasetSignal returns a dataset's de-identified samples.
+	DatasetSignal(ctx context.Context, id int64) (*signal.Signal, error)
+	// DatasetIdentity returns what identifies the dataset's patient, the
+	// reference annotations and their sample rate.
+	DatasetIdentity(ctx context.Context, id int64) (signal.Identity, []signal.Annotation, float64, error)
+	// Datasets lists a user's datasets, newest first (ownerID 0: everyone's).
+	Datasets(ctx context.Context, ownerID int64) ([]Dataset, error)
+	// DeleteDataset removes a dataset and everything derived from it.
+	DeleteDataset(ctx context.Context, id int64) error
+
+	// CreateAnalysis stores a new analysis and returns it with its id.
+	CreateAnalysis(ctx context.Context, a Analysis) (Analysis, error)
+	// Analysis returns an analysis.
+	Analysis(ctx context.Context, id int64) (Analysis, error)
+	// Analyses lists a user's analyses, newest first (ownerID 0: everyone's).
+	Analyses(ctx context.Context, ownerID int64) ([]Analysis, error)
+	// UnfinishedAnalyses lists queued and running analyses, oldest first.
+	UnfinishedAnalyses(ctx context.Context) ([]Analysis, error)
+	// SetAnalysisStatus sets status, error text and chunk total.
+	SetAnalysisStatus(ctx context.Context, id int64, status, errText string, chunksTotal int) error
+	// ApplyGridWrites applies a batch of grid changes in one transaction and
+	// keeps analyses.chunks_verified in step.
+	ApplyGridWrites(ctx context.Context, ws []GridWrite) error
+	// ChunkOutputs returns the verified chunk outputs of an analysis.
+	ChunkOutputs(ctx context.Context, analysisID int64) ([]ChunkOutput, error)
+	// FinishAnalysis stores the merged result, marks the analysis done and
+	// drops its chunk outputs, in one transaction.
+	FinishAnalysis(ctx context.Context, id int64, result []byte, summary string) error
+	// AnalysisResult returns the merged result JSON.
+	AnalysisResult(ctx context.Context, id int64) ([]byte, error)
+	// DeleteAnalysis removes an analysis and everything derived from it.
+	DeleteAnalysis(ctx context.Context, id int64) error
+
+	// Volunteer returns a volunteer identity.
+	Volunteer(ctx context.Context, id string) (Volunteer, error)
+	// SaveVolunteers inserts or updates volunteer identities.
+	SaveVolunteers(ctx context.Context, vs []Volunteer) error
+
+	// Audit appends to the audit log.
+	Audit(ctx context.Context, e AuditEntry) error
+	// AuditLog returns the newest entries first, at most limit.
+	AuditLog(ctx context.Context, limit int) ([]AuditEntry, error)
+
+	// Backup writes a consistent copy of the database to path.
+	Backup(ctx context.Context, path string) error
+	// Close releases the database.
+	Close() error
+}

@@ -1,0 +1,102 @@
+package volunteer
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+)
+
+// newTestThrottle is the Yielder a chunk would get, without a connection:
+// progress heartbeats go to a buffered channel nobody reads.
+func newTestThrottle(ctx context.Context, v *Volunteer) *throttle {
+	s := &session{v: v, ctx: ctx, out: make(chan frame, 1<<14), heartbeat: time.Hour, jobs: map[int64]*job{}}
+	now := time.Now()
+	return &throttle{ctx: ctx, v: v, s: s, id: 1, alg: "test@1", sliceStart: now, lastBeat: now}
+}
+
+// spin burns CPU for d, as a pipeline stage between two yields does.
+func spin(d time.Duration) {
+	for start := time.Now(); time.Since(start) < d; {
+	}
+}
+
+// dutyCycle runs a chunk-like loop (work 2 ms, yield) under the throttle
+// until it has rested `rests` times, and returns busy/(busy+rest): busy is
+// the time spent working between yields, rest the time spent inside Yield.
+// It ends right after a rest, so it counts whole cycles only.
+func dutyCycle(t *testing.T, y *throttle, rests int) float64 {
+	t.Helper()
+	var busy, rest time.Duration
+	n := 0
+	for n < rests {
+		t0 := time.Now()
+		spin(2 * time.Millisecond)
+		t1 := time.Now()
+		if err := y.Yield(1, 2); err != nil {
+			t.Fatal(err)
+		}
+		d := time.Since(t1)
+		busy += t1.Sub(t0)
+		rest += d
+		if d >= 500*time.Microsecond {
+			n++
+		}
+	}
+	return float64(busy) / float64(busy+rest)
+}
+
+func TestThrottleDutyCycle(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cpu  int
+	}{
+		{"25%", 25}, {"50%", 50}, {"75%", 75}, {"100%", 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := New(Config{CPU: tc.cpu, Slice: 40 * time.Millisecond})
+			got := dutyCycle(t, newTestThrottle(context.Background(), v), 6)
+			want := float64(tc.cpu) / 100
+			t.Logf("CPU %d%%: achieved share %.3f", tc.cpu, got)
+			if math.Abs(got-want) > 0.10 {
+				t.Errorf("achieved CPU share %.3f, want %.2f ± 0.10", got, want)
+			}
+		})
+	}
+}
+
+// TestThrottleSetCPU: a new share applies to a running chunk at its next slice.
+func TestThrottleSetCPU(t *testing.T) {
+	v := New(Config{CPU: 100, Slice: 40 * time.Millisecond})
+	y := newTestThrottle(context.Background(), v)
+	if got := dutyCycle(t, y, 3); got < 0.9 {
+		t.Fatalf("at 100%%: achieved share %.3f, want ≥ 0.9", got)
+	}
+	v.SetCPU(25)
+	dutyCycle(t, y, 1) // the slice under way when the setting changed
+	if got := dutyCycle(t, y, 4); math.Abs(got-0.25) > 0.10 {
+		t.Errorf("after SetCPU(25): achieved share %.3f, want 0.25 ± 0.10", got)
+	}
+}
+
+// TestThrottleCancelDuringRest: Pause (a cancelled context) ends a rest at
+// once instead of sleeping it out.
+func TestThrottleCancelDuringRest(t *testing.T) {
+	v := New(Config{CPU: 1, Slice: 20 * time.Millisecond}) // rests ~2 s per slice
+	ctx, cancel := context.WithCancel(context.Background())
+	y := newTestThrottle(ctx, v)
+	spin(25 * time.Millisecond)
+	time.AfterFunc(30*time.Millisecond, cancel)
+	start := time.Now()
+	err := y.Yield(1, 2)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("Yield returned %v after the cancel was due; want it at once", d-30*time.Millisecond)
+	}
+	if err := y.Yield(1, 2); !errors.Is(err, context.Canceled) {
+		t.Errorf("Yield after cancel: got %v, want context.Canceled", err)
+	}
+}
