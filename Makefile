@@ -48,8 +48,10 @@ e2e: build ## Playwright end-to-end tests in Debian chromium
 
 test: check unit wasmtest fmacheck e2e ## everything CI runs
 
-bench: ## benchmarks (figures go to docs/benchmarks.md)
+bench: ## benchmarks: pipeline native and wasm, coordinator (figures go to docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./algorithms/...
+	GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench . -exec="$(WASM_EXEC)" ./algorithms/catalog/
+	$(GO) run ./cmd/pulsegrid bench coordinator --volunteers 1000 --duration 10s
 
 clean: ## remove build output
 	rm -rf bin static/worker.wasm static/wasm_exec.js
