@@ -566,6 +566,14 @@ func (g *Grid) Connect(ctx context.Context, hello *protocol.Message, ip string, 
 	if g.closed {
 		return nil, nil, ErrClosed
 	}
+	if rec.ID == "" && hello.VolunteerID != "" {
+		// A volunteer seen minutes ago may not be saved yet (the flusher
+		// writes identities every few seconds): its other slots resume it
+		// from memory, so they stay one volunteer.
+		if mem := g.vols[hello.VolunteerID]; mem != nil && mem.rec.SecretHash == auth.HashToken(hello.Secret) {
+			rec = mem.rec
+		}
+	}
 	v := g.vols[rec.ID]
 	if rec.ID == "" {
 		secret = randomID(24)

@@ -507,3 +507,35 @@ func TestSlowVolunteerDropped(t *testing.T) {
 		t.Errorf("volunteers connected: got %d, want 1", st.Volunteers)
 	}
 }
+
+// TestSlotsOfOneUnsavedVolunteerStayOne connects a second slot with the
+// identity a first slot was just given (before the flusher saved it): it
+// must be the same volunteer, so it never gets a replica of the same chunk.
+func TestSlotsOfOneUnsavedVolunteerStayOne(t *testing.T) {
+	e := newEnv(t, Config{Quorum: 2})
+	e.analysis(e.owner("a@x"), 1, 10, "routine", false) // one chunk
+	p := &pipe{pay: map[int64][]byte{}}
+	hello := &protocol.Message{Type: protocol.TypeHello, Version: 1, Algorithms: []string{"test.sum@1"}, Slots: 1}
+	s1, w, err := e.g.Connect(context.Background(), hello, "127.0.0.1", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := &vol{e: e, s: s1, p: p}
+	again := *hello
+	again.VolunteerID, again.Secret = w.VolunteerID, w.Secret
+	p2 := &pipe{pay: map[int64][]byte{}}
+	s2, w2, err := e.g.Connect(context.Background(), &again, "127.0.0.1", p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w2.VolunteerID != w.VolunteerID || w2.Secret != "" {
+		t.Fatalf("second slot got identity %q (new secret %v), want the first slot's %q", w2.VolunteerID, w2.Secret != "", w.VolunteerID)
+	}
+	v2 := &vol{e: e, s: s2, p: p2}
+	if v1.take() == nil {
+		t.Fatal("first slot got no lease")
+	}
+	if v2.take() != nil {
+		t.Errorf("second slot of the same volunteer got a replica of the same chunk")
+	}
+}
