@@ -1,0 +1,385 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/template"
+	"github.com/pulsegrid/pulsegrid/server/auth"
+	"github.com/pulsegrid/pulsegrid/server/store"
+	"github.com/pulsegrid/pulsegrid/views"
+)
+
+func (p *portal) usersPage(r *http.Request, otp, otpFor string, problems []views.Problem) (views.UsersPage, error) {
+	us, err := p.d.Store.Users(r.Context())
+	page := views.UsersPage{OneTimePassword: otp, OneTimeFor: otpFor, Problems: problems}
+	for _, u := range us {
+		if u.Role == store.RoleVolunteer {
+			continue
+		}
+		page.Users = append(page.Users, views.UserRow{ID: u.ID, Email: u.Email, Role: u.Role, Disabled: u.Disabled, MustChange: u.MustChange, Created: u.CreatedAt, LastLogin: u.LastLogin})
+	}
+	return page, err
+}
+
+func (p *portal) renderUsers(w http.ResponseWriter, r *http.Request, status int, otp, otpFor string, problems []views.Problem) {
+	page, err := p.usersPage(r, otp, otpFor, problems)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.render(w, r, status, "Users", "users", views.Users(page))
+}
+
+func (p *portal) handleUsers() http.Handler {
+	return p.auth(true, func(w http.ResponseWriter, r *http.Request) {
+		p.renderUsers(w, r, http.StatusOK, "", "", nil)
+	})
+}
+
+// handleUserCreate creates an account with a one-time password, shown on
+// this answer only; the user must change it at first login.
+func (p *portal) handleUserCreate() http.Handler {
+	return p.auth(true, func(w http.ResponseWriter, r *http.Request) {
+		email := strings.TrimSpace(r.PostFormValue("email"))
+		role := r.PostFormValue("role")
+		if role == "" {
+			role = store.RoleClinician
+		}
+		if !strings.Contains(email, "@") || len(email) > 254 {
+			p.renderUsers(w, r, http.StatusUnprocessableEntity, "", "", []views.Problem{{Message: fmt.Sprintf("%q is not an email address.", email)}})
+			return
+		}
+		if role != store.RoleAdmin && role != store.RoleClinician {
+			p.renderUsers(w, r, http.StatusUnprocessableEntity, "", "", []views.Problem{{Message: fmt.Sprintf("Role %q: choose clinician or admin.", role)}})
+			return
+		}
+		pw, hash, err := newOneTimePassword()
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		u, err := p.d.Store.CreateUser(r.Context(), store.User{Email: email, Role: role, PasswordHash: hash, MustChange: true})
+		if ErrorCode(err) == EConflict {
+			p.renderUsers(w, r, http.StatusConflict, "", "", []views.Problem{{Message: fmt.Sprintf("%s already has an account.", email)}})
+			return
+		}
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		audit(p.d, r, "user.create", fmt.Sprintf("user/%d", u.ID), role)
+		p.renderUsers(w, r, http.StatusOK, pw, u.Email, nil)
+	})
+}
+
+func newOneTimePassword() (pw, hash string, err error) {
+	if pw, err = auth.NewPassword(); err != nil {
+		return "", "", err
+	}
+	hash, err = auth.HashPassword(pw)
+	return pw, hash, err
+}
+
+// handleUserAction resets, disables or enables an account. A reset or a
+// disable ends the account's sessions (the session checks the password
+// fingerprint and the disabled flag on every request) and a disable also
+// stops its API tokens.
+func (p *portal) handleUserAction(action string) http.Handler {
+	return p.auth(true, func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			p.fail(w, r, Errorf(ENotFound, "user not found"))
+			return
+		}
+		u, err := p.d.Store.User(r.Context(), id)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		if u.ID == userFrom(r).ID && action != "reset" {
+			p.renderUsers(w, r, http.StatusUnprocessableEntity, "", "", []views.Problem{{Message: "You cannot disable your own account."}})
+			return
+		}
+		var otp string
+		switch action {
+		case "reset":
+			pw, hash, err := newOneTimePassword()
+			if err != nil {
+				p.fail(w, r, err)
+				return
+			}
+			otp, u.PasswordHash, u.MustChange = pw, hash, true
+		case "disable":
+			u.Disabled = true
+		case "enable":
+			u.Disabled = false
+		}
+		if err := p.d.Store.UpdateUser(r.Context(), u); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		audit(p.d, r, "user."+action, fmt.Sprintf("user/%d", u.ID), u.Email)
+		if otp != "" {
+			p.renderUsers(w, r, http.StatusOK, otp, u.Email, nil)
+			return
+		}
+		p.flash(r, "success", fmt.Sprintf("%s: %sd.", u.Email, action))
+		redirect(w, r, "/admin/users")
+	})
+}
+
+func (p *portal) handleTemplates() http.Handler {
+	return p.auth(true, func(w http.ResponseWriter, r *http.Request) {
+		ts, err := p.d.Store.IngestTemplates(r.Context())
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		var page views.TemplatesPage
+		for _, t := range ts {
+			row := views.TemplateRow{ID: t.ID, Name: t.Name, Updated: t.UpdatedAt}
+			if pt, err := template.Parse([]byte(t.JSON)); err == nil {
+				row.Description = pt.Description
+			}
+			page.Templates = append(page.Templates, row)
+		}
+		p.render(w, r, http.StatusOK, "Ingest templates", "templates", views.Templates(page))
+	})
+}
+
+func (p *portal) handleTemplateNew() http.Handler {
+	return p.auth(true, func(w http.ResponseWriter, r *http.Request) {
+		// Start from the built-in ECG template: an example of every field.
+		ex, _ := template.Builtin("ecg")
+		ex.Name = "my-ecg"
+		b, _ := json.MarshalIndent(ex, "", "  ")
+		p.render(w, r, http.StatusOK, "New ingest template", "templates", views.TemplateEdit(views.TemplateEditPage{Name: ex.Name, JSON: string(b)}))
+	})
+}
+
+func (p *portal) handleTemplateEdit() http.Handler {
+	return p.auth(true, func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			p.fail(w, r, Errorf(ENotFound, "template not found"))
+			return
+		}
+		t, err := p.d.Store.IngestTemplate(r.Context(), id)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		p.render(w, r, http.StatusOK, "Template "+t.Name, "templates", views.TemplateEdit(views.TemplateEditPage{ID: t.ID, Name: t.Name, JSON: t.JSON}))
+	})
+}
+
+// handleTemplateSave creates (POST /admin/templates) or updates (POST
+// /admin/templates/{id}) a template after template.Parse accepted it. The
+// name field wins over the JSON's name.
+func (p *portal) handleTemplateSave() http.Handler {
+	return p.auth(true, func(w http.ResponseWriter, r *http.Request) {
+		var id int64
+		if r.PathValue("id") != "" {
+			var err error
+			if id, err = pathID(r); err != nil {
+				p.fail(w, r, Errorf(ENotFound, "template not found"))
+				return
+			}
+		}
+		name, body := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("json")
+		again := func(status int, problems []views.Problem) {
+			p.render(w, r, status, "Ingest template", "templates", views.TemplateEdit(views.TemplateEditPage{ID: id, Name: name, JSON: body, Problems: problems}))
+		}
+		var raw map[string]any
+		if err := json.Unmarshal([]byte(body), &raw); err != nil {
+			again(http.StatusUnprocessableEntity, []views.Problem{{Message: "The template is not a JSON object: " + err.Error()}})
+			return
+		}
+		raw["name"] = name
+		fixed, _ := json.Marshal(raw)
+		t, err := template.Parse(fixed)
+		if err != nil {
+			var problems []views.Problem
+			for _, line := range strings.Split(err.Error(), "\n") {
+				problems = append(problems, views.Problem{Message: line})
+			}
+			again(http.StatusUnprocessableEntity, problems)
+			return
+		}
+		if _, err := template.Builtin(t.Name); err == nil {
+			again(http.StatusConflict, []views.Problem{{Message: fmt.Sprintf("%s is the name of a built-in template; choose another.", t.Name)}})
+			return
+		}
+		pretty, _ := json.MarshalIndent(t, "", "  ")
+		saved, err := p.d.Store.SaveIngestTemplate(r.Context(), store.IngestTemplate{ID: id, Name: t.Name, JSON: string(pretty)})
+		if ErrorCode(err) == EConflict {
+			again(http.StatusConflict, []views.Problem{{Message: fmt.Sprintf("Another template is named %s.", t.Name)}})
+			return
+		}
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		audit(p.d, r, "template.save", fmt.Sprintf("template/%d", saved.ID), saved.Name)
+		p.flash(r, "success", "Template "+saved.Name+" saved.")
+		redirect(w, r, "/admin/templates")
+	})
+}
+
+// rateSampler turns the grid's verified-chunks counter into a rate: each
+// look at the grid page compares with the previous look (at least 5 s
+// apart; the first look shows the average since the server started).
+type rateSampler struct {
+	mu    sync.Mutex
+	at    time.Time
+	count float64
+	rate  float64
+	start time.Time
+}
+
+func (s *rateSampler) observe(count float64) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if s.at.IsZero() {
+		s.at, s.count, s.start = now, count, now
+		return 0
+	}
+	if dt := now.Sub(s.at).Seconds(); dt >= 5 {
+		s.rate = (count - s.count) / dt
+		s.at, s.count = now, count
+	}
+	return s.rate
+}
+
+// gridMetrics reads the grid's Prometheus series: counters by name and
+// the queue depth by priority.
+func (p *portal) gridMetrics() (map[string]float64, map[string]float64) {
+	counters, queue := map[string]float64{}, map[string]float64{}
+	mfs, err := p.d.Gatherer.Gather()
+	if err != nil {
+		return counters, queue
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			v := metricValue(m)
+			if mf.GetName() == "pulsegrid_queue_depth" {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "priority" {
+						queue[l.GetValue()] = v
+					}
+				}
+				continue
+			}
+			counters[mf.GetName()] += v
+		}
+	}
+	return counters, queue
+}
+
+func metricValue(m *dto.Metric) float64 {
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	}
+	return 0
+}
+
+func (p *portal) handleGrid() http.Handler {
+	return p.auth(true, func(w http.ResponseWriter, r *http.Request) {
+		st := p.d.Grid.Stats()
+		counters, queue := p.gridMetrics()
+		page := views.GridPage{
+			VolunteersOnline: st.Volunteers + st.LocalWorkers,
+			SlotsOnline:      st.ActiveLeases,
+			ChunksPerSecond:  p.rate.observe(counters["pulsegrid_chunks_verified_total"]),
+			FailedChunks:     int(counters["pulsegrid_chunks_failed_total"]),
+			Updated:          time.Now(),
+		}
+		for _, prio := range store.Priorities {
+			page.Queue = append(page.Queue, views.QueueRow{Priority: prio, Pending: int(queue[prio])})
+		}
+		as, err := p.d.Store.Analyses(r.Context(), 0)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		for _, a := range as {
+			if a.Status == store.StatusFailed && len(page.Failures) < 50 {
+				page.Failures = append(page.Failures, views.FailureRow{AnalysisID: a.ID, Chunk: -1, Reason: a.Error, When: a.FinishedAt})
+			}
+		}
+		// Per-node figures the store keeps: results accepted and rejected,
+		// reputation, last seen. Lease requests, completions and average
+		// completion time are not recorded by the grid yet.
+		vs, err := p.d.Store.Volunteers(r.Context(), 200)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		for _, v := range vs {
+			kind := "volunteer"
+			switch {
+			case strings.HasPrefix(v.Agent, "local worker"):
+				kind = "local"
+			case strings.Contains(v.Agent, "Mozilla"):
+				kind = "browser"
+			}
+			page.Nodes = append(page.Nodes, views.NodeRow{ID: v.ID[:min(len(v.ID), 8)], Nickname: v.Agent, Kind: kind,
+				Online: time.Since(v.LastSeen) < 2*time.Minute, Accepted: v.Validated, Completed: v.Validated + v.Rejected,
+				Failed: v.Rejected, Reputation: float64(v.Reputation), LastSeen: v.LastSeen})
+		}
+		p.render(w, r, http.StatusOK, "Grid", "grid", views.Grid(page))
+	})
+}
+
+// auditPageSize is the entries per audit page.
+const auditPageSize = 50
+
+func (p *portal) handleAudit() http.Handler {
+	return p.auth(true, func(w http.ResponseWriter, r *http.Request) {
+		q := strings.TrimSpace(r.URL.Query().Get("q"))
+		pg, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		pg = max(pg, 0)
+		es, err := p.d.Store.AuditSearch(r.Context(), q, auditPageSize+1, pg*auditPageSize)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		page := views.AuditPage{Query: q}
+		link := func(n int) string {
+			v := url.Values{}
+			if q != "" {
+				v.Set("q", q)
+			}
+			v.Set("page", strconv.Itoa(n))
+			return "/admin/audit?" + v.Encode()
+		}
+		if len(es) > auditPageSize {
+			es = es[:auditPageSize]
+			page.NextPage = link(pg + 1)
+		}
+		if pg > 0 {
+			page.PrevPage = link(pg - 1)
+		}
+		for _, e := range es {
+			actor := e.Email
+			if actor == "" && e.UserID != 0 {
+				actor = fmt.Sprintf("user %d", e.UserID)
+			}
+			page.Entries = append(page.Entries, views.AuditRow{When: e.At, Actor: actor, Action: e.Action, Object: strings.Replace(e.Object, "/", " ", 1), Detail: e.Detail})
+		}
+		p.render(w, r, http.StatusOK, "Audit log", "audit", views.Audit(page))
+	})
+}

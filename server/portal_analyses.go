@@ -1,0 +1,458 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
+	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/server/store"
+	"github.com/pulsegrid/pulsegrid/views"
+)
+
+// analysisRows lists the analyses the request's user may see that keep
+// passes, as table rows. owner narrows an admin's view (0: everyone's).
+func (p *portal) analysisRows(r *http.Request, keep func(store.Analysis) bool, owner int64) ([]views.AnalysisRow, error) {
+	u := userFrom(r)
+	if u.Role != store.RoleAdmin {
+		owner = u.ID
+	}
+	as, err := p.d.Store.Analyses(r.Context(), owner)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	var kept []store.Analysis
+	for _, a := range as {
+		if keep == nil || keep(a) {
+			kept = append(kept, a)
+			ids = append(ids, a.ID)
+		}
+	}
+	batches, err := p.d.Store.Batches(r.Context(), ids)
+	if err != nil {
+		return nil, err
+	}
+	names := map[int64]string{}
+	var rows []views.AnalysisRow
+	for _, a := range kept {
+		name, ok := names[a.DatasetID]
+		if !ok {
+			if ds, err := p.d.Store.Dataset(r.Context(), a.DatasetID); err == nil {
+				name = ds.Name
+			}
+			names[a.DatasetID] = name
+		}
+		verified, total := p.progress(a)
+		rows = append(rows, views.AnalysisRow{ID: a.ID, Algorithm: a.Algorithm, DatasetID: a.DatasetID, DatasetName: name, Status: a.Status,
+			Priority: a.Priority, ChunksVerified: verified, ChunksTotal: total, Created: a.CreatedAt, BatchID: batches[a.ID]})
+	}
+	return rows, nil
+}
+
+// progress is the freshest chunk count: the grid's while running.
+func (p *portal) progress(a store.Analysis) (verified, total int) {
+	if !a.Finished() {
+		if v, t, ok := p.d.Grid.Progress(a.ID); ok {
+			return v, t
+		}
+	}
+	return a.ChunksVerified, a.ChunksTotal
+}
+
+func (p *portal) handleAnalyses() http.Handler {
+	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
+		rows, err := p.analysisRows(r, nil, 0)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		p.render(w, r, http.StatusOK, "Analyses", "analyses", views.Analyses(views.AnalysesPage{Rows: rows}))
+	})
+}
+
+func (p *portal) analysisNewPage(r *http.Request) (views.AnalysisNewPage, error) {
+	var page views.AnalysisNewPage
+	for _, n := range p.d.Registry.Names() {
+		a, _ := p.d.Registry.Lookup(n)
+		info := a.Describe()
+		def := "{}"
+		if b, err := a.Params(nil); err == nil && len(b) > 0 {
+			def = string(b)
+		}
+		page.Algorithms = append(page.Algorithms, views.AlgorithmOption{Name: n, Description: info.Description, DefaultParams: def})
+	}
+	ds, err := p.visibleDatasets(r)
+	if err != nil {
+		return page, err
+	}
+	for _, d := range ds {
+		page.Datasets = append(page.Datasets, views.Option{Value: strconv.FormatInt(d.ID, 10), Label: d.Name})
+	}
+	return page, nil
+}
+
+func (p *portal) handleAnalysisNew() http.Handler {
+	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
+		page, err := p.analysisNewPage(r)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		page.Selected = r.URL.Query()["dataset"]
+		page.Chosen = r.URL.Query()["algorithm"]
+		p.render(w, r, http.StatusOK, "New analysis", "analyses", views.AnalysisNew(page))
+	})
+}
+
+// handleAnalysisStart starts every chosen algorithm on every chosen
+// dataset through the grid (the same checks as the API), as one batch.
+// Everything is checked before anything starts.
+func (p *portal) handleAnalysisStart() http.Handler {
+	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			p.fail(w, r, Errorf(EInvalid, "form: %v", err))
+			return
+		}
+		algs, dsIDs := r.PostForm["algorithm"], r.PostForm["dataset"]
+		rawParams := strings.TrimSpace(r.PostFormValue("params"))
+		priority := r.PostFormValue("priority")
+		if priority == "" {
+			priority = "routine"
+		}
+		var problems []views.Problem
+		if len(algs) == 0 {
+			problems = append(problems, views.Problem{Message: "Choose at least one algorithm."})
+		}
+		if len(dsIDs) == 0 {
+			problems = append(problems, views.Problem{Message: "Choose at least one dataset."})
+		}
+		if !slices.Contains(store.Priorities, priority) {
+			problems = append(problems, views.Problem{Message: fmt.Sprintf("Priority %q: choose routine, urgent or stat.", priority)})
+		}
+		var raw json.RawMessage
+		if rawParams != "" && rawParams != "{}" {
+			if !json.Valid([]byte(rawParams)) {
+				problems = append(problems, views.Problem{Message: "Parameters must be a JSON object, e.g. {\"lead\": \"MLII\"}."})
+			} else {
+				raw = json.RawMessage(rawParams)
+			}
+		}
+		type job struct {
+			alg     pipeline.Algorithm
+			params  []byte
+			dataset int64
+		}
+		var jobs []job
+		var datasets []int64
+		for _, s := range dsIDs {
+			id, err := strconv.ParseInt(s, 10, 64)
+			if err == nil {
+				_, err = p.dataset(r, id)
+			}
+			if err != nil {
+				problems = append(problems, views.Problem{Message: fmt.Sprintf("Dataset %q was not found.", s)})
+				continue
+			}
+			datasets = append(datasets, id)
+		}
+		for _, n := range algs {
+			alg, err := p.d.Registry.Lookup(n)
+			if err != nil {
+				problems = append(problems, views.Problem{Message: fmt.Sprintf("Algorithm %s: %v", n, err)})
+				continue
+			}
+			params, err := alg.Params(raw)
+			if err != nil {
+				problems = append(problems, views.Problem{Message: fmt.Sprintf("Parameters for %s: %v", n, err)})
+				continue
+			}
+			for _, id := range datasets {
+				jobs = append(jobs, job{alg, params, id})
+			}
+		}
+		if len(problems) > 0 {
+			page, err := p.analysisNewPage(r)
+			if err != nil {
+				p.fail(w, r, err)
+				return
+			}
+			page.Selected, page.Chosen, page.Params, page.Priority, page.Problems = dsIDs, algs, rawParams, priority, problems
+			p.render(w, r, http.StatusUnprocessableEntity, "New analysis", "analyses", views.AnalysisNew(page))
+			return
+		}
+		// An algorithm may not apply to every recording of a batch (no
+		// ECG lead, no vital sign a rule needs): the others still start,
+		// and the page says which did not.
+		var started []int64
+		var failed []string
+		for _, j := range jobs {
+			a, err := p.d.Grid.Start(r.Context(), store.Analysis{DatasetID: j.dataset, OwnerID: userFrom(r).ID, Algorithm: j.alg.Name(), Params: j.params, Priority: priority})
+			if err != nil {
+				if ErrorCode(err) == EInternal {
+					p.d.Logger.Error("start analysis", "err", err)
+					err = Errorf(EInternal, "internal error")
+				}
+				failed = append(failed, fmt.Sprintf("%s on dataset %d: %v", j.alg.Name(), j.dataset, err))
+				continue
+			}
+			audit(p.d, r, "analysis.start", fmt.Sprintf("analysis/%d", a.ID), fmt.Sprintf("%s on dataset/%d", a.Algorithm, a.DatasetID))
+			started = append(started, a.ID)
+		}
+		if len(failed) > 0 {
+			p.flash(r, "error", fmt.Sprintf("%d of %d analyses could not start: %s", len(failed), len(jobs), strings.Join(failed, "; ")))
+		}
+		switch {
+		case len(started) == 0:
+			redirect(w, r, "/analyses")
+		case len(started) == 1:
+			redirect(w, r, fmt.Sprintf("/analyses/%d", started[0]))
+		default:
+			if err := p.d.Store.SetBatch(r.Context(), started[0], started); err != nil {
+				p.fail(w, r, err)
+				return
+			}
+			redirect(w, r, fmt.Sprintf("/batches/%d", started[0]))
+		}
+	})
+}
+
+func (p *portal) handleAnalysis() http.Handler {
+	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
+		a, err := p.analysis(r)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		page := views.AnalysisPage{ID: a.ID, Algorithm: a.Algorithm, DatasetID: a.DatasetID, Status: a.Status, Priority: a.Priority,
+			Created: a.CreatedAt, Finished: a.FinishedAt, Error: a.Error, ETASeconds: -1}
+		if ds, err := p.d.Store.Dataset(r.Context(), a.DatasetID); err == nil {
+			page.DatasetName = ds.Name
+		}
+		page.ChunksVerified, page.ChunksTotal = p.progress(a)
+		if !a.Finished() {
+			st := p.d.Grid.Stats()
+			page.VolunteersWorking = st.Volunteers + st.LocalWorkers
+			// A rough estimate: the average pace since the start.
+			if el := time.Since(a.CreatedAt).Seconds(); page.ChunksVerified > 0 && el > 0 {
+				page.ETASeconds = el / float64(page.ChunksVerified) * float64(page.ChunksTotal-page.ChunksVerified)
+			}
+		}
+		if b, err := p.d.Store.Batches(r.Context(), []int64{a.ID}); err == nil {
+			page.BatchID = b[a.ID]
+		}
+		p.render(w, r, http.StatusOK, fmt.Sprintf("Analysis #%d", a.ID), "analyses", views.AnalysisProgress(page))
+	})
+}
+
+func (p *portal) handleAnalysisCancel() http.Handler {
+	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
+		a, err := p.analysis(r)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		if err := p.d.Grid.Cancel(r.Context(), a.ID); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		audit(p.d, r, "analysis.cancel", fmt.Sprintf("analysis/%d", a.ID), "")
+		p.flash(r, "info", "The analysis was cancelled.")
+		redirect(w, r, fmt.Sprintf("/analyses/%d", a.ID))
+	})
+}
+
+func (p *portal) handleAnalysisDelete() http.Handler {
+	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
+		a, err := p.analysis(r)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		p.d.Grid.Forget(0, a.ID)
+		if err := p.d.Store.DeleteAnalysis(r.Context(), a.ID); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		audit(p.d, r, "analysis.delete", fmt.Sprintf("analysis/%d", a.ID), "")
+		p.flash(r, "success", fmt.Sprintf("Analysis #%d and its result were deleted.", a.ID))
+		redirect(w, r, "/analyses")
+	})
+}
+
+// doneResult loads and decodes the result of a finished analysis.
+func (p *portal) doneResult(r *http.Request, a store.Analysis) (pipeline.Result, []byte, error) {
+	if a.Status != store.StatusDone {
+		v, t := p.progress(a)
+		return nil, nil, Errorf(EConflict, "analysis %d is %s (%d of %d chunks verified): the result exists once it is done", a.ID, a.Status, v, t)
+	}
+	body, err := p.d.Store.AnalysisResult(r.Context(), a.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	alg, err := p.d.Registry.Lookup(a.Algorithm)
+	if err != nil {
+		return nil, body, Errorf(EConflict, "this server no longer has %s, which is needed to show the result; download it as JSON", a.Algorithm)
+	}
+	res, err := alg.DecodeResult(body)
+	if err != nil {
+		return nil, body, fmt.Errorf("decode stored result of analysis %d: %w", a.ID, err)
+	}
+	return res, body, nil
+}
+
+func (p *portal) handleResult() http.Handler {
+	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
+		a, err := p.analysis(r)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		res, _, err := p.doneResult(r, a)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		page, err := p.resultPage(r, a, res)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		audit(p.d, r, "analysis.view", fmt.Sprintf("analysis/%d", a.ID), "result")
+		p.render(w, r, http.StatusOK, fmt.Sprintf("Result of analysis #%d", a.ID), "analyses", views.Result(page))
+	})
+}
+
+// stripWindow reads ?from=&to= (seconds), defaulting to the first 10 s
+// and keeping the window within the record and at most 5 minutes wide.
+func stripWindow(r *http.Request, duration float64) (from, to float64) {
+	from, _ = strconv.ParseFloat(r.URL.Query().Get("from"), 64)
+	to, _ = strconv.ParseFloat(r.URL.Query().Get("to"), 64)
+	if !(from >= 0) || math.IsInf(from, 0) {
+		from = 0
+	}
+	if !(to > from) || math.IsInf(to, 0) {
+		to = from + 10
+	}
+	to = min(to, from+300)
+	if duration > 0 && to > duration {
+		w := to - from
+		to = duration
+		from = max(duration-w, 0)
+	}
+	return from, to
+}
+
+func (p *portal) handleStrip() http.Handler {
+	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
+		a, err := p.analysis(r)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		res, _, err := p.doneResult(r, a)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		beats, ok := beatsOf(res)
+		if !ok {
+			p.fail(w, r, Errorf(ENotFound, "%s results have no ECG strip", a.Algorithm))
+			return
+		}
+		s, err := p.strip(r, a, beats)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		views.StripFragment(s).Render(r.Context(), w)
+	})
+}
+
+// handleDownload is the portal's export (the API's formats, with the
+// portal's access rule: admins may export any analysis).
+func (p *portal) handleDownload() http.Handler {
+	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
+		a, err := p.analysis(r)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		format := r.URL.Query().Get("format")
+		if format == "" {
+			format = "json"
+		}
+		res, body, err := p.doneResult(r, a)
+		if err != nil && !(format == "json" && body != nil) {
+			p.fail(w, r, err)
+			return
+		}
+		name := fmt.Sprintf("analysis-%d", a.ID)
+		switch format {
+		case "json":
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.json"`)
+		case "csv":
+			if body, err = res.CSV(); err != nil {
+				p.fail(w, r, err)
+				return
+			}
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+		case "wfdb":
+			an, ok := res.(pipeline.Annotated)
+			if !ok {
+				p.fail(w, r, Errorf(EInvalid, "%s results have no events to write as WFDB annotations; download CSV or JSON", a.Algorithm))
+				return
+			}
+			anns, _ := an.Annotations()
+			body = wfdb.WriteAnnotations(anns)
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.atr"`)
+		default:
+			p.fail(w, r, Errorf(EInvalid, "format %q: want json, csv or wfdb", format))
+			return
+		}
+		audit(p.d, r, "analysis.export", fmt.Sprintf("analysis/%d", a.ID), format)
+		w.Write(body)
+	})
+}
+
+func (p *portal) handleCohort() http.Handler {
+	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			p.fail(w, r, Errorf(ENotFound, "batch not found"))
+			return
+		}
+		as, err := p.d.Store.BatchAnalyses(r.Context(), id)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		var visible []store.Analysis
+		for _, a := range as {
+			if canSee(r, a.OwnerID) {
+				visible = append(visible, a)
+			}
+		}
+		if len(visible) == 0 {
+			p.fail(w, r, Errorf(ENotFound, "batch %d not found", id))
+			return
+		}
+		page, err := p.cohortPage(r, id, visible, r.URL.Query().Get("algorithm"))
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		audit(p.d, r, "batch.view", fmt.Sprintf("batch/%d", id), page.Algorithm)
+		p.render(w, r, http.StatusOK, fmt.Sprintf("Cohort of batch #%d: %s", id, page.Algorithm), "analyses", views.Cohort(page))
+	})
+}
