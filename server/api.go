@@ -74,7 +74,7 @@ func ownDataset(d Deps, r *http.Request, id int64) (store.Dataset, error) {
 	if err != nil {
 		return ds, err
 	}
-	if ds.OwnerID != userFrom(r).ID {
+	if !canSee(r, ds.OwnerID) {
 		return ds, Errorf(ENotFound, "dataset %d not found", id)
 	}
 	return ds, nil
@@ -89,7 +89,7 @@ func ownAnalysis(d Deps, r *http.Request) (store.Analysis, error) {
 	if err != nil {
 		return a, err
 	}
-	if a.OwnerID != userFrom(r).ID {
+	if !canSee(r, a.OwnerID) {
 		return a, Errorf(ENotFound, "analysis %d not found", id)
 	}
 	return a, nil
@@ -226,7 +226,7 @@ func readPart(part *multipart.Part, files *[]formats.File, fields map[string]str
 
 func handleDatasetList(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ds, err := d.Store.Datasets(r.Context(), userFrom(r).ID)
+		ds, err := d.Store.Datasets(r.Context(), visibleOwner(r))
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return
@@ -361,7 +361,7 @@ func handleAnalysisCreate(d Deps) http.Handler {
 
 func handleAnalysisList(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		as, err := d.Store.Analyses(r.Context(), userFrom(r).ID)
+		as, err := d.Store.Analyses(r.Context(), visibleOwner(r))
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return

@@ -15,9 +15,6 @@ const donateMaxThreads = 16
 func handleDonate(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		// The portal's policy: scripts from this origin, WebAssembly
-		// compilation ('wasm-unsafe-eval'), websockets; nothing inline.
-		w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
 		page := views.Layout("Donate a tab", views.Nav{Active: "donate"}, views.Donate(views.DonatePage{MaxThreads: donateMaxThreads}))
 		if err := page.Render(r.Context(), w); err != nil {
 			d.Logger.Warn("render /donate", "err", err)

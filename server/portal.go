@@ -40,9 +40,6 @@ type PortalConfig struct {
 	MaxLoginFailures int
 }
 
-// contentSecurityPolicy allows only this origin's scripts and styles (no
-// inline code), wasm compilation for the volunteer worker, and websockets.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 
 // Session keys.
 const (
@@ -167,10 +164,9 @@ func (p *portal) apiSession(next http.Handler) http.Handler {
 	})
 }
 
-// page wraps a public page (login): sessions and the CSP.
+// page wraps a public page (login) in sessions; pages are never cached.
 func (p *portal) page(h http.HandlerFunc) http.Handler {
 	return p.sessions(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
 		w.Header().Set("Cache-Control", "no-store")
 		h(w, r)
 	}))
@@ -252,12 +248,6 @@ func (p *portal) fail(w http.ResponseWriter, r *http.Request, err error) {
 // redirect answers a form post with 303 See Other.
 func redirect(w http.ResponseWriter, r *http.Request, to string) {
 	http.Redirect(w, r, to, http.StatusSeeOther)
-}
-
-// canSee reports whether the request's user may see an object of owner.
-func canSee(r *http.Request, owner int64) bool {
-	u := userFrom(r)
-	return u.ID != 0 && (u.ID == owner || u.Role == store.RoleAdmin)
 }
 
 // dataset loads a dataset the user may see; others' are not found.

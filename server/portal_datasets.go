@@ -40,12 +40,7 @@ func (p *portal) ownerEmails(r *http.Request) map[int64]string {
 
 // visibleDatasets are the user's datasets, or everyone's for an admin.
 func (p *portal) visibleDatasets(r *http.Request) ([]store.Dataset, error) {
-	u := userFrom(r)
-	owner := u.ID
-	if u.Role == store.RoleAdmin {
-		owner = 0
-	}
-	return p.d.Store.Datasets(r.Context(), owner)
+	return p.d.Store.Datasets(r.Context(), visibleOwner(r))
 }
 
 func datasetIDs(ds []store.Dataset) []int64 {

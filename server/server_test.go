@@ -677,6 +677,17 @@ func TestAPIErrors(t *testing.T) {
 			}
 		})
 	}
+	// Admins see everyone's data, in the API as in the portal.
+	admin := ts.user("boss@example.org", store.RoleAdmin)
+	if code, b := ts.do("GET", fmt.Sprintf("/api/v1/datasets/%d", ds), admin, nil, ""); code != 200 {
+		t.Errorf("admin reading a clinician's dataset: got %d %s, want 200", code, b)
+	}
+	if _, b := ts.do("GET", "/api/v1/datasets", admin, nil, ""); !strings.Contains(string(b), "ward 3") {
+		t.Errorf("admin's dataset listing lacks the clinician's dataset: %s", b)
+	}
+	if _, b := ts.do("GET", "/api/v1/datasets", other, nil, ""); strings.Contains(string(b), "ward 3") {
+		t.Errorf("another clinician's listing shows the dataset: %s", b)
+	}
 	// The result of a running analysis is a conflict that says how far it got.
 	id := ts.analyse(tok, ds, "ecg.beats@1", "routine")
 	code, b := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/result", id), tok, nil, "")

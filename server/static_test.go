@@ -111,7 +111,8 @@ func TestStatic(t *testing.T) {
 
 func TestDonatePage(t *testing.T) {
 	rec := httptest.NewRecorder()
-	handleDonate(Deps{Logger: slog.New(slog.DiscardHandler)}).ServeHTTP(rec, httptest.NewRequest("GET", "/donate", nil))
+	// securityHeaders is how NewServer wraps every route.
+	securityHeaders(handleDonate(Deps{Logger: slog.New(slog.DiscardHandler)})).ServeHTTP(rec, httptest.NewRequest("GET", "/donate", nil))
 	if rec.Code != 200 {
 		t.Fatalf("got status %d, want 200", rec.Code)
 	}

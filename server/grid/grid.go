@@ -318,6 +318,7 @@ type SplitError struct{ Err error }
 
 // Error implements error.
 func (e *SplitError) Error() string { return e.Err.Error() }
+
 // Unwrap returns the algorithm's error.
 func (e *SplitError) Unwrap() error { return e.Err }
 
