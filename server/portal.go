@@ -40,7 +40,6 @@ type PortalConfig struct {
 	MaxLoginFailures int
 }
 
-
 // Session keys.
 const (
 	sessUser     = "uid"
