@@ -185,11 +185,11 @@ function retire(t) {
 }
 
 // respawnLater replaces a thread that the server gave an identity of its
-// own. The server (server/grid Grid.Connect) resolves identities from its
-// database only, and saves a new volunteer there up to 5 s after it first
-// connected; a second connection in that window gets a new identity. So
-// the thread is ended and started again a little later.
-const RESPAWN_DELAY_MS = 6000;
+// own, which happens only when the server did not know the shared identity
+// (its database was replaced, say) and the first thread has not adopted the
+// new one yet. The thread is ended and started again with the adopted
+// identity, so that all threads stay one volunteer.
+const RESPAWN_DELAY_MS = 2000;
 function respawnLater(t) {
   const i = threads.indexOf(t);
   if (i < 0) return;
