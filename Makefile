@@ -26,10 +26,10 @@ wasm: ## build static/worker.wasm and copy wasm_exec.js
 	  cp "$(GOROOT)/lib/wasm/wasm_exec.js" static/wasm_exec.js; \
 	fi
 
-check: ## gofmt, go vet, templ generated code current, algorithms/ builds for js/wasm
+check: ## gofmt, go vet (native and js/wasm), templ generated code current
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./algorithms/...
+	GOOS=js GOARCH=wasm $(GO) vet ./algorithms/... ./protocol/... ./volunteer/... ./wasmworker/...
 	@if ls views/*.templ >/dev/null 2>&1; then \
 	  $(GO) tool templ generate >/dev/null && git diff --exit-code -- views || { echo "templ output not current: run make generate and commit"; exit 1; }; \
 	fi
@@ -37,8 +37,8 @@ check: ## gofmt, go vet, templ generated code current, algorithms/ builds for js
 unit: wasm ## unit and integration tests (native)
 	$(GO) test -count=1 -timeout 20m ./...
 
-wasmtest: ## the algorithms/ tests again under GOOS=js GOARCH=wasm (node)
-	GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 20m -exec="$(WASM_EXEC)" ./algorithms/...
+wasmtest: ## the tests of everything the browser runs, again under GOOS=js GOARCH=wasm (node)
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 20m -exec="$(WASM_EXEC)" ./algorithms/... ./protocol/... ./volunteer/...
 
 fmacheck: ## golden digests again with FMA fusion allowed (GOAMD64=v3)
 	GOAMD64=v3 $(GO) test -count=1 -run Golden ./algorithms/...
