@@ -76,20 +76,35 @@ func (benchAlg) Merge(_ []byte, parts []pipeline.Part) (pipeline.Result, error) 
 }
 
 func cmdBench(ctx context.Context, e env) error {
-	fs := newFlagSet("bench", "bench coordinator [--volunteers N] [--duration D] [--quorum N] [--slots N] [--chunks N]", e.stderr)
+	fs := newFlagSet("bench", "bench coordinator [--volunteers N] [--duration D] [--quorum N] [--slots N] [--chunks N]\n       pulsegrid bench idle [--connections N]", e.stderr)
 	vols := fs.Int("volunteers", 1000, "simulated volunteers, one websocket each")
 	dur := fs.Duration("duration", 10*time.Second, "measuring time (after a 2s warm-up); at most 2m")
 	quorum := fs.Int("quorum", 2, "agreeing results per chunk")
 	slots := fs.Int("slots", 2, "leases each volunteer asks for at once")
 	per := fs.Int("chunks", 20000, "chunks per analysis (analyses are added to keep the queue full)")
+	conns := fs.Int("connections", 5000, "idle: volunteer connections to open")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured interval (server and simulated volunteers together) to this file")
 	pos, err := parseInterleaved(fs, e.args)
 	if err != nil {
 		return err
 	}
+	if len(pos) == 1 && pos[0] == "idle" {
+		if *conns < 1 || *conns > 15000 {
+			return fmt.Errorf("bench idle: keep --connections in 1..15000")
+		}
+		res, err := benchIdle(ctx, *conns)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "idle: %d volunteer connections held by pulsegrid serve (%s, connected in %s)\n", res.conns, runtime.Version(), res.connectDuration.Round(time.Millisecond))
+		fmt.Fprintf(e.stdout, "  server resident memory  %.1f MiB before, %.1f MiB after\n", float64(res.before)/(1<<20), float64(res.after)/(1<<20))
+		fmt.Fprintf(e.stdout, "  per connection          %.1f KiB\n", res.perConn/1024)
+		fmt.Fprintf(e.stdout, "  connections per GiB     %.0f\n", res.connsPerGiB)
+		return nil
+	}
 	if len(pos) != 1 || pos[0] != "coordinator" {
 		fs.Usage()
-		return fmt.Errorf("bench: the only benchmark is \"coordinator\"")
+		return fmt.Errorf("bench: name a benchmark: \"coordinator\" or \"idle\"")
 	}
 	if *dur > 2*time.Minute || *vols < 1 || *vols > 5000 {
 		return fmt.Errorf("bench: keep --duration ≤ 2m and --volunteers in 1..5000")
