@@ -12,6 +12,8 @@ package protocol
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
+	"unicode"
 )
 
 // Version is the protocol version this code speaks. The server refuses a
@@ -66,11 +68,18 @@ type Message struct {
 	VolunteerID string   `json:"volunteer_id,omitempty"` // hello: to resume an identity; welcome: the identity
 	Secret      string   `json:"secret,omitempty"`       // proves VolunteerID on resume; welcome: issued with a new identity
 	Token       string   `json:"token,omitempty"`        // hello: an enrollment (API) token of a volunteer or admin account
+	Nickname    string   `json:"nickname,omitempty"`     // hello: public name on the leaderboard (see CleanNickname); empty: anonymous
 
 	// welcome
 	Enrolled    bool `json:"enrolled,omitempty"`
 	HeartbeatMS int  `json:"heartbeat_ms,omitempty"` // send progress at least this often while running
 	AckMS       int  `json:"ack_ms,omitempty"`       // ack a lease within this time
+
+	// welcome, and a verified verdict: the server's all-time totals for
+	// this identity (all its connections), so a volunteer sees credit that
+	// accumulates across visits. Credit is CPU seconds of verified results.
+	TotalVerified int64   `json:"total_verified,omitempty"`
+	Credit        float64 `json:"credit,omitempty"`
 
 	// request; result and error may carry it too, asking for Count more
 	// leases in the same message
@@ -82,6 +91,11 @@ type Message struct {
 	Deadline  int64  `json:"deadline,omitempty"` // lease: Unix milliseconds
 	Digest    string `json:"digest,omitempty"`   // lease: SHA-256 hex of the payload; result: of the output
 	Size      int    `json:"size,omitempty"`     // lease, result: byte length of the binary frame that follows
+
+	// result: milliseconds of CPU the volunteer spent on the chunk (resting
+	// excluded), fractions allowed: a native chunk may take less than one.
+	// The server caps it by the lease's wall time.
+	CPUMS float64 `json:"cpu_ms,omitempty"`
 
 	// progress
 	Done  int64 `json:"done,omitempty"`
@@ -144,9 +158,37 @@ func (m *Message) check() error {
 		if m.LeaseID == 0 || m.Size < 0 || m.Size > MaxOutput || len(m.Digest) != 64 || m.Count < 0 || m.Count > 256 {
 			return fmt.Errorf("result: needs lease_id, a 64-hex digest, a size in 0..%d and a count in 0..256", MaxOutput)
 		}
+		if m.CPUMS < 0 {
+			return fmt.Errorf("result: cpu_ms %v is negative", m.CPUMS)
+		}
 	case TypeWelcome, TypeFatal:
 	default:
 		return fmt.Errorf("unknown message type %q", m.Type)
 	}
 	return nil
+}
+
+// MaxNickname is the longest nickname kept, in runes.
+const MaxNickname = 40
+
+// CleanNickname is the nickname the server keeps from a hello: invalid
+// UTF-8 and characters that are not printable (controls, format characters
+// such as bidi overrides) are dropped, runs of spaces become one space, the
+// ends are trimmed, and at most MaxNickname runes are kept. It is shown in
+// public, so it never carries an identity of its own: it is a label.
+func CleanNickname(s string) string {
+	kept := strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsSpace(r):
+			return ' '
+		case r == unicode.ReplacementChar || !unicode.IsPrint(r):
+			return -1
+		}
+		return r
+	}, s)
+	r := []rune(strings.Join(strings.Fields(kept), " "))
+	if len(r) > MaxNickname {
+		r = r[:MaxNickname]
+	}
+	return strings.TrimSpace(string(r))
 }

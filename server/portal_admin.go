@@ -320,28 +320,49 @@ func (p *portal) handleGrid() http.Handler {
 				page.Failures = append(page.Failures, views.FailureRow{AnalysisID: a.ID, Chunk: -1, Reason: a.Error, When: a.FinishedAt})
 			}
 		}
-		// Per-node figures the store keeps: results accepted and rejected,
-		// reputation, last seen. Lease requests, completions and average
-		// completion time are not recorded by the grid yet.
+		// Per-node figures: the store's rows (saved every few seconds),
+		// overridden by the grid's in-memory standing of the connected ones.
 		vs, err := p.d.Store.Volunteers(r.Context(), 200)
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		for _, v := range vs {
-			kind := "volunteer"
-			switch {
-			case strings.HasPrefix(v.Agent, "local worker"):
-				kind = "local"
-			case strings.Contains(v.Agent, "Mozilla"):
-				kind = "browser"
-			}
-			page.Nodes = append(page.Nodes, views.NodeRow{ID: v.ID[:min(len(v.ID), 8)], Nickname: v.Agent, Kind: kind,
-				Online: time.Since(v.LastSeen) < 2*time.Minute, Accepted: v.Validated, Completed: v.Validated + v.Rejected,
-				Failed: v.Rejected, Reputation: float64(v.Reputation), LastSeen: v.LastSeen})
-		}
+		page.Nodes = nodeRows(vs, p.d.Grid.OnlineVolunteers())
 		p.render(w, r, http.StatusOK, "Grid", "grid", views.Grid(page))
 	})
+}
+
+// nodeRows merges stored volunteers (most recently seen first) with the
+// ones connected to the grid: those first, then the rest, offline (the grid
+// holds every connected volunteer, so the others are not connected).
+func nodeRows(stored, online []store.Volunteer) []views.NodeRow {
+	live := map[string]bool{}
+	var rows []views.NodeRow
+	for _, v := range online {
+		live[v.ID] = true
+		rows = append(rows, nodeRow(v, true))
+	}
+	for _, v := range stored {
+		if !live[v.ID] {
+			rows = append(rows, nodeRow(v, false))
+		}
+	}
+	return rows
+}
+
+func nodeRow(v store.Volunteer, online bool) views.NodeRow {
+	kind := "volunteer"
+	switch {
+	case strings.HasPrefix(v.Agent, "local worker"):
+		kind = "local"
+	case strings.HasPrefix(v.Agent, "pulsegrid-browser"), strings.Contains(v.Agent, "Mozilla"):
+		kind = "browser"
+	case strings.HasPrefix(v.Agent, "pulsegrid-native"):
+		kind = "native"
+	}
+	return views.NodeRow{ID: v.ID[:min(len(v.ID), 8)], Nickname: v.Nickname, Kind: kind, Online: online,
+		Requests: v.Requests, Accepted: v.Validated, Completed: v.Results, Failed: v.Failed + v.Rejected,
+		AvgCompletion: v.AvgCompletion(), Reputation: float64(v.Reputation), LastSeen: v.LastSeen}
 }
 
 // auditPageSize is the entries per audit page.

@@ -17,6 +17,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /ws/volunteer", handleVolunteerSocket(d))
 	mux.Handle("GET /static/", handleStatic(d))
 	mux.Handle("GET /donate", handleDonate(d))
+	mux.Handle("GET /leaderboard", handleLeaderboard(d))
 
 	mux.Handle("GET /api/v1/me", api(handleMe()))
 	mux.Handle("GET /api/v1/algorithms", api(handleAlgorithms(d)))

@@ -49,6 +49,11 @@ type Config struct {
 	Identity Identity
 	// Agent describes this volunteer to the server, e.g. "pulsegrid-native linux/amd64".
 	Agent string
+	// Nickname is the public name shown on the server's leaderboard (the
+	// server keeps protocol.CleanNickname of it); empty: anonymous. It is
+	// sent with every hello, so SetNickname takes effect at the next
+	// connection.
+	Nickname string
 	// OnEvent, if set, receives status events. It is called from the
 	// volunteer's goroutines and must not block.
 	OnEvent func(Event)
@@ -109,6 +114,11 @@ type Stats struct {
 	Verified  int64         `json:"results_verified"`
 	Rejected  int64         `json:"results_rejected"`
 	Busy      time.Duration `json:"busy"` // time spent computing (not resting)
+	// TotalVerified and Credit are the server's all-time totals for this
+	// identity (every connection and visit), as of the last welcome or
+	// verified verdict; Credit is CPU seconds of verified results.
+	TotalVerified int64   `json:"total_verified"`
+	Credit        float64 `json:"credit"`
 }
 
 // Volunteer is one volunteer: several slots over one connection at a time.
@@ -118,6 +128,7 @@ type Volunteer struct {
 	slots atomic.Int32
 
 	mu       sync.Mutex
+	nickname string
 	identity Identity
 	stats    Stats
 	conn     *session // current connection, nil when disconnected
@@ -137,7 +148,7 @@ func New(cfg Config) *Volunteer {
 	if cfg.Agent == "" {
 		cfg.Agent = "pulsegrid-volunteer"
 	}
-	v := &Volunteer{cfg: cfg, identity: cfg.Identity}
+	v := &Volunteer{cfg: cfg, identity: cfg.Identity, nickname: cfg.Nickname}
 	v.SetCPU(cfg.CPU)
 	v.SetSlots(cfg.Slots)
 	return v
@@ -162,6 +173,14 @@ func (v *Volunteer) SetSlots(n int) {
 	if s != nil {
 		s.topUp()
 	}
+}
+
+// SetNickname changes the nickname sent with the next hello: the server
+// renames a volunteer when it reconnects.
+func (v *Volunteer) SetNickname(name string) {
+	v.mu.Lock()
+	v.nickname = name
+	v.mu.Unlock()
 }
 
 // Identity returns the volunteer's identity (empty until the first welcome).
@@ -295,9 +314,11 @@ func (v *Volunteer) session(ctx context.Context, wsURL string) (welcomed bool, e
 	defer cancel()
 	s := &session{v: v, conn: conn, ctx: sctx, cancel: cancel, out: make(chan frame, 64), jobs: map[int64]*job{}}
 
-	id := v.Identity()
+	v.mu.Lock()
+	id, nickname := v.identity, v.nickname
+	v.mu.Unlock()
 	hello := &protocol.Message{Type: protocol.TypeHello, Version: protocol.Version, Algorithms: v.cfg.Registry.Names(),
-		Slots: int(v.slots.Load()), Agent: v.cfg.Agent, VolunteerID: id.ID, Secret: id.Secret, Token: v.cfg.Token}
+		Slots: int(v.slots.Load()), Agent: v.cfg.Agent, VolunteerID: id.ID, Secret: id.Secret, Token: v.cfg.Token, Nickname: nickname}
 	wctx, wcancel := context.WithTimeout(sctx, 10*time.Second)
 	err = conn.Write(wctx, websocket.MessageText, hello.Encode())
 	if err == nil {
@@ -319,6 +340,7 @@ func (v *Volunteer) session(ctx context.Context, wsURL string) (welcomed bool, e
 			}
 			id = v.identity
 			v.stats.Connected = true
+			v.stats.TotalVerified, v.stats.Credit = welcome.TotalVerified, welcome.Credit
 			v.conn = s
 			v.mu.Unlock()
 			v.emit(Event{Kind: EventConnected, Identity: &id, Enrolled: welcome.Enrolled})
@@ -394,6 +416,9 @@ func (s *session) reader() error {
 			switch m.Verdict {
 			case protocol.VerdictVerified:
 				s.v.stats.Verified++
+				// Totals of all connections: verdicts may arrive out of order.
+				s.v.stats.TotalVerified = max(s.v.stats.TotalVerified, m.TotalVerified)
+				s.v.stats.Credit = max(s.v.stats.Credit, m.Credit)
 			case protocol.VerdictRejected:
 				s.v.stats.Rejected++
 			}
@@ -546,7 +571,7 @@ func (s *session) run(ctx context.Context, lease *protocol.Message, payload []by
 	v.stats.Done++
 	v.mu.Unlock()
 	v.emit(Event{Kind: EventChunkDone, LeaseID: id, Algorithm: lease.Algorithm, Elapsed: time.Since(start)})
-	s.send(&protocol.Message{Type: protocol.TypeResult, LeaseID: id, Digest: canon.Digest(out), Size: len(out)}, out, true)
+	s.send(&protocol.Message{Type: protocol.TypeResult, LeaseID: id, Digest: canon.Digest(out), Size: len(out), CPUMS: float64(busy.Microseconds()) / 1000}, out, true)
 }
 
 // throttle is the Yielder a chunk runs under: it enforces the CPU duty

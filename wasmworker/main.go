@@ -8,14 +8,17 @@
 // JS API, installed on the worker's globalThis when the module starts:
 //
 //	pulsegrid.start(json)  json: {"server": "http://host:port", "identity": {"id","secret"} | null,
-//	                               "cpu": 1..100, "agent": "…", "slice_ms": 50}
-//	                       creates the volunteer and runs it; later calls act like resume.
+//	                               "cpu": 1..100, "agent": "…", "slice_ms": 50, "nickname": "…"}
+//	                       creates the volunteer and runs it; later calls set the CPU share
+//	                       and the nickname (sent at the next connection: pause, then start
+//	                       again to rename now) and act like resume.
 //	pulsegrid.pause()      cancels the run at once: the running chunk stops at its next
 //	                       yield and the websocket closes, so the server re-issues the
 //	                       lease immediately.
 //	pulsegrid.resume()     runs again with the same identity and counters.
 //	pulsegrid.setCPU(n)    CPU share in percent; applies at the next slice.
-//	pulsegrid.stats()      a JSON string of volunteer.Stats.
+//	pulsegrid.stats()      a JSON string of volunteer.Stats (total_verified and credit are the
+//	                       server's all-time totals for the identity).
 //	pulsegrid.stop()       like pause, for good (the page then terminates the worker).
 //
 // Messages out go through globalThis.pulsegridEmit(json), which worker.js
@@ -49,6 +52,7 @@ type startOptions struct {
 	CPU      int                 `json:"cpu"`
 	Agent    string              `json:"agent"`
 	SliceMS  int                 `json:"slice_ms"`
+	Nickname string              `json:"nickname"` // public, on the leaderboard; empty: anonymous
 }
 
 // host owns the worker's volunteer and the context of its current run.
@@ -129,6 +133,7 @@ func (h *host) start(arg string) error {
 			Slots:    1, // one worker is one slot; the page runs one worker per thread
 			CPU:      o.CPU,
 			Agent:    o.Agent,
+			Nickname: o.Nickname,
 			Slice:    time.Duration(max(o.SliceMS, 0)) * time.Millisecond,
 			OnEvent: func(e volunteer.Event) {
 				emit(map[string]any{"type": "event", "event": e, "stats": h.stats()})
@@ -142,8 +147,11 @@ func (h *host) start(arg string) error {
 			cfg.Identity = *o.Identity
 		}
 		h.v = volunteer.New(cfg)
-	} else if o.CPU > 0 {
-		h.v.SetCPU(o.CPU)
+	} else {
+		if o.CPU > 0 {
+			h.v.SetCPU(o.CPU)
+		}
+		h.v.SetNickname(o.Nickname)
 	}
 	h.mu.Unlock()
 	h.resume()

@@ -21,12 +21,13 @@ func init() {
 }
 
 func cmdVolunteer(ctx context.Context, e env) error {
-	fs := newFlagSet("volunteer", "volunteer --server URL [--workers N] [--cpu PERCENT] [--token T] [--identity FILE]", e.stderr)
+	fs := newFlagSet("volunteer", "volunteer --server URL [--workers N] [--cpu PERCENT] [--token T] [--identity FILE] [--nickname NAME]", e.stderr)
 	srv := fs.String("server", "", "the server's URL, e.g. http://127.0.0.1:8080")
 	workers := fs.Int("workers", 1, "chunks computed at once")
 	cpu := fs.Int("cpu", 100, "share of a core each worker may use, in percent")
 	token := fs.String("token", "", "enrollment token (API token of a volunteer or admin account): lets this machine run trusted-only datasets")
 	identFile := fs.String("identity", "", "file keeping this volunteer's identity between runs, so its reputation carries over")
+	nickname := fs.String("nickname", "", "public name on the server's leaderboard (at most 40 characters; it is public, so no real name is needed); empty: anonymous")
 	verbose := fs.Bool("v", false, "log every chunk")
 	if _, err := parseInterleaved(fs, e.args); err != nil {
 		return err
@@ -50,12 +51,13 @@ func cmdVolunteer(ctx context.Context, e env) error {
 	start := time.Now()
 	var v *volunteer.Volunteer
 	v = volunteer.New(volunteer.Config{
-		Server: *srv, Registry: catalog.All(), Slots: *workers, CPU: *cpu, Token: *token, Identity: ident,
+		Server: *srv, Registry: catalog.All(), Slots: *workers, CPU: *cpu, Token: *token, Identity: ident, Nickname: *nickname,
 		Agent: fmt.Sprintf("pulsegrid-native %s/%s", runtime.GOOS, runtime.GOARCH),
 		OnEvent: func(ev volunteer.Event) {
 			switch ev.Kind {
 			case volunteer.EventConnected:
-				fmt.Fprintf(e.stderr, "connected to %s as %s (enrolled: %v)\n", *srv, ev.Identity.ID, ev.Enrolled)
+				st := v.Stats()
+				fmt.Fprintf(e.stderr, "connected to %s as %s (enrolled: %v; %d results verified, credit %.1f CPU s so far)\n", *srv, ev.Identity.ID, ev.Enrolled, st.TotalVerified, st.Credit)
 				if *identFile != "" && ev.Identity != nil {
 					b, _ := json.Marshal(ev.Identity)
 					if err := writeFileAtomic(*identFile, b); err != nil {
@@ -77,7 +79,7 @@ func cmdVolunteer(ctx context.Context, e env) error {
 	fmt.Fprintf(e.stdout, "volunteering to %s with %d worker(s) at %d%% CPU; Ctrl-C stops\n", *srv, *workers, *cpu)
 	err := v.Run(ctx)
 	st := v.Stats()
-	fmt.Fprintf(e.stdout, "stopped: %d chunks computed, %d verified, %d rejected, %s of CPU\n", st.Done, st.Verified, st.Rejected, st.Busy.Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "stopped: %d chunks computed, %d verified, %d rejected, %s of CPU; credit %.1f CPU s in all\n", st.Done, st.Verified, st.Rejected, st.Busy.Round(time.Millisecond), st.Credit)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

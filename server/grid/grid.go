@@ -20,6 +20,7 @@ import (
 	mrand "math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -204,6 +205,7 @@ type replica struct {
 	ip      string
 	digest  string // "error:" + reason for a reported error
 	output  []byte
+	cpuUS   int64 // CPU µs reported, capped by the lease's wall time: the credit if verified
 }
 
 type lease struct {
@@ -514,6 +516,22 @@ func (g *Grid) Stats() Stats {
 	return st
 }
 
+// OnlineVolunteers returns the standing of every connected volunteer and
+// local worker as the grid holds it in memory (fresher than the store,
+// which the flusher updates every few seconds), without secret hashes.
+func (g *Grid) OnlineVolunteers() []store.Volunteer {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]store.Volunteer, 0, len(g.vols))
+	for _, v := range g.vols {
+		rec := v.rec
+		rec.SecretHash = ""
+		out = append(out, rec)
+	}
+	slices.SortFunc(out, func(a, b store.Volunteer) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
 // ---- sessions
 
 // Session is one connected volunteer (or local worker).
@@ -586,6 +604,9 @@ func (g *Grid) Connect(ctx context.Context, hello *protocol.Message, ip string, 
 	}
 	v.refs++
 	v.rec.Agent = truncate(hello.Agent, 200)
+	// The last hello names the volunteer: reconnecting changes the nickname
+	// (an empty one makes it anonymous again).
+	v.rec.Nickname = protocol.CleanNickname(hello.Nickname)
 	v.rec.LastSeen = time.Now()
 	if enrolledBy != 0 {
 		v.enrolled, v.rec.UserID = true, enrolledBy
@@ -601,7 +622,8 @@ func (g *Grid) Connect(ctx context.Context, hello *protocol.Message, ip string, 
 	g.sessions[s] = struct{}{}
 	g.metrics.Connected.Inc()
 	welcome := &protocol.Message{Type: protocol.TypeWelcome, Version: protocol.Version, VolunteerID: rec.ID, Secret: secret,
-		Enrolled: v.enrolled, HeartbeatMS: int(g.cfg.Heartbeat / time.Millisecond), AckMS: int(g.cfg.AckTimeout / time.Millisecond)}
+		Enrolled: v.enrolled, HeartbeatMS: int(g.cfg.Heartbeat / time.Millisecond), AckMS: int(g.cfg.AckTimeout / time.Millisecond),
+		TotalVerified: v.rec.Validated, Credit: v.rec.Credit()}
 	return s, welcome, nil
 }
 
@@ -644,6 +666,8 @@ func (s *Session) Handle(m *protocol.Message, payload []byte) error {
 	switch m.Type {
 	case protocol.TypeRequest:
 		s.credits = min(s.credits+m.Count, 256)
+		s.vol.rec.Requests += int64(m.Count)
+		s.vol.dirty = true
 		g.dispatchLocked(s)
 	case protocol.TypeAck:
 		if l := s.leases[m.LeaseID]; l != nil && l.acked.IsZero() {
@@ -662,6 +686,8 @@ func (s *Session) Handle(m *protocol.Message, payload []byte) error {
 	case protocol.TypeResult, protocol.TypeError:
 		if m.Count > 0 { // a piggybacked request, served after the result
 			s.credits = min(s.credits+m.Count, 256)
+			s.vol.rec.Requests += int64(m.Count)
+			s.vol.dirty = true
 			defer g.dispatchLocked(s)
 		}
 		l := s.leases[m.LeaseID]
@@ -675,8 +701,10 @@ func (s *Session) Handle(m *protocol.Message, payload []byte) error {
 			return nil
 		}
 		r := replica{s: s, leaseID: l.id, vol: s.vol, ip: s.ip}
+		s.vol.dirty = true
 		if m.Type == protocol.TypeError {
 			r.digest = "error:" + truncate(m.Reason, 500)
+			s.vol.rec.Failed++
 		} else {
 			if len(payload) != m.Size || canon.Digest(payload) != m.Digest {
 				g.removeLeaseLocked(l)
@@ -685,6 +713,11 @@ func (s *Session) Handle(m *protocol.Message, payload []byte) error {
 				return &ProtocolError{fmt.Sprintf("result for lease %d: output of %d bytes does not match its declared size %d and digest", m.LeaseID, len(payload), m.Size)}
 			}
 			r.digest, r.output = m.Digest, payload
+			wall := time.Since(l.issued)
+			r.cpuUS = capCPU(m.CPUMS, wall)
+			s.vol.rec.Results++
+			s.vol.rec.CompletionMillis += wall.Milliseconds()
+			s.vol.rec.CPUMicros += r.cpuUS
 			if !l.acked.IsZero() {
 				mb := float64(len(l.c.payload)+1) / (1 << 20)
 				sec := time.Since(l.acked).Seconds() / mb
@@ -708,6 +741,15 @@ func (s *Session) Handle(m *protocol.Message, payload []byte) error {
 		return &ProtocolError{fmt.Sprintf("message type %q is not expected from a volunteer", m.Type)}
 	}
 	return nil
+}
+
+// capCPU is the CPU time credited for a result, in microseconds: what the
+// volunteer reported (in milliseconds), but never more than the lease's
+// wall time (a chunk cannot take more CPU time than elapsed while it was
+// leased) nor less than zero.
+func capCPU(reportedMS float64, wall time.Duration) int64 {
+	us := min(max(reportedMS, 0)*1000, float64(wall.Microseconds())) // NaN cannot come from JSON
+	return int64(us)
 }
 
 // Close ends a session: its leases go back to the queue.
@@ -973,6 +1015,8 @@ func (g *Grid) issueLocked(s *Session, c *chunk) {
 	g.leases[l.id] = l
 	a.inflight[c] = struct{}{}
 	s.credits--
+	s.vol.rec.Issued++
+	s.vol.dirty = true
 	s.lastDataset = a.dataset
 	g.seq++
 	g.owners[a.owner] = g.seq
@@ -1094,6 +1138,7 @@ func (g *Grid) verifyLocked(c *chunk, d string, out []byte, replicas int, onTrus
 			g.metrics.ResultsAccepted.Inc()
 			r.vol.rec.Reputation++
 			r.vol.rec.Validated++
+			r.vol.rec.CreditMicros += r.cpuUS
 		} else {
 			g.metrics.ResultsRejected.Inc()
 			g.penalizeLocked(r.vol)
@@ -1106,7 +1151,8 @@ func (g *Grid) verifyLocked(c *chunk, d string, out []byte, replicas int, onTrus
 		if r.s == nil {
 			continue
 		}
-		m := &protocol.Message{Type: protocol.TypeVerdict, LeaseID: r.leaseID, Verdict: protocol.VerdictVerified}
+		m := &protocol.Message{Type: protocol.TypeVerdict, LeaseID: r.leaseID, Verdict: protocol.VerdictVerified,
+			TotalVerified: r.vol.rec.Validated, Credit: r.vol.rec.Credit()}
 		if r.digest != d {
 			m.Verdict, m.Reason = protocol.VerdictRejected, "the output disagreed with the verified one"
 		}
@@ -1292,6 +1338,8 @@ func (g *Grid) reaper() {
 				if (l.acked.IsZero() && now.Sub(l.issued) > g.cfg.AckTimeout) || now.After(l.deadline) ||
 					(!l.acked.IsZero() && now.Sub(l.beat) > 3*g.cfg.Heartbeat) {
 					g.metrics.LeasesExpired.Inc()
+					l.s.vol.rec.Failed++
+					l.s.vol.dirty = true
 					g.removeLeaseLocked(l)
 					l.s.sendLocked(&protocol.Message{Type: protocol.TypeCancel, LeaseID: l.id, Reason: "lease expired"}, nil)
 					g.requeueLocked(l.c)

@@ -343,22 +343,5 @@ func (s *SQLite) AuditSearch(ctx context.Context, q string, limit, offset int) (
 
 // Volunteers implements PortalStore.
 func (s *SQLite) Volunteers(ctx context.Context, limit int) ([]Volunteer, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, agent, reputation, validated, rejected, created_at, last_seen_at FROM volunteers ORDER BY last_seen_at DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Volunteer
-	for rows.Next() {
-		var v Volunteer
-		var uid sql.NullInt64
-		var created, seen int64
-		if err := rows.Scan(&v.ID, &uid, &v.Agent, &v.Reputation, &v.Validated, &v.Rejected, &created, &seen); err != nil {
-			return nil, err
-		}
-		v.UserID = uid.Int64
-		v.CreatedAt, v.LastSeen = msTime(created), msTime(seen)
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return s.volunteers(ctx, `ORDER BY last_seen_at DESC LIMIT ?`, limit)
 }

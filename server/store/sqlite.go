@@ -556,11 +556,46 @@ func (s *SQLite) Volunteer(ctx context.Context, id string) (Volunteer, error) {
 	var v Volunteer
 	var uid sql.NullInt64
 	var created, seen int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, secret_hash, user_id, agent, reputation, validated, rejected, created_at, last_seen_at FROM volunteers WHERE id = ?`, id).
-		Scan(&v.ID, &v.SecretHash, &uid, &v.Agent, &v.Reputation, &v.Validated, &v.Rejected, &created, &seen)
+	err := s.db.QueryRowContext(ctx, `SELECT id, secret_hash, user_id, agent, reputation, validated, rejected, created_at, last_seen_at, `+volunteerStatsColumns+` FROM volunteers WHERE id = ?`, id).
+		Scan(append([]any{&v.ID, &v.SecretHash, &uid, &v.Agent, &v.Reputation, &v.Validated, &v.Rejected, &created, &seen}, v.statsDest()...)...)
 	v.UserID = uid.Int64
 	v.CreatedAt, v.LastSeen = msTime(created), msTime(seen)
 	return v, notFound(err, "volunteer", id)
+}
+
+// volunteerStatsColumns are the columns of migration 0101, in statsDest's order.
+const volunteerStatsColumns = `nickname, lease_requests, leases_issued, results, failed, cpu_us, credit_us, completion_ms`
+
+func (v *Volunteer) statsDest() []any {
+	return []any{&v.Nickname, &v.Requests, &v.Issued, &v.Results, &v.Failed, &v.CPUMicros, &v.CreditMicros, &v.CompletionMillis}
+}
+
+// Leaderboard implements Store.
+func (s *SQLite) Leaderboard(ctx context.Context, limit int) ([]Volunteer, error) {
+	return s.volunteers(ctx, `WHERE credit_us > 0 ORDER BY credit_us DESC, validated DESC, id LIMIT ?`, limit)
+}
+
+// volunteers lists volunteers (without their secret hashes) by a WHERE /
+// ORDER BY / LIMIT tail taking args.
+func (s *SQLite) volunteers(ctx context.Context, tail string, args ...any) ([]Volunteer, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, agent, reputation, validated, rejected, created_at, last_seen_at, `+volunteerStatsColumns+` FROM volunteers `+tail, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Volunteer
+	for rows.Next() {
+		var v Volunteer
+		var uid sql.NullInt64
+		var created, seen int64
+		if err := rows.Scan(append([]any{&v.ID, &uid, &v.Agent, &v.Reputation, &v.Validated, &v.Rejected, &created, &seen}, v.statsDest()...)...); err != nil {
+			return nil, err
+		}
+		v.UserID = uid.Int64
+		v.CreatedAt, v.LastSeen = msTime(created), msTime(seen)
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // SaveVolunteers implements Store.
@@ -570,9 +605,12 @@ func (s *SQLite) SaveVolunteers(ctx context.Context, vs []Volunteer) error {
 		return err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO volunteers (id, secret_hash, user_id, agent, reputation, validated, rejected, created_at, last_seen_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, agent = excluded.agent,
-		reputation = excluded.reputation, validated = excluded.validated, rejected = excluded.rejected, last_seen_at = excluded.last_seen_at`)
+	st, err := tx.PrepareContext(ctx, `INSERT INTO volunteers (id, secret_hash, user_id, agent, reputation, validated, rejected, created_at, last_seen_at, `+volunteerStatsColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, agent = excluded.agent,
+		reputation = excluded.reputation, validated = excluded.validated, rejected = excluded.rejected, last_seen_at = excluded.last_seen_at,
+		nickname = excluded.nickname, lease_requests = excluded.lease_requests, leases_issued = excluded.leases_issued,
+		results = excluded.results, failed = excluded.failed, cpu_us = excluded.cpu_us, credit_us = excluded.credit_us,
+		completion_ms = excluded.completion_ms`)
 	if err != nil {
 		return err
 	}
@@ -588,7 +626,8 @@ func (s *SQLite) SaveVolunteers(ctx context.Context, vs []Volunteer) error {
 		if v.LastSeen.IsZero() {
 			v.LastSeen = time.Now()
 		}
-		if _, err := st.ExecContext(ctx, v.ID, v.SecretHash, uid, v.Agent, v.Reputation, v.Validated, v.Rejected, v.CreatedAt.UnixMilli(), v.LastSeen.UnixMilli()); err != nil {
+		if _, err := st.ExecContext(ctx, v.ID, v.SecretHash, uid, v.Agent, v.Reputation, v.Validated, v.Rejected, v.CreatedAt.UnixMilli(), v.LastSeen.UnixMilli(),
+			v.Nickname, v.Requests, v.Issued, v.Results, v.Failed, v.CPUMicros, v.CreditMicros, v.CompletionMillis); err != nil {
 			return fmt.Errorf("save volunteer %s: %w", v.ID, err)
 		}
 	}

@@ -113,7 +113,33 @@ type Volunteer struct {
 	Rejected   int64
 	CreatedAt  time.Time
 	LastSeen   time.Time
+
+	// Nickname is the public name from the volunteer's last hello
+	// (protocol.CleanNickname); empty for anonymous volunteers.
+	Nickname string
+	// Requests counts leases asked for; Issued, leases handed out.
+	Requests, Issued int64
+	// Results counts results returned for leases held; Failed, errors
+	// reported plus leases that expired.
+	Results, Failed int64
+	// CPUMicros is the CPU time (µs) reported with results, each capped by
+	// its lease's wall time; CreditMicros the part of it for verified
+	// results, which is the volunteer's credit.
+	CPUMicros, CreditMicros int64
+	// CompletionMillis sums lease issued → result over Results.
+	CompletionMillis int64
 }
+
+// AvgCompletion is the mean time from lease to result.
+func (v *Volunteer) AvgCompletion() time.Duration {
+	if v.Results == 0 {
+		return 0
+	}
+	return time.Duration(v.CompletionMillis/v.Results) * time.Millisecond
+}
+
+// Credit is the volunteer's credit: CPU seconds of verified results.
+func (v *Volunteer) Credit() float64 { return float64(v.CreditMicros) / 1e6 }
 
 // AuditEntry is one line of the audit log.
 type AuditEntry struct {
@@ -201,6 +227,9 @@ type Store interface {
 	Volunteer(ctx context.Context, id string) (Volunteer, error)
 	// SaveVolunteers inserts or updates volunteer identities.
 	SaveVolunteers(ctx context.Context, vs []Volunteer) error
+	// Leaderboard returns the volunteers with credit, most credit first, at
+	// most limit.
+	Leaderboard(ctx context.Context, limit int) ([]Volunteer, error)
 
 	// Audit appends to the audit log.
 	Audit(ctx context.Context, e AuditEntry) error

@@ -10,10 +10,18 @@
 // workers keep computing when the tab is hidden (worker timers are not
 // throttled like a hidden page's). Closing the tab terminates the workers,
 // which closes their websockets, so the server re-issues their leases at once.
+//
+// The optional nickname goes with every connection's hello; the server
+// shows it on /leaderboard. Changing it while running reconnects the
+// threads (the server takes a nickname at hello only). Credit is the
+// server's: CPU seconds of this identity's verified results over all
+// visits, carried by the welcome and by each verified verdict; the last
+// value seen is kept in localStorage to show before Start.
 
 const KEY_IDENTITY = 'pulsegrid.volunteer.identity';
 const KEY_NICKNAME = 'pulsegrid.volunteer.nickname';
-const KEY_CREDIT = 'pulsegrid.volunteer.credit';
+const KEY_CREDIT = 'pulsegrid.volunteer.server-credit';
+const NICKNAME_MAX = 40; // runes; the server cleans and cuts it the same way
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -68,7 +76,7 @@ function render() {
   el.chunks.textContent = String(sum((s) => s.chunks_done || 0));
   el.verified.textContent = String(sum((s) => s.results_verified || 0));
   el.cpuTime.textContent = formatSeconds(sum((s) => s.busy || 0) / 1e9);
-  el.credit.textContent = String(store.get(KEY_CREDIT) || 0);
+  el.credit.textContent = serverCredit().toFixed(3);
 
   const connected = threads.filter((t) => t.connected).length;
   let status = 'idle';
@@ -85,6 +93,24 @@ function render() {
 
   const tasks = threads.map((t) => t.task).filter(Boolean);
   el.task.textContent = !running || paused ? '–' : tasks.length ? tasks.join(', ') : 'waiting for work';
+}
+
+// serverCredit is the credit the server last reported on any thread (each
+// thread's connection is told the identity's totals), else the stored one.
+function serverCredit() {
+  const seen = threads.filter((t) => t.welcomed && t.stats).map((t) => t.stats.credit || 0);
+  if (seen.length === 0) return Number(store.get(KEY_CREDIT)) || 0;
+  const credit = Math.max(...seen);
+  store.set(KEY_CREDIT, credit);
+  return credit;
+}
+
+function nickname() {
+  return [...el.nickname.value.trim()].slice(0, NICKNAME_MAX).join('');
+}
+
+function startOptions() {
+  return { server: location.origin, identity, cpu: Number(el.cpu.value), agent: agent(), nickname: nickname() };
 }
 
 function onMessage(t, m) {
@@ -104,7 +130,7 @@ function onMessage(t, m) {
       const e = m.event;
       switch (e.kind) {
         case 'connected':
-          t.connected = true; t.retry = 0;
+          t.connected = true; t.retry = 0; t.welcomed = true;
           t.identity = e.identity && e.identity.id ? e.identity : t.identity;
           if (t.identity && (!identity || identity.id !== t.identity.id)) {
             if (t === threads[0]) {
@@ -135,9 +161,7 @@ function onMessage(t, m) {
           if (chunkMillis.length < 10000) chunkMillis.push((e.elapsed || 0) / 1e6);
           break;
         case 'chunk-failed': case 'chunk-cancelled': t.task = ''; break;
-        case 'verdict':
-          if (e.verdict === 'verified') store.set(KEY_CREDIT, (store.get(KEY_CREDIT) || 0) + 1);
-          break;
+        case 'verdict': break; // the stats carry the server's new totals
       }
       break;
     }
@@ -155,7 +179,7 @@ function spawn() {
   worker.onmessage = (e) => onMessage(t, e.data);
   worker.onerror = (e) => showError(`worker error: ${e.message || e}`);
   worker.postMessage({ type: 'init', wasmExec: manifest['wasm_exec.js'], wasm: manifest['worker.wasm'] });
-  worker.postMessage({ type: 'start', options: { server: location.origin, identity, cpu: Number(el.cpu.value), agent: agent() } });
+  worker.postMessage({ type: 'start', options: startOptions() });
   threads.push(t);
   return t;
 }
@@ -243,7 +267,8 @@ function pause() {
 
 function resume() {
   paused = false;
-  for (const t of threads) t.worker.postMessage({ type: 'resume' });
+  // start on a running worker sets CPU share and nickname, then resumes.
+  for (const t of threads) t.worker.postMessage({ type: 'start', options: startOptions() });
   el.resume.hidden = true;
   el.pause.hidden = false;
   holdLock();
@@ -254,7 +279,15 @@ function init() {
   if (!el.start) return;
   el.threads.value = String(defaultThreads());
   el.nickname.value = store.get(KEY_NICKNAME) || '';
-  el.nickname.addEventListener('change', () => store.set(KEY_NICKNAME, el.nickname.value.trim().slice(0, 32)));
+  el.nickname.addEventListener('change', () => {
+    store.set(KEY_NICKNAME, nickname());
+    if (!running || paused) return; // sent with the next hello (Start or Resume)
+    // The server reads the nickname at hello: reconnect every thread.
+    for (const t of threads) {
+      t.worker.postMessage({ type: 'pause' });
+      t.worker.postMessage({ type: 'start', options: startOptions() });
+    }
+  });
   el.start.addEventListener('click', start);
   el.pause.addEventListener('click', pause);
   el.resume.addEventListener('click', resume);
