@@ -243,9 +243,11 @@ func RunBeats(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 		return nil, fmt.Errorf("beats task aux: owned samples [%d, %d) do not fit in %d samples", lo, hi, n)
 	}
 	det := newDetector(ch.Rate)
+	pad := det.pad()
+	ws := workspaces.Get().(*workspace)
+	defer workspaces.Put(ws)
 	total := (hi - lo + block - 1) / block
 	var beats []int64
-	x := make([]int32, 0, block+leadIn+leadOut)
 	for k := int64(0); k < total; k++ {
 		if err := y.Yield(k, total); err != nil {
 			return nil, err
@@ -255,8 +257,11 @@ func RunBeats(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 		from := max(0, bs-leadIn)
 		to := min(n, be+leadOut)
 		var missing []bool
-		x, missing = toInt(x[:0], missing, ch.Samples[from:to], ch.Gain, ch.Unit)
-		for _, f := range det.detect(x, missing) {
+		ws.x, missing = toInt(ws.x, pad, ws.miss, ch.Samples[from:to], ch.Gain, ch.Unit)
+		if missing != nil {
+			ws.miss = missing
+		}
+		for _, f := range det.detect(ws, missing) {
 			if s := from + int64(f); s >= bs && s < be {
 				beats = append(beats, s)
 			}
@@ -272,10 +277,12 @@ func RunBeats(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 
 // toInt converts physical samples to integers: ADC units when the gain is
 // known, else microvolts (thousandths of the unit if it is not a volt
-// unit). A missing sample
-// repeats the previous value of the window (0 at its start), so a gap
-// looks like a flat line; miss marks them (nil when none is missing).
-func toInt(dst []int32, miss []bool, v []float64, gain float64, unit string) ([]int32, []bool) {
+// unit), rounded half away from zero and clamped to ±2^24. It returns dst
+// resized to pad+len(v) with the integers after pad unused slots. A
+// missing sample repeats the previous value of the window (0 at its
+// start), so a gap looks like a flat line; the returned miss marks them
+// (nil when none is missing; miss's memory is reused if it is big enough).
+func toInt(dst []int32, pad int, miss []bool, v []float64, gain float64, unit string) ([]int32, []bool) {
 	scale := gain
 	if !(scale > 0) {
 		switch unit {
@@ -287,25 +294,55 @@ func toInt(dst []int32, miss []bool, v []float64, gain float64, unit string) ([]
 			scale = 1000
 		}
 	}
+	if cap(dst) < pad+len(v) {
+		dst = make([]int32, pad+len(v))
+	}
+	dst = dst[:pad+len(v)]
+	out := dst[pad:]
+	out = out[:len(v)]
 	const limit = 1 << 24
 	var prev int32
-	for _, s := range v {
-		if s == s {
-			f := math.Round(s * scale)
-			switch {
-			case f > limit:
-				f = limit
-			case f < -limit:
-				f = -limit
-			}
-			prev = int32(f)
-		} else if miss == nil {
-			miss = make([]bool, len(v))
+	missing := false
+	for i, s := range v {
+		if s != s {
+			missing = true
+			out[i] = prev
+			continue
 		}
-		if miss != nil {
-			miss[len(dst)] = s != s
+		// Clamping before rounding gives what clamping the rounded value
+		// would (the limits are integers). Then the truncating conversion
+		// and the exact difference f-t round half away from zero as
+		// math.Round does, without its bit manipulation; the increments
+		// compile to selects. (Not the builtin min and max: for floats
+		// they are runtime calls on wasm.)
+		f := s * scale
+		if f > limit {
+			f = limit
 		}
-		dst = append(dst, prev)
+		if f < -limit {
+			f = -limit
+		}
+		t := int32(f)
+		r := f - float64(t)
+		var up, down int32
+		if r >= 0.5 {
+			up = 1
+		}
+		if r <= -0.5 {
+			down = 1
+		}
+		prev = t + up - down
+		out[i] = prev
+	}
+	if !missing {
+		return dst, nil
+	}
+	if cap(miss) < len(v) {
+		miss = make([]bool, len(v))
+	}
+	miss = miss[:len(v)]
+	for i, s := range v {
+		miss[i] = s != s
 	}
 	return dst, miss
 }

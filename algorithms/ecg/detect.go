@@ -1,5 +1,7 @@
 package ecg
 
+import "sync"
+
 // The QRS detector: a Hamilton–Tompkins style detector (Hamilton &
 // Tompkins 1986; Hamilton, "Open Source ECG Analysis", 2002) in integer
 // arithmetic, with every filter length derived from the sample rate so that
@@ -42,8 +44,6 @@ type detector struct {
 	blsSpan int // maximum distance of the two slopes of a QRS (150 ms)
 	sec     int // one second
 	delay   int // band-pass group delay
-
-	scratch []int64 // filter memory reused from block to block
 }
 
 // msToSamples converts milliseconds to samples, at least 1. Rates are
@@ -73,22 +73,24 @@ func newDetector(rate float64) *detector {
 	return d
 }
 
-// movingAverage writes the causal moving average of x over n samples to
-// dst, with x extended to the left by its first value. Integer division
-// truncates towards zero, the same on every platform.
-func movingAverage(dst, x []int64, n int) {
-	if len(x) == 0 {
-		return
-	}
-	sum := x[0] * int64(n)
-	for i := range x {
-		old := x[0]
-		if i-n >= 0 {
-			old = x[i-n]
-		}
-		sum += x[i] - old
-		dst[i] = sum / int64(n)
-	}
+// workspace is the memory one detection needs, kept in a pool so that a
+// volunteer running chunk after chunk does not allocate (and clear, and
+// collect) a megabyte per block: the single-threaded wasm heap pays dearly
+// for that.
+type workspace struct {
+	x     []int32 // the block in integers, after pad leading copies of its first sample
+	miss  []bool  // the block's missing samples
+	s     []int64 // filter outputs
+	peaks []int   // envelope maxima
+	cands []candidate
+}
+
+var workspaces = sync.Pool{New: func() any { return new(workspace) }}
+
+// pad is how many samples before the block the filters look back: the
+// padded samples repeat the first one (see features).
+func (d *detector) pad() int {
+	return max(d.n1, d.nh, (d.nh-1)/2, d.nd+d.nw)
 }
 
 // candidate is an envelope peak that may be a QRS complex.
@@ -100,77 +102,158 @@ type candidate struct {
 	bls   bool  // looks like a baseline shift: one slope direction only
 }
 
-// features computes the band-passed signal, slope and envelope of x, in
-// the detector's scratch memory (valid until the next call).
-func (d *detector) features(x []int32) (bp, slope, env []int64) {
+// features computes the band-passed signal and the envelope of x, and the
+// envelope's local maxima, in the workspace (valid until its next use).
+//
+// x holds the block after d.pad() leading samples, which features sets
+// to the block's first sample: each moving average then sees its input
+// extended to the left by its first value, as the filters are defined, and
+// the samples before the block need no special case. (A constant input
+// passes every moving average unchanged, so the padded band-passed signal
+// and envelope are 0.) The returned slices are indexed like the padded x;
+// peaks are indices of the block, not of x.
+//
+// The moving averages truncate towards zero when they divide a window sum
+// by its length. They do so in float64, which is exact here and cheaper
+// than an int64 division (a runtime call on wasm): the inputs are at most
+// 2^32 in magnitude (|x| <= 2^24 scaled by 2^8) and the windows at most
+// 2^9 samples long, so a sum and its length convert exactly; when s/n is
+// not an integer it is at least 1/n >= 2^-9 away from the next one, far
+// more than half the float64 spacing below 2^33 (2^-20), so the correctly
+// rounded quotient truncates to the same integer. TestDivision checks the
+// edges.
+func (d *detector) features(ws *workspace) (bp, env []int64, peaks []int) {
+	x := ws.x
+	p := d.pad()
 	n := len(x)
-	if cap(d.scratch) < 5*n {
-		d.scratch = make([]int64, 5*n)
+	if cap(ws.s) < 4*n {
+		ws.s = make([]int64, 4*n)
 	}
-	s := d.scratch[:5*n]
-	a, b := s[:n], s[n:2*n]
-	bp, slope, env = s[2*n:3*n], s[3*n:4*n], s[4*n:]
+	s := ws.s[:4*n]
+	b, a := s[:n:n], s[n:2*n:2*n]
+	bp, env = s[2*n:3*n:3*n], s[3*n:4*n:4*n]
 	// Eight fractional bits keep the truncating moving averages from
 	// losing small complexes (a V1 QRS can be a few ADC units tall).
-	for i, v := range x {
-		a[i] = int64(v) << 8
+	x0 := int64(x[p]) << 8
+	for i := range p {
+		x[i] = x[p]
+		b[i], a[i], bp[i], env[i] = x0, x0, 0, 0
 	}
-	movingAverage(b, a, d.n1)
-	movingAverage(a, b, d.n1) // a: low-passed
-	movingAverage(b, a, d.nh) // b: its 125 ms baseline
-	half := (d.nh - 1) / 2
-	for i := range bp {
-		bp[i] = a[max(0, i-half)] - b[i]
-	}
-	var sum int64
-	for i := range slope {
-		slope[i] = bp[i] - bp[max(0, i-d.nd)]
-		sum += abs64(slope[i])
-		if i >= d.nw {
-			sum -= abs64(slope[i-d.nw])
+	n1, nh, half, nd, nw := d.n1, d.nh, (d.nh-1)/2, d.nd, d.nw
+	f1, fh := float64(n1), float64(nh)
+	sumB, sumA, sumC := x0*int64(n1), x0*int64(n1), x0*int64(nh)
+	peaks = ws.peaks[:0]
+	// The lagged views below all have the length of the block, which
+	// lets the compiler drop the bounds checks in the loop.
+	m := n - p
+	xi, xl := x[p:], x[p-n1:][:m]
+	bi, bl := b[p:][:m], b[p-n1:][:m]
+	ai, al, ah := a[p:][:m], a[p-nh:][:m], a[p-half:][:m]
+	bpi, bpd := bp[p:][:m], bp[p-nd:][:m]
+	bpw, bpwd := bp[p-nw:][:m], bp[p-nw-nd:][:m]
+	envi := env[p:][:m]
+	// Three loops in functions of their own, not one: each keeps its few
+	// live values in registers, where a fused loop (or three in one
+	// function) made the wasm code spill to memory every sample.
+	lowPass(xi, xl, bi, bl, ai, sumB, sumA, f1)
+	highPass(ai, al, ah, bpi, sumC, fh)
+	envelope(bpi, bpd, bpw, bpwd, envi)
+	// The local maxima, never at the first or last sample. (A separate
+	// loop: an append in the one above would make the compiler spill its
+	// many live values to memory on every sample.)
+	for i := 1; i+1 < len(envi); i++ {
+		// The comparisons compile to selects, leaving one branch that
+		// is rarely taken.
+		e := envi[i]
+		var rise, fall uint8
+		if e > envi[i-1] {
+			rise = 1
 		}
-		env[i] = sum
-	}
-	return bp, slope, env
-}
-
-// candidates finds the envelope peaks that are the largest within the
-// refractory period on either side.
-func (d *detector) candidates(bp, slope, env []int64) []candidate {
-	var peaks []int
-	n := len(env)
-	for i := 1; i+1 < n; i++ {
-		if env[i] > env[i-1] && env[i] >= env[i+1] {
+		if e >= envi[i+1] {
+			fall = 1
+		}
+		if rise&fall != 0 {
 			peaks = append(peaks, i)
 		}
 	}
-	var out []candidate
-	for k, p := range peaks {
+	ws.peaks = peaks
+	return bp, env, peaks
+}
+
+// lowPass runs the two 25 ms moving averages: b[i] = (sumB += (x[i] -
+// x[i-n1])<<8) / n1, a[i] = (sumA += b[i] - b[i-n1]) / n1, where xl and
+// bl are x and b delayed by n1 samples. (noinline, like highPass and
+// envelope, keeps the loop in a function with few live values.)
+//
+//go:noinline
+func lowPass(xi, xl []int32, bi, bl, ai []int64, sumB, sumA int64, f1 float64) {
+	xl, bi, bl, ai = xl[:len(xi)], bi[:len(xi)], bl[:len(xi)], ai[:len(xi)]
+	for i := range xi {
+		sumB += int64(xi[i])<<8 - int64(xl[i])<<8
+		v := int64(float64(sumB) / f1)
+		bi[i] = v
+		sumA += v - bl[i]
+		ai[i] = int64(float64(sumA) / f1)
+	}
+}
+
+// highPass subtracts the centred 125 ms moving average: al is a delayed
+// by nh samples, ah by half of that.
+//
+//go:noinline
+func highPass(ai, al, ah, bp []int64, sumC int64, fh float64) {
+	al, ah, bp = al[:len(ai)], ah[:len(ai)], bp[:len(ai)]
+	for i := range ai {
+		sumC += ai[i] - al[i]
+		bp[i] = ah[i] - int64(float64(sumC)/fh)
+	}
+}
+
+// envelope integrates |slope| = |bp[i] - bp[i-nd]| over nw samples: bpd,
+// bpw and bpwd are bp delayed by nd, nw and nw+nd samples. The padding
+// before the block is 0, so the sum starts at 0.
+//
+//go:noinline
+func envelope(bp, bpd, bpw, bpwd, env []int64) {
+	bpd, bpw, bpwd, env = bpd[:len(bp)], bpw[:len(bp)], bpwd[:len(bp)], env[:len(bp)]
+	var sum int64
+	for i := range bp {
+		sum += abs64(bp[i]-bpd[i]) - abs64(bpw[i]-bpwd[i])
+		env[i] = sum
+	}
+}
+
+// candidates finds the envelope peaks that are the largest within the
+// refractory period on either side. bp and env are padded as features
+// returns them; positions are indices of the block.
+func (d *detector) candidates(ws *workspace, bp, env []int64, peaks []int) []candidate {
+	p := d.pad()
+	bp, env = bp[p:], env[p:]
+	out := ws.cands[:0]
+	for k, pk := range peaks {
+		h := env[pk]
 		keep := true
-		for j := k - 1; j >= 0 && p-peaks[j] <= d.refr; j-- {
-			if env[peaks[j]] >= env[p] {
+		for j := k - 1; j >= 0 && pk-peaks[j] <= d.refr; j-- {
+			if env[peaks[j]] >= h {
 				keep = false
 				break
 			}
 		}
-		for j := k + 1; keep && j < len(peaks) && peaks[j]-p <= d.refr; j++ {
-			if env[peaks[j]] > env[p] {
+		for j := k + 1; keep && j < len(peaks) && peaks[j]-pk <= d.refr; j++ {
+			if env[peaks[j]] > h {
 				keep = false
 			}
 		}
 		if !keep {
 			continue
 		}
-		c := candidate{pos: p, h: env[p]}
-		lo := p - d.nw - d.nd
-		if lo < 0 {
-			lo = 0
-		}
+		c := candidate{pos: pk, h: h}
+		lo := max(0, pk-d.nw-d.nd)
 		var maxUp, maxDown int64
 		upAt, downAt := lo, lo
 		best := int64(-1)
-		for i := lo; i <= p; i++ {
-			if s := slope[i]; s > maxUp {
+		for i := lo; i <= pk; i++ {
+			if s := bp[i] - bp[max(0, i-d.nd)]; s > maxUp {
 				maxUp, upAt = s, i
 			} else if -s > maxDown {
 				maxDown, downAt = -s, i
@@ -187,6 +270,7 @@ func (d *detector) candidates(bp, slope, env []int64) []candidate {
 		}
 		out = append(out, c)
 	}
+	ws.cands = out
 	return out
 }
 
@@ -241,15 +325,18 @@ func (h *history) mean() int64 {
 	return s / 8
 }
 
-// detect returns the fiducial points of the QRS complexes in x, ascending
-// and at least a refractory period apart.
+// detect returns the fiducial points of the QRS complexes in the block
+// ws.x[d.pad():], ascending and at least a refractory period apart (as
+// indices of the block).
 //
-// missing, if not nil, marks the samples of x that were missing (and hold
-// the previous value): a complex whose filters saw a missing sample is not
-// a candidate, since the jump at the end of a gap looks like a QRS.
-func (d *detector) detect(x []int32, missing []bool) []int {
-	bp, slope, env := d.features(x)
-	cands := d.candidates(bp, slope, env)
+// missing, if not nil, marks the samples of the block that were missing
+// (and hold the previous value): a complex whose filters saw a missing
+// sample is not a candidate, since the jump at the end of a gap looks like
+// a QRS.
+func (d *detector) detect(ws *workspace, missing []bool) []int {
+	bp, env, peaks := d.features(ws)
+	cands := d.candidates(ws, bp, env, peaks)
+	env = env[d.pad():]
 	if missing != nil {
 		cands = d.dropMissing(cands, missing)
 	}
@@ -362,7 +449,7 @@ func (d *detector) detect(x []int32, missing []bool) []int {
 		noise.push(c.h)
 		th = thresh()
 	}
-	searchBack(len(x))
+	searchBack(len(env))
 
 	// Fiducials of distinct complexes can still come closer than the
 	// refractory period after refinement; keep the first.

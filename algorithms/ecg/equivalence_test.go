@@ -1,0 +1,138 @@
+package ecg
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// equivalenceSignal makes a hard test signal: a wandering baseline with
+// noise, QRS-like spikes of random height and spacing, and (by kind)
+// half-unit values that test the rounding, values beyond the ±2^24 clamp,
+// runs of missing samples, and flat stretches.
+func equivalenceSignal(rnd *rand.Rand, n int, rate float64, kind int) []float64 {
+	v := make([]float64, n)
+	amp := []float64{1, 0.01, 50, 1e5}[kind%4]
+	base := 0.0
+	next := 0
+	for i := range v {
+		base += rnd.NormFloat64() * 0.01 * amp
+		x := base + rnd.NormFloat64()*0.02*amp
+		if i >= next {
+			x += (rnd.Float64()*3 - 1) * amp
+			next = i + int(rate*(0.25+rnd.Float64()*1.5))
+		}
+		v[i] = x
+	}
+	if kind%3 == 1 {
+		for i := range v {
+			v[i] = math.Round(v[i]*1000)/1000 + 0.0005 // half-way between units at scale 1000
+		}
+	}
+	if kind%5 == 2 {
+		for k := 0; k < 4; k++ {
+			at, l := rnd.IntN(n), rnd.IntN(int(rate)+1)
+			for i := at; i < min(n, at+l); i++ {
+				v[i] = math.NaN()
+			}
+		}
+	}
+	if kind%7 == 3 {
+		at := rnd.IntN(n)
+		for i := at; i < min(n, at+int(rate)*3); i++ {
+			v[i] = v[at]
+		}
+	}
+	return v
+}
+
+// TestDetectMatchesReference checks that the rewritten detector (padded
+// single-pass filters, float64 truncating division, pooled memory, toInt
+// without math.Round) gives exactly what the original code in
+// reference_test.go gives: the integers, the band-passed signal, the
+// envelope and the beats, on random signals at many rates and gains.
+func TestDetectMatchesReference(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(4, 4))
+	rates := []float64{100, 128, 200, 250, 257.3, 360, 500, 1000, 1024, 2048}
+	tries := 20
+	if underWasm || testing.Short() {
+		tries = 4
+	}
+	for _, rate := range rates {
+		for try := 0; try < tries; try++ {
+			kind := rnd.IntN(210)
+			n := 1 + rnd.IntN(int(rate*20))
+			if try == 0 {
+				n = 1 + rnd.IntN(40) // shorter than the filters
+			}
+			v := equivalenceSignal(rnd, n, rate, kind)
+			gain := []float64{0, 200, 1, 1e-3, 1e9}[rnd.IntN(5)]
+			unit := []string{"mV", "uV", "V"}[rnd.IntN(3)]
+
+			wantX, wantMiss := refToInt(nil, nil, v, gain, unit)
+			ref := newRefDetector(rate)
+			wantBP, _, wantEnv := ref.features(wantX)
+			wantBP, wantEnv = slices.Clone(wantBP), slices.Clone(wantEnv)
+			want := ref.detect(wantX, wantMiss)
+
+			d := newDetector(rate)
+			p := d.pad()
+			ws := workspaces.Get().(*workspace)
+			// Dirty memory from a previous use must not matter.
+			for i := range ws.x {
+				ws.x[i] = int32(rnd.Uint32())
+			}
+			var miss []bool
+			ws.x, miss = toInt(ws.x, p, ws.miss, v, gain, unit)
+			if miss != nil {
+				ws.miss = miss
+			}
+			if !slices.Equal(ws.x[p:], wantX) {
+				t.Fatalf("%v Hz kind %d gain %v: toInt differs from the reference", rate, kind, gain)
+			}
+			if !slices.Equal(miss, wantMiss) {
+				t.Fatalf("%v Hz kind %d: missing marks differ from the reference", rate, kind)
+			}
+			bp, env, _ := d.features(ws)
+			if !slices.Equal(bp[p:], wantBP) || !slices.Equal(env[p:], wantEnv) {
+				t.Fatalf("%v Hz kind %d gain %v n %d: band-pass or envelope differs from the reference", rate, kind, gain, n)
+			}
+			ws.x, _ = toInt(ws.x, p, ws.miss, v, gain, unit)
+			got := d.detect(ws, miss)
+			workspaces.Put(ws)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%v Hz kind %d gain %v n %d: beats %v, want %v", rate, kind, gain, n, got, want)
+			}
+		}
+	}
+}
+
+// TestDivision checks the float64 division the moving averages use
+// against integer division where it is most likely to fail: exact
+// multiples, remainders of 1 and n-1, of both signs, for every window
+// length up to 1024 and quotients up to 2^32 (the largest a window can
+// hold: |x| <= 2^24 scaled by 2^8).
+func TestDivision(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 7))
+	step := 1
+	if underWasm || testing.Short() {
+		step = 7
+	}
+	for n := int64(1); n <= 1024; n += int64(step) {
+		f := float64(n)
+		qs := []int64{0, 1, 2, 3, 1<<24 - 1, 1 << 24, 1<<32 - 1, 1 << 32}
+		for range 40 {
+			qs = append(qs, rnd.Int64N(1<<32), rnd.Int64N(1<<20), int64(rnd.IntN(1000)))
+		}
+		for _, q := range qs {
+			for _, rem := range []int64{0, 1, n - 1, n / 2, rnd.Int64N(n)} {
+				for _, s := range []int64{q*n + rem, -(q*n + rem)} {
+					if got, want := int64(float64(s)/f), s/n; got != want {
+						t.Fatalf("int64(float64(%d)/%d) = %d, want %d", s, n, got, want)
+					}
+				}
+			}
+		}
+	}
+}
