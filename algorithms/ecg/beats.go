@@ -284,7 +284,9 @@ func RunBeats(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 // (nil when none is missing; miss's memory is reused if it is big enough).
 func toInt(dst []int32, pad int, miss []bool, v []float64, gain float64, unit string) ([]int32, []bool) {
 	scale := gain
-	if !(scale > 0) {
+	// An unknown, absurd or infinite gain falls back to the unit's scale:
+	// 0 × Inf would be NaN, whose integer conversion differs by platform.
+	if !(scale > 0) || scale > 1e12 {
 		switch unit {
 		case "uV", "µV":
 			scale = 1

@@ -136,3 +136,17 @@ func TestDivision(t *testing.T) {
 		}
 	}
 }
+
+// TestToIntAbsurdGain: an infinite or absurd gain must not reach the
+// integer conversion as NaN (0 × Inf), whose result differs by platform;
+// it falls back to the unit's scale like an unknown gain.
+func TestToIntAbsurdGain(t *testing.T) {
+	v := []float64{0, 0.5, -1.25, 2}
+	want, _ := toInt(nil, 0, make([]bool, len(v)), v, 0, "mV")
+	for _, gain := range []float64{math.Inf(1), 1e300, math.NaN(), -200} {
+		got, _ := toInt(nil, 0, make([]bool, len(v)), v, gain, "mV")
+		if !slices.Equal(got, want) {
+			t.Errorf("gain %v: got %v, want the unit's scale %v", gain, got, want)
+		}
+	}
+}
