@@ -2,17 +2,13 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/pulsegrid/pulsegrid/algorithms/formats"
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
@@ -110,81 +106,57 @@ type datasetJSON struct {
 	References int                  `json:"reference_annotations,omitempty"`
 }
 
-// maxFiles bounds the files of one upload (a multi-segment WFDB record can
-// have a few hundred).
-const maxFiles = 1000
-
+// handleDatasetUpload stores the recordings of one upload (see upload.go):
+// one recording answers its dataset, several answer {"id": first, "datasets": [...]}.
+// Problems with the files answer 422 with every problem listed.
 func handleDatasetUpload(d Deps) http.Handler {
+	known := map[string]bool{"name": true, "template": true, "trusted_only": true}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, d.MaxUpload)
-		mr, err := r.MultipartReader()
-		if err != nil {
-			writeError(w, r, d.Logger, Errorf(EInvalid, "upload must be multipart/form-data with the recording's files in the field \"files\": %v", err))
-			return
-		}
-		var files []formats.File
-		fields := map[string]string{}
-		for {
-			part, err := mr.NextPart()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				writeError(w, r, d.Logger, uploadError(err, d.MaxUpload))
-				return
-			}
-			if err := readPart(part, &files, fields); err != nil {
-				writeError(w, r, d.Logger, uploadError(err, d.MaxUpload))
-				return
-			}
-			if len(files) > maxFiles {
-				writeError(w, r, d.Logger, Errorf(ETooLarge, "more than %d files in one upload", maxFiles))
-				return
-			}
-		}
-		if len(files) == 0 {
-			writeError(w, r, d.Logger, Errorf(EInvalid, "no files: send the recording's files in the multipart field \"files\" (e.g. curl -F files=@100.hea -F files=@100.dat)"))
-			return
-		}
-		opt := formats.Options{}
-		var tpl *template.Template
-		if name := fields["template"]; name != "" {
-			if tpl, err = template.Builtin(name); err != nil {
-				writeError(w, r, d.Logger, Errorf(EInvalid, "template: %v", err))
-				return
-			}
-			opt.CSV = tpl.CSVOptions()
-		}
-		rec, err := formats.ReadWith(files, opt)
-		if err != nil {
-			writeError(w, r, d.Logger, Errorf(EUnprocessable, "%v", err))
-			return
-		}
-		var warnings []template.Violation
-		if tpl != nil {
-			clean, vs, err := tpl.Apply(rec)
-			if err != nil {
-				writeError(w, r, d.Logger, Errorf(EUnprocessable, "template %s rejected the recording: %v", tpl.Name, err))
-				return
-			}
-			rec, warnings = clean, vs
-		}
-		if err := rec.Signal.Validate(); err != nil {
-			writeError(w, r, d.Logger, Errorf(EUnprocessable, "%v", err))
-			return
-		}
-		trusted, _ := strconv.ParseBool(fields["trusted_only"])
-		name := strings.TrimSpace(fields["name"])
-		if name == "" {
-			name = "upload " + time.Now().UTC().Format("2006-01-02 15:04")
-		}
-		ds, err := d.Store.CreateDataset(r.Context(), store.Dataset{OwnerID: userFrom(r).ID, Name: truncate(name, 200), TrustedOnly: trusted}, rec)
+		u, err := receiveUpload(w, r, d)
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		audit(d, r, "dataset.upload", fmt.Sprintf("dataset/%d", ds.ID), fmt.Sprintf("%d files", len(files)))
-		writeJSON(w, http.StatusCreated, datasetJSON{Dataset: ds, Identity: &rec.Identity, Warnings: warnings, References: len(rec.Annotations)})
+		defer u.remove()
+		for field := range u.fields {
+			if !known[field] {
+				writeError(w, r, d.Logger, Errorf(EInvalid, "unknown form field %q (want files, name, template, trusted_only)", field))
+				return
+			}
+		}
+		var tpl *template.Template
+		if name := strings.TrimSpace(u.fields["template"]); name != "" {
+			if tpl, err = lookupTemplate(r.Context(), d.Store, name); err != nil {
+				writeError(w, r, d.Logger, err)
+				return
+			}
+		}
+		stored, problems, err := ingest(r.Context(), d, userFrom(r).ID, u, tpl)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		if len(problems) > 0 {
+			msg := problems[0].Message
+			if problems[0].File != "" {
+				msg = problems[0].File + ": " + msg
+			}
+			if len(problems) > 1 {
+				msg = fmt.Sprintf("%s (and %d more problems; nothing was stored)", msg, len(problems)-1)
+			}
+			writeJSON(w, statusOf[EUnprocessable], map[string]any{"code": EUnprocessable, "error": msg, "problems": problems})
+			return
+		}
+		out := make([]datasetJSON, len(stored))
+		for i, s := range stored {
+			audit(d, r, "dataset.upload", fmt.Sprintf("dataset/%d", s.dataset.ID), fmt.Sprintf("%d files, %s", len(s.files), s.format))
+			out[i] = datasetJSON{Dataset: s.dataset, Identity: &s.rec.Identity, Warnings: s.warnings, References: len(s.rec.Annotations)}
+		}
+		if len(out) == 1 {
+			writeJSON(w, http.StatusCreated, out[0])
+			return
+		}
+		writeJSON(w, http.StatusCreated, map[string]any{"id": out[0].ID, "datasets": out})
 	})
 }
 
@@ -193,35 +165,6 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
-}
-
-func uploadError(err error, limit int64) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return Errorf(ETooLarge, "upload exceeds the limit of %d MiB (serve --max-upload)", limit>>20)
-	}
-	return Errorf(EInvalid, "reading the upload: %v", err)
-}
-
-func readPart(part *multipart.Part, files *[]formats.File, fields map[string]string) error {
-	defer part.Close()
-	switch part.FormName() {
-	case "files", "file":
-		b, err := io.ReadAll(part)
-		if err != nil {
-			return err
-		}
-		*files = append(*files, formats.File{Name: filepath.Base(part.FileName()), Data: b})
-	case "name", "template", "trusted_only":
-		b, err := io.ReadAll(io.LimitReader(part, 1024))
-		if err != nil {
-			return err
-		}
-		fields[part.FormName()] = string(b)
-	default:
-		return Errorf(EInvalid, "unknown form field %q (want files, name, template, trusted_only)", part.FormName())
-	}
-	return nil
 }
 
 func handleDatasetList(d Deps) http.Handler {

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -364,13 +363,4 @@ func (t *loginThrottle) Succeed(keys ...string) {
 	for _, k := range keys {
 		delete(t.m, k)
 	}
-}
-
-// spoolDir is where uploads are written while they arrive.
-func (p *portal) spoolDir() (string, error) {
-	if p.d.Portal.DataDir == "" {
-		return os.TempDir(), nil
-	}
-	dir := p.d.Portal.DataDir + string(os.PathSeparator) + "tmp"
-	return dir, os.MkdirAll(dir, 0o700)
 }
