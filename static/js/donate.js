@@ -65,6 +65,7 @@ function showError(msg) {
 }
 
 const formatSeconds = (s) => {
+  if (s < 10) return `${s.toFixed(s < 1 ? 2 : 1)} s`; // chunks take milliseconds
   s = Math.round(s);
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
