@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
+	"github.com/pulsegrid/pulsegrid/algorithms/export"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 	"github.com/pulsegrid/pulsegrid/algorithms/template"
@@ -242,12 +242,7 @@ type analysisJSON struct {
 func toJSON(d Deps, a store.Analysis) analysisJSON {
 	j := analysisJSON{ID: a.ID, DatasetID: a.DatasetID, Algorithm: a.Algorithm, Params: a.Params, Priority: a.Priority, Status: a.Status,
 		Error: a.Error, Summary: a.Summary, CreatedAt: a.CreatedAt, FinishedAt: a.FinishedAt}
-	j.Progress.ChunksTotal, j.Progress.ChunksVerified = a.ChunksTotal, a.ChunksVerified
-	if !a.Finished() {
-		if v, t, ok := d.Grid.Progress(a.ID); ok {
-			j.Progress.ChunksTotal, j.Progress.ChunksVerified = t, v
-		}
-	}
+	j.Progress.ChunksVerified, j.Progress.ChunksTotal = progress(d, a)
 	return j
 }
 
@@ -342,57 +337,19 @@ func handleAnalysisResult(d Deps) http.Handler {
 		if format == "" {
 			format = "json"
 		}
-		if format != "json" && format != "csv" && format != "wfdb" {
+		if !export.Valid(format) {
 			writeError(w, r, d.Logger, Errorf(EInvalid, "format %q: want json, csv or wfdb", format))
 			return
 		}
-		if a.Status != store.StatusDone {
-			j := toJSON(d, a)
-			writeError(w, r, d.Logger, Errorf(EConflict, "analysis %d is %s (%d of %d chunks verified): the result exists once it is done", a.ID, a.Status, j.Progress.ChunksVerified, j.Progress.ChunksTotal))
-			return
-		}
-		body, err := d.Store.AnalysisResult(r.Context(), a.ID)
-		if err != nil {
+		res, body, err := finishedResult(r.Context(), d, a)
+		if err != nil && !(format == "json" && body != nil) {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		name := fmt.Sprintf("analysis-%d", a.ID)
-		switch format {
-		case "json":
-			w.Header().Set("Content-Type", "application/json")
-		default:
-			alg, err := d.Registry.Lookup(a.Algorithm)
-			if err != nil {
-				writeError(w, r, d.Logger, Errorf(EConflict, "this server no longer has %s, which is needed to convert the result; download format=json", a.Algorithm))
-				return
-			}
-			res, err := alg.DecodeResult(body)
-			if err != nil {
-				writeError(w, r, d.Logger, fmt.Errorf("decode stored result of analysis %d: %w", a.ID, err))
-				return
-			}
-			if format == "csv" {
-				if body, err = res.CSV(); err != nil {
-					writeError(w, r, d.Logger, err)
-					return
-				}
-				w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-				w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
-			} else {
-				an, ok := res.(pipeline.Annotated)
-				if !ok {
-					writeError(w, r, d.Logger, Errorf(EInvalid, "%s results have no events to write as WFDB annotations; use format=json or csv", a.Algorithm))
-					return
-				}
-				anns, _ := an.Annotations()
-				body = wfdb.WriteAnnotations(anns)
-				w.Header().Set("Content-Type", "application/octet-stream")
-				w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.atr"`)
-			}
-		}
 		audit(d, r, "analysis.export", fmt.Sprintf("analysis/%d", a.ID), format)
-		w.WriteHeader(http.StatusOK)
-		w.Write(body)
+		if err := writeExport(w, a, res, body, format); err != nil {
+			writeError(w, r, d.Logger, err)
+		}
 	})
 }
 

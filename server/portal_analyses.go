@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
+	"github.com/pulsegrid/pulsegrid/algorithms/export"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/server/store"
 	"github.com/pulsegrid/pulsegrid/views"
@@ -49,21 +49,11 @@ func (p *portal) analysisRows(r *http.Request, keep func(store.Analysis) bool, o
 			}
 			names[a.DatasetID] = name
 		}
-		verified, total := p.progress(a)
+		verified, total := progress(p.d, a)
 		rows = append(rows, views.AnalysisRow{ID: a.ID, Algorithm: a.Algorithm, DatasetID: a.DatasetID, DatasetName: name, Status: a.Status,
 			Priority: a.Priority, ChunksVerified: verified, ChunksTotal: total, Created: a.CreatedAt, BatchID: batches[a.ID]})
 	}
 	return rows, nil
-}
-
-// progress is the freshest chunk count: the grid's while running.
-func (p *portal) progress(a store.Analysis) (verified, total int) {
-	if !a.Finished() {
-		if v, t, ok := p.d.Grid.Progress(a.ID); ok {
-			return v, t
-		}
-	}
-	return a.ChunksVerified, a.ChunksTotal
 }
 
 func (p *portal) handleAnalyses() http.Handler {
@@ -235,7 +225,7 @@ func (p *portal) handleAnalysis() http.Handler {
 		if ds, err := p.d.Store.Dataset(r.Context(), a.DatasetID); err == nil {
 			page.DatasetName = ds.Name
 		}
-		page.ChunksVerified, page.ChunksTotal = p.progress(a)
+		page.ChunksVerified, page.ChunksTotal = progress(p.d, a)
 		if !a.Finished() {
 			st := p.d.Grid.Stats()
 			page.VolunteersWorking = st.Volunteers + st.LocalWorkers
@@ -286,27 +276,6 @@ func (p *portal) handleAnalysisDelete() http.Handler {
 	})
 }
 
-// doneResult loads and decodes the result of a finished analysis.
-func (p *portal) doneResult(r *http.Request, a store.Analysis) (pipeline.Result, []byte, error) {
-	if a.Status != store.StatusDone {
-		v, t := p.progress(a)
-		return nil, nil, Errorf(EConflict, "analysis %d is %s (%d of %d chunks verified): the result exists once it is done", a.ID, a.Status, v, t)
-	}
-	body, err := p.d.Store.AnalysisResult(r.Context(), a.ID)
-	if err != nil {
-		return nil, nil, err
-	}
-	alg, err := p.d.Registry.Lookup(a.Algorithm)
-	if err != nil {
-		return nil, body, Errorf(EConflict, "this server no longer has %s, which is needed to show the result; download it as JSON", a.Algorithm)
-	}
-	res, err := alg.DecodeResult(body)
-	if err != nil {
-		return nil, body, fmt.Errorf("decode stored result of analysis %d: %w", a.ID, err)
-	}
-	return res, body, nil
-}
-
 func (p *portal) handleResult() http.Handler {
 	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
 		a, err := p.analysis(r)
@@ -314,7 +283,7 @@ func (p *portal) handleResult() http.Handler {
 			p.fail(w, r, err)
 			return
 		}
-		res, _, err := p.doneResult(r, a)
+		res, _, err := finishedResult(r.Context(), p.d, a)
 		if err != nil {
 			p.fail(w, r, err)
 			return
@@ -356,7 +325,7 @@ func (p *portal) handleStrip() http.Handler {
 			p.fail(w, r, err)
 			return
 		}
-		res, _, err := p.doneResult(r, a)
+		res, _, err := finishedResult(r.Context(), p.d, a)
 		if err != nil {
 			p.fail(w, r, err)
 			return
@@ -389,39 +358,19 @@ func (p *portal) handleDownload() http.Handler {
 		if format == "" {
 			format = "json"
 		}
-		res, body, err := p.doneResult(r, a)
+		if !export.Valid(format) {
+			p.fail(w, r, Errorf(EInvalid, "format %q: want json, csv or wfdb", format))
+			return
+		}
+		res, body, err := finishedResult(r.Context(), p.d, a)
 		if err != nil && !(format == "json" && body != nil) {
 			p.fail(w, r, err)
 			return
 		}
-		name := fmt.Sprintf("analysis-%d", a.ID)
-		switch format {
-		case "json":
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.json"`)
-		case "csv":
-			if body, err = res.CSV(); err != nil {
-				p.fail(w, r, err)
-				return
-			}
-			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-			w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
-		case "wfdb":
-			an, ok := res.(pipeline.Annotated)
-			if !ok {
-				p.fail(w, r, Errorf(EInvalid, "%s results have no events to write as WFDB annotations; download CSV or JSON", a.Algorithm))
-				return
-			}
-			anns, _ := an.Annotations()
-			body = wfdb.WriteAnnotations(anns)
-			w.Header().Set("Content-Type", "application/octet-stream")
-			w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.atr"`)
-		default:
-			p.fail(w, r, Errorf(EInvalid, "format %q: want json, csv or wfdb", format))
-			return
-		}
 		audit(p.d, r, "analysis.export", fmt.Sprintf("analysis/%d", a.ID), format)
-		w.Write(body)
+		if err := writeExport(w, a, res, body, format); err != nil {
+			p.fail(w, r, err)
+		}
 	})
 }
 

@@ -274,7 +274,7 @@ func (p *portal) cohortPage(r *http.Request, batchID int64, as []store.Analysis,
 			rec.DatasetName = ds.Name
 		}
 		if a.Status == store.StatusDone {
-			res, _, err := p.doneResult(r, a)
+			res, _, err := finishedResult(r.Context(), p.d, a)
 			if err != nil {
 				return page, err
 			}

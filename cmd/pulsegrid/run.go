@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/catalog"
+	"github.com/pulsegrid/pulsegrid/algorithms/export"
 	"github.com/pulsegrid/pulsegrid/algorithms/formats"
-	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 )
 
@@ -68,10 +68,11 @@ func cmdRun(ctx context.Context, e env) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", alg.Name(), err)
 	}
-	body, err := encodeResult(res, *format)
+	file, err := export.Encode(res, *format)
 	if err != nil {
-		return err
+		return fmt.Errorf("--format: %w", err)
 	}
+	body := file.Data
 	if *out == "" {
 		_, err = e.stdout.Write(body)
 		return err
@@ -81,25 +82,6 @@ func cmdRun(ctx context.Context, e env) error {
 	}
 	fmt.Fprintf(e.stdout, "%s: %s → %s\n", alg.Name(), res.Summary(), *out)
 	return nil
-}
-
-// encodeResult renders a result in one of the export formats.
-func encodeResult(res pipeline.Result, format string) ([]byte, error) {
-	switch format {
-	case "json":
-		b, err := json.MarshalIndent(res, "", " ")
-		return append(b, '\n'), err
-	case "csv":
-		return res.CSV()
-	case "wfdb":
-		a, ok := res.(pipeline.Annotated)
-		if !ok {
-			return nil, fmt.Errorf("this result has no events to write as WFDB annotations; use --format json or csv")
-		}
-		anns, _ := a.Annotations()
-		return wfdb.WriteAnnotations(anns), nil
-	}
-	return nil, fmt.Errorf("--format %q: want json, csv or wfdb", format)
 }
 
 // writeFileAtomic writes through a temporary file and a rename, so that a
