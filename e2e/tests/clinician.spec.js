@@ -105,6 +105,7 @@ test('three volunteer tabs complete the analyses at quorum 2; results and CSV ar
     // The progress page follows the work live (progress.js polls the API).
     await expect(page.getByTestId('analysis-status')).toHaveText('done', { timeout: 150_000 });
     await expect(page.getByTestId('analysis-verified')).toHaveText(await page.getByTestId('analysis-total').textContent());
+    await expect(page.getByTestId('analysis-cancel')).toBeHidden(); // a finished analysis cannot be cancelled
     await portal.shot(page, 'analysis-progress-done');
     let chunks = 0;
     for (const id of Object.values(analyses)) {

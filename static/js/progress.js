@@ -47,6 +47,11 @@ function apply(a) {
   const err = document.getElementById('analysis-error');
   if (a.error) { err.textContent = a.error; err.hidden = false; }
   if (status === 'done') document.getElementById('analysis-result-link').hidden = false;
+  if (TERMINAL.has(status)) {
+    // A finished analysis can no longer be cancelled.
+    const cancel = document.getElementById('analysis-cancel-form');
+    if (cancel) cancel.hidden = true;
+  }
   return TERMINAL.has(status);
 }
 
