@@ -269,6 +269,19 @@ func axisTitle(label, unit string) string {
 }
 
 // axes draws the grid, the ticks with labels and the axis titles.
+// frame outlines the plot area.
+func (w *svgWriter) frame(p *plotArea) {
+	w.raw(`<rect class="frame" fill="none" stroke="#999" x="`)
+	w.num(p.x0)
+	w.raw(`" y="`)
+	w.num(p.y0)
+	w.raw(`" width="`)
+	w.num(p.w)
+	w.raw(`" height="`)
+	w.num(p.h)
+	w.raw(`"/>`)
+}
+
 func (w *svgWriter) axes(p *plotArea) {
 	w.raw(`<g class="grid" stroke="#e3e3e3" stroke-width="1">`)
 	var xt []float64
@@ -304,15 +317,7 @@ func (w *svgWriter) axes(p *plotArea) {
 	}
 	w.raw(`</g>`)
 	w.raw(`<g class="axis" fill="#444" font-size="11" font-family="sans-serif">`)
-	w.raw(`<rect class="frame" fill="none" stroke="#999" x="`)
-	w.num(p.x0)
-	w.raw(`" y="`)
-	w.num(p.y0)
-	w.raw(`" width="`)
-	w.num(p.w)
-	w.raw(`" height="`)
-	w.num(p.h)
-	w.raw(`"/>`)
+	w.frame(p)
 	xstep := 1.0
 	if len(xt) > 1 {
 		xstep = xt[1] - xt[0]

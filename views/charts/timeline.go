@@ -108,15 +108,8 @@ func (t Timeline) SVG() string {
 		w.text(l)
 		w.raw(`</text>`)
 	}
-	w.raw(`<rect class="frame" fill="none" stroke="#999" x="`)
-	w.num(p.x0)
-	w.raw(`" y="`)
-	w.num(p.y0)
-	w.raw(`" width="`)
-	w.num(p.w)
-	w.raw(`" height="`)
-	w.num(p.h)
-	w.raw(`"/></g><g class="episodes">`)
+	w.frame(p)
+	w.raw(`</g><g class="episodes">`)
 	for _, e := range t.Episodes {
 		lane := 0
 		for i, l := range lanes {
