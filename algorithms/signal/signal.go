@@ -37,6 +37,17 @@ func (c *Channel) Duration() float64 {
 	return float64(len(c.Samples)) / c.Rate
 }
 
+// MissingCount is the number of missing samples in the channel.
+func (c *Channel) MissingCount() int {
+	n := 0
+	for _, v := range c.Samples {
+		if IsMissing(v) {
+			n++
+		}
+	}
+	return n
+}
+
 // Signal is a de-identified recording: channels of samples and nothing else.
 type Signal struct {
 	Channels []Channel

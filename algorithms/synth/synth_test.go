@@ -290,21 +290,11 @@ func TestVitalsReadsBack(t *testing.T) {
 			}
 			missing := 0
 			for _, c := range v.Signal.Channels {
-				missing += countMissing(c.Samples)
+				missing += c.MissingCount()
 			}
 			t.Logf("%d episodes, %d missing samples", len(v.Episodes), missing)
 		})
 	}
-}
-
-func countMissing(s []float64) int {
-	n := 0
-	for _, v := range s {
-		if signal.IsMissing(v) {
-			n++
-		}
-	}
-	return n
 }
 
 // TestMissingStretches checks that logs have sensor drop-outs somewhere
@@ -314,7 +304,7 @@ func TestMissingStretches(t *testing.T) {
 	for s := range uint64(6) {
 		v := MustVitals(t, VitalsOptions{Record: "v", Minutes: 120, Seed: 3, Stream: s})
 		for _, c := range v.Signal.Channels {
-			total += countMissing(c.Samples)
+			total += c.MissingCount()
 			for _, e := range v.Episodes {
 				for i := e.FirstSample; i <= e.LastSample; i++ {
 					if signal.IsMissing(c.Samples[i]) {

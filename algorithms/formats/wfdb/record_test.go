@@ -36,16 +36,6 @@ func MustReadRecord(tb testing.TB, dir, header string) *signal.Recording {
 	return rec
 }
 
-func countMissing(s []float64) int {
-	n := 0
-	for _, v := range s {
-		if signal.IsMissing(v) {
-			n++
-		}
-	}
-	return n
-}
-
 // TestReadSharedRecords reads every WFDB record of ../shared/data and checks
 // its shape against what PhysioNet's tools report for it. Checksums are
 // verified by ReadRecord itself, so a decoding error would fail here.
@@ -104,7 +94,7 @@ func TestReadSharedRecords(t *testing.T) {
 				if c.Name != want.name || c.Unit != want.unit || c.Rate != want.rate || len(c.Samples) != want.n {
 					t.Errorf("channel %d: got %q %q %v Hz %d samples, want %q %q %v Hz %d samples", i, c.Name, c.Unit, c.Rate, len(c.Samples), want.name, want.unit, want.rate, want.n)
 				}
-				if got := countMissing(c.Samples); got != want.missing {
+				if got := c.MissingCount(); got != want.missing {
 					t.Errorf("channel %d (%s): got %d missing samples, want %d", i, c.Name, got, want.missing)
 				}
 			}
