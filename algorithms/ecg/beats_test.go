@@ -13,6 +13,7 @@ import (
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/ecg/bxb"
+	"github.com/pulsegrid/pulsegrid/algorithms/internal/pipetest"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
@@ -32,28 +33,7 @@ func runBeats(tb testing.TB, sig *signal.Signal, raw string, opt pipeline.SplitO
 	if err != nil {
 		tb.Fatal(err)
 	}
-	chunks, err := alg.Split(sig, params, opt)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	outs := make([][]byte, len(chunks))
-	parts := make([]pipeline.Part, len(chunks))
-	for i := range chunks {
-		// Round-trip the task through its wire encoding, as a volunteer gets it.
-		task, err := pipeline.DecodeTask(chunks[i].Task.Encode())
-		if err != nil {
-			tb.Fatal(err)
-		}
-		outs[i], err = alg.Run(task, pipeline.NoYield{})
-		if err != nil {
-			tb.Fatalf("chunk %d: %v", i, err)
-		}
-		parts[i] = pipeline.Part{Spec: chunks[i].Spec, Output: outs[i]}
-	}
-	res, err := alg.Merge(params, parts)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	res, chunks, outs := pipetest.Run(tb, alg, sig, params, opt)
 	return res.(*BeatsResult), chunks, outs
 }
 

@@ -1,7 +1,6 @@
 package hrv
 
 import (
-	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
 	"github.com/pulsegrid/pulsegrid/algorithms/internal/golden"
+	"github.com/pulsegrid/pulsegrid/algorithms/internal/pipetest"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
@@ -44,27 +44,7 @@ func mitdb(tb testing.TB, rec string) (*signal.Signal, []signal.Annotation) {
 
 func runECG(tb testing.TB, sig *signal.Signal, params []byte, opt pipeline.SplitOptions) *ECGResult {
 	tb.Helper()
-	alg := NewECG()
-	chunks, err := alg.Split(sig, params, opt)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	parts := make([]pipeline.Part, len(chunks))
-	for i, c := range chunks {
-		task, err := pipeline.DecodeTask(c.Task.Encode())
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out, err := alg.Run(task, pipeline.NoYield{Ctx: context.Background()})
-		if err != nil {
-			tb.Fatalf("chunk %d: %v", i, err)
-		}
-		parts[i] = pipeline.Part{Spec: c.Spec, Output: out}
-	}
-	res, err := alg.Merge(params, parts)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	res, _, _ := pipetest.Run(tb, NewECG(), sig, params, opt)
 	return res.(*ECGResult)
 }
 

@@ -1,7 +1,6 @@
 package vitals
 
 import (
-	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
 	"github.com/pulsegrid/pulsegrid/algorithms/internal/golden"
+	"github.com/pulsegrid/pulsegrid/algorithms/internal/pipetest"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
@@ -38,26 +38,7 @@ func mustRecord(tb testing.TB, header string) *signal.Signal {
 // would receive, and merges.
 func runAll(tb testing.TB, alg pipeline.Algorithm, sig *signal.Signal, params []byte, opt pipeline.SplitOptions) pipeline.Result {
 	tb.Helper()
-	chunks, err := alg.Split(sig, params, opt)
-	if err != nil {
-		tb.Fatalf("split: %v", err)
-	}
-	parts := make([]pipeline.Part, len(chunks))
-	for i, c := range chunks {
-		task, err := pipeline.DecodeTask(c.Task.Encode())
-		if err != nil {
-			tb.Fatalf("chunk %d: %v", i, err)
-		}
-		out, err := alg.Run(task, pipeline.NoYield{Ctx: context.Background()})
-		if err != nil {
-			tb.Fatalf("run chunk %d: %v", i, err)
-		}
-		parts[i] = pipeline.Part{Spec: c.Spec, Output: out}
-	}
-	res, err := alg.Merge(params, parts)
-	if err != nil {
-		tb.Fatalf("merge: %v", err)
-	}
+	res, _, _ := pipetest.Run(tb, alg, sig, params, opt)
 	return res
 }
 
