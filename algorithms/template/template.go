@@ -21,7 +21,6 @@ import (
 	"strings"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/csvlog"
-	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
 
 // Template is an ingest template.
@@ -226,99 +225,6 @@ func (t *Template) rule(name string) int {
 	return -1
 }
 
-// Apply checks rec against the template and returns a cleaned copy (rec is
-// not modified) with every violation found. The error is non-nil, and the
-// recording nil, exactly when a violation's action is ActionReject.
-//
-// A channel counts as a rule's kind when its name matches, its unit is the
-// rule's (or converts to it) and its rate is at least MinRate; a channel
-// whose name matches but whose unit or rate does not is reported and then
-// handled as an extra channel.
-func (t *Template) Apply(rec *signal.Recording) (*signal.Recording, []Violation, error) {
-	out := *rec
-	out.Signal.Channels = nil
-	var vs []Violation
-	add := func(v Violation) { vs = append(vs, v) }
-	found := make([]bool, len(t.Channels))
-	for _, ch := range rec.Signal.Channels {
-		c := ch
-		ri := t.rule(c.Name)
-		if ri >= 0 {
-			r := &t.Channels[ri]
-			ok := true
-			factor, known := convert(c.Unit, r.Unit)
-			switch {
-			case strings.TrimSpace(c.Unit) == "":
-				add(Violation{Channel: c.Name, Role: r.Role, Rule: RuleUnit, Action: ActionAssumed,
-					Message: fmt.Sprintf("channel %q has no unit; taken to be %s", c.Name, r.Unit)})
-				c.Unit = r.Unit
-			case !known:
-				add(Violation{Channel: c.Name, Role: r.Role, Rule: RuleUnit, Action: ActionKept,
-					Message: fmt.Sprintf("channel %q is in %q, expected %s (or a unit convertible to it): not used as %s", c.Name, c.Unit, r.Unit, r.Role)})
-				ok = false
-			case factor != 1:
-				add(Violation{Channel: c.Name, Role: r.Role, Rule: RuleUnit, Action: ActionConverted,
-					Message: fmt.Sprintf("channel %q converted from %s to %s (× %g)", c.Name, c.Unit, r.Unit, factor)})
-				s := make([]float64, len(c.Samples))
-				for i, v := range c.Samples {
-					s[i] = v * factor
-				}
-				c.Samples = s
-				c.Gain /= factor
-				c.Unit = r.Unit
-			default:
-				c.Unit = r.Unit
-			}
-			if ok && c.Rate < r.MinRate {
-				add(Violation{Channel: c.Name, Role: r.Role, Rule: RuleRate, Action: ActionKept,
-					Message: fmt.Sprintf("channel %q is sampled at %g Hz, below the %g Hz a %s channel needs: not used as %s", c.Name, c.Rate, r.MinRate, r.Role, r.Role)})
-				ok = false
-			}
-			if ok {
-				found[ri] = true
-				var rv []Violation
-				c.Samples, rv = checkRange(c, r)
-				vs = append(vs, rv...)
-				out.Signal.Channels = append(out.Signal.Channels, c)
-				continue
-			}
-		}
-		switch t.Extra {
-		case "drop":
-			add(Violation{Channel: c.Name, Rule: RuleExtra, Action: ActionDropped,
-				Message: fmt.Sprintf("channel %q is not a channel of template %s: dropped", c.Name, t.Name)})
-			continue
-		case "reject":
-			add(Violation{Channel: c.Name, Rule: RuleExtra, Action: ActionReject,
-				Message: fmt.Sprintf("channel %q is not a channel of template %s, which allows no others", c.Name, t.Name)})
-			continue
-		}
-		out.Signal.Channels = append(out.Signal.Channels, c)
-	}
-	anyFound := false
-	for i, r := range t.Channels {
-		anyFound = anyFound || found[i]
-		if r.Required && !found[i] {
-			add(Violation{Role: r.Role, Rule: RuleRequired, Action: ActionReject,
-				Message: fmt.Sprintf("no %s channel (named %s, in %s%s)", r.Role, strings.Join(append([]string{r.Role}, r.Aliases...), ", "), r.Unit, rateText(r.MinRate))})
-		}
-	}
-	if len(t.Channels) > 0 && !anyFound {
-		add(Violation{Rule: RuleNoMatch, Action: ActionReject,
-			Message: fmt.Sprintf("no channel is one that template %s expects (%s)", t.Name, t.roles())})
-	}
-	var rejects []string
-	for _, v := range vs {
-		if v.Action == ActionReject {
-			rejects = append(rejects, v.Message)
-		}
-	}
-	if len(rejects) > 0 {
-		return nil, vs, fmt.Errorf("template %s rejects the recording: %s", t.Name, strings.Join(rejects, "; "))
-	}
-	return &out, vs, nil
-}
-
 func rateText(r float64) string {
 	if r <= 0 {
 		return ""
@@ -332,70 +238,6 @@ func (t *Template) roles() string {
 		s = append(s, r.Role)
 	}
 	return strings.Join(s, ", ")
-}
-
-// checkRange reports runs of samples outside the rule's range and, when the
-// rule says so, returns the samples with those runs missing (a copy).
-func checkRange(c signal.Channel, r *ChannelRule) ([]float64, []Violation) {
-	if r.Min == nil && r.Max == nil {
-		return c.Samples, nil
-	}
-	lo, hi := math.Inf(-1), math.Inf(1)
-	if r.Min != nil {
-		lo = *r.Min
-	}
-	if r.Max != nil {
-		hi = *r.Max
-	}
-	action := ActionMissing
-	switch r.OutOfRange {
-	case "reject":
-		action = ActionReject
-	case "keep":
-		action = ActionKept
-	}
-	samples := c.Samples
-	copied := false
-	var vs []Violation
-	extra, extraRuns := 0, 0
-	for i := 0; i < len(samples); {
-		v := samples[i]
-		if signal.IsMissing(v) || (v >= lo && v <= hi) {
-			i++
-			continue
-		}
-		j := i + 1
-		for j < len(samples) && !signal.IsMissing(samples[j]) && (samples[j] < lo || samples[j] > hi) {
-			j++
-		}
-		if len(vs) < MaxRunsPerChannel {
-			what := "sample"
-			if j-i > 1 {
-				what = fmt.Sprintf("%d samples", j-i)
-			}
-			vs = append(vs, Violation{Channel: c.Name, Role: r.Role, Rule: RuleRange, Sample: int64(i), Count: j - i,
-				Time: float64(i) / c.Rate, Value: v, Action: action,
-				Message: fmt.Sprintf("channel %q: %s from sample %d (%s) outside %s %s, first %g", c.Name, what, i, clock(float64(i)/c.Rate), rangeText(r), r.Unit, v)})
-		} else {
-			extra += j - i
-			extraRuns++
-		}
-		if action == ActionMissing {
-			if !copied {
-				samples = append([]float64(nil), samples...)
-				copied = true
-			}
-			for k := i; k < j; k++ {
-				samples[k] = signal.Missing
-			}
-		}
-		i = j
-	}
-	if extraRuns > 0 {
-		vs = append(vs, Violation{Channel: c.Name, Role: r.Role, Rule: RuleRange, Count: extra, Action: action,
-			Message: fmt.Sprintf("channel %q: %d more samples in %d more runs outside %s %s", c.Name, extra, extraRuns, rangeText(r), r.Unit)})
-	}
-	return samples, vs
 }
 
 func rangeText(r *ChannelRule) string {

@@ -60,6 +60,10 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	if err := s.convertLegacySignals(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -222,7 +226,8 @@ func (s *SQLite) DeleteTokens(ctx context.Context, userID int64) error {
 
 const sigMagic = "PGSIG1"
 
-// EncodeSignal is the stored form of a signal.
+// EncodeSignal is the form signals were stored in before segments
+// (dataset_signals); start-up converts such datasets (segments.go).
 func EncodeSignal(sig *signal.Signal) []byte {
 	w := canon.NewWriter(sigMagic)
 	w.U32(uint32(len(sig.Channels)))
@@ -266,57 +271,10 @@ func scanDataset(row interface{ Scan(...any) error }) (Dataset, error) {
 	return d, json.Unmarshal([]byte(chans), &d.Channels)
 }
 
-// CreateDataset implements Store.
-func (s *SQLite) CreateDataset(ctx context.Context, d Dataset, rec *signal.Recording) (Dataset, error) {
-	d.Channels = d.Channels[:0]
-	for _, c := range rec.Signal.Channels {
-		d.Channels = append(d.Channels, ChannelInfo{Name: c.Name, Unit: c.Unit, Rate: c.Rate, Samples: len(c.Samples)})
-	}
-	d.Duration = rec.Signal.Duration()
-	d.CreatedAt = time.Now().UTC()
-	chans, _ := json.Marshal(d.Channels)
-	ident, _ := json.Marshal(rec.Identity)
-	anns := rec.Annotations
-	if anns == nil {
-		anns = []signal.Annotation{}
-	}
-	annJSON, _ := json.Marshal(anns)
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return d, err
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO datasets (owner_id, name, trusted_only, channels, duration, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		d.OwnerID, d.Name, d.TrustedOnly, string(chans), d.Duration, d.CreatedAt.UnixMilli())
-	if err != nil {
-		return d, err
-	}
-	if d.ID, err = res.LastInsertId(); err != nil {
-		return d, err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO dataset_signals (dataset_id, signal) VALUES (?, ?)`, d.ID, EncodeSignal(&rec.Signal)); err != nil {
-		return d, err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO dataset_identities (dataset_id, identity, annotations, annotation_rate) VALUES (?, ?, ?, ?)`,
-		d.ID, string(ident), string(annJSON), rec.AnnotationRate); err != nil {
-		return d, err
-	}
-	return d, tx.Commit()
-}
-
 // Dataset implements Store.
 func (s *SQLite) Dataset(ctx context.Context, id int64) (Dataset, error) {
-	d, err := scanDataset(s.db.QueryRowContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE id = ?`, id))
+	d, err := scanDataset(s.db.QueryRowContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE id = ? AND complete = 1`, id))
 	return d, notFound(err, "dataset", id)
-}
-
-// DatasetSignal implements Store.
-func (s *SQLite) DatasetSignal(ctx context.Context, id int64) (*signal.Signal, error) {
-	var b []byte
-	if err := s.db.QueryRowContext(ctx, `SELECT signal FROM dataset_signals WHERE dataset_id = ?`, id).Scan(&b); err != nil {
-		return nil, notFound(err, "dataset", id)
-	}
-	return DecodeSignal(b)
 }
 
 // DatasetIdentity implements Store.
@@ -336,7 +294,7 @@ func (s *SQLite) DatasetIdentity(ctx context.Context, id int64) (signal.Identity
 
 // Datasets implements Store.
 func (s *SQLite) Datasets(ctx context.Context, ownerID int64) ([]Dataset, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE ? = 0 OR owner_id = ? ORDER BY id DESC`, ownerID, ownerID)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE complete = 1 AND (? = 0 OR owner_id = ?) ORDER BY id DESC`, ownerID, ownerID)
 	if err != nil {
 		return nil, err
 	}

@@ -106,7 +106,7 @@ func TestDatasetRoundTripAndCascade(t *testing.T) {
 	if err := s.DeleteDataset(ctx, ds.ID); err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range []string{"datasets", "dataset_signals", "dataset_identities", "analyses", "chunk_outputs", "analysis_results"} {
+	for _, table := range []string{"datasets", "dataset_signals", "dataset_segments", "dataset_identities", "analyses", "chunk_outputs", "analysis_results"} {
 		var n int
 		s.db.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n)
 		if n != 0 {

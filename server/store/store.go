@@ -58,6 +58,9 @@ type ChannelInfo struct {
 	Unit    string  `json:"unit"`
 	Rate    float64 `json:"rate"`
 	Samples int     `json:"samples"`
+	// Gain is ADC units per physical unit as the file gave it (0: none);
+	// the store keeps samples as those integers where they are exact.
+	Gain float64 `json:"gain,omitempty"`
 }
 
 // Dataset is an uploaded recording's metadata.
@@ -185,13 +188,22 @@ type Store interface {
 	// DeleteTokens revokes every token of a user.
 	DeleteTokens(ctx context.Context, userID int64) error
 
-	// CreateDataset stores a dataset's metadata, signal and identity in one
-	// transaction; it returns the dataset with its id.
+	// CreateDataset stores a dataset's metadata, signal and identity, all or
+	// nothing; it returns the dataset with its id.
 	CreateDataset(ctx context.Context, d Dataset, rec *signal.Recording) (Dataset, error)
+	// BeginDataset starts storing a dataset whose samples are still being
+	// read (store/segments.go); channels' samples are ignored.
+	BeginDataset(ctx context.Context, d Dataset, channels []signal.Channel) (DatasetWriter, error)
 	// Dataset returns a dataset's metadata.
 	Dataset(ctx context.Context, id int64) (Dataset, error)
 	// DatasetSignal returns a dataset's de-identified samples.
 	DatasetSignal(ctx context.Context, id int64) (*signal.Signal, error)
+	// DatasetSamples returns samples [from, to) of one channel (clamped to
+	// the channel), reading only the segments that hold them.
+	DatasetSamples(ctx context.Context, id int64, channel int, from, to int64) ([]float64, error)
+	// DatasetSummaries returns one channel's summary per SummaryBlock
+	// samples, for previews and trends of a whole recording.
+	DatasetSummaries(ctx context.Context, id int64, channel int) ([]BlockSummary, error)
 	// DatasetIdentity returns what identifies the dataset's patient, the
 	// reference annotations and their sample rate.
 	DatasetIdentity(ctx context.Context, id int64) (signal.Identity, []signal.Annotation, float64, error)
