@@ -3,8 +3,10 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -236,14 +238,14 @@ func (p *portal) handleTemplateSave() http.Handler {
 }
 
 // rateSampler turns the grid's verified-chunks counter into a rate: each
-// look at the grid page compares with the previous look (at least 5 s
-// apart; the first look shows the average since the server started).
+// look at the grid page compares with the previous look at least 5 s
+// before. The first look has nothing to compare with: its rate is NaN
+// (shown as "–"), not a misleading 0.
 type rateSampler struct {
 	mu    sync.Mutex
 	at    time.Time
 	count float64
 	rate  float64
-	start time.Time
 }
 
 func (s *rateSampler) observe(count float64) float64 {
@@ -251,8 +253,8 @@ func (s *rateSampler) observe(count float64) float64 {
 	defer s.mu.Unlock()
 	now := time.Now()
 	if s.at.IsZero() {
-		s.at, s.count, s.start = now, count, now
-		return 0
+		s.at, s.count, s.rate = now, count, math.NaN()
+		return s.rate
 	}
 	if dt := now.Sub(s.at).Seconds(); dt >= 5 {
 		s.rate = (count - s.count) / dt
@@ -261,29 +263,19 @@ func (s *rateSampler) observe(count float64) float64 {
 	return s.rate
 }
 
-// gridMetrics reads the grid's Prometheus series: counters by name and
-// the queue depth by priority.
-func (p *portal) gridMetrics() (map[string]float64, map[string]float64) {
-	counters, queue := map[string]float64{}, map[string]float64{}
+// gridCounters reads the grid's Prometheus counters, summed by name.
+func (p *portal) gridCounters() map[string]float64 {
+	counters := map[string]float64{}
 	mfs, err := p.d.Gatherer.Gather()
 	if err != nil {
-		return counters, queue
+		return counters
 	}
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {
-			v := metricValue(m)
-			if mf.GetName() == "pulsegrid_queue_depth" {
-				for _, l := range m.GetLabel() {
-					if l.GetName() == "priority" {
-						queue[l.GetValue()] = v
-					}
-				}
-				continue
-			}
-			counters[mf.GetName()] += v
+			counters[mf.GetName()] += metricValue(m)
 		}
 	}
-	return counters, queue
+	return counters
 }
 
 func metricValue(m *dto.Metric) float64 {
@@ -296,10 +288,13 @@ func metricValue(m *dto.Metric) float64 {
 	return 0
 }
 
+// failuresShown bounds the recent failures the grid page lists.
+const failuresShown = 50
+
 func (p *portal) handleGrid() http.Handler {
 	return p.auth(true, func(w http.ResponseWriter, r *http.Request) {
 		st := p.d.Grid.Stats()
-		counters, queue := p.gridMetrics()
+		counters := p.gridCounters()
 		page := views.GridPage{
 			VolunteersOnline: st.Volunteers + st.LocalWorkers,
 			SlotsOnline:      st.ActiveLeases,
@@ -307,19 +302,20 @@ func (p *portal) handleGrid() http.Handler {
 			FailedChunks:     int(counters["pulsegrid_chunks_failed_total"]),
 			Updated:          time.Now(),
 		}
-		for _, prio := range store.Priorities {
-			page.Queue = append(page.Queue, views.QueueRow{Priority: prio, Pending: int(queue[prio])})
-		}
 		as, err := p.d.Store.Analyses(r.Context(), 0)
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
+		page.Queue = queueRows(p.d, as)
 		for _, a := range as {
-			if a.Status == store.StatusFailed && len(page.Failures) < 50 {
+			if a.Status == store.StatusFailed {
 				page.Failures = append(page.Failures, views.FailureRow{AnalysisID: a.ID, Chunk: -1, Reason: a.Error, When: a.FinishedAt})
 			}
 		}
+		// The most recent first, whatever order the store lists them in.
+		slices.SortStableFunc(page.Failures, func(x, y views.FailureRow) int { return y.When.Compare(x.When) })
+		page.Failures = page.Failures[:min(len(page.Failures), failuresShown)]
 		// Per-node figures: the store's rows (saved every few seconds),
 		// overridden by the grid's in-memory standing of the connected ones.
 		vs, err := p.d.Store.Volunteers(r.Context(), 200)
@@ -330,6 +326,26 @@ func (p *portal) handleGrid() http.Handler {
 		page.Nodes = nodeRows(vs, p.d.Grid.OnlineVolunteers())
 		p.render(w, r, http.StatusOK, "Grid", "grid", views.Grid(page))
 	})
+}
+
+// queueRows sums the analyses not yet finished by priority: how many, and
+// their chunks verified and still to verify (the grid's live progress).
+func queueRows(d Deps, as []store.Analysis) []views.QueueRow {
+	rows := make([]views.QueueRow, len(store.Priorities))
+	for i, prio := range store.Priorities {
+		rows[i].Priority = prio
+	}
+	for _, a := range as {
+		i := slices.Index(store.Priorities, a.Priority)
+		if a.Finished() || i < 0 {
+			continue
+		}
+		verified, total := progress(d, a)
+		rows[i].Analyses++
+		rows[i].Verified += verified
+		rows[i].Pending += max(total-verified, 0)
+	}
+	return rows
 }
 
 // nodeRows merges stored volunteers (most recently seen first) with the
@@ -361,7 +377,7 @@ func nodeRow(v store.Volunteer, online bool) views.NodeRow {
 		kind = "native"
 	}
 	return views.NodeRow{ID: v.ID[:min(len(v.ID), 8)], Nickname: v.Nickname, Kind: kind, Online: online,
-		Requests: v.Requests, Accepted: v.Validated, Completed: v.Results, Failed: v.Failed + v.Rejected,
+		Requests: v.Requests, Leased: v.Issued, Accepted: v.Validated, Completed: v.Results, Failed: v.Failed + v.Rejected,
 		AvgCompletion: v.AvgCompletion(), Reputation: float64(v.Reputation), LastSeen: v.LastSeen}
 }
 

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -374,34 +377,179 @@ func (p *portal) handleDownload() http.Handler {
 	})
 }
 
+// batch loads the analyses of the path's batch that the user may see (in
+// the order started); a batch with none of theirs is not found.
+func (p *portal) batch(r *http.Request) (int64, []store.Analysis, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return 0, nil, Errorf(ENotFound, "batch not found")
+	}
+	as, err := p.d.Store.BatchAnalyses(r.Context(), id)
+	if err != nil {
+		return id, nil, err
+	}
+	var visible []store.Analysis
+	for _, a := range as {
+		if canSee(r, a.OwnerID) {
+			visible = append(visible, a)
+		}
+	}
+	if len(visible) == 0 {
+		return id, nil, Errorf(ENotFound, "batch %d not found", id)
+	}
+	return id, visible, nil
+}
+
+// cohortBatchPage builds the cohort view of a batch: a section per
+// algorithm in the order started, or only the one only names (an
+// algorithm the batch does not have shows them all). A section whose
+// results cannot be read says why; the others are still shown.
+func (p *portal) cohortBatchPage(r *http.Request, batchID int64, as []store.Analysis, only string) (views.CohortBatchPage, error) {
+	page := views.CohortBatchPage{BatchID: batchID}
+	for _, a := range as {
+		if !slices.Contains(page.Algorithms, a.Algorithm) {
+			page.Algorithms = append(page.Algorithms, a.Algorithm)
+		}
+	}
+	if slices.Contains(page.Algorithms, only) {
+		page.Only = only
+	}
+	for _, alg := range page.Algorithms {
+		if page.Only != "" && alg != page.Only {
+			continue
+		}
+		sec := views.CohortSection{CohortPage: views.CohortPage{BatchID: batchID, Algorithm: alg}}
+		if a, err := p.d.Registry.Lookup(alg); err == nil {
+			sec.Title = a.Describe().Title
+		}
+		c, err := p.cohortPage(r, batchID, as, alg)
+		switch code := ErrorCode(err); {
+		case err == nil:
+			sec.CohortPage = c
+		case code == EInternal:
+			return page, err
+		default:
+			sec.Problem = err.Error()
+		}
+		page.Sections = append(page.Sections, sec)
+	}
+	page.CSV = fmt.Sprintf("/batches/%d/download?format=csv", batchID)
+	if page.Only != "" {
+		page.CSV += "&algorithm=" + url.QueryEscape(page.Only)
+	}
+	return page, nil
+}
+
 func (p *portal) handleCohort() http.Handler {
 	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r)
-		if err != nil {
-			p.fail(w, r, Errorf(ENotFound, "batch not found"))
-			return
-		}
-		as, err := p.d.Store.BatchAnalyses(r.Context(), id)
+		id, as, err := p.batch(r)
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		var visible []store.Analysis
+		page, err := p.cohortBatchPage(r, id, as, r.URL.Query().Get("algorithm"))
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		title := fmt.Sprintf("Cohort of batch #%d", id)
+		detail := "all"
+		if page.Only != "" {
+			title += ": " + page.Only
+			detail = page.Only
+		}
+		audit(p.d, r, "batch.view", fmt.Sprintf("batch/%d", id), detail)
+		p.render(w, r, http.StatusOK, title, "analyses", views.CohortBatch(page))
+	})
+}
+
+// handleCohortDownload is the cohort table as CSV, one row per figure of
+// a recording and one per aggregate (see cohortCSV); ?algorithm= narrows
+// it as it narrows the page. Like every export, it is audited.
+func (p *portal) handleCohortDownload() http.Handler {
+	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
+		id, as, err := p.batch(r)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		if f := r.URL.Query().Get("format"); f != "" && f != "csv" {
+			p.fail(w, r, Errorf(EInvalid, "format %q: the cohort table downloads as csv", f))
+			return
+		}
+		page, err := p.cohortBatchPage(r, id, as, r.URL.Query().Get("algorithm"))
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		datasets := map[int64]int64{}
 		for _, a := range as {
-			if canSee(r, a.OwnerID) {
-				visible = append(visible, a)
+			datasets[a.ID] = a.DatasetID
+		}
+		body, err := cohortCSV(page, datasets)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		detail := "csv"
+		if page.Only != "" {
+			detail += " " + page.Only
+		}
+		audit(p.d, r, "batch.export", fmt.Sprintf("batch/%d", id), detail)
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="batch-%d-cohort.csv"`, id))
+		w.WriteHeader(http.StatusOK)
+		w.Write(body)
+	})
+}
+
+// cohortCSVHeader is the header of the cohort table's CSV. It is long
+// ("tidy"): a row per figure of a recording (statistic "value") and a row
+// per aggregate across the recordings (statistic mean, median, q1, q3 or
+// n, with the recording columns empty), so that every section fits one
+// header whatever its recordings.
+var cohortCSVHeader = []string{"algorithm", "measure", "unit", "statistic", "analysis_id", "dataset_id", "dataset", "value"}
+
+// cohortCSV writes the sections of page as CSV; datasets maps analysis
+// ids to dataset ids. Missing values are empty cells.
+func cohortCSV(page views.CohortBatchPage, datasets map[int64]int64) ([]byte, error) {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write(cohortCSVHeader)
+	num := func(v float64) string {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return ""
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	for _, s := range page.Sections {
+		for _, m := range s.Metrics {
+			for i, rec := range s.Recordings {
+				v := math.NaN()
+				if i < len(m.Values) {
+					v = m.Values[i]
+				}
+				w.Write([]string{s.Algorithm, m.Name, m.Unit, "value", strconv.FormatInt(rec.AnalysisID, 10),
+					strconv.FormatInt(datasets[rec.AnalysisID], 10), csvText(rec.DatasetName), num(v)})
+			}
+			agg := views.Aggregate(m.Values)
+			for _, st := range []struct {
+				name string
+				v    float64
+			}{{"mean", agg.Mean}, {"median", agg.Median}, {"q1", agg.Q1}, {"q3", agg.Q3}, {"n", float64(agg.N)}} {
+				w.Write([]string{s.Algorithm, m.Name, m.Unit, st.name, "", "", "", num(st.v)})
 			}
 		}
-		if len(visible) == 0 {
-			p.fail(w, r, Errorf(ENotFound, "batch %d not found", id))
-			return
-		}
-		page, err := p.cohortPage(r, id, visible, r.URL.Query().Get("algorithm"))
-		if err != nil {
-			p.fail(w, r, err)
-			return
-		}
-		audit(p.d, r, "batch.view", fmt.Sprintf("batch/%d", id), page.Algorithm)
-		p.render(w, r, http.StatusOK, fmt.Sprintf("Cohort of batch #%d: %s", id, page.Algorithm), "analyses", views.Cohort(page))
-	})
+	}
+	w.Flush()
+	return buf.Bytes(), w.Error()
+}
+
+// csvText keeps a spreadsheet from reading a name typed at upload as a
+// formula (a leading =, +, -, @, tab or carriage return).
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }

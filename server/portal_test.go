@@ -361,8 +361,9 @@ func TestPortal(t *testing.T) {
 		if p := a.get(fmt.Sprintf("/analyses/%d", beatsID)); p.text("analysis-status") != "done" {
 			t.Fatalf("analysis-status = %q, want done", p.text("analysis-status"))
 		}
-		if p := a.get(fmt.Sprintf("/batches/%d", batch)); p.status != 200 || p.count("cohort-recording") != 1 {
-			t.Fatalf("cohort page: %d, %d recordings", p.status, p.count("cohort-recording"))
+		// A section per algorithm, each with the one recording.
+		if p := a.get(fmt.Sprintf("/batches/%d", batch)); p.status != 200 || p.count("cohort-section") != 2 || p.count("cohort-recording") != 2 {
+			t.Fatalf("cohort page: %d, %d sections, %d recordings; want 2 sections of 1", p.status, p.count("cohort-section"), p.count("cohort-recording"))
 		}
 	})
 

@@ -61,6 +61,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /analyses/{id}/strip", p.handleStrip())
 	mux.Handle("GET /analyses/{id}/download", p.handleDownload())
 	mux.Handle("GET /batches/{id}", p.handleCohort())
+	mux.Handle("GET /batches/{id}/download", p.handleCohortDownload())
 	mux.Handle("GET /admin/users", p.handleUsers())
 	mux.Handle("POST /admin/users", p.handleUserCreate())
 	mux.Handle("POST /admin/users/{id}/reset", p.handleUserAction("reset"))

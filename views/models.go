@@ -327,6 +327,30 @@ type CohortMetric struct {
 	Values []float64
 }
 
+// CohortBatchPage is the cohort view of a batch: a section per algorithm
+// started together (or only the one the page is narrowed to), each with the
+// recordings side by side and their mean, median and IQR.
+type CohortBatchPage struct {
+	BatchID int64
+	// Algorithms lists every algorithm of the batch in the order started,
+	// for the links that narrow the page to one of them.
+	Algorithms []string
+	// Only is the algorithm the page is narrowed to; empty shows them all.
+	Only     string
+	Sections []CohortSection
+	// CSV downloads the cohort table of the sections shown; empty hides it.
+	CSV string
+}
+
+// CohortSection is one algorithm's comparison in a CohortBatchPage.
+type CohortSection struct {
+	CohortPage
+	Title string // the algorithm's title, e.g. "ECG beat detection"
+	// Problem, when set, says why the section's figures cannot be shown
+	// (the rest of the page still can).
+	Problem string
+}
+
 // DonatePage is the volunteer page. donate.js does the work.
 type DonatePage struct {
 	MaxThreads int // options offered in the threads select; 0 gives 16
@@ -413,27 +437,31 @@ type TemplateEditPage struct {
 // GridPage is the grid status for admins.
 type GridPage struct {
 	VolunteersOnline int
-	SlotsOnline      int
-	ChunksPerSecond  float64
-	Queue            []QueueRow
-	FailedChunks     int
-	Failures         []FailureRow
-	Nodes            []NodeRow
-	Updated          time.Time
+	// SlotsOnline is the chunks being computed now (leases held).
+	SlotsOnline int
+	// ChunksPerSecond is NaN until there is a rate to show.
+	ChunksPerSecond float64
+	Queue           []QueueRow
+	FailedChunks    int
+	Failures        []FailureRow
+	Nodes           []NodeRow
+	Updated         time.Time
 }
 
-// QueueRow is the queue of one priority.
+// QueueRow is the work of one priority in the analyses not yet finished:
+// how many analyses, their chunks verified and their chunks still to verify
+// (waiting or being computed).
 type QueueRow struct {
 	Priority string
+	Analyses int
 	Pending  int
-	Leased   int
 	Verified int
 }
 
 // FailureRow is one failed chunk.
 type FailureRow struct {
 	AnalysisID int64
-	Chunk      int
+	Chunk      int // < 0 when not known (the reason may name it)
 	Reason     string
 	When       time.Time
 }
@@ -443,9 +471,10 @@ type FailureRow struct {
 type NodeRow struct {
 	ID            string // short anonymous id
 	Nickname      string
-	Kind          string // "browser", "native", "local"
+	Kind          string // "browser", "native", "local", or "volunteer" for another agent
 	Online        bool
-	Requests      int64 // lease requests received
+	Requests      int64 // requests for work received from the node (one per slot it asks to fill)
+	Leased        int64 // chunks leased to the node (the requests served)
 	Accepted      int64 // results accepted by quorum
 	Completed     int64 // results returned
 	Failed        int64 // errors, timeouts, mismatches

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/a-h/templ"
@@ -51,8 +52,7 @@ func TestWritePreview(t *testing.T) {
 		"dataset": {"Dataset 100", Nav{Role: RoleAdmin, Email: "a@example.org", Flashes: []Flash{{"success", "Uploaded."}}}, DatasetDetail(DatasetPage{ID: 1, Name: "100", Format: "WFDB", DurationSec: 1805, Channels: []ChannelInfo{{Name: "MLII", Unit: "mV", Rate: 360, Samples: 650000, Preview: s.Samples}}})},
 		"progress": {"Analysis #9", Nav{Role: RoleClinician}, AnalysisProgress(AnalysisPage{ID: 9, Algorithm: "ecg.beats@1", DatasetName: "100", Status: "running", Priority: "urgent",
 			ChunksVerified: 4, ChunksTotal: 11, VolunteersWorking: 2, ETASeconds: 70})},
-		"cohort": {"Cohort", Nav{Role: RoleClinician}, Cohort(CohortPage{Algorithm: "ecg.hrv@1", Recordings: []CohortRecording{{DatasetName: "100", HR: res.Beats.HR}, {DatasetName: "101", HR: res.Beats.HR}},
-			Metrics: []CohortMetric{{Name: "SDNN", Unit: "ms", Values: []float64{100, 120}}}})},
+		"cohort": {"Cohort of batch #1", Nav{Role: RoleClinician}, CohortBatch(cohortPreview(res.Beats.HR))},
 	}
 	if err := os.MkdirAll(*preview, 0o755); err != nil {
 		t.Fatal(err)
@@ -67,4 +67,15 @@ func TestWritePreview(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// cohortPreview is a batch of three algorithms on two recordings.
+func cohortPreview(hr []float64) CohortBatchPage {
+	p := sampleCohortBatch()
+	recs := slices.Clone(p.Sections[0].Recordings)
+	for i := range recs {
+		recs[i].HR = hr
+	}
+	p.Sections[0].Recordings = recs
+	return p
 }

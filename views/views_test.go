@@ -108,6 +108,7 @@ func pages() map[string]templ.Component {
 		"analysis":       AnalysisProgress(AnalysisPage{ID: 9, Status: "running", ChunksTotal: 10}),
 		"result":         Result(sampleResult()),
 		"cohort":         Cohort(CohortPage{Recordings: []CohortRecording{{DatasetName: "a"}}, Metrics: []CohortMetric{{Name: "HR", Values: []float64{1}}}}),
+		"cohort-batch":   CohortBatch(sampleCohortBatch()),
 		"donate":         Donate(DonatePage{}),
 		"leaderboard":    Leaderboard(LeaderboardPage{Rows: []LeaderRow{{Rank: 1}}}),
 		"users":          Users(UsersPage{Users: []UserRow{{ID: 1, Email: "a@b"}}}),
@@ -591,9 +592,13 @@ func TestAdmin(t *testing.T) {
 
 	doc = mustRender(t, Grid(GridPage{
 		VolunteersOnline: 3, ChunksPerSecond: 12.345,
-		Queue: []QueueRow{{Priority: "stat", Pending: 1}, {Priority: "routine", Pending: 40}},
-		Nodes: []NodeRow{{ID: "ab12", Kind: "browser", Online: true, Requests: 10, Accepted: 8, Completed: 9, Failed: 1, AvgCompletion: 1500 * time.Millisecond}},
+		Queue:    []QueueRow{{Priority: "stat", Pending: 1}, {Priority: "routine", Pending: 40}},
+		Nodes:    []NodeRow{{ID: "ab12", Kind: "browser", Online: true, Requests: 10, Leased: 9, Accepted: 8, Completed: 9, Failed: 1, AvgCompletion: 1500 * time.Millisecond}},
+		Failures: []FailureRow{{AnalysisID: 4, Chunk: -1, Reason: "chunk 3: no quorum"}},
 	}))
+	if got := doc.Find(testid("grid-failure-row") + " td").Eq(1).Text(); got != "–" {
+		t.Errorf("unknown failed chunk: got %q, want –", got)
+	}
 	if got := doc.Find(testid("grid-volunteers")).Text(); got != "3" {
 		t.Errorf("volunteers: got %q", got)
 	}
@@ -601,15 +606,16 @@ func TestAdmin(t *testing.T) {
 		t.Errorf("rate: got %q", got)
 	}
 	count(t, doc, testid("grid-queue-row"), 2)
-	cells := doc.Find(testid("grid-node-row") + " td")
+	row := doc.Find(testid("grid-node-row"))
 	var got []string
-	cells.Each(func(i int, s *goquery.Selection) {
-		if i >= 2 && i <= 6 {
-			got = append(got, s.Text())
-		}
-	})
-	if strings.Join(got, "|") != "10|8|9|1|1.50 s" {
+	for _, id := range []string{"node-requests", "node-leased", "node-completed", "node-accepted", "node-failed", "node-avg-completion"} {
+		got = append(got, row.Find(testid(id)).Text())
+	}
+	if strings.Join(got, "|") != "10|9|9|8|1|1.50 s" {
 		t.Errorf("node stats: got %v", got)
+	}
+	if _, ok := row.Attr("data-online"); !ok {
+		t.Error("an online node lacks data-online")
 	}
 
 	doc = mustRender(t, Audit(AuditPage{Entries: []AuditRow{{When: t0, Actor: "c@x", Action: "export", Object: "analysis 7"}}, NextPage: "/admin/audit?before=5"}))

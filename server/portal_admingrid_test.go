@@ -1,0 +1,198 @@
+package server_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/pulsegrid/pulsegrid/server/store"
+	"github.com/pulsegrid/pulsegrid/volunteer"
+)
+
+// nodeStats is one row of the grid page's node table, read by data-testid.
+type nodeStats struct {
+	id, kind                                             string
+	online                                               bool
+	requests, leased, completed, accepted, failed, avgMS int64
+	avgText                                              string
+}
+
+// gridNodes reads the node table of /admin/grid.
+func gridNodes(t *testing.T, p page) map[string]nodeStats {
+	t.Helper()
+	nodes := map[string]nodeStats{}
+	p.doc.Find(`[data-testid="grid-node-row"]`).Each(func(_ int, row *goquery.Selection) {
+		cell := func(id string) string {
+			return strings.TrimSpace(row.Find(`[data-testid="` + id + `"]`).Text())
+		}
+		num := func(id string) int64 {
+			n, err := strconv.ParseInt(cell(id), 10, 64)
+			if err != nil {
+				t.Errorf("%s = %q: %v", id, cell(id), err)
+			}
+			return n
+		}
+		avg := row.Find(`[data-testid="node-avg-completion"]`)
+		ms, err := strconv.ParseInt(avg.AttrOr("data-ms", ""), 10, 64)
+		if err != nil {
+			t.Errorf("node-avg-completion data-ms = %q: %v", avg.AttrOr("data-ms", ""), err)
+		}
+		_, online := row.Attr("data-online")
+		n := nodeStats{id: cell("node-id"), kind: strings.Fields(cell("node-kind") + " ?")[0], online: online,
+			requests: num("node-requests"), leased: num("node-leased"), completed: num("node-completed"),
+			accepted: num("node-accepted"), failed: num("node-failed"), avgMS: ms, avgText: strings.TrimSpace(avg.Text())}
+		if _, dup := nodes[n.id]; dup {
+			t.Errorf("node %s is listed twice", n.id)
+		}
+		nodes[n.id] = n
+	})
+	return nodes
+}
+
+// TestAdminGridNodeStatistics runs one analysis on three native volunteers
+// at quorum 2 and checks that the per-node table of /admin/grid adds up to
+// what happened, online and after a volunteer left; clinicians do not see
+// the page.
+func TestAdminGridNodeStatistics(t *testing.T) {
+	cfg := gridConfig()
+	cfg.TrustAfter = 1 << 20 // nobody earns quorum 1: every chunk is computed by two volunteers
+	ts := startServer(t, t.TempDir(), "127.0.0.1:0", cfg)
+	defer ts.stop()
+	quorum := ts.g.Config().Quorum
+	ps := &portalServer{base: ts.base, st: ts.st}
+	ps.addUser(t, "admin@example.org", store.RoleAdmin, "admin-password-1", false)
+	ps.addUser(t, "clin@example.org", store.RoleClinician, "clinician-password-1", false)
+	admin, clin := newBrowser(t, ts.base), newBrowser(t, ts.base)
+	if p := admin.login("admin@example.org", "admin-password-1"); p.status != http.StatusSeeOther {
+		t.Fatalf("admin login: %d", p.status)
+	}
+	if p := clin.login("clin@example.org", "clinician-password-1"); p.status != http.StatusSeeOther {
+		t.Fatalf("clinician login: %d", p.status)
+	}
+
+	vcfg := volunteer.Config{Slots: 2, Agent: "pulsegrid-native test"}
+	vols := startVolunteers(t, ts.base, 2, vcfg)
+	leaver, stopLeaver := runVolunteer(ts.base, vcfg)
+	defer stopLeaver()
+	vols = append(vols, leaver)
+
+	tok := ts.user("api@example.org", store.RoleClinician)
+	id := ts.analyse(tok, ts.upload(tok, "119", nil), "ecg.beats@1", "urgent")
+	s := ts.waitDone(tok, id, 90*time.Second)
+	chunks := int64(s.Progress.ChunksTotal)
+	if s.Status != store.StatusDone || chunks < 30 {
+		t.Fatalf("analysis: %+v, want done with 30 or more chunks", s)
+	}
+	// Verdicts reach the volunteers after the verified chunk is written.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var verified int64
+		for _, v := range vols {
+			verified += v.Stats().Verified
+		}
+		if verified == chunks*int64(quorum) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	p := admin.get("/admin/grid")
+	if p.status != 200 {
+		t.Fatalf("admin GET /admin/grid: %d", p.status)
+	}
+	if got := p.text("grid-volunteers"); got != "3" {
+		t.Errorf("grid-volunteers = %q, want 3", got)
+	}
+	if got := p.text("grid-failed"); got != "0" {
+		t.Errorf("grid-failed = %q, want 0", got)
+	}
+	if got := p.text("grid-rate"); got != "–" {
+		t.Errorf("grid-rate on the first look = %q, want – (no rate yet)", got)
+	}
+	urgent := p.doc.Find(`[data-testid="grid-queue-row"][data-priority="urgent"]`)
+	if a, pend := urgent.Find(`[data-testid="queue-analyses"]`).Text(), urgent.Find(`[data-testid="queue-pending"]`).Text(); a != "0" || pend != "0" {
+		t.Errorf("urgent queue after the analysis finished: %s analyses, %s chunks to verify; want 0, 0", a, pend)
+	}
+
+	nodes := gridNodes(t, p)
+	if len(nodes) != len(vols) {
+		t.Fatalf("node table has %d rows, want one per volunteer (%d): %v", len(nodes), len(vols), nodes)
+	}
+	var accepted, completed, leased int64
+	for _, v := range vols {
+		short := v.Identity().ID[:8]
+		n, ok := nodes[short]
+		if !ok {
+			t.Errorf("volunteer %s has no row", short)
+			continue
+		}
+		t.Logf("node %s: %+v", short, n)
+		if !n.online || n.kind != "native" {
+			t.Errorf("node %s: online %v, kind %q; want online, native", short, n.online, n.kind)
+		}
+		if n.accepted != v.Stats().Verified {
+			t.Errorf("node %s: %d accepted on the page, the volunteer counted %d verified verdicts", short, n.accepted, v.Stats().Verified)
+		}
+		// Requests → leases → results (or failures) → accepted results; the
+		// volunteers are honest, so no failure is a rejected result.
+		if !(n.requests >= n.leased && n.leased >= n.completed+n.failed && n.completed >= n.accepted) {
+			t.Errorf("node %s: requests %d ≥ leased %d ≥ completed %d + failed %d, completed ≥ accepted %d does not hold",
+				short, n.requests, n.leased, n.completed, n.failed, n.accepted)
+		}
+		// Native chunks may take under a millisecond, which the grid's
+		// whole-millisecond sums count as 0: the page must say so, not "0".
+		if n.completed > 0 && (n.avgMS < 0 || n.avgMS > 60_000 || n.avgText == "–" || strings.HasPrefix(n.avgText, "0")) {
+			t.Errorf("node %s: average completion %q (%d ms) for %d results", short, n.avgText, n.avgMS, n.completed)
+		}
+		accepted += n.accepted
+		completed += n.completed
+		leased += n.leased
+	}
+	if accepted != chunks*int64(quorum) {
+		t.Errorf("accepted results add up to %d, want %d chunks × quorum %d", accepted, chunks, quorum)
+	}
+	if completed < accepted {
+		t.Errorf("completed results add up to %d, fewer than the %d accepted", completed, accepted)
+	}
+	// And to the grid's own counters (every volunteer is still connected).
+	_, metrics := ts.do("GET", "/metrics", "", nil, "")
+	for name, want := range map[string]int64{"pulsegrid_leases_issued_total": leased, "pulsegrid_results_accepted_total": accepted} {
+		if line := name + " " + strconv.FormatInt(want, 10) + "\n"; !strings.Contains(string(metrics), line) {
+			t.Errorf("/metrics lacks %q: the node table does not add up to the grid's counter", strings.TrimSpace(line))
+		}
+	}
+
+	t.Run("LeaverStaysWithItsFigures", func(t *testing.T) {
+		short := leaver.Identity().ID[:8]
+		before := nodes[short]
+		stopLeaver()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			after, ok := gridNodes(t, admin.get("/admin/grid"))[short]
+			if ok && !after.online {
+				after.online = true
+				if after != before {
+					t.Errorf("after leaving: %+v, want the figures it had online %+v", after, before)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the volunteer that left is still online or gone from the table: %+v (present %v)", after, ok)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+
+	t.Run("NotForClinicians", func(t *testing.T) {
+		if p := clin.get("/admin/grid"); p.status != http.StatusNotFound || p.count("grid-node-row") != 0 {
+			t.Errorf("clinician GET /admin/grid: %d with %d node rows, want 404 and none", p.status, p.count("grid-node-row"))
+		}
+		if p := newBrowser(t, ts.base).get("/admin/grid"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location(), "/login") {
+			t.Errorf("anonymous GET /admin/grid: %d to %q, want the login page", p.status, p.location())
+		}
+	})
+}
