@@ -238,6 +238,55 @@ func decimateMinMax(x []float64, buckets int) []float64 {
 	return out
 }
 
+// channelInfo is one channel's line on the dataset page. Its figures and
+// preview come from the stored block summaries, so a 24-hour channel costs
+// as little as a short one; a channel with fewer blocks than the preview
+// has points is read whole.
+func (p *portal) channelInfo(r *http.Request, id int64, ch int, c store.ChannelInfo) (views.ChannelInfo, error) {
+	ci := views.ChannelInfo{Name: c.Name, Unit: c.Unit, Rate: c.Rate, Samples: int64(c.Samples), Min: math.NaN(), Max: math.NaN()}
+	sums, err := p.d.Store.DatasetSummaries(r.Context(), id, ch)
+	if err != nil {
+		return ci, err
+	}
+	for _, b := range sums {
+		ci.Missing += int64(b.Samples - b.Count)
+		if b.Count > 0 {
+			ci.Min, ci.Max = nanMin(ci.Min, b.Min), nanMax(ci.Max, b.Max)
+		}
+	}
+	if len(sums) < 2*previewPoints {
+		samples, err := p.d.Store.DatasetSamples(r.Context(), id, ch, 0, int64(c.Samples))
+		ci.Preview = decimateMinMax(samples, previewPoints/2)
+		return ci, err
+	}
+	buckets := previewPoints / 2
+	for b := range buckets {
+		mn, mx := math.NaN(), math.NaN()
+		for _, s := range sums[b*len(sums)/buckets : (b+1)*len(sums)/buckets] {
+			if s.Count > 0 {
+				mn, mx = nanMin(mn, s.Min), nanMax(mx, s.Max)
+			}
+		}
+		ci.Preview = append(ci.Preview, mn, mx)
+	}
+	return ci, nil
+}
+
+// nanMin and nanMax treat NaN as "none yet".
+func nanMin(a, b float64) float64 {
+	if a != a || b < a {
+		return b
+	}
+	return a
+}
+
+func nanMax(a, b float64) float64 {
+	if a != a || b > a {
+		return b
+	}
+	return a
+}
+
 func (p *portal) handleDataset() http.Handler {
 	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
@@ -268,10 +317,6 @@ func (p *portal) datasetPage(r *http.Request, id int64) (views.DatasetPage, erro
 	if err != nil {
 		return views.DatasetPage{}, err
 	}
-	sig, err := p.d.Store.DatasetSignal(r.Context(), id)
-	if err != nil {
-		return views.DatasetPage{}, err
-	}
 	m := metas[id]
 	page := views.DatasetPage{ID: id, Name: ds.Name, Format: formatLabel(m.Format), Template: m.Template, Uploaded: ds.CreatedAt,
 		DurationSec: ds.Duration, SizeBytes: m.SizeBytes, TrustedOnly: ds.TrustedOnly}
@@ -280,21 +325,11 @@ func (p *portal) datasetPage(r *http.Request, id int64) (views.DatasetPage, erro
 			page.Annotations++
 		}
 	}
-	for _, c := range sig.Channels {
-		ci := views.ChannelInfo{Name: c.Name, Unit: c.Unit, Rate: c.Rate, Samples: int64(len(c.Samples)), Min: math.NaN(), Max: math.NaN()}
-		for _, v := range c.Samples {
-			if v != v {
-				ci.Missing++
-				continue
-			}
-			if ci.Min != ci.Min || v < ci.Min {
-				ci.Min = v
-			}
-			if ci.Max != ci.Max || v > ci.Max {
-				ci.Max = v
-			}
+	for i, c := range ds.Channels {
+		ci, err := p.channelInfo(r, id, i, c)
+		if err != nil {
+			return page, err
 		}
-		ci.Preview = decimateMinMax(c.Samples, previewPoints/2)
 		page.Channels = append(page.Channels, ci)
 	}
 	rows, err := p.analysisRows(r, func(a store.Analysis) bool { return a.DatasetID == id }, ds.OwnerID)

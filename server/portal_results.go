@@ -115,22 +115,25 @@ func qrsAt(anns []signal.Annotation, from, to float64) []signal.Annotation {
 // strip is the ECG strip of the request's window with detected beats and
 // the reference annotations in it.
 func (p *portal) strip(r *http.Request, a store.Analysis, res *ecg.BeatsResult) (views.StripView, error) {
-	sig, err := p.d.Store.DatasetSignal(r.Context(), a.DatasetID)
+	ds, err := p.d.Store.Dataset(r.Context(), a.DatasetID)
 	if err != nil {
 		return views.StripView{}, err
 	}
-	if res.LeadIndex < 0 || res.LeadIndex >= len(sig.Channels) {
+	if res.LeadIndex < 0 || res.LeadIndex >= len(ds.Channels) {
 		return views.StripView{}, Errorf(EConflict, "the result names lead %d, which the dataset does not have", res.LeadIndex)
 	}
-	ch := sig.Channels[res.LeadIndex]
-	dur := ch.Duration()
+	ch := ds.Channels[res.LeadIndex]
+	dur := float64(ch.Samples) / ch.Rate
 	from, to := stripWindow(r, dur)
 	s := views.StripView{AnalysisID: a.ID, From: from, To: to, DurationSec: dur, Lead: ch.Name, Unit: ch.Unit, Rate: ch.Rate}
-	i0 := max(int(math.Floor(from*ch.Rate)), 0)
-	i1 := min(int(math.Ceil(to*ch.Rate)), len(ch.Samples))
+	i0 := max(int64(math.Floor(from*ch.Rate)), 0)
+	i1 := min(int64(math.Ceil(to*ch.Rate)), int64(ch.Samples))
 	if i0 < i1 {
 		s.Start = float64(i0) / ch.Rate
-		s.Samples = slices.Clone(ch.Samples[i0:i1])
+		// Only the window is read: a 24-hour lead is never loaded for a strip.
+		if s.Samples, err = p.d.Store.DatasetSamples(r.Context(), a.DatasetID, res.LeadIndex, i0, i1); err != nil {
+			return s, err
+		}
 	}
 	lo, _ := slices.BinarySearchFunc(res.Beats, from, func(b ecg.Beat, t float64) int {
 		if b.Time < t {
@@ -180,7 +183,7 @@ func hrvView(res *hrv.ECGResult) *views.HRVResult {
 }
 
 func (p *portal) vitalsView(r *http.Request, datasetID int64, res *vitals.SummaryResult) (*views.VitalsResult, error) {
-	sig, err := p.d.Store.DatasetSignal(r.Context(), datasetID)
+	ds, err := p.d.Store.Dataset(r.Context(), datasetID)
 	if err != nil {
 		return nil, err
 	}
@@ -192,11 +195,46 @@ func (p *portal) vitalsView(r *http.Request, datasetID int64, res *vitals.Summar
 			miss = 100 * float64(w.Missing) / float64(n)
 		}
 		v.Rows = append(v.Rows, views.VitalsRow{Channel: c.Name, Unit: c.Unit, Mean: w.Mean, Median: w.P50, Min: w.Min, Max: w.Max, P5: w.P5, P95: w.P95, MissingPct: miss})
-		if i := sig.Channel(c.Name); i >= 0 {
-			v.Trends = append(v.Trends, trendOf(sig.Channels[i]))
+		if i := slices.IndexFunc(ds.Channels, func(ch store.ChannelInfo) bool { return ch.Name == c.Name }); i >= 0 {
+			t, err := p.trend(r, datasetID, i, ds.Channels[i])
+			if err != nil {
+				return nil, err
+			}
+			v.Trends = append(v.Trends, t)
 		}
 	}
 	return v, nil
+}
+
+// trend is one stored channel as a trend chart. A channel long enough for
+// a trend point to span several stored summary blocks is drawn from the
+// summaries (a 24-hour record is not read); a shorter one is read whole.
+func (p *portal) trend(r *http.Request, id int64, ch int, c store.ChannelInfo) (views.Trend, error) {
+	if c.Samples <= trendPoints*store.SummaryBlock {
+		samples, err := p.d.Store.DatasetSamples(r.Context(), id, ch, 0, int64(c.Samples))
+		return trendOf(signal.Channel{Name: c.Name, Unit: c.Unit, Rate: c.Rate, Samples: samples}), err
+	}
+	sums, err := p.d.Store.DatasetSummaries(r.Context(), id, ch)
+	if err != nil {
+		return views.Trend{}, err
+	}
+	per := (len(sums) + trendPoints - 1) / trendPoints
+	span := float64(per * store.SummaryBlock)
+	t := views.Trend{Name: c.Name, Unit: c.Unit, Step: span / c.Rate, Start: (span - 1) / 2 / c.Rate}
+	for lo := 0; lo < len(sums); lo += per {
+		var sum float64
+		k := 0
+		for _, b := range sums[lo:min(lo+per, len(sums))] {
+			sum += b.Sum
+			k += b.Count
+		}
+		if k == 0 {
+			t.Samples = append(t.Samples, math.NaN())
+		} else {
+			t.Samples = append(t.Samples, sum/float64(k))
+		}
+	}
+	return t, nil
 }
 
 // trendOf is a channel as a trend of at most trendPoints bucket means
