@@ -33,7 +33,7 @@ func TestNodeRowsMergeOnlineOverStored(t *testing.T) {
 	seen := time.Now().Add(-time.Hour)
 	stored := []store.Volunteer{
 		{ID: "v-online-1234", Nickname: "old", Results: 1, LastSeen: seen},
-		{ID: "v-gone-5678", Agent: "pulsegrid-native linux/amd64", Requests: 9, Results: 4, CompletionMillis: 2000, Failed: 1, Rejected: 2, Validated: 2, LastSeen: seen},
+		{ID: "v-gone-5678", Agent: "pulsegrid-native linux/amd64", Requests: 9, Results: 4, CompletionMicros: 2_000_000, Failed: 1, Rejected: 2, Validated: 2, LastSeen: seen},
 	}
 	online := []store.Volunteer{
 		{ID: "v-online-1234", Nickname: "new", Agent: "pulsegrid-browser js/wasm (Mozilla/5.0)", Results: 3},

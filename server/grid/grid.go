@@ -716,7 +716,7 @@ func (s *Session) Handle(m *protocol.Message, payload []byte) error {
 			wall := time.Since(l.issued)
 			r.cpuUS = capCPU(m.CPUMS, wall)
 			s.vol.rec.Results++
-			s.vol.rec.CompletionMillis += wall.Milliseconds()
+			s.vol.rec.CompletionMicros += wall.Microseconds()
 			s.vol.rec.CPUMicros += r.cpuUS
 			if !l.acked.IsZero() {
 				mb := float64(len(l.c.payload)+1) / (1 << 20)

@@ -522,10 +522,10 @@ func (s *SQLite) Volunteer(ctx context.Context, id string) (Volunteer, error) {
 }
 
 // volunteerStatsColumns are the columns of migration 0101, in statsDest's order.
-const volunteerStatsColumns = `nickname, lease_requests, leases_issued, results, failed, cpu_us, credit_us, completion_ms`
+const volunteerStatsColumns = `nickname, lease_requests, leases_issued, results, failed, cpu_us, credit_us, completion_us`
 
 func (v *Volunteer) statsDest() []any {
-	return []any{&v.Nickname, &v.Requests, &v.Issued, &v.Results, &v.Failed, &v.CPUMicros, &v.CreditMicros, &v.CompletionMillis}
+	return []any{&v.Nickname, &v.Requests, &v.Issued, &v.Results, &v.Failed, &v.CPUMicros, &v.CreditMicros, &v.CompletionMicros}
 }
 
 // Leaderboard implements Store.
@@ -568,7 +568,7 @@ func (s *SQLite) SaveVolunteers(ctx context.Context, vs []Volunteer) error {
 		reputation = excluded.reputation, validated = excluded.validated, rejected = excluded.rejected, last_seen_at = excluded.last_seen_at,
 		nickname = excluded.nickname, lease_requests = excluded.lease_requests, leases_issued = excluded.leases_issued,
 		results = excluded.results, failed = excluded.failed, cpu_us = excluded.cpu_us, credit_us = excluded.credit_us,
-		completion_ms = excluded.completion_ms`)
+		completion_us = excluded.completion_us`)
 	if err != nil {
 		return err
 	}
@@ -585,7 +585,7 @@ func (s *SQLite) SaveVolunteers(ctx context.Context, vs []Volunteer) error {
 			v.LastSeen = time.Now()
 		}
 		if _, err := st.ExecContext(ctx, v.ID, v.SecretHash, uid, v.Agent, v.Reputation, v.Validated, v.Rejected, v.CreatedAt.UnixMilli(), v.LastSeen.UnixMilli(),
-			v.Nickname, v.Requests, v.Issued, v.Results, v.Failed, v.CPUMicros, v.CreditMicros, v.CompletionMillis); err != nil {
+			v.Nickname, v.Requests, v.Issued, v.Results, v.Failed, v.CPUMicros, v.CreditMicros, v.CompletionMicros); err != nil {
 			return fmt.Errorf("save volunteer %s: %w", v.ID, err)
 		}
 	}

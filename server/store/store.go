@@ -129,8 +129,8 @@ type Volunteer struct {
 	// its lease's wall time; CreditMicros the part of it for verified
 	// results, which is the volunteer's credit.
 	CPUMicros, CreditMicros int64
-	// CompletionMillis sums lease issued → result over Results.
-	CompletionMillis int64
+	// CompletionMicros sums lease issued → result (µs) over Results.
+	CompletionMicros int64
 }
 
 // AvgCompletion is the mean time from lease to result.
@@ -138,7 +138,7 @@ func (v *Volunteer) AvgCompletion() time.Duration {
 	if v.Results == 0 {
 		return 0
 	}
-	return time.Duration(v.CompletionMillis/v.Results) * time.Millisecond
+	return time.Duration(v.CompletionMicros/v.Results) * time.Microsecond
 }
 
 // Credit is the volunteer's credit: CPU seconds of verified results.

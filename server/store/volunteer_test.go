@@ -13,7 +13,7 @@ func TestVolunteerStatsRoundTripAndLeaderboard(t *testing.T) {
 	s := mustOpen(t, path)
 	now := time.Now().Truncate(time.Millisecond)
 	vs := []Volunteer{
-		{ID: "v-a", SecretHash: "h", Nickname: "Ada", Validated: 3, Requests: 9, Issued: 8, Results: 7, Failed: 1, CPUMicros: 4_000_000, CreditMicros: 2_500_000, CompletionMillis: 700, CreatedAt: now, LastSeen: now},
+		{ID: "v-a", SecretHash: "h", Nickname: "Ada", Validated: 3, Requests: 9, Issued: 8, Results: 7, Failed: 1, CPUMicros: 4_000_000, CreditMicros: 2_500_000, CompletionMicros: 700_000, CreatedAt: now, LastSeen: now},
 		{ID: "v-b", SecretHash: "h", Validated: 5, CPUMicros: 9_000_000, CreditMicros: 9_000_000, CreatedAt: now, LastSeen: now},
 		{ID: "v-c", SecretHash: "h", Nickname: "NoCredit", Results: 2, CPUMicros: 100, CreatedAt: now, LastSeen: now},
 	}
