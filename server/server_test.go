@@ -65,6 +65,11 @@ func startServer(t *testing.T, dir, addr string, cfg grid.Config) *testServer {
 	}
 	reg := prometheus.NewRegistry()
 	cfg.Metrics = reg
+	if cfg.SpillDir == "" {
+		// As serve does, and with most payloads spilled, so that the
+		// integration tests lease them from disk.
+		cfg.SpillDir, cfg.SpillBytes = filepath.Join(dir, "tmp"), 1024
+	}
 	if testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -67,7 +67,9 @@ func cmdServe(ctx context.Context, e env) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	algs := catalog.All()
-	g := grid.New(st, algs, grid.Config{Quorum: *quorum, MaxReplicas: *maxReplicas, AllowSameIP: *sameIP, ChunkSeconds: *chunkSec, Logger: log, Metrics: reg})
+	// Large chunk payloads wait for their leases on disk (grid/payload.go).
+	spill := filepath.Join(*data, "tmp")
+	g := grid.New(st, algs, grid.Config{Quorum: *quorum, MaxReplicas: *maxReplicas, AllowSameIP: *sameIP, ChunkSeconds: *chunkSec, SpillDir: spill, Logger: log, Metrics: reg})
 	defer g.Close()
 	if err := g.Resume(ctx); err != nil {
 		return fmt.Errorf("resume unfinished analyses: %w", err)

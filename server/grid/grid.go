@@ -59,6 +59,11 @@ type Config struct {
 	ChunkSeconds float64
 	// FlushInterval is the longest a verified chunk waits for its batched write (10ms).
 	FlushInterval time.Duration
+	// SpillDir, if set, is where payloads of SpillBytes or more wait for
+	// their leases, instead of the heap (payload.go).
+	SpillDir string
+	// SpillBytes is the smallest payload spilled (64 KiB).
+	SpillBytes int
 	// Logger receives the grid's log; nil discards it.
 	Logger *slog.Logger
 	// Metrics registers the grid's series; nil registers none.
@@ -95,6 +100,9 @@ func (c *Config) defaults() {
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = 10 * time.Millisecond
+	}
+	if c.SpillBytes <= 0 {
+		c.SpillBytes = 64 << 10
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -167,8 +175,9 @@ type analysis struct {
 	params             []byte
 	trustedOnly        bool
 	chunks             []*chunk
-	ready              queue // chunks never leased yet, in shuffled order
-	retry              queue // chunks that want another lease (expired, disputed...): served first
+	spill              *spill // large payloads, when Config.SpillDir is set
+	ready              queue  // chunks never leased yet, in shuffled order
+	retry              queue  // chunks that want another lease (expired, disputed...): served first
 	inflight           map[*chunk]struct{}
 	verified           int
 	finishing          bool
@@ -186,7 +195,7 @@ const (
 type chunk struct {
 	a       *analysis
 	spec    pipeline.Spec
-	payload []byte
+	payload payload
 	digest  string
 	state   chunkState
 	leases  []*lease
@@ -304,13 +313,18 @@ func (g *Grid) Start(ctx context.Context, a store.Analysis) (store.Analysis, err
 	if err != nil {
 		return a, err
 	}
+	an, err := g.newAnalysis(alg, chunks)
+	if err != nil {
+		return a, err
+	}
 	a.Status = store.StatusRunning
 	a.ChunksTotal = len(chunks)
 	a, err = g.store.CreateAnalysis(ctx, a)
 	if err != nil {
+		an.spill.Close()
 		return a, err
 	}
-	g.add(a, alg, ds.TrustedOnly, chunks, nil)
+	g.add(an, a, ds.TrustedOnly, nil)
 	return a, nil
 }
 
@@ -368,22 +382,54 @@ func (g *Grid) Resume(ctx context.Context) error {
 		if a.ChunksTotal != len(chunks) {
 			g.store.SetAnalysisStatus(ctx, a.ID, store.StatusRunning, "", len(chunks))
 		}
-		g.add(a, alg, ds.TrustedOnly, chunks, outs)
+		an, err := g.newAnalysis(alg, chunks)
+		if err != nil {
+			return err
+		}
+		g.add(an, a, ds.TrustedOnly, outs)
 		g.log.Info("resumed analysis", "analysis", a.ID, "chunks", len(chunks), "verified", len(outs))
 	}
 	return nil
 }
 
-func (g *Grid) add(sa store.Analysis, alg pipeline.Algorithm, trustedOnly bool, chunks []pipeline.Chunk, verified []store.ChunkOutput) {
-	prio, _ := ParsePriority(sa.Priority)
-	a := &analysis{
-		id: sa.ID, owner: sa.OwnerID, dataset: sa.DatasetID, priority: prio, created: sa.CreatedAt,
-		alg: alg, params: sa.Params, trustedOnly: trustedOnly, inflight: map[*chunk]struct{}{},
+// keepPayload keeps one chunk's payload in memory or, when large and
+// SpillDir is set, in the analysis's spill file.
+func (g *Grid) keepPayload(a *analysis, b []byte) (payload, error) {
+	if g.cfg.SpillDir == "" || len(b) < g.cfg.SpillBytes {
+		return payload{mem: b}, nil
 	}
+	if a.spill == nil {
+		sp, err := newSpill(g.cfg.SpillDir)
+		if err != nil {
+			return payload{}, err
+		}
+		a.spill = sp
+	}
+	return a.spill.add(b)
+}
+
+// newAnalysis holds an algorithm's chunks ready to be leased: their
+// payloads encoded (and spilled, when large) and digested.
+func (g *Grid) newAnalysis(alg pipeline.Algorithm, chunks []pipeline.Chunk) (*analysis, error) {
+	a := &analysis{alg: alg, inflight: map[*chunk]struct{}{}}
 	for i := range chunks {
-		p := chunks[i].Task.Encode()
-		a.chunks = append(a.chunks, &chunk{a: a, spec: chunks[i].Spec, payload: p, digest: canon.Digest(p)})
+		b := chunks[i].Task.Encode()
+		p, err := g.keepPayload(a, b)
+		if err != nil {
+			a.spill.Close()
+			return nil, err
+		}
+		a.chunks = append(a.chunks, &chunk{a: a, spec: chunks[i].Spec, payload: p, digest: canon.Digest(b)})
 	}
+	return a, nil
+}
+
+// add queues an analysis made by newAnalysis as the stored sa, with the
+// chunks already verified before a restart.
+func (g *Grid) add(a *analysis, sa store.Analysis, trustedOnly bool, verified []store.ChunkOutput) {
+	prio, _ := ParsePriority(sa.Priority)
+	a.id, a.owner, a.dataset, a.priority, a.created = sa.ID, sa.OwnerID, sa.DatasetID, prio, sa.CreatedAt
+	a.params, a.trustedOnly = sa.Params, trustedOnly
 	for _, o := range verified {
 		if o.Index >= 0 && o.Index < len(a.chunks) {
 			c := a.chunks[o.Index]
@@ -451,6 +497,7 @@ func (g *Grid) dropLocked(a *analysis, reason string) {
 		return
 	}
 	a.gone = true
+	a.spill.Close()
 	delete(g.analyses, a.id)
 	g.byPrio[a.priority] = slices.DeleteFunc(g.byPrio[a.priority], func(x *analysis) bool { return x == a })
 	for c := range a.inflight {
@@ -673,7 +720,7 @@ func (s *Session) Handle(m *protocol.Message, payload []byte) error {
 		if l := s.leases[m.LeaseID]; l != nil && l.acked.IsZero() {
 			l.acked = time.Now()
 			l.beat = l.acked
-			l.deadline = l.acked.Add(g.leaseTime(s.vol, len(l.c.payload)))
+			l.deadline = l.acked.Add(g.leaseTime(s.vol, l.c.payload.Len()))
 		}
 	case protocol.TypeProgress:
 		if l := s.leases[m.LeaseID]; l != nil {
@@ -719,7 +766,7 @@ func (s *Session) Handle(m *protocol.Message, payload []byte) error {
 			s.vol.rec.CompletionMicros += wall.Microseconds()
 			s.vol.rec.CPUMicros += r.cpuUS
 			if !l.acked.IsZero() {
-				mb := float64(len(l.c.payload)+1) / (1 << 20)
+				mb := float64(l.c.payload.Len()+1) / (1 << 20)
 				sec := time.Since(l.acked).Seconds() / mb
 				if s.vol.secPerMB == 0 {
 					s.vol.secPerMB = sec
@@ -1002,7 +1049,7 @@ func (g *Grid) issueLocked(s *Session, c *chunk) {
 	a := c.a
 	now := time.Now()
 	g.nextLease++
-	l := &lease{id: g.nextLease, c: c, s: s, issued: now, deadline: now.Add(g.leaseTime(s.vol, len(c.payload)))}
+	l := &lease{id: g.nextLease, c: c, s: s, issued: now, deadline: now.Add(g.leaseTime(s.vol, c.payload.Len()))}
 	if len(c.leases) == 0 && len(c.results) == 0 && c.single == nil && s.vol.trusted(g.cfg.TrustAfter) {
 		// No spot checks on trusted-only data: there may be no second
 		// eligible machine to run them.
@@ -1021,8 +1068,14 @@ func (g *Grid) issueLocked(s *Session, c *chunk) {
 	g.seq++
 	g.owners[a.owner] = g.seq
 	g.metrics.LeasesIssued.Inc()
+	body, err := c.payload.Bytes()
+	if err != nil {
+		// The server's own disk failed it: no volunteer can help.
+		g.failChunkLocked(c, fmt.Sprintf("chunk %d could not be read back: %v", c.spec.Index, err))
+		return
+	}
 	s.sendLocked(&protocol.Message{Type: protocol.TypeLease, LeaseID: l.id, Algorithm: a.alg.Name(),
-		Deadline: l.deadline.UnixMilli(), Digest: c.digest, Size: len(c.payload)}, c.payload)
+		Deadline: l.deadline.UnixMilli(), Digest: c.digest, Size: len(body)}, body)
 }
 
 func (g *Grid) removeLeaseLocked(l *lease) {
