@@ -14,6 +14,16 @@
 // Every uploaded file must be used: a stray file is an error rather than
 // something silently ignored, because it usually means the wrong file was
 // picked. docs/formats.md describes the formats.
+//
+// Read and ReadWith return the whole recording. Open returns a Stream
+// instead: the recording's headers and annotations at once, its samples
+// block by block, so that a 24-hour Holter file need never be held in
+// memory as float64 values. WFDB and EDF samples are decoded from the
+// files' bytes as the blocks are asked for (File.Data may be a
+// memory-mapped file); a CSV log is parsed whole, since its sample rate is
+// inferred from all its rows, and only handed out in blocks. ReadWith is
+// Open with every block collected: one decoder, the same samples and the
+// same errors.
 package formats
 
 import (
@@ -24,7 +34,6 @@ import (
 	"strings"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/csvlog"
-	"github.com/pulsegrid/pulsegrid/algorithms/formats/edf"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
 
@@ -57,8 +66,24 @@ func Read(files []File) (*signal.Recording, error) {
 }
 
 // ReadWith reads one recording from its files. Identity.FileNames lists
-// every file, in the order given.
+// every file, in the order given. It is Open with every block collected,
+// so both give the same recording and the same errors.
 func ReadWith(files []File, opt Options) (*signal.Recording, error) {
+	s, err := Open(files, opt)
+	if err != nil {
+		return nil, err
+	}
+	return s.collect()
+}
+
+// Open parses a recording's headers and annotations and returns a Stream
+// that yields its samples block by block. WFDB and EDF samples are decoded
+// from the files' bytes as Next asks for them, so File.Data may be a
+// memory-mapped file of any length; a CSV log is parsed whole (its rate is
+// inferred from all its rows) and handed out in blocks. Every check ReadWith
+// makes happens here: an Open that succeeds gives a Stream whose Next does
+// not fail. Identity.FileNames lists every file, in the order given.
+func Open(files []File, opt Options) (*Stream, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no files: expected a WFDB record (.hea + .dat), an .edf file or a .csv file")
 	}
@@ -86,29 +111,29 @@ func ReadWith(files []File, opt Options) (*signal.Recording, error) {
 		return nil, fmt.Errorf("files of different formats (%s and %s): upload one recording at a time",
 			byKind[kinds[0]][0].Name, byKind[kinds[1]][0].Name)
 	}
-	var rec *signal.Recording
+	var s *Stream
 	var err error
 	switch k := kinds[0]; k {
 	case KindWFDB:
-		rec, err = readWFDB(files)
+		s, err = openWFDB(files)
 	case KindEDF, KindCSV:
 		if len(files) > 1 {
 			return nil, fmt.Errorf("%d %s files (%s, %s...): upload one recording at a time", len(files), strings.ToUpper(string(k)), files[0].Name, files[1].Name)
 		}
 		if k == KindEDF {
-			rec, err = edf.Read(files[0].Name, files[0].Data)
+			s, err = openEDF(files[0])
 		} else {
-			rec, err = csvlog.Read(files[0].Name, files[0].Data, opt.CSV)
+			s, err = openCSV(files[0], opt.CSV)
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	rec.Identity.FileNames = nil
+	s.Recording.Identity.FileNames = nil
 	for _, f := range files {
-		rec.Identity.FileNames = append(rec.Identity.FileNames, f.Name)
+		s.Recording.Identity.FileNames = append(s.Recording.Identity.FileNames, f.Name)
 	}
-	return rec, nil
+	return s, nil
 }
 
 // wfdbExts are the extensions of the parts of a WFDB record that Detect
@@ -136,7 +161,7 @@ func Detect(f File) (Kind, error) {
 	if ext == "" {
 		// A WFDB header may name signal files without an extension; such a
 		// file is a WFDB part when a header accompanies it, which
-		// readWFDB checks by requiring every file to be used.
+		// openWFDB checks by requiring every file to be used.
 		return KindWFDB, nil
 	}
 	return "", fmt.Errorf("unknown file type %s (%s): expected .hea+.dat, .edf or .csv", ext, f.Name)
@@ -215,16 +240,16 @@ func isMaster(hea []byte) bool {
 	return false
 }
 
-// readWFDB reads a WFDB record from its files: the header, what it names,
+// openWFDB opens a WFDB record from its files: the header, what it names,
 // and <record>.atr or <record>.qrs.
-func readWFDB(files []File) (*signal.Recording, error) {
+func openWFDB(files []File) (*Stream, error) {
 	hea, err := pickHeader(files)
 	if err != nil {
 		return nil, err
 	}
 	record := recordName(hea.Name)
 	o := newOpener(record, files)
-	rec, err := readWFDBRecord(hea.Name, o)
+	s, err := openWFDBRecord(hea.Name, o)
 	if err != nil {
 		return nil, err
 	}
@@ -244,8 +269,8 @@ func readWFDB(files []File) (*signal.Recording, error) {
 		if err != nil {
 			return nil, err
 		}
-		rec.Annotations = anns
-		rec.AnnotationRate = rate
+		s.Recording.Annotations = anns
+		s.Recording.AnnotationRate = rate
 	}
 	for _, f := range files {
 		if o.used[f.Name] {
@@ -261,5 +286,5 @@ func readWFDB(files []File) (*signal.Recording, error) {
 			return nil, fmt.Errorf("%s was uploaded, but record %s does not use it: upload only the files its header %s names", f.Name, record, hea.Name)
 		}
 	}
-	return rec, nil
+	return s, nil
 }

@@ -5,11 +5,15 @@ import (
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
 
-// readWFDBRecord reads the record whose header is called header, opening
+// openWFDBRecord opens the record whose header is called header, opening
 // the files it names through o.
-func readWFDBRecord(header string, o *opener) (*signal.Recording, error) {
+func openWFDBRecord(header string, o *opener) (*Stream, error) {
 	o.used[header] = true
-	return wfdb.ReadRecord(header, o.open)
+	s, err := wfdb.OpenRecord(header, o.open)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{Recording: s.Recording, blocks: s}, nil
 }
 
 // readWFDBAnnotations decodes an MIT annotation file.

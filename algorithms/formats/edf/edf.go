@@ -21,13 +21,18 @@
 //     signal.Annotation: Decode returns them in File.TALs.
 //   - The patient and recording fields and the start date and time go into
 //     signal.Identity, never into the Signal.
+//
+// Open reads a file as a Stream: header and annotations at once, samples
+// block by block, scaled from the file's bytes as they are asked for, so
+// that a long recording never has to be held as float64 values. Read and
+// Decode are Open with every block collected.
 package edf
 
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -156,18 +161,30 @@ func Read(name string, data []byte) (*signal.Recording, error) {
 
 // Decode decodes an EDF, EDF+ or BDF file and keeps everything it found,
 // including the durations of annotations that Read's Recording has no room
-// for.
+// for. It is Open with every block collected, so both give the same
+// samples and errors.
 func Decode(name string, data []byte) (*File, error) {
-	h, err := ParseHeader(data)
+	s, starts, err := open(name, data, true)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, err
 	}
-	f, err := decodeRecords(h, data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	chans := s.Recording.Signal.Channels
+	for i := range chans {
+		chans[i].Samples = make([]float64, 0, s.lengths[i])
 	}
-	f.Recording.Identity = identity(name, h)
-	return f, nil
+	for {
+		block, err := s.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i, b := range block {
+			chans[i].Samples = append(chans[i].Samples, b...)
+		}
+	}
+	return &File{Header: *s.Header, Recording: s.Recording, TALs: s.TALs, RecordStarts: starts}, nil
 }
 
 // field is one fixed-width ASCII header field.
@@ -373,149 +390,6 @@ func latin1(b []byte) string {
 	return string(r)
 }
 
-// decodeRecords reads the data records: samples of ordinary signals scaled
-// to physical values, and TALs of annotation signals.
-func decodeRecords(h *Header, data []byte) (*File, error) {
-	f := &File{Header: *h, Recording: &signal.Recording{}}
-	bps := h.bytesPerSample()
-	rb := h.recordBytes()
-
-	// Where each signal's samples start inside a data record.
-	offsets := make([]int, len(h.Signals))
-	o := 0
-	for i, s := range h.Signals {
-		offsets[i] = o
-		o += s.SamplesPerRecord * bps
-	}
-
-	// Pass 1: TALs and the start time of each record.
-	f.RecordStarts = make([]float64, h.DataRecords)
-	for r := 0; r < h.DataRecords; r++ {
-		f.RecordStarts[r] = float64(r) * h.RecordDuration
-		first := true
-		for i, s := range h.Signals {
-			if !s.IsAnnotations() {
-				continue
-			}
-			at := h.HeaderBytes + r*rb + offsets[i]
-			tals, start, err := parseTALs(data[at:at+s.SamplesPerRecord*bps], at, r, first && h.IsPlus())
-			if err != nil {
-				return nil, fmt.Errorf("data record %d, signal %d (%q): %w", r, i+1, s.Label, err)
-			}
-			if first && h.IsPlus() {
-				f.RecordStarts[r] = start
-			}
-			first = false
-			f.TALs = append(f.TALs, tals...)
-		}
-	}
-
-	// t0 is the time of sample 0: the start of the first data record.
-	t0 := 0.0
-	if h.DataRecords > 0 {
-		t0 = f.RecordStarts[0]
-	}
-	if h.Discontinuous() {
-		for r := 1; r < h.DataRecords; r++ {
-			if f.RecordStarts[r] < f.RecordStarts[r-1]+h.RecordDuration {
-				return nil, fmt.Errorf("data record %d starts at %gs, before the end of record %d (%gs + %gs): EDF+D records must be in time order and must not overlap",
-					r, f.RecordStarts[r], r-1, f.RecordStarts[r-1], h.RecordDuration)
-			}
-		}
-	}
-
-	// Pass 2: samples.
-	annRate := 0.0
-	total := int64(0) // samples of the gap-filled EDF+D signals so far, against maxSamples
-	for i, s := range h.Signals {
-		if s.IsAnnotations() {
-			continue
-		}
-		rate := s.Rate(h.RecordDuration)
-		annRate = math.Max(annRate, rate)
-		spr := s.SamplesPerRecord
-		// EDFlib's scaling: physical = bitvalue × (offset + digital).
-		bitvalue := (s.PhysicalMax - s.PhysicalMin) / float64(s.DigitalMax-s.DigitalMin)
-		offset := s.PhysicalMax/bitvalue - float64(s.DigitalMax)
-		// start[r] is the sample index of record r's first sample.
-		start := func(r int) int64 { return int64(r) * int64(spr) }
-		n := int64(h.DataRecords) * int64(spr)
-		if h.Discontinuous() && h.DataRecords > 0 {
-			start = func(r int) int64 { return int64(math.Round(float64((f.RecordStarts[r] - t0) * rate))) }
-			last := float64((f.RecordStarts[h.DataRecords-1] - t0) * rate)
-			if last+float64(spr) > float64(maxSamples-total) {
-				return nil, fmt.Errorf("signal %d (%q): data record %d starts at %gs, which would make the signal %.0f samples long (more than %d samples in all signals)",
-					i+1, s.Label, h.DataRecords-1, f.RecordStarts[h.DataRecords-1], last+float64(spr), maxSamples)
-			}
-			n = start(h.DataRecords-1) + int64(spr)
-			total += n
-		}
-		samples := make([]float64, n)
-		if h.Discontinuous() {
-			for j := range samples {
-				samples[j] = signal.Missing
-			}
-		}
-		for r := 0; r < h.DataRecords; r++ {
-			at := h.HeaderBytes + r*rb + offsets[i]
-			dst := samples[start(r):]
-			// Rounding onsets to samples can make two records of an EDF+D
-			// file touch; a later record wins the shared sample.
-			if len(dst) > spr {
-				dst = dst[:spr]
-			}
-			for k := range dst {
-				var d int32
-				if bps == 2 {
-					d = int32(int16(uint16(data[at]) | uint16(data[at+1])<<8))
-				} else {
-					d = int32(uint32(data[at])|uint32(data[at+1])<<8|uint32(data[at+2])<<16) << 8 >> 8
-				}
-				at += bps
-				dst[k] = float64(bitvalue * (offset + float64(d)))
-			}
-		}
-		f.Recording.Signal.Channels = append(f.Recording.Signal.Channels, signal.Channel{
-			Name:    s.Label,
-			Unit:    s.PhysicalDimension,
-			Rate:    rate,
-			Gain:    float64(s.DigitalMax-s.DigitalMin) / (s.PhysicalMax - s.PhysicalMin),
-			Samples: samples,
-		})
-	}
-
-	if annRate == 0 {
-		annRate = 1000
-	}
-	for _, t := range f.TALs {
-		x := math.Round(float64((t.Onset - t0) * annRate))
-		if math.Abs(x) > 1<<53 {
-			return nil, fmt.Errorf("data record %d: annotation onset %gs is out of range", t.Record, t.Onset)
-		}
-		sample := int64(x)
-		for _, text := range t.Texts {
-			f.Recording.Annotations = append(f.Recording.Annotations, signal.Annotation{
-				Sample: sample,
-				Code:   signal.CodeNote,
-				Aux:    text,
-			})
-		}
-	}
-	slices.SortStableFunc(f.Recording.Annotations, func(a, b signal.Annotation) int {
-		switch {
-		case a.Sample < b.Sample:
-			return -1
-		case a.Sample > b.Sample:
-			return 1
-		}
-		return 0
-	})
-	if len(f.Recording.Annotations) > 0 {
-		f.Recording.AnnotationRate = annRate
-	}
-	return f, nil
-}
-
 // parseTALs parses the bytes of one annotation signal in one data record:
 // TALs "+onset[\x15duration]\x14text\x14...\x14\x00", padded with zeros.
 // at is the file offset of b, for errors. When timekeeping is set, the first
@@ -530,19 +404,17 @@ func parseTALs(b []byte, at, record int, timekeeping bool) ([]TAL, float64, erro
 		if end < 0 {
 			return nil, 0, fmt.Errorf("byte %d: annotation list is not terminated by a 0 byte", at+pos)
 		}
-		tal, err := parseTAL(b[pos:pos+end], at+pos)
+		tal, keeping, err := parseTAL(b[pos:pos+end], at+pos)
 		if err != nil {
 			return nil, 0, err
 		}
 		tal.Record = record
 		if timekeeping && len(tals) == 0 && pos == 0 {
-			if len(tal.Texts) == 0 || tal.Texts[0] != "" {
+			if !keeping {
 				return nil, 0, fmt.Errorf("byte %d: the first annotation of an EDF+ data record must be its time-keeping annotation \"+onset\\x14\\x14\"", at)
 			}
 			start = tal.Onset
 		}
-		// The empty text is time keeping, not an annotation.
-		tal.Texts = slices.DeleteFunc(tal.Texts, func(s string) bool { return s == "" })
 		if len(tal.Texts) > 0 {
 			tals = append(tals, tal)
 		}
@@ -554,45 +426,58 @@ func parseTALs(b []byte, at, record int, timekeeping bool) ([]TAL, float64, erro
 	return tals, start, nil
 }
 
-// parseTAL parses one TAL without its terminating 0 byte.
-func parseTAL(b []byte, at int) (TAL, error) {
-	var t TAL
+// parseTAL parses one TAL without its terminating 0 byte. Its Texts leave
+// out empty texts, which are time keeping rather than annotations; keeping
+// reports whether the first text was empty, as in a time-keeping TAL. It
+// allocates only for the texts it keeps, so that reading the time keeping
+// of every data record of a long EDF+ file costs no memory.
+func parseTAL(b []byte, at int) (t TAL, keeping bool, err error) {
 	i := bytes.IndexByte(b, 0x14)
 	if i < 0 {
-		return t, fmt.Errorf("byte %d: annotation %q has no 0x14 after its onset", at, latin1(b))
+		return t, false, fmt.Errorf("byte %d: annotation %q has no 0x14 after its onset", at, latin1(b))
 	}
 	head := b[:i]
 	if len(head) == 0 || (head[0] != '+' && head[0] != '-') {
-		return t, fmt.Errorf("byte %d: annotation onset %q must start with + or -", at, latin1(head))
+		return t, false, fmt.Errorf("byte %d: annotation onset %q must start with + or -", at, latin1(head))
 	}
 	onset, dur, hasDur := head, []byte(nil), false
 	if j := bytes.IndexByte(head, 0x15); j >= 0 {
 		onset, dur, hasDur = head[:j], head[j+1:], true
 	}
-	var err error
 	if t.Onset, err = talNumber(onset[1:]); err != nil {
-		return t, fmt.Errorf("byte %d: annotation onset %q: %w", at, latin1(onset), err)
+		return t, false, fmt.Errorf("byte %d: annotation onset %q: %w", at, latin1(onset), err)
 	}
 	if onset[0] == '-' {
 		t.Onset = -t.Onset
 	}
 	if hasDur {
 		if t.Duration, err = talNumber(dur); err != nil {
-			return t, fmt.Errorf("byte %d: annotation duration %q: %w", at+len(onset)+1, latin1(dur), err)
+			return t, false, fmt.Errorf("byte %d: annotation duration %q: %w", at+len(onset)+1, latin1(dur), err)
 		}
 		t.HasDuration = true
 	}
 	rest := b[i+1:]
 	if len(rest) == 0 || rest[len(rest)-1] != 0x14 {
-		return t, fmt.Errorf("byte %d: annotation texts must each end with 0x14", at+i+1)
+		return t, false, fmt.Errorf("byte %d: annotation texts must each end with 0x14", at+i+1)
 	}
-	for _, s := range bytes.Split(rest[:len(rest)-1], []byte{0x14}) {
+	texts := rest[:len(rest)-1]
+	for k := 0; ; k++ {
+		s, more, found := bytes.Cut(texts, []byte{0x14})
 		if !utf8.Valid(s) {
-			return t, fmt.Errorf("byte %d: annotation text %q is not UTF-8", at+i+1, s)
+			return t, false, fmt.Errorf("byte %d: annotation text %q is not UTF-8", at+i+1, s)
 		}
-		t.Texts = append(t.Texts, string(s))
+		if k == 0 {
+			keeping = len(s) == 0
+		}
+		if len(s) > 0 {
+			t.Texts = append(t.Texts, string(s))
+		}
+		if !found {
+			break
+		}
+		texts = more
 	}
-	return t, nil
+	return t, keeping, nil
 }
 
 // talNumber parses the unsigned decimal of a TAL onset or duration: digits

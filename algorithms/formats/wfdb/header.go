@@ -4,7 +4,11 @@
 //
 // The package does no I/O of its own: callers hand in bytes, and ReadRecord
 // asks an Opener for the files a header names. That keeps it usable on the
-// server (uploads held in memory) and in the browser worker alike.
+// server (uploads held in memory or memory-mapped) and in the browser
+// worker alike. OpenRecord reads a record as a Stream, decoding its samples
+// block by block from those bytes, so that a long record never has to be
+// held as float64 values; ReadRecord is OpenRecord with every block
+// collected.
 //
 // The reference is WFDB's own library (signal.c, annot.c) and its manual
 // pages header(5), signal(5) and annot(5); where the two differ, the library
