@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path"
@@ -159,43 +160,170 @@ type storedRecording struct {
 	dataset store.Dataset
 }
 
-// ingest parses and checks every recording of an upload and stores them
-// all, or nothing. Problems with the files come back as problems (nothing
-// stored); err is for the server's own failures.
+// ingest reads and checks every recording of an upload and stores them
+// all, or nothing. Each recording streams from its mapped files through
+// the template into the store block by block, so a 24-hour recording is
+// never whole in memory. Problems with the files come back as problems
+// (nothing stored: recordings stored before a bad one is found are
+// removed, and the rest are still read to report their problems too);
+// err is for the server's own failures.
 func ingest(ctx context.Context, d Deps, owner int64, u *upload, tpl *template.Template) ([]storedRecording, []uploadProblem, error) {
-	loaded, problems := loadSpooled(u.files, d.MaxUpload*4)
-	if len(problems) > 0 {
-		return nil, problems, nil
+	dir, err := spoolDir(d)
+	if err != nil {
+		return nil, nil, err
 	}
-	recs, problems := readRecordings(loaded, tpl)
+	files, release, problems := openSpooled(u.files, d.MaxUpload*4, dir)
+	defer release()
 	if len(problems) > 0 {
 		return nil, problems, nil
 	}
 	trusted, _ := strconv.ParseBool(u.fields["trusted_only"])
 	trusted = trusted || u.fields["trusted_only"] == "on"
-	tplName := ""
-	if tpl != nil {
-		tplName = tpl.Name
-	}
+	groups := groupFiles(files)
 	var stored []storedRecording
-	for _, rc := range recs {
-		name := rc.name
-		if n := strings.TrimSpace(u.fields["name"]); n != "" && len(recs) == 1 {
-			name = n
+	undo := func() {
+		for _, s := range stored {
+			d.Store.DeleteDataset(context.WithoutCancel(ctx), s.dataset.ID)
 		}
-		ds, err := d.Store.CreateDataset(ctx, store.Dataset{OwnerID: owner, Name: truncate(name, 200), TrustedOnly: trusted}, rc.rec)
-		if err == nil {
-			stored = append(stored, storedRecording{recording: rc, dataset: ds})
-			err = d.Store.SetDatasetMeta(ctx, ds.ID, store.DatasetMeta{Format: rc.format, Template: tplName, SizeBytes: rc.size})
-		}
-		if err != nil {
-			for _, s := range stored {
-				d.Store.DeleteDataset(ctx, s.dataset.ID)
+	}
+	for _, g := range groups {
+		rc, ds, probs, err := ingestRecording(ctx, d, g, tpl, len(problems) == 0, func(rc *recording) store.Dataset {
+			name := rc.name
+			if n := strings.TrimSpace(u.fields["name"]); n != "" && len(groups) == 1 {
+				name = n
 			}
+			return store.Dataset{OwnerID: owner, Name: truncate(name, 200), TrustedOnly: trusted}
+		})
+		if err != nil {
+			undo()
 			return nil, nil, fmt.Errorf("store recording %s (nothing of the upload was kept): %w", rc.name, err)
 		}
+		problems = append(problems, probs...)
+		if ds != nil {
+			stored = append(stored, storedRecording{recording: rc, dataset: *ds})
+		}
+	}
+	if len(problems) > 0 {
+		undo()
+		return nil, problems, nil
 	}
 	return stored, nil, nil
+}
+
+// ingestRecording reads one recording, checks it against the template and,
+// when keep is set and nothing is wrong, stores it as the dataset newDataset
+// describes. A recording with problems leaves nothing in the store.
+func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *template.Template, keep bool, newDataset func(*recording) store.Dataset) (recording, *store.Dataset, []uploadProblem, error) {
+	first := g[0].Name
+	rc := recording{name: strings.TrimSuffix(first, filepath.Ext(first)), files: g}
+	for _, f := range g {
+		rc.size += int64(len(f.Data))
+	}
+	if k, err := formats.Detect(g[0]); err == nil {
+		rc.format = string(k)
+	}
+	opt := formats.Options{}
+	if tpl != nil {
+		opt.CSV = tpl.CSVOptions()
+	}
+	st, err := formats.Open(g, opt)
+	if err != nil {
+		return rc, nil, problemsOf(first, err), nil
+	}
+	rec := st.Recording
+	if rec.Identity.Record != "" {
+		rc.name = rec.Identity.Record
+	}
+	var clean *template.Cleaner
+	channels := rec.Signal.Channels
+	if tpl != nil {
+		clean = tpl.Begin(rec)
+		channels = clean.Channels()
+		if clean.Rejected() {
+			_, vs, err := clean.Finish()
+			return rc, nil, templateProblems(first, tpl, vs, err), nil
+		}
+	}
+	if err := (&signal.Signal{Channels: channels}).Validate(); err != nil {
+		return rc, nil, problemsOf(first, err), nil
+	}
+	var w store.DatasetWriter
+	if keep {
+		if w, err = d.Store.BeginDataset(ctx, newDataset(&rc), channels); err != nil {
+			return rc, nil, nil, err
+		}
+	}
+	fail := func(probs []uploadProblem, err error) (recording, *store.Dataset, []uploadProblem, error) {
+		if w != nil {
+			w.Abort()
+		}
+		return rc, nil, probs, err
+	}
+	pos := make([]int64, len(channels))
+	for {
+		blocks, err := st.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fail(problemsOf(first, err), nil)
+		}
+		if clean != nil {
+			blocks = clean.Clean(blocks)
+		}
+		for i, b := range blocks {
+			for j, v := range b {
+				if math.IsInf(v, 0) {
+					return fail(problemsOf(first, fmt.Errorf("channel %d (%q): sample %d is infinite", i, channels[i].Name, pos[i]+int64(j))), nil)
+				}
+			}
+			pos[i] += int64(len(b))
+		}
+		if w != nil {
+			if err := w.Write(blocks); err != nil {
+				return fail(nil, err)
+			}
+		}
+	}
+	if clean != nil {
+		cleaned, vs, err := clean.Finish()
+		if err != nil {
+			return fail(templateProblems(first, tpl, vs, err), nil)
+		}
+		rec, rc.warnings = cleaned, vs
+	}
+	rc.rec = rec
+	if w == nil {
+		return rc, nil, nil, nil
+	}
+	ds, err := w.Commit(rec.Identity, rec.Annotations, rec.AnnotationRate)
+	if err == nil {
+		tplName := ""
+		if tpl != nil {
+			tplName = tpl.Name
+		}
+		err = d.Store.SetDatasetMeta(ctx, ds.ID, store.DatasetMeta{Format: rc.format, Template: tplName, SizeBytes: rc.size})
+	}
+	if err != nil {
+		d.Store.DeleteDataset(context.WithoutCancel(ctx), w.ID())
+		return rc, nil, nil, err
+	}
+	return rc, &ds, nil, nil
+}
+
+// templateProblems lists the violations that made a template reject a
+// recording.
+func templateProblems(file string, tpl *template.Template, vs []template.Violation, err error) []uploadProblem {
+	var problems []uploadProblem
+	for _, v := range vs {
+		if v.Action == template.ActionReject {
+			problems = append(problems, uploadProblem{File: file, Message: fmt.Sprintf("template %s: %s", tpl.Name, v.Message)})
+		}
+	}
+	if len(problems) == 0 {
+		problems = append(problems, uploadProblem{File: file, Message: fmt.Sprintf("template %s rejected the recording: %v", tpl.Name, err)})
+	}
+	return problems
 }
 
 // spool copies one multipart file to a temporary file.
@@ -218,20 +346,30 @@ func spool(dir string, part io.ReadCloser) (spooled, error) {
 	return s, err
 }
 
-// loadSpooled reads the spooled files into memory, expanding .zip
-// archives (at most maxExpanded bytes uncompressed in all).
-func loadSpooled(files []spooled, maxExpanded int64) ([]formats.File, []uploadProblem) {
-	var out []formats.File
-	var problems []uploadProblem
+// openSpooled maps the spooled files into memory (not onto the heap:
+// mapFile), expanding .zip archives into more spooled files first (at most
+// maxExpanded bytes uncompressed in all). release unmaps and removes what
+// it made.
+func openSpooled(files []spooled, maxExpanded int64, dir string) (out []formats.File, release func(), problems []uploadProblem) {
+	var undo []func()
+	release = func() {
+		for _, f := range undo {
+			f()
+		}
+	}
+	open := func(name, path string) {
+		b, unmap, err := mapFile(path)
+		if err != nil {
+			problems = append(problems, uploadProblem{File: name, Message: err.Error()})
+			return
+		}
+		undo = append(undo, unmap)
+		out = append(out, formats.File{Name: name, Data: b})
+	}
 	var expanded int64
 	for _, f := range files {
 		if !strings.EqualFold(filepath.Ext(f.name), ".zip") {
-			b, err := os.ReadFile(f.path)
-			if err != nil {
-				problems = append(problems, uploadProblem{File: f.name, Message: err.Error()})
-				continue
-			}
-			out = append(out, formats.File{Name: f.name, Data: b})
+			open(f.name, f.path)
 			continue
 		}
 		zr, err := zip.OpenReader(f.path)
@@ -257,25 +395,45 @@ func loadSpooled(files []spooled, maxExpanded int64) ([]formats.File, []uploadPr
 				problems = append(problems, uploadProblem{File: f.name, Message: fmt.Sprintf("expands to more than %d MiB", maxExpanded>>20)})
 				break
 			}
-			rc, err := zf.Open()
+			tmp, err := extract(zf, dir)
+			if tmp != "" {
+				undo = append(undo, func() { os.Remove(tmp) })
+			}
 			if err != nil {
 				problems = append(problems, uploadProblem{File: f.name + ":" + zf.Name, Message: err.Error()})
 				continue
 			}
-			b, err := io.ReadAll(io.LimitReader(rc, int64(zf.UncompressedSize64)+1))
-			rc.Close()
-			if err != nil {
-				problems = append(problems, uploadProblem{File: f.name + ":" + zf.Name, Message: err.Error()})
-				continue
-			}
-			out = append(out, formats.File{Name: base, Data: b})
+			open(base, tmp)
 		}
 		zr.Close()
 	}
-	return out, problems
+	return out, release, problems
 }
 
-// recording is one parsed recording of an upload.
+// extract copies one archive member to a spooled file, no longer than the
+// archive says it is.
+func extract(zf *zip.File, dir string) (string, error) {
+	rc, err := zf.Open()
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	f, err := os.CreateTemp(dir, "unzip-*")
+	if err != nil {
+		return "", err
+	}
+	n, err := io.Copy(f, io.LimitReader(rc, int64(zf.UncompressedSize64)+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > int64(zf.UncompressedSize64) {
+		err = fmt.Errorf("longer than the %d bytes the archive declares", zf.UncompressedSize64)
+	}
+	return f.Name(), err
+}
+
+// recording is one recording of an upload; rec has no samples (they went
+// to the store as they were read).
 type recording struct {
 	name   string
 	format string
@@ -320,64 +478,11 @@ func groupFiles(files []formats.File) [][]formats.File {
 		byStem[i] = append(byStem[i], f)
 	}
 	if heads > 1 {
-		if _, err := formats.Read(wfdbFiles); err != nil {
+		if _, err := formats.Open(wfdbFiles, formats.Options{}); err != nil {
 			return append(groups, byStem...)
 		}
 	}
 	return append(groups, wfdbFiles)
-}
-
-// readRecordings parses every recording and applies the template,
-// collecting every problem.
-func readRecordings(files []formats.File, tpl *template.Template) ([]recording, []uploadProblem) {
-	var recs []recording
-	var problems []uploadProblem
-	opt := formats.Options{}
-	if tpl != nil {
-		opt.CSV = tpl.CSVOptions()
-	}
-	for _, g := range groupFiles(files) {
-		first := g[0].Name
-		rc := recording{name: strings.TrimSuffix(first, filepath.Ext(first)), files: g}
-		for _, f := range g {
-			rc.size += int64(len(f.Data))
-		}
-		if k, err := formats.Detect(g[0]); err == nil {
-			rc.format = string(k)
-		}
-		rec, err := formats.ReadWith(g, opt)
-		if err != nil {
-			problems = append(problems, problemsOf(first, err)...)
-			continue
-		}
-		if rec.Identity.Record != "" {
-			rc.name = rec.Identity.Record
-		}
-		if tpl != nil {
-			clean, vs, err := tpl.Apply(rec)
-			if err != nil {
-				rejected := 0
-				for _, v := range vs {
-					if v.Action == template.ActionReject {
-						problems = append(problems, uploadProblem{File: first, Message: fmt.Sprintf("template %s: %s", tpl.Name, v.Message)})
-						rejected++
-					}
-				}
-				if rejected == 0 {
-					problems = append(problems, uploadProblem{File: first, Message: fmt.Sprintf("template %s rejected the recording: %v", tpl.Name, err)})
-				}
-				continue
-			}
-			rec, rc.warnings = clean, vs
-		}
-		if err := rec.Signal.Validate(); err != nil {
-			problems = append(problems, problemsOf(first, err)...)
-			continue
-		}
-		rc.rec = rec
-		recs = append(recs, rc)
-	}
-	return recs, problems
 }
 
 // problemsOf splits a joined error into one problem per line and picks up
