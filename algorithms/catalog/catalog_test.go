@@ -103,6 +103,60 @@ func TestEveryAlgorithmChunksToTheWholeResult(t *testing.T) {
 	}
 }
 
+// TestChannelPickersSplitAlike: an algorithm that names the channels its
+// Split reads (pipeline.ChannelPicker) splits a signal holding only those
+// channels' samples exactly as it splits the whole signal, which is what
+// lets the server load only them.
+func TestChannelPickersSplitAlike(t *testing.T) {
+	reg := All()
+	pickers := 0
+	for _, name := range reg.Names() {
+		alg, _ := reg.Lookup(name)
+		picker, ok := alg.(pipeline.ChannelPicker)
+		if !ok {
+			continue
+		}
+		pickers++
+		t.Run(name, func(t *testing.T) {
+			rec := mustRead(t, input[name])
+			params, _ := alg.Params(nil)
+			meta := rec.Signal
+			meta.Channels = append([]signal.Channel(nil), rec.Signal.Channels...)
+			for i := range meta.Channels {
+				meta.Channels[i].Samples = nil
+			}
+			picked, err := picker.SplitChannels(&meta, params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, i := range picked {
+				meta.Channels[i].Samples = rec.Signal.Channels[i].Samples
+			}
+			opt := pipeline.SplitOptions{ChunkSeconds: 300}
+			want, err := alg.Split(&rec.Signal, params, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := alg.Split(&meta, params, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d chunks from the picked channels, %d from all", len(got), len(want))
+			}
+			for i := range want {
+				g, w := got[i].Task.Encode(), want[i].Task.Encode()
+				if canon.Digest(g) != canon.Digest(w) || got[i].Spec.Lo != want[i].Spec.Lo || got[i].Spec.Hi != want[i].Spec.Hi || got[i].Spec.Offset != want[i].Spec.Offset || string(got[i].Spec.Aux) != string(want[i].Spec.Aux) {
+					t.Fatalf("chunk %d differs when only channels %v have samples", i, picked)
+				}
+			}
+		})
+	}
+	if pickers == 0 {
+		t.Error("no algorithm implements pipeline.ChannelPicker; the ECG ones should")
+	}
+}
+
 // BenchmarkAlgorithms measures each algorithm's Run over a whole real record
 // in samples per second (all channels). Run it natively and under wasm to
 // get the wasm/native ratio recorded in docs/benchmarks.md.

@@ -112,6 +112,16 @@ func (b Beats) Split(sig *signal.Signal, params []byte, opt pipeline.SplitOption
 	return SplitBeats(sig, p.Lead, BeatsName, p.Canonical(), opt)
 }
 
+// SplitChannels implements pipeline.ChannelPicker: only the chosen lead.
+func (Beats) SplitChannels(meta *signal.Signal, params []byte) ([]int, error) {
+	p, err := ParseBeatsParams(params)
+	if err != nil {
+		return nil, err
+	}
+	i, err := ChooseLead(meta, p.Lead)
+	return []int{i}, err
+}
+
 // Run implements pipeline.Algorithm.
 func (Beats) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) { return RunBeats(t, y) }
 

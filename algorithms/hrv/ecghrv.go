@@ -103,6 +103,16 @@ func (ECG) Split(sig *signal.Signal, params []byte, opt pipeline.SplitOptions) (
 	return ecg.SplitBeats(sig, p.Lead, ECGName, canon, opt)
 }
 
+// SplitChannels implements pipeline.ChannelPicker: only the chosen lead.
+func (ECG) SplitChannels(meta *signal.Signal, params []byte) ([]int, error) {
+	p, err := ParseECGParams(params)
+	if err != nil {
+		return nil, err
+	}
+	i, err := ecg.ChooseLead(meta, p.Lead)
+	return []int{i}, err
+}
+
 // Run implements pipeline.Algorithm: ecg.beats@1's Run.
 func (ECG) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 	if t.Algorithm != ECGName {

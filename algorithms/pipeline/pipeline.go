@@ -40,6 +40,17 @@ type Algorithm interface {
 	DecodeResult(b []byte) (Result, error)
 }
 
+// ChannelPicker is implemented by algorithms whose Split reads only some
+// channels, and can say which from the channels' names, units and rates
+// alone. The server then loads only those channels of a long recording to
+// split it; Split must give the same chunks when the other channels have
+// no samples (catalog's tests check it).
+type ChannelPicker interface {
+	// SplitChannels returns the indexes of the channels Split reads. meta's
+	// channels carry no samples.
+	SplitChannels(meta *signal.Signal, params []byte) ([]int, error)
+}
+
 // Info describes an algorithm for people and for the portal.
 type Info struct {
 	Name        string `json:"name"`

@@ -28,6 +28,7 @@ import (
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 	"github.com/pulsegrid/pulsegrid/protocol"
 	"github.com/pulsegrid/pulsegrid/server/auth"
 	"github.com/pulsegrid/pulsegrid/server/store"
@@ -339,7 +340,7 @@ func (e *SplitError) Error() string { return e.Err.Error() }
 func (e *SplitError) Unwrap() error { return e.Err }
 
 func (g *Grid) split(ctx context.Context, alg pipeline.Algorithm, a store.Analysis) ([]pipeline.Chunk, error) {
-	sig, err := g.store.DatasetSignal(ctx, a.DatasetID)
+	sig, err := g.loadSignal(ctx, alg, a)
 	if err != nil {
 		return nil, err
 	}
@@ -351,6 +352,37 @@ func (g *Grid) split(ctx context.Context, alg pipeline.Algorithm, a store.Analys
 		return nil, &SplitError{fmt.Errorf("%s made no chunks of dataset %d (is the recording empty?)", alg.Name(), a.DatasetID)}
 	}
 	return chunks, nil
+}
+
+// loadSignal reads the dataset's signal for Split: only the channels the
+// algorithm reads when it says which (pipeline.ChannelPicker), so that an
+// ECG analysis of a 12-lead 24-hour record loads one lead.
+func (g *Grid) loadSignal(ctx context.Context, alg pipeline.Algorithm, a store.Analysis) (*signal.Signal, error) {
+	picker, ok := alg.(pipeline.ChannelPicker)
+	if !ok {
+		return g.store.DatasetSignal(ctx, a.DatasetID)
+	}
+	ds, err := g.store.Dataset(ctx, a.DatasetID)
+	if err != nil {
+		return nil, err
+	}
+	sig := &signal.Signal{}
+	for _, c := range ds.Channels {
+		sig.Channels = append(sig.Channels, signal.Channel{Name: c.Name, Unit: c.Unit, Rate: c.Rate, Gain: c.Gain})
+	}
+	picked, err := picker.SplitChannels(sig, a.Params)
+	if err != nil {
+		return nil, &SplitError{fmt.Errorf("%s cannot run on dataset %d: %w", alg.Name(), a.DatasetID, err)}
+	}
+	for _, i := range picked {
+		if i < 0 || i >= len(sig.Channels) {
+			return nil, fmt.Errorf("%s picked channel %d of dataset %d, which has %d", alg.Name(), i, a.DatasetID, len(sig.Channels))
+		}
+		if sig.Channels[i].Samples, err = g.store.DatasetSamples(ctx, a.DatasetID, i, 0, int64(ds.Channels[i].Samples)); err != nil {
+			return nil, err
+		}
+	}
+	return sig, nil
 }
 
 // Resume reloads queued and running analyses from the store: verified chunk
