@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/export"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
@@ -38,11 +40,66 @@ func finishedResult(ctx context.Context, d Deps, a store.Analysis) (pipeline.Res
 	if err != nil {
 		return nil, body, Errorf(EConflict, "this server no longer has %s, which is needed to read the result; download it as JSON", a.Algorithm)
 	}
+	key := resultKey{a.ID, a.FinishedAt}
+	if res, ok := d.results.get(key); ok {
+		return res, body, nil
+	}
 	res, err := alg.DecodeResult(body)
 	if err != nil {
 		return nil, body, fmt.Errorf("decode stored result of analysis %d: %w", a.ID, err)
 	}
+	d.results.put(key, res)
 	return res, body, nil
+}
+
+// resultCache keeps the last few decoded results: scrolling the strip of a
+// 24-hour record asks for the same 116,000 beats on every step, and
+// decoding them took most of each request. A finished result never
+// changes; the key includes the finish time so that a reused id cannot
+// match.
+type resultCache struct {
+	mu      sync.Mutex
+	entries []resultEntry // most recently used last
+}
+
+type resultKey struct {
+	id       int64
+	finished time.Time
+}
+
+type resultEntry struct {
+	key resultKey
+	res pipeline.Result
+}
+
+// resultCacheSize bounds the cache (a 24-hour beats result is ~5 MB).
+const resultCacheSize = 16
+
+func (c *resultCache) get(k resultKey) (pipeline.Result, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, e := range c.entries {
+		if e.key == k {
+			c.entries = append(append(c.entries[:i:i], c.entries[i+1:]...), e)
+			return e.res, true
+		}
+	}
+	return nil, false
+}
+
+func (c *resultCache) put(k resultKey, res pipeline.Result) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) == resultCacheSize {
+		c.entries = c.entries[1:]
+	}
+	c.entries = append(c.entries, resultEntry{k, res})
 }
 
 // writeExport answers a result download in one of export.Formats: JSON is

@@ -28,6 +28,8 @@ type Deps struct {
 	MaxUpload int64
 	// Portal tunes the clinician portal (server/portal.go).
 	Portal PortalConfig
+
+	results *resultCache // decoded results, shared by every handler (NewServer makes it)
 }
 
 // NewServer returns the whole HTTP handler.
@@ -41,6 +43,7 @@ func NewServer(d Deps) http.Handler {
 	if d.Gatherer == nil {
 		d.Gatherer = prometheus.DefaultGatherer
 	}
+	d.results = &resultCache{}
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
 	var h http.Handler = mux
