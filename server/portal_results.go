@@ -82,11 +82,11 @@ func (p *portal) beatsView(r *http.Request, a store.Analysis, ds store.Dataset, 
 		return b, err
 	}
 	b.Strip = s
-	_, anns, annRate, err := p.d.Store.DatasetIdentity(r.Context(), a.DatasetID)
+	refs, err := datasetReferences(r.Context(), p.d, ds)
 	if err != nil {
 		return b, err
 	}
-	if ref := qrsAt(anns, annRate, res.Rate); len(ref) > 0 {
+	if ref := qrsAt(refs.anns, refs.rate, res.Rate); len(ref) > 0 {
 		det := make([]int64, len(res.Beats))
 		for i, bt := range res.Beats {
 			det[i] = bt.Sample
@@ -147,14 +147,15 @@ func (p *portal) strip(r *http.Request, a store.Analysis, res *ecg.BeatsResult) 
 		}
 		s.Detected = append(s.Detected, charts.Mark{Time: bt.Time})
 	}
-	_, anns, annRate, err := p.d.Store.DatasetIdentity(r.Context(), a.DatasetID)
+	refs, err := datasetReferences(r.Context(), p.d, ds)
 	if err != nil {
 		return s, err
 	}
+	annRate := refs.rate
 	if annRate <= 0 {
 		annRate = ch.Rate
 	}
-	for _, an := range anns {
+	for _, an := range refs.anns {
 		t := float64(an.Sample) / annRate
 		if t < from || t >= to || !signal.IsQRS(an.Code) {
 			continue

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pulsegrid/pulsegrid/algorithms/export"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 	"github.com/pulsegrid/pulsegrid/server/store"
 )
 
@@ -40,7 +41,7 @@ func finishedResult(ctx context.Context, d Deps, a store.Analysis) (pipeline.Res
 	if err != nil {
 		return nil, body, Errorf(EConflict, "this server no longer has %s, which is needed to read the result; download it as JSON", a.Algorithm)
 	}
-	key := resultKey{a.ID, a.FinishedAt}
+	key := cacheKey{a.ID, a.FinishedAt}
 	if res, ok := d.results.get(key); ok {
 		return res, body, nil
 	}
@@ -52,54 +53,84 @@ func finishedResult(ctx context.Context, d Deps, a store.Analysis) (pipeline.Res
 	return res, body, nil
 }
 
-// resultCache keeps the last few decoded results: scrolling the strip of a
-// 24-hour record asks for the same 116,000 beats on every step, and
-// decoding them took most of each request. A finished result never
-// changes; the key includes the finish time so that a reused id cannot
-// match.
-type resultCache struct {
+// Finished results and uploaded annotations never change, and decoding
+// them took most of each request when scrolling the strip of a 24-hour
+// record (116,000 beats and as many reference annotations per step), so
+// the last few decoded ones are kept. Keys include a time (finish, upload)
+// so that a reused id cannot match an old entry.
+
+// lru keeps the size most recently used values.
+type lru[K comparable, V any] struct {
 	mu      sync.Mutex
-	entries []resultEntry // most recently used last
+	size    int
+	entries []lruEntry[K, V] // most recently used last
 }
 
-type resultKey struct {
-	id       int64
-	finished time.Time
+type lruEntry[K comparable, V any] struct {
+	key K
+	val V
 }
 
-type resultEntry struct {
-	key resultKey
-	res pipeline.Result
-}
+func newLRU[K comparable, V any](size int) *lru[K, V] { return &lru[K, V]{size: size} }
 
-// resultCacheSize bounds the cache (a 24-hour beats result is ~5 MB).
-const resultCacheSize = 16
-
-func (c *resultCache) get(k resultKey) (pipeline.Result, bool) {
+// get returns the value for k; a nil cache has nothing.
+func (c *lru[K, V]) get(k K) (V, bool) {
+	var zero V
 	if c == nil {
-		return nil, false
+		return zero, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, e := range c.entries {
 		if e.key == k {
 			c.entries = append(append(c.entries[:i:i], c.entries[i+1:]...), e)
-			return e.res, true
+			return e.val, true
 		}
 	}
-	return nil, false
+	return zero, false
 }
 
-func (c *resultCache) put(k resultKey, res pipeline.Result) {
+// put stores v for k, forgetting the least recently used beyond size.
+func (c *lru[K, V]) put(k K, v V) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) == resultCacheSize {
+	if len(c.entries) == c.size {
 		c.entries = c.entries[1:]
 	}
-	c.entries = append(c.entries, resultEntry{k, res})
+	c.entries = append(c.entries, lruEntry[K, V]{k, v})
+}
+
+// cacheKey names an immutable thing by id and the time it came to be.
+type cacheKey struct {
+	id int64
+	at time.Time
+}
+
+// cacheSize bounds each cache (a 24-hour beats result is ~5 MB).
+const cacheSize = 16
+
+// references are a dataset's uploaded annotations and their sample rate.
+type references struct {
+	anns []signal.Annotation
+	rate float64
+}
+
+// datasetReferences returns a dataset's uploaded annotations, cached.
+func datasetReferences(ctx context.Context, d Deps, ds store.Dataset) (references, error) {
+	key := cacheKey{ds.ID, ds.CreatedAt}
+	if refs, ok := d.references.get(key); ok {
+		return refs, nil
+	}
+	_, anns, rate, err := d.Store.DatasetIdentity(ctx, ds.ID)
+	if err != nil {
+		return references{}, err
+	}
+	refs := references{anns, rate}
+	d.references.put(key, refs)
+	return refs, nil
 }
 
 // writeExport answers a result download in one of export.Formats: JSON is

@@ -29,7 +29,9 @@ type Deps struct {
 	// Portal tunes the clinician portal (server/portal.go).
 	Portal PortalConfig
 
-	results *resultCache // decoded results, shared by every handler (NewServer makes it)
+	// Caches shared by every handler (results.go); NewServer makes them.
+	results    *lru[cacheKey, pipeline.Result]
+	references *lru[cacheKey, references]
 }
 
 // NewServer returns the whole HTTP handler.
@@ -43,7 +45,8 @@ func NewServer(d Deps) http.Handler {
 	if d.Gatherer == nil {
 		d.Gatherer = prometheus.DefaultGatherer
 	}
-	d.results = &resultCache{}
+	d.results = newLRU[cacheKey, pipeline.Result](cacheSize)
+	d.references = newLRU[cacheKey, references](cacheSize)
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
 	var h http.Handler = mux
