@@ -48,21 +48,10 @@ func (s *Stream) collect() (*signal.Recording, error) {
 		}
 		return s.Recording, nil
 	}
-	for i, n := range s.Lengths() {
-		chans[i].Samples = make([]float64, 0, n)
+	if err := blocks.Collect(chans, s.Lengths(), s.Next); err != nil {
+		return nil, err
 	}
-	for {
-		block, err := s.Next()
-		if err == io.EOF {
-			return s.Recording, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		for i, b := range block {
-			chans[i].Samples = append(chans[i].Samples, b...)
-		}
-	}
+	return s.Recording, nil
 }
 
 // openEDF opens an EDF, EDF+ or BDF file.

@@ -15,54 +15,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulsegrid/pulsegrid/algorithms/formats/internal/blocks"
+	"github.com/pulsegrid/pulsegrid/algorithms/formats/internal/blockstest"
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
 	"github.com/pulsegrid/pulsegrid/algorithms/synth"
 )
-
-// withBlockSize sets the block size for the rest of the test.
-func withBlockSize(tb testing.TB, n int) {
-	tb.Helper()
-	saved := blocks.Size
-	blocks.Size = n
-	tb.Cleanup(func() { blocks.Size = saved })
-}
-
-// streamAll reads a stream to its end into one slice per channel, checking
-// the size of every block and that the blocks add up to Lengths.
-func streamAll(tb testing.TB, s *Stream) [][]float64 {
-	tb.Helper()
-	out := make([][]float64, len(s.Recording.Signal.Channels))
-	for {
-		block, err := s.Next()
-		if err == io.EOF {
-			if block != nil {
-				tb.Fatal("Next returned a block with io.EOF")
-			}
-			break
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if len(block) != len(out) {
-			tb.Fatalf("block of %d channels, want %d", len(block), len(out))
-		}
-		total := 0
-		for i, b := range block {
-			out[i] = append(out[i], b...)
-			total += len(b)
-		}
-		if total == 0 || total > 2*blocks.Size+len(out) {
-			tb.Fatalf("block of %d samples with block size %d and %d channels", total, blocks.Size, len(out))
-		}
-	}
-	for i, n := range s.Lengths() {
-		if int64(len(out[i])) != n {
-			tb.Fatalf("channel %d: blocks add up to %d samples, Lengths says %d", i, len(out[i]), n)
-		}
-	}
-	return out
-}
 
 // checkOpen checks the streaming contract on one upload: Open fails exactly
 // when ReadWith does, with the same message; otherwise Stream.Recording is
@@ -78,7 +34,7 @@ func checkOpen(tb testing.TB, files []File, opt Options) error {
 	if err != nil {
 		return err
 	}
-	got := streamAll(tb, s)
+	got := blockstest.Collect(tb, s, len(s.Recording.Signal.Channels))
 	meta := *s.Recording
 	meta.Signal.Channels = slices.Clone(meta.Signal.Channels)
 	wantMeta := *want
@@ -168,7 +124,7 @@ func TestOpenMatchesReadWith(t *testing.T) {
 				if size == 1 && runtime.GOARCH == "wasm" && strings.HasPrefix(name, "mitdb/") && name != "mitdb/100" {
 					t.Skip("block size 1 is checked on mitdb/100 only under js/wasm, where it is slow")
 				}
-				withBlockSize(t, size)
+				blockstest.SetSize(t, size)
 				if err := checkOpen(t, all[name], Options{}); err != nil {
 					t.Fatal(err)
 				}
@@ -238,7 +194,7 @@ func FuzzStream(f *testing.F) {
 		case 2:
 			files = []File{{Name: "x.csv", Data: a}}
 		}
-		withBlockSize(t, 1+int(size%300))
+		blockstest.SetSize(t, 1+int(size%300))
 		_ = checkOpen(t, files, Options{})
 	})
 }

@@ -31,12 +31,12 @@ package edf
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/pulsegrid/pulsegrid/algorithms/formats/internal/blocks"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
 
@@ -168,21 +168,8 @@ func Decode(name string, data []byte) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	chans := s.Recording.Signal.Channels
-	for i := range chans {
-		chans[i].Samples = make([]float64, 0, s.lengths[i])
-	}
-	for {
-		block, err := s.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		for i, b := range block {
-			chans[i].Samples = append(chans[i].Samples, b...)
-		}
+	if err := blocks.Collect(s.Recording.Signal.Channels, s.lengths, s.Next); err != nil {
+		return nil, err
 	}
 	return &File{Header: *s.Header, Recording: s.Recording, TALs: s.TALs, RecordStarts: starts}, nil
 }

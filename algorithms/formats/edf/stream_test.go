@@ -13,49 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulsegrid/pulsegrid/algorithms/formats/internal/blocks"
+	"github.com/pulsegrid/pulsegrid/algorithms/formats/internal/blockstest"
 )
-
-// withBlockSize sets the block size for the rest of the test.
-func withBlockSize(tb testing.TB, n int) {
-	tb.Helper()
-	saved := blocks.Size
-	blocks.Size = n
-	tb.Cleanup(func() { blocks.Size = saved })
-}
-
-// collect reads a stream to its end, checking that no block is much larger
-// than the block size and that the blocks add up to Lengths.
-func collect(tb testing.TB, s *Stream) [][]float64 {
-	tb.Helper()
-	out := make([][]float64, len(s.Recording.Signal.Channels))
-	for {
-		block, err := s.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-		total := 0
-		for i, b := range block {
-			out[i] = append(out[i], b...)
-			total += len(b)
-		}
-		if total == 0 || total > 2*blocks.Size+len(out) {
-			tb.Fatalf("block of %d samples with block size %d and %d channels", total, blocks.Size, len(out))
-		}
-	}
-	if _, err := s.Next(); err != io.EOF {
-		tb.Fatalf("Next after the end: got %v, want io.EOF", err)
-	}
-	for i, n := range s.Lengths() {
-		if int64(len(out[i])) != n {
-			tb.Fatalf("channel %d: blocks add up to %d samples, Lengths says %d", i, len(out[i]), n)
-		}
-	}
-	return out
-}
 
 // checkStream opens a file as a stream and checks it against the whole-file
 // decoder that Decode used to be: the same error, or the same header,
@@ -71,7 +30,7 @@ func checkStream(tb testing.TB, data []byte) error {
 	if err != nil {
 		return err
 	}
-	got := collect(tb, s)
+	got := blockstest.Collect(tb, s, len(s.Recording.Signal.Channels))
 	if !reflect.DeepEqual(*s.Header, want.Header) || !reflect.DeepEqual(s.TALs, want.TALs) {
 		tb.Fatalf("header or TALs differ:\n got %+v %+v\nwant %+v %+v", *s.Header, s.TALs, want.Header, want.TALs)
 	}
@@ -160,7 +119,7 @@ func TestStreamMatchesReference(t *testing.T) {
 	for name, data := range streamCases(t) {
 		for _, size := range []int{1, 2, 7, 1000, 1 << 16} {
 			t.Run(fmt.Sprintf("%s/%d", name, size), func(t *testing.T) {
-				withBlockSize(t, size)
+				blockstest.SetSize(t, size)
 				if err := checkStream(t, data); (err != nil) != strings.HasPrefix(name, "Err") {
 					t.Fatalf("got error %v", err)
 				}
@@ -183,7 +142,7 @@ func FuzzStream(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte, size uint16) {
-		withBlockSize(t, 1+int(size%300))
+		blockstest.SetSize(t, 1+int(size%300))
 		_ = checkStream(t, data)
 	})
 }

@@ -51,21 +51,8 @@ func ReadRecord(headerName string, open Opener) (*signal.Recording, error) {
 	if err != nil {
 		return nil, err
 	}
-	chans := s.Recording.Signal.Channels
-	for i := range chans {
-		chans[i].Samples = make([]float64, 0, s.lengths[i])
-	}
-	for {
-		block, err := s.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		for i, b := range block {
-			chans[i].Samples = append(chans[i].Samples, b...)
-		}
+	if err := blocks.Collect(s.Recording.Signal.Channels, s.lengths, s.Next); err != nil {
+		return nil, err
 	}
 	return s.Recording, nil
 }

@@ -12,56 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulsegrid/pulsegrid/algorithms/formats/internal/blocks"
+	"github.com/pulsegrid/pulsegrid/algorithms/formats/internal/blockstest"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
-
-// withBlockSize sets the block size for the rest of the test.
-func withBlockSize(tb testing.TB, n int) {
-	tb.Helper()
-	saved := blocks.Size
-	blocks.Size = n
-	tb.Cleanup(func() { blocks.Size = saved })
-}
-
-// collect reads a stream to its end, checking that no block is much larger
-// than the block size and that the blocks add up to Lengths.
-func collect(tb testing.TB, s *Stream) [][]float64 {
-	tb.Helper()
-	out := make([][]float64, len(s.Recording.Signal.Channels))
-	for {
-		block, err := s.Next()
-		if err == io.EOF {
-			if block != nil {
-				tb.Fatalf("Next returned a block with io.EOF")
-			}
-			break
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if len(block) != len(out) {
-			tb.Fatalf("block of %d channels, want %d", len(block), len(out))
-		}
-		total := 0
-		for i, b := range block {
-			out[i] = append(out[i], b...)
-			total += len(b)
-		}
-		if total == 0 || total > 2*blocks.Size+len(out) {
-			tb.Fatalf("block of %d samples with block size %d and %d channels", total, blocks.Size, len(out))
-		}
-	}
-	if _, err := s.Next(); err != io.EOF {
-		tb.Fatalf("Next after the end: got %v, want io.EOF", err)
-	}
-	for i, n := range s.Lengths() {
-		if int64(len(out[i])) != n {
-			tb.Fatalf("channel %d: blocks add up to %d samples, Lengths says %d", i, len(out[i]), n)
-		}
-	}
-	return out
-}
 
 // sameBits reports the first sample where a and b differ bit for bit (NaN
 // included), or -1.
@@ -95,7 +48,7 @@ func checkStream(tb testing.TB, header string, open Opener) error {
 	if !reflect.DeepEqual(s.Recording.Identity, want.Identity) || s.Recording.Annotations != nil {
 		tb.Fatalf("Identity: got %+v, want %+v", s.Recording.Identity, want.Identity)
 	}
-	got := collect(tb, s)
+	got := blockstest.Collect(tb, s, len(s.Recording.Signal.Channels))
 	if len(got) != len(want.Signal.Channels) {
 		tb.Fatalf("got %d channels, want %d", len(got), len(want.Signal.Channels))
 	}
@@ -184,7 +137,7 @@ func TestStreamMatchesReference(t *testing.T) {
 				if size < 1000 && testing.Short() {
 					t.Skip("small blocks in -short")
 				}
-				withBlockSize(t, size)
+				blockstest.SetSize(t, size)
 				if err := checkStream(t, r.header, r.open); (err != nil) != r.fails {
 					t.Fatalf("got error %v, want an error: %v", err, r.fails)
 				}
@@ -207,7 +160,7 @@ func FuzzStream(f *testing.F) {
 	MaxSamples = 1 << 16
 	f.Cleanup(func() { MaxSamples = saved })
 	f.Fuzz(func(t *testing.T, hea, dat []byte, size uint16) {
-		withBlockSize(t, 1+int(size%300))
+		blockstest.SetSize(t, 1+int(size%300))
 		_ = checkStream(t, "r.hea", MapOpener(map[string][]byte{"r.hea": hea, "r.dat": dat}))
 	})
 }

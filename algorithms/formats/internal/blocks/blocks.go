@@ -12,6 +12,7 @@
 package blocks
 
 import (
+	"io"
 	"math/bits"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
@@ -136,4 +137,25 @@ type Slice struct{ S []float64 }
 func (s *Slice) Fill(dst []float64) {
 	n := copy(dst, s.S)
 	s.S = s.S[n:]
+}
+
+// Collect reads the rest of a stream (next, with lengths samples per
+// channel) into chans' Samples: how the whole-file readers are the
+// streaming ones with every block kept.
+func Collect(chans []signal.Channel, lengths []int64, next func() ([][]float64, error)) error {
+	for i, n := range lengths {
+		chans[i].Samples = make([]float64, 0, n)
+	}
+	for {
+		block, err := next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for i, b := range block {
+			chans[i].Samples = append(chans[i].Samples, b...)
+		}
+	}
 }
