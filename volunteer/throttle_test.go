@@ -11,7 +11,9 @@ import (
 // newTestThrottle is the Yielder a chunk would get, without a connection:
 // progress heartbeats go to a buffered channel nobody reads.
 func newTestThrottle(ctx context.Context, v *Volunteer) *throttle {
-	s := &session{v: v, ctx: ctx, out: make(chan frame, 1<<14), heartbeat: time.Hour, jobs: map[int64]*job{}}
+	s := newSession(v, ctx, nil)
+	s.out = make(chan frame, 1<<14)
+	s.heartbeat = time.Hour
 	now := time.Now()
 	return &throttle{ctx: ctx, v: v, s: s, id: 1, alg: "test@1", sliceStart: now, lastBeat: now}
 }
@@ -23,7 +25,7 @@ func spin(d time.Duration) {
 }
 
 // dutyCycle runs a chunk-like loop (work 2 ms, yield) under the throttle
-// until it has rested `rests` times, and returns busy/(busy+rest): busy is
+// until it has rested (or, at 100 %, yielded a turn) `rests` times, and returns busy/(busy+rest): busy is
 // the time spent working between yields, rest the time the throttle chose
 // to rest. Rests are counted as the throttle decided them, not as long as
 // the timer actually slept: on a loaded machine a timer fires late, which
@@ -39,11 +41,11 @@ func dutyCycle(t *testing.T, y *throttle, rests int) float64 {
 		t0 := time.Now()
 		spin(2 * time.Millisecond)
 		busy += time.Since(t0)
-		before := y.rested
+		before := y.yields
 		if err := y.Yield(1, 2); err != nil {
 			t.Fatal(err)
 		}
-		if y.rested != before {
+		if y.yields != before {
 			n++
 		}
 	}
@@ -102,5 +104,32 @@ func TestThrottleCancelDuringRest(t *testing.T) {
 	}
 	if err := y.Yield(1, 2); !errors.Is(err, context.Canceled) {
 		t.Errorf("Yield after cancel: got %v, want context.Canceled", err)
+	}
+}
+
+// TestThrottleFullShare: at 100 % the throttle never rests; it yields one
+// event-loop turn per slice, and the chunk's end yields only when a turn is
+// due (short chunks run back to back).
+func TestThrottleFullShare(t *testing.T) {
+	v := New(Config{CPU: 100, Slice: 20 * time.Millisecond})
+	y := newTestThrottle(context.Background(), v)
+	y.s.turned(time.Now())
+	for start := time.Now(); time.Since(start) < 110*time.Millisecond; {
+		spin(2 * time.Millisecond)
+		if err := y.Yield(1, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if y.rested != 0 {
+		t.Errorf("rested %v at 100 %%, want 0", y.rested)
+	}
+	// 110 ms in 20 ms slices: 5 turns, give or take one for timing.
+	if y.yields < 4 || y.yields > 6 {
+		t.Errorf("%d turns in 110 ms of 20 ms slices, want about 5", y.yields)
+	}
+	y.s.turned(time.Now())
+	before := y.yields
+	if err := y.end(); err != nil || y.yields != before {
+		t.Errorf("end right after a turn: err %v, %d more yields; want nil and none", err, y.yields-before)
 	}
 }

@@ -60,8 +60,16 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the reconnect delay (1s, 30s).
 	MinBackoff, MaxBackoff time.Duration
 	// Slice is the duty-cycle period: how long a chunk runs before it rests
-	// (default 100ms). Short slices keep a browser page responsive.
+	// (default 100ms). Short slices keep a browser page responsive. At 100 %
+	// CPU there is no rest, but the chunk still yields once per slice (on
+	// js/wasm: one turn of the event loop, so Pause is answered at once).
 	Slice time.Duration
+	// Prefetch is how many leases to hold beyond Slots while chunks are
+	// short (the last one computed in under a second): the next chunk is then
+	// already here when one ends, instead of a round trip to the server
+	// later. A lease waiting for its slot is acknowledged on arrival and
+	// heartbeated, so it does not expire. 0 (the default): none.
+	Prefetch int
 	// Cheat, if set, replaces every output before it is sent. For tests of
 	// the server's verification only.
 	Cheat func(out []byte) []byte
@@ -121,11 +129,17 @@ type Stats struct {
 	Credit        float64 `json:"credit"`
 }
 
+// prefetchBelow: leases are prefetched (Config.Prefetch) only while the
+// last chunk computed took less than this, so a prefetched lease waits at
+// most about this long for its slot.
+const prefetchBelow = time.Second
+
 // Volunteer is one volunteer: several slots over one connection at a time.
 type Volunteer struct {
-	cfg   Config
-	cpu   atomic.Int32
-	slots atomic.Int32
+	cfg       Config
+	cpu       atomic.Int32
+	slots     atomic.Int32
+	lastChunk atomic.Int64 // busy time of the last chunk computed, ns; 0: none yet
 
 	mu       sync.Mutex
 	nickname string
@@ -286,9 +300,13 @@ type session struct {
 	cancel      context.CancelFunc
 	out         chan frame
 	heartbeat   time.Duration
+	epoch       time.Time    // lastTurn counts from here
+	lastTurn    atomic.Int64 // ns after epoch of the last yield to the event loop (see throttle)
 	mu          sync.Mutex
 	outstanding int // leases requested, not yet received
 	jobs        map[int64]*job
+	running     int           // jobs holding a slot (computing)
+	freed       chan struct{} // closed, and replaced, whenever a slot is released
 }
 
 type frame struct {
@@ -297,8 +315,18 @@ type frame struct {
 }
 
 type job struct {
-	lease  *protocol.Message
-	cancel context.CancelFunc
+	lease    *protocol.Message
+	cancel   context.CancelFunc
+	slot     bool // holds a slot (guarded by session.mu)
+	finished bool // lease released (guarded by session.mu)
+}
+
+// turned records that the event loop had a turn at t.
+func (s *session) turned(t time.Time) { s.lastTurn.Store(int64(t.Sub(s.epoch))) }
+
+// sinceTurn is the time since the event loop's last recorded turn.
+func (s *session) sinceTurn(now time.Time) time.Duration {
+	return now.Sub(s.epoch) - time.Duration(s.lastTurn.Load())
 }
 
 func (v *Volunteer) session(ctx context.Context, wsURL string) (welcomed bool, err error) {
@@ -312,7 +340,8 @@ func (v *Volunteer) session(ctx context.Context, wsURL string) (welcomed bool, e
 	conn.SetReadLimit(protocol.MaxPayload + 1024)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := &session{v: v, conn: conn, ctx: sctx, cancel: cancel, out: make(chan frame, 64), jobs: map[int64]*job{}}
+	s := newSession(v, sctx, cancel)
+	s.conn = conn
 
 	v.mu.Lock()
 	id, nickname := v.identity, v.nickname
@@ -371,6 +400,11 @@ func (v *Volunteer) session(ctx context.Context, wsURL string) (welcomed bool, e
 	return true, err
 }
 
+func newSession(v *Volunteer, ctx context.Context, cancel context.CancelFunc) *session {
+	return &session{v: v, ctx: ctx, cancel: cancel, out: make(chan frame, 64), jobs: map[int64]*job{},
+		freed: make(chan struct{}), epoch: time.Now(), heartbeat: 5 * time.Second}
+}
+
 func (s *session) readControl(ctx context.Context) (*protocol.Message, error) {
 	typ, b, err := s.conn.Read(ctx)
 	if err != nil {
@@ -402,6 +436,9 @@ func (s *session) reader() error {
 			if typ != websocket.MessageBinary || len(payload) != m.Size {
 				return fmt.Errorf("lease %d: expected a binary payload of %d bytes", m.LeaseID, m.Size)
 			}
+			// A frame came in: the event loop had a turn (on js/wasm the
+			// reader runs only after one).
+			s.turned(time.Now())
 			s.start(m, payload)
 		case protocol.TypeCancel:
 			s.mu.Lock()
@@ -470,17 +507,28 @@ func (s *session) send(m *protocol.Message, payload []byte, wait bool) {
 	}
 }
 
-// topUp asks for as many leases as free slots.
+// topUp asks for as many leases as free slots (and prefetch) allow.
 func (s *session) topUp() {
-	s.mu.Lock()
-	want := int(s.v.slots.Load()) - len(s.jobs) - s.outstanding
-	if want > 0 {
-		s.outstanding += want
-	}
-	s.mu.Unlock()
-	if want > 0 {
+	if want := s.reserve(); want > 0 {
 		s.send(&protocol.Message{Type: protocol.TypeRequest, Count: want}, nil, true)
 	}
+}
+
+// reserve counts the leases to ask for now as outstanding and returns how
+// many: free slots, plus Config.Prefetch while chunks are short.
+func (s *session) reserve() int {
+	want := int(s.v.slots.Load())
+	if d := time.Duration(s.v.lastChunk.Load()); s.v.cfg.Prefetch > 0 && d > 0 && d < prefetchBelow {
+		want += s.v.cfg.Prefetch
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want = min(want-len(s.jobs)-s.outstanding, 256)
+	if want <= 0 {
+		return 0
+	}
+	s.outstanding += want
+	return want
 }
 
 func (s *session) start(lease *protocol.Message, payload []byte) {
@@ -490,42 +538,107 @@ func (s *session) start(lease *protocol.Message, payload []byte) {
 	s.outstanding = max(s.outstanding-1, 0)
 	s.jobs[lease.LeaseID] = j
 	s.mu.Unlock()
-	s.v.mu.Lock()
-	s.v.stats.Running++
-	s.v.mu.Unlock()
 	go func() {
 		defer func() {
 			cancel()
-			s.mu.Lock()
-			delete(s.jobs, lease.LeaseID)
-			s.mu.Unlock()
-			s.v.mu.Lock()
-			s.v.stats.Running--
-			s.v.mu.Unlock()
-			if s.ctx.Err() == nil {
-				s.topUp()
+			if want := s.finish(j); want > 0 {
+				s.send(&protocol.Message{Type: protocol.TypeRequest, Count: want}, nil, true)
 			}
 		}()
-		s.run(ctx, lease, payload)
+		s.run(ctx, j, payload)
 	}()
 }
 
+// acquire waits for a free slot for j, heartbeating its (acknowledged)
+// lease meanwhile so that the server keeps it.
+func (s *session) acquire(ctx context.Context, j *job) error {
+	var beat *time.Ticker
+	defer func() {
+		if beat != nil {
+			beat.Stop()
+		}
+	}()
+	for {
+		s.mu.Lock()
+		if s.running < int(s.v.slots.Load()) {
+			s.running++
+			j.slot = true
+			s.mu.Unlock()
+			s.v.mu.Lock()
+			s.v.stats.Running++
+			s.v.mu.Unlock()
+			return nil
+		}
+		freed := s.freed
+		s.mu.Unlock()
+		if beat == nil {
+			beat = time.NewTicker(s.heartbeat / 2)
+		}
+		select {
+		case <-freed:
+		case <-beat.C:
+			s.send(&protocol.Message{Type: protocol.TypeProgress, LeaseID: j.lease.LeaseID}, nil, false)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// finish releases j's lease and its slot, once; it returns how many leases
+// to ask for now (already counted as outstanding), which the caller sends
+// with the result or error, or in a request of its own.
+func (s *session) finish(j *job) int {
+	s.mu.Lock()
+	if j.finished {
+		s.mu.Unlock()
+		return 0
+	}
+	j.finished = true
+	delete(s.jobs, j.lease.LeaseID)
+	slot := j.slot
+	if slot {
+		j.slot = false
+		s.running--
+		close(s.freed)
+		s.freed = make(chan struct{})
+	}
+	s.mu.Unlock()
+	if slot {
+		s.v.mu.Lock()
+		s.v.stats.Running--
+		s.v.mu.Unlock()
+	}
+	if s.ctx.Err() != nil {
+		return 0
+	}
+	return s.reserve()
+}
+
 // run computes one lease and reports the outcome.
-func (s *session) run(ctx context.Context, lease *protocol.Message, payload []byte) {
+func (s *session) run(ctx context.Context, j *job, payload []byte) {
 	v := s.v
+	lease := j.lease
 	id := lease.LeaseID
 	fail := func(err error) {
 		v.mu.Lock()
 		v.stats.Failed++
 		v.mu.Unlock()
 		v.emit(Event{Kind: EventChunkFailed, LeaseID: id, Algorithm: lease.Algorithm, Err: err.Error()})
-		s.send(&protocol.Message{Type: protocol.TypeError, LeaseID: id, Reason: err.Error()}, nil, true)
+		s.send(&protocol.Message{Type: protocol.TypeError, LeaseID: id, Reason: err.Error(), Count: s.finish(j)}, nil, true)
 	}
-	if canon.Digest(payload) != lease.Digest {
+	digest, err := payloadDigest(ctx, payload)
+	if err != nil {
+		return // cancelled
+	}
+	if digest != lease.Digest {
 		fail(fmt.Errorf("payload digest does not match the lease"))
 		return
 	}
+	// Acknowledged on arrival, before the lease waits for a slot (prefetch).
 	s.send(&protocol.Message{Type: protocol.TypeAck, LeaseID: id}, nil, true)
+	if s.acquire(ctx, j) != nil {
+		return
+	}
 	v.emit(Event{Kind: EventChunkStarted, LeaseID: id, Algorithm: lease.Algorithm})
 	alg, err := v.cfg.Registry.Lookup(lease.Algorithm)
 	if err != nil {
@@ -547,12 +660,13 @@ func (s *session) run(ctx context.Context, lease *protocol.Message, payload []by
 	busy := time.Since(start) - y.rested
 	// The last slice rests too (before the result goes out), so that short
 	// chunks keep to the duty cycle as well as long ones.
-	if y.rest(time.Since(y.sliceStart)) != nil {
+	if y.end() != nil {
 		return
 	}
 	v.mu.Lock()
 	v.stats.Busy += busy
 	v.mu.Unlock()
+	v.lastChunk.Store(int64(max(busy, 1)))
 	if ctx.Err() != nil {
 		return // cancelled by the server, or the connection went away
 	}
@@ -571,13 +685,19 @@ func (s *session) run(ctx context.Context, lease *protocol.Message, payload []by
 	v.stats.Done++
 	v.mu.Unlock()
 	v.emit(Event{Kind: EventChunkDone, LeaseID: id, Algorithm: lease.Algorithm, Elapsed: time.Since(start)})
-	s.send(&protocol.Message{Type: protocol.TypeResult, LeaseID: id, Digest: canon.Digest(out), Size: len(out), CPUMS: float64(busy.Microseconds()) / 1000}, out, true)
+	// The freed slot's request rides on the result (one message fewer).
+	s.send(&protocol.Message{Type: protocol.TypeResult, LeaseID: id, Digest: canon.Digest(out), Size: len(out),
+		CPUMS: float64(busy.Microseconds()) / 1000, Count: s.finish(j)}, out, true)
 }
 
 // throttle is the Yielder a chunk runs under: it enforces the CPU duty
 // cycle (work a slice, rest in proportion), sends progress heartbeats and
 // stops the chunk when its lease is cancelled. Resting is a timer wait,
-// which on js/wasm hands control back to the browser's event loop.
+// which on js/wasm hands control back to the browser's event loop. At
+// 100 % there is nothing to rest, and the chunk only yields one turn of the
+// event loop per slice (eventLoopTurn: no timer, whose 1 ms became 4 ms in
+// Chromium), counting the slice from the session's last turn, so that
+// chunks shorter than a slice run back to back without a yield each.
 type throttle struct {
 	ctx        context.Context
 	v          *Volunteer
@@ -587,6 +707,7 @@ type throttle struct {
 	sliceStart time.Time
 	lastBeat   time.Time
 	rested     time.Duration
+	yields     int // rests and event-loop turns taken, for tests
 }
 
 // Yield implements pipeline.Yielder.
@@ -600,6 +721,12 @@ func (t *throttle) Yield(done, total int64) error {
 		t.s.send(&protocol.Message{Type: protocol.TypeProgress, LeaseID: t.id, Done: done, Total: total}, nil, false)
 		t.v.emit(Event{Kind: EventProgress, LeaseID: t.id, Algorithm: t.alg, Done: done, Total: total})
 	}
+	if t.v.cpu.Load() >= 100 {
+		if t.s.sinceTurn(now) < t.v.cfg.Slice {
+			return nil
+		}
+		return t.turn()
+	}
 	worked := now.Sub(t.sliceStart)
 	if worked < t.v.cfg.Slice {
 		return nil
@@ -607,21 +734,55 @@ func (t *throttle) Yield(done, total int64) error {
 	return t.rest(worked)
 }
 
+// end is the chunk's last yield, before its result goes out: below 100 %
+// the rest owed for the last slice, at 100 % a turn if one is due.
+func (t *throttle) end() error {
+	now := time.Now()
+	if t.v.cpu.Load() >= 100 {
+		if t.s.sinceTurn(now) < t.v.cfg.Slice {
+			return t.ctx.Err()
+		}
+		return t.turn()
+	}
+	return t.rest(now.Sub(t.sliceStart))
+}
+
+// turn lets the event loop run once, without resting.
+func (t *throttle) turn() error {
+	if err := eventLoopTurn(t.ctx); err != nil {
+		return err
+	}
+	t.yields++
+	t.sliceStart = time.Now()
+	t.s.turned(t.sliceStart)
+	return nil
+}
+
 // rest waits in proportion to worked, the time computed since the last rest.
 func (t *throttle) rest(worked time.Duration) error {
 	share := float64(t.v.cpu.Load()) / 100
 	rest := time.Duration(float64(worked) * (1 - share) / share)
 	rest = max(rest, time.Millisecond) // always give the event loop (and other goroutines) a turn
-	timer := time.NewTimer(rest)
-	select {
-	case <-t.ctx.Done():
-		timer.Stop()
-		return t.ctx.Err()
-	case <-timer.C:
+	if err := sleep(t.ctx, rest); err != nil {
+		return err
 	}
 	t.rested += rest
+	t.yields++
 	t.sliceStart = time.Now()
+	t.s.turned(t.sliceStart)
 	return nil
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	select {
+	case <-ctx.Done():
+		timer.Stop()
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
 }
 
 // Describe is a one-line summary of a configuration, for logs.

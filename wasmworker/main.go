@@ -25,8 +25,14 @@
 // defines (it posts them to the page). Each is an object with "type":
 //
 //	{"type":"ready"}                                  the API is installed
-//	{"type":"event", "event": volunteer.Event, "stats": volunteer.Stats}
+//	{"type":"events", "events": [volunteer.Event, …], "stats": volunteer.Stats}
 //	{"type":"state", "state": "running"|"paused"|"stopped", "error": "…", "stats": …}
+//
+// Events go out in batches, at most every 50 ms (eventEvery): a chunk of a
+// minute of ECG takes about a millisecond, and a message per event cost the
+// worker more than the chunk's own computing (and the page a render each).
+// Pending events are flushed before every state message, so the page sees
+// them in order.
 //
 // Durations are nanoseconds (Go's encoding). An event of kind "connected"
 // carries the identity to persist; the page keeps it in localStorage and
@@ -38,6 +44,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"syscall/js"
 	"time"
 
@@ -62,6 +69,48 @@ type host struct {
 	cancel context.CancelFunc // non-nil while a run is active
 	run    int                // generation, so a finished old run does not report over a new one
 	done   chan struct{}      // closed when the last run has returned
+	events batch              // events waiting to be posted to the page
+}
+
+// eventEvery is the longest an event waits in a batch.
+const eventEvery = 50 * time.Millisecond
+
+// batch collects events for one message to the page.
+type batch struct {
+	mu     sync.Mutex
+	events []volunteer.Event
+	timer  *time.Timer // non-nil while a flush is scheduled
+	// v gives the stats sent with a batch; atomic, so that flush needs no
+	// lock of the host's (it is called with host.mu held).
+	v atomic.Pointer[volunteer.Volunteer]
+}
+
+func (b *batch) add(e volunteer.Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.events = append(b.events, e)
+	if b.timer == nil {
+		b.timer = time.AfterFunc(eventEvery, b.flush)
+	}
+}
+
+// flush emits the pending events, if any, now.
+func (b *batch) flush() {
+	b.mu.Lock()
+	events := b.events
+	b.events = nil
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+	b.mu.Unlock()
+	if len(events) > 0 {
+		var st volunteer.Stats
+		if v := b.v.Load(); v != nil {
+			st = v.Stats()
+		}
+		emit(map[string]any{"type": "events", "events": events, "stats": st})
+	}
 }
 
 func main() {
@@ -131,13 +180,15 @@ func (h *host) start(arg string) error {
 			Server:   o.Server,
 			Registry: catalog.All(),
 			Slots:    1, // one worker is one slot; the page runs one worker per thread
+			// Short chunks: the next lease is here when one ends, instead of a
+			// round trip later (while a chunk computes, the worker's event loop
+			// does not run, so a lease asked for then arrives only after it).
+			Prefetch: 1,
 			CPU:      o.CPU,
 			Agent:    o.Agent,
 			Nickname: o.Nickname,
 			Slice:    time.Duration(max(o.SliceMS, 0)) * time.Millisecond,
-			OnEvent: func(e volunteer.Event) {
-				emit(map[string]any{"type": "event", "event": e, "stats": h.stats()})
-			},
+			OnEvent:  h.events.add,
 		}
 		if cfg.Slice == 0 {
 			// Short slices: the event loop (and so Pause) gets a turn every 50 ms.
@@ -147,6 +198,7 @@ func (h *host) start(arg string) error {
 			cfg.Identity = *o.Identity
 		}
 		h.v = volunteer.New(cfg)
+		h.events.v.Store(h.v)
 	} else {
 		if o.CPU > 0 {
 			h.v.SetCPU(o.CPU)
@@ -184,9 +236,11 @@ func (h *host) resume() {
 		h.mu.Unlock()
 		if current && !errors.Is(err, context.Canceled) {
 			// Only a permanent refusal by the server ends Run on its own.
+			h.events.flush()
 			emit(map[string]any{"type": "state", "state": "stopped", "error": errString(err), "stats": v.Stats()})
 		}
 	}()
+	h.events.flush()
 	emit(map[string]any{"type": "state", "state": "running", "stats": v.Stats()})
 }
 
@@ -199,6 +253,7 @@ func (h *host) pause(state string) {
 	if cancel != nil {
 		cancel()
 	}
+	h.events.flush()
 	emit(map[string]any{"type": "state", "state": state, "stats": h.stats()})
 }
 

@@ -92,7 +92,11 @@ function render() {
   el.status.textContent = status;
   el.status.dataset.state = !running ? 'idle' : paused ? 'paused' : connected > 0 ? 'connected' : 'connecting';
 
-  const tasks = threads.map((t) => t.task).filter(Boolean);
+  // Chunks of short signals take milliseconds and events come in batches:
+  // a batch often ends between two chunks. What a thread finished a moment
+  // ago still counts as what it is computing.
+  const now = Date.now();
+  const tasks = threads.map((t) => t.task || (t.lastTask && now - t.lastDone < RECENT_TASK_MS ? t.lastTask : '')).filter(Boolean);
   el.task.textContent = !running || paused ? '–' : tasks.length ? tasks.join(', ') : 'waiting for work';
 }
 
@@ -124,50 +128,72 @@ function onMessage(t, m) {
     case 'state':
       t.state = m.state;
       t.error = m.error || '';
-      if (m.state !== 'running') { t.connected = false; t.task = ''; }
+      if (m.state !== 'running') { t.connected = false; t.task = ''; t.lastTask = ''; }
       if (m.state === 'stopped' && m.error) showError(`The server refused this volunteer: ${m.error}`);
       break;
-    case 'event': {
-      const e = m.event;
-      switch (e.kind) {
-        case 'connected':
-          t.connected = true; t.retry = 0; t.welcomed = true;
-          t.identity = e.identity && e.identity.id ? e.identity : t.identity;
-          if (t.identity && (!identity || identity.id !== t.identity.id)) {
-            if (t === threads[0]) {
-              // The first thread is the reference: a new identity (first
-              // visit, or the server no longer knew the stored one) is adopted.
-              identity = t.identity;
-              store.set(KEY_IDENTITY, identity);
-            } else {
-              // The server did not recognise the shared identity on this
-              // connection (see respawnLater): start it again, so that all
-              // threads are one volunteer.
-              respawnLater(t);
-            }
-          }
-          for (const w of identityWaiters.splice(0)) w();
-          showError('');
-          break;
-        case 'disconnected':
-          t.connected = false; t.task = '';
-          t.retry = e.retry || 0; t.disconnectError = e.error || '';
-          break;
-        case 'chunk-started': t.task = e.algorithm; break;
-        case 'progress':
-          t.task = e.total > 0 ? `${e.algorithm} (${Math.floor((100 * e.done) / e.total)} %)` : e.algorithm;
-          break;
-        case 'chunk-done':
-          t.task = '';
-          if (chunkMillis.length < 10000) chunkMillis.push((e.elapsed || 0) / 1e6);
-          break;
-        case 'chunk-failed': case 'chunk-cancelled': t.task = ''; break;
-        case 'verdict': break; // the stats carry the server's new totals
-      }
+    case 'events': // a batch, oldest first (wasmworker's package comment)
+      for (const e of m.events || []) onEvent(t, e);
+      // A task finished less than RECENT_TASK_MS ago still shows (see
+      // render); this render takes it off when no other chunk followed.
+      clearTimeout(recentTimer);
+      recentTimer = setTimeout(render, RECENT_TASK_MS + 10);
       break;
-    }
   }
-  render();
+  renderSoon();
+}
+
+// onEvent applies one volunteer.Event of thread t.
+function onEvent(t, e) {
+  switch (e.kind) {
+    case 'connected':
+      t.connected = true; t.retry = 0; t.welcomed = true;
+      t.identity = e.identity && e.identity.id ? e.identity : t.identity;
+      if (t.identity && (!identity || identity.id !== t.identity.id)) {
+        if (t === threads[0]) {
+          // The first thread is the reference: a new identity (first
+          // visit, or the server no longer knew the stored one) is adopted.
+          identity = t.identity;
+          store.set(KEY_IDENTITY, identity);
+        } else {
+          // The server did not recognise the shared identity on this
+          // connection (see respawnLater): start it again, so that all
+          // threads are one volunteer.
+          respawnLater(t);
+        }
+      }
+      for (const w of identityWaiters.splice(0)) w();
+      showError('');
+      break;
+    case 'disconnected':
+      t.connected = false; t.task = ''; t.lastTask = '';
+      t.retry = e.retry || 0; t.disconnectError = e.error || '';
+      break;
+    case 'chunk-started': t.task = e.algorithm; break;
+    case 'progress':
+      t.task = e.total > 0 ? `${e.algorithm} (${Math.floor((100 * e.done) / e.total)} %)` : e.algorithm;
+      break;
+    case 'chunk-done':
+      t.task = '';
+      t.lastTask = e.algorithm;
+      t.lastDone = Date.now();
+      if (chunkMillis.length < 10000) chunkMillis.push((e.elapsed || 0) / 1e6);
+      break;
+    case 'chunk-failed': case 'chunk-cancelled': t.task = ''; break;
+    case 'verdict': break; // the stats carry the server's new totals
+  }
+}
+
+// renderSoon coalesces the renders that worker messages ask for: a thread
+// posts a few events per chunk, and chunks of short signals take a
+// millisecond, so rendering on each one kept the page's main thread (and,
+// on a small machine, the core the workers needed) busy with text updates
+// nobody can read that fast. User actions still render at once.
+const RENDER_EVERY_MS = 100;
+const RECENT_TASK_MS = 1000;
+let recentTimer = null;
+let renderTimer = null;
+function renderSoon() {
+  if (renderTimer === null) renderTimer = setTimeout(() => { renderTimer = null; render(); }, RENDER_EVERY_MS);
 }
 
 function agent() {
@@ -299,6 +325,7 @@ function init() {
   // Closing or leaving the tab: end the workers now, which closes their
   // websockets, so the server re-issues their chunks without waiting.
   window.addEventListener('pagehide', () => {
+    render(); // keeps the last credit seen (serverCredit) for the next visit
     for (const t of threads.splice(0)) t.worker.terminate();
     dropLock();
   });
