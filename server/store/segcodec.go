@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 )
@@ -12,19 +13,26 @@ import (
 // (ADC units) and readers turn them into physical values as
 // float64(k)/gain, so most segments are stored back as those integers,
 // delta-coded in varints: a 24-hour ECG takes about the size of its .dat
-// file instead of eight bytes per sample. Whenever that does not give back
-// every value bit for bit (EDF's affine scaling, decimals without a gain,
-// a value that is not k/gain), the segment is stored as raw float64. Every
-// decode equals what was encoded, with NaN (missing) and signed zero made
-// canonical as everywhere else (canon.Float64Bits).
+// file instead of eight bytes per sample. Where that does not give back
+// every value bit for bit (EDF's affine scaling, decimals without a gain),
+// a segment with few distinct values (any quantised recording: a 16-bit
+// EDF has at most 65,536) is stored as a sorted palette of its values and
+// delta-coded ranks into it, which a monotonic scaling makes as small as
+// the ADC deltas; anything else as raw float64. Every decode equals what
+// was encoded, with NaN (missing) and signed zero made canonical as
+// everywhere else (canon.Float64Bits).
 const (
-	segRaw    = 0 // uvarint n, then n little-endian float64 bits
-	segScaled = 1 // float64 gain, uvarint n, then n uvarints: 0 missing, else zigzag(k−previous k)+1
+	segRaw     = 0 // uvarint n, then n little-endian float64 bits
+	segScaled  = 1 // float64 gain, uvarint n, then n uvarints: 0 missing, else zigzag(k−previous k)+1
+	segPalette = 2 // uvarint m, m float64 bits ascending, uvarint n, then n uvarints: 0 missing, else zigzag(rank−previous rank)+1
 )
 
 // encodeSegment appends the stored form of samples to dst.
 func encodeSegment(dst []byte, samples []float64, gain float64) []byte {
 	if b, ok := encodeScaled(dst, samples, gain); ok {
+		return b
+	}
+	if b, ok := encodePalette(dst, samples); ok {
 		return b
 	}
 	dst = append(dst, segRaw)
@@ -68,6 +76,41 @@ func encodeScaled(dst []byte, samples []float64, gain float64) ([]byte, bool) {
 	return dst, true
 }
 
+// encodePalette stores samples as ranks into their sorted distinct values,
+// when there are few enough of them for that to pay.
+func encodePalette(dst []byte, samples []float64) ([]byte, bool) {
+	values := make([]float64, 0, len(samples))
+	for _, v := range samples {
+		if v == v {
+			values = append(values, math.Float64frombits(canon.Float64Bits(v)))
+		}
+	}
+	slices.Sort(values)
+	values = slices.Compact(values)
+	// A palette entry costs 8 bytes; a rank saves about 6 per sample.
+	if len(values) == 0 || 8*len(values) > 4*len(samples) {
+		return nil, false
+	}
+	dst = append(dst, segPalette)
+	dst = binary.AppendUvarint(dst, uint64(len(values)))
+	for _, v := range values {
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v))
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(samples)))
+	prev := 0
+	for _, v := range samples {
+		if v != v {
+			dst = append(dst, 0)
+			continue
+		}
+		r, _ := slices.BinarySearch(values, math.Float64frombits(canon.Float64Bits(v)))
+		d := int64(r - prev)
+		dst = binary.AppendUvarint(dst, uint64(d<<1^d>>63)+1)
+		prev = r
+	}
+	return dst, true
+}
+
 // decodeSegment appends the samples of one stored segment to dst. at names
 // the segment in errors.
 func decodeSegment(dst []float64, b []byte, at string) ([]float64, error) {
@@ -76,11 +119,19 @@ func decodeSegment(dst []float64, b []byte, at string) ([]float64, error) {
 	}
 	mode, b := b[0], b[1:]
 	var gain float64
-	if mode == segScaled {
+	var palette []byte // m float64s
+	switch mode {
+	case segScaled:
 		if len(b) < 8 {
 			return dst, fmt.Errorf("segment %s: truncated gain", at)
 		}
 		gain, b = math.Float64frombits(binary.LittleEndian.Uint64(b)), b[8:]
+	case segPalette:
+		m, w := binary.Uvarint(b)
+		if w <= 0 || m == 0 || m > SegmentSamples || uint64(len(b)-w) < 8*m {
+			return dst, fmt.Errorf("segment %s: bad palette", at)
+		}
+		palette, b = b[w:w+8*int(m)], b[w+8*int(m):]
 	}
 	n, w := binary.Uvarint(b)
 	if w <= 0 || n > SegmentSamples {
@@ -94,6 +145,30 @@ func decodeSegment(dst []float64, b []byte, at string) ([]float64, error) {
 		}
 		for i := range int(n) {
 			dst = append(dst, math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
+		}
+		return dst, nil
+	case segPalette:
+		m := int64(len(palette) / 8)
+		var r int64
+		for i := range int(n) {
+			u, w := binary.Uvarint(b)
+			if w <= 0 {
+				return dst, fmt.Errorf("segment %s: sample %d: truncated", at, i)
+			}
+			b = b[w:]
+			if u == 0 {
+				dst = append(dst, math.NaN())
+				continue
+			}
+			u--
+			r += int64(u>>1) ^ -int64(u&1)
+			if r < 0 || r >= m {
+				return dst, fmt.Errorf("segment %s: sample %d: rank %d outside the palette of %d", at, i, r, m)
+			}
+			dst = append(dst, math.Float64frombits(binary.LittleEndian.Uint64(palette[8*r:])))
+		}
+		if len(b) != 0 {
+			return dst, fmt.Errorf("segment %s: %d bytes after the last sample", at, len(b))
 		}
 		return dst, nil
 	case segScaled:

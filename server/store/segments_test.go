@@ -69,7 +69,10 @@ func TestSegmentCodecRoundTrip(t *testing.T) {
 		{"decimals with gain 10", []float64{36.6, 36.7, 37, math.NaN(), 38.1}, 10, segScaled},
 		{"no gain", []float64{1, 2, 3}, 0, segRaw},
 		{"not k/gain", []float64{0.5, 1.0 / 3}, 200, segRaw},
-		{"EDF affine", []float64{0.1 * (0.5 + 3), 0.1 * (0.5 + 4)}, 10, segRaw},
+		{"EDF affine, too short for a palette", []float64{0.1 * (0.5 + 3), 0.1 * (0.5 + 4)}, 10, segRaw},
+		{"EDF affine", edfLike(5000), 10, segPalette},
+		{"few values, no gain, missing ones", []float64{0.25, 1.0 / 3, math.NaN(), 0.25, 1.0 / 3, 0.25, math.Copysign(0, -1), 0, 0, 0.25}, 0, segPalette},
+		{"every value distinct", distinct(1000), 0, segRaw},
 		{"beyond 2^53", []float64{1 << 60}, 1, segRaw},
 		{"infinity", []float64{math.Inf(1)}, 1, segRaw},
 		{"negative zero", []float64{math.Copysign(0, -1)}, 200, segScaled},
@@ -91,6 +94,35 @@ func TestSegmentCodecRoundTrip(t *testing.T) {
 	}
 }
 
+// edfLike is n samples as EDF readers make them: bitvalue × (offset + d)
+// for a digital value d that moves like an ECG.
+func edfLike(n int) []float64 {
+	bitvalue := (2.5 - -2.5) / float64(32767 - -32768)
+	offset := 2.5/bitvalue - 32767
+	out := make([]float64, n)
+	for i := range out {
+		d := float64((i*37)%400 - 200)
+		out[i] = bitvalue * (offset + d)
+	}
+	return out
+}
+
+func distinct(n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = 1 / float64(i+3)
+	}
+	return out
+}
+
+func TestPaletteIsSmall(t *testing.T) {
+	samples := edfLike(SegmentSamples)
+	b := encodeSegment(nil, samples, 1e4)
+	if b[0] != segPalette || len(b) > 3*len(samples) {
+		t.Errorf("an EDF-like segment of %d samples took %d bytes in mode %d; want a palette of under 3 bytes a sample", len(samples), len(b), b[0])
+	}
+}
+
 func TestSegmentCodecRejectsCorruptInput(t *testing.T) {
 	good := encodeSegment(nil, []float64{1, 2, 3}, 1)
 	for name, b := range map[string][]byte{
@@ -100,6 +132,9 @@ func TestSegmentCodecRejectsCorruptInput(t *testing.T) {
 		"trailing bytes": append(good[:len(good):len(good)], 5),
 		"raw short":      {segRaw, 2, 1, 2, 3},
 		"too many":       append([]byte{segRaw}, 0xff, 0xff, 0xff, 0xff, 0x0f),
+		"rank outside":   {segPalette, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 5},
+		"empty palette":  {segPalette, 0, 1, 1},
+		"short palette":  {segPalette, 3, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1},
 	} {
 		if _, err := decodeSegment(nil, b, "7 of channel 0 of dataset 1"); err == nil {
 			t.Errorf("%s: no error", name)
@@ -110,6 +145,7 @@ func TestSegmentCodecRejectsCorruptInput(t *testing.T) {
 func FuzzDecodeSegment(f *testing.F) {
 	f.Add(encodeSegment(nil, []float64{1, math.NaN(), -3}, 1))
 	f.Add(encodeSegment(nil, []float64{0.25, 1.0 / 3}, 0))
+	f.Add(encodeSegment(nil, edfLike(100), 0))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodeSegment(nil, b, "fuzz")
 		if err != nil {
