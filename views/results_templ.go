@@ -303,7 +303,7 @@ func beatsSection(p ResultPage, b BeatsResult) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, " reference annotations (150 ms match window): ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, " reference annotations after the first five minutes (the EC57 learning period; 150 ms match window): ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -1,0 +1,74 @@
+// A long recording as a clinician meets it (issue 5: "a 24-hour Holter file
+// of a few hundred MB"): a four-hour two-channel record, simulated with
+// reference beats, goes through the upload form; the dataset page previews
+// both channels whole; an ECG analysis (computed by the server's local
+// workers, so no volunteer tab is needed) completes; the strip opens at
+// hour 3 with detected and reference beats in it and steps on from there.
+// The server's memory on such uploads is bounded by the Go test
+// TestLongRecordUploadStreams and measured in docs/benchmarks.md.
+const { test, expect } = require('@playwright/test');
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { startServer, bin } = require('./server');
+const portal = require('./portal');
+
+const hours = 4;
+const email = 'holter@example.org';
+const password = 'Long-Night-Recorder-4';
+
+let server, tmp;
+
+test.beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pulsegrid-holter-'));
+  execFileSync(bin, ['simulate', 'ecg', '--out', tmp, '--minutes', String(60 * hours), '--seed', '7'], { stdio: 'ignore' });
+  // simulate also writes the record as CSV (150 MB here); only WFDB is used.
+  fs.rmSync(path.join(tmp, 'ecg001.csv'));
+  server = await startServer(['--local-workers', '2', '--quorum', '1']);
+  server.cli(['user', 'add', '--email', email, '--role', 'clinician', '--password', password]);
+});
+
+test.afterAll(async () => {
+  if (server) await server.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('a four-hour recording: upload, previews, analysis, strip at hour 3', async ({ page }) => {
+  test.setTimeout(120_000);
+  await portal.login(page, server.base, email, password);
+  if (await page.getByTestId('password-forced').count()) await portal.changePassword(page, 'Long-Night-Recorder-5');
+
+  const files = ['hea', 'dat', 'atr'].map((ext) => path.join(tmp, `ecg001.${ext}`));
+  const dataset = await portal.upload(page, server.base, files);
+  const rows = page.getByTestId('channel-row');
+  await expect(rows).toHaveCount(2);
+  for (let i = 0; i < 2; i++) {
+    const row = rows.nth(i);
+    await expect(row).toContainText(String(hours * 3600 * 360));
+    // A preview of the whole channel, drawn from the stored summaries.
+    await expect(row.getByTestId('channel-preview').locator('svg path, svg polyline').first()).toBeAttached();
+  }
+  await portal.shot(page, 'holter-dataset');
+
+  const id = await portal.startAnalysis(page, server.base, dataset, 'ecg.beats@1');
+  await expect(page.getByTestId('analysis-status')).toHaveText(/done/i, { timeout: 90_000 });
+
+  await page.goto(`${server.base}/analyses/${id}/result?from=10800&to=10810#strip`);
+  const beats = Number((await page.getByTestId('result-beats-count').textContent()).replace(/[^0-9]/g, ''));
+  expect(beats).toBeGreaterThan(hours * 3600 * 0.8); // over 48 bpm on average
+  await expect(page.getByTestId('strip-time')).toContainText('3:00:00');
+  const strip = page.getByTestId('strip-svg');
+  const detected = strip.locator('g.mark.detected');
+  const reference = strip.locator('g.mark.reference');
+  expect(await detected.count()).toBeGreaterThan(5);
+  expect(await reference.count()).toBeGreaterThan(5);
+  const first = await detected.first().getAttribute('data-t');
+  expect(Number(first)).toBeGreaterThanOrEqual(10800);
+  await portal.shot(page, 'holter-strip');
+
+  // One step later, fetched in place by strip.js.
+  await page.getByTestId('strip-next').click();
+  await expect(page.getByTestId('strip-time')).toContainText('3:00:10');
+  await expect.poll(async () => Number(await detected.first().getAttribute('data-t'))).toBeGreaterThanOrEqual(10810);
+});
