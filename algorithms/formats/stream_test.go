@@ -3,7 +3,6 @@ package formats
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"os"
@@ -295,18 +294,7 @@ func TestOpenMemory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for {
-				block, err := s.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, b := range block {
-					samples += int64(len(b))
-				}
-			}
+			samples, _ = blockstest.Drain(t, s)
 			runtime.ReadMemStats(&after)
 			alloc := after.TotalAlloc - before.TotalAlloc
 			if want := int64(seconds) * 720; samples != want {

@@ -189,15 +189,6 @@ func holterEDF(seconds, gapEvery int) []byte {
 	return data
 }
 
-// allocatedWhile returns the bytes the Go heap allocated while f ran.
-func allocatedWhile(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // TestStreamMemory streams a 24-hour two-channel 360 Hz EDF (62 M samples)
 // and a 12-hour EDF+D with a gap every 100 s, and checks that Open and Next
 // allocate a small fraction of the 8 bytes per sample that decoding them
@@ -219,28 +210,13 @@ func TestStreamMemory(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var samples int64
 			var nan int64
-			alloc := allocatedWhile(func() {
+			alloc := blockstest.Allocated(func() {
 				s, err := Open("holter.edf", tc.data)
 				if err != nil {
 					t.Fatal(err)
 				}
-				for {
-					block, err := s.Next()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-					for _, b := range block {
-						samples += int64(len(b))
-						for _, v := range b {
-							if v != v {
-								nan++
-							}
-						}
-					}
-				}
+				n, missing := blockstest.Drain(t, s)
+				samples, nan = n, missing
 			})
 			if samples != tc.samples || nan != tc.missing {
 				t.Fatalf("streamed %d samples (%d missing), want %d (%d missing)", samples, nan, tc.samples, tc.missing)

@@ -196,15 +196,6 @@ func holterFrames() int64 {
 	return 24 * 3600 * 360
 }
 
-// allocatedWhile returns the bytes the Go heap allocated while f ran.
-func allocatedWhile(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // TestStreamMemory streams a 24-hour two-channel 360 Hz record in format
 // 212 (62 M samples, 93 MB of signal file), as one segment and as 24
 // one-hour segments with a gap, and checks that Open and Next allocate a
@@ -231,28 +222,13 @@ func TestStreamMemory(t *testing.T) {
 		t.Run(strings.TrimSuffix(header, ".hea"), func(t *testing.T) {
 			var samples int64
 			var nan int
-			alloc := allocatedWhile(func() {
+			alloc := blockstest.Allocated(func() {
 				s, err := OpenRecord(header, MapOpener(files))
 				if err != nil {
 					t.Fatal(err)
 				}
-				for {
-					block, err := s.Next()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-					for _, b := range block {
-						samples += int64(len(b))
-						for _, v := range b {
-							if v != v {
-								nan++
-							}
-						}
-					}
-				}
+				n, missing := blockstest.Drain(t, s)
+				samples, nan = n, int(missing)
 			})
 			want := 2 * frames
 			if header == "multi.hea" {

@@ -5,6 +5,7 @@ package blockstest
 
 import (
 	"io"
+	"runtime"
 	"testing"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/internal/blocks"
@@ -63,4 +64,36 @@ func Collect(tb testing.TB, s Stream, channels int) [][]float64 {
 		}
 	}
 	return out
+}
+
+// Allocated is how many bytes of heap f allocated.
+func Allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// Drain reads a stream to its end without keeping it and returns how many
+// samples it had, and how many of them were missing.
+func Drain(tb testing.TB, s Stream) (samples, missing int64) {
+	tb.Helper()
+	for {
+		block, err := s.Next()
+		if err == io.EOF {
+			return samples, missing
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, b := range block {
+			samples += int64(len(b))
+			for _, v := range b {
+				if v != v {
+					missing++
+				}
+			}
+		}
+	}
 }
