@@ -69,8 +69,7 @@ func encodeScaled(dst []byte, samples []float64, gain float64) ([]byte, bool) {
 		if canon.Float64Bits(float64(k)/gain) != canon.Float64Bits(v) {
 			return dst[:start], false
 		}
-		d := k - prev
-		dst = binary.AppendUvarint(dst, uint64(d<<1^d>>63)+1)
+		dst = appendDelta(dst, k, prev)
 		prev = k
 	}
 	return dst, true
@@ -97,16 +96,15 @@ func encodePalette(dst []byte, samples []float64) ([]byte, bool) {
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v))
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(samples)))
-	prev := 0
+	var prev int64
 	for _, v := range samples {
 		if v != v {
 			dst = append(dst, 0)
 			continue
 		}
 		r, _ := slices.BinarySearch(values, math.Float64frombits(canon.Float64Bits(v)))
-		d := int64(r - prev)
-		dst = binary.AppendUvarint(dst, uint64(d<<1^d>>63)+1)
-		prev = r
+		dst = appendDelta(dst, int64(r), prev)
+		prev = int64(r)
 	}
 	return dst, true
 }
@@ -149,50 +147,51 @@ func decodeSegment(dst []float64, b []byte, at string) ([]float64, error) {
 		return dst, nil
 	case segPalette:
 		m := int64(len(palette) / 8)
-		var r int64
-		for i := range int(n) {
-			u, w := binary.Uvarint(b)
-			if w <= 0 {
-				return dst, fmt.Errorf("segment %s: sample %d: truncated", at, i)
-			}
-			b = b[w:]
-			if u == 0 {
-				dst = append(dst, math.NaN())
-				continue
-			}
-			u--
-			r += int64(u>>1) ^ -int64(u&1)
+		return decodeDeltas(dst, b, int(n), at, func(r int64) (float64, error) {
 			if r < 0 || r >= m {
-				return dst, fmt.Errorf("segment %s: sample %d: rank %d outside the palette of %d", at, i, r, m)
+				return 0, fmt.Errorf("rank %d outside the palette of %d", r, m)
 			}
-			dst = append(dst, math.Float64frombits(binary.LittleEndian.Uint64(palette[8*r:])))
-		}
-		if len(b) != 0 {
-			return dst, fmt.Errorf("segment %s: %d bytes after the last sample", at, len(b))
-		}
-		return dst, nil
+			return math.Float64frombits(binary.LittleEndian.Uint64(palette[8*r:])), nil
+		})
 	case segScaled:
-		var k int64
-		for i := range int(n) {
-			u, w := binary.Uvarint(b)
-			if w <= 0 {
-				return dst, fmt.Errorf("segment %s: sample %d: truncated", at, i)
-			}
-			b = b[w:]
-			if u == 0 {
-				dst = append(dst, math.NaN())
-				continue
-			}
-			u--
-			k += int64(u>>1) ^ -int64(u&1)
-			dst = append(dst, float64(k)/gain)
-		}
-		if len(b) != 0 {
-			return dst, fmt.Errorf("segment %s: %d bytes after the last sample", at, len(b))
-		}
-		return dst, nil
+		return decodeDeltas(dst, b, int(n), at, func(k int64) (float64, error) { return float64(k) / gain, nil })
 	}
 	return dst, fmt.Errorf("segment %s: unknown mode %d", at, mode)
+}
+
+// appendDelta appends one sample of the delta-coded forms: 0 for a missing
+// one, else zigzag(k − previous k) + 1.
+func appendDelta(dst []byte, k, prev int64) []byte {
+	d := k - prev
+	return binary.AppendUvarint(dst, uint64(d<<1^d>>63)+1)
+}
+
+// decodeDeltas decodes n samples of a delta-coded form (appendDelta),
+// turning each running integer into its value.
+func decodeDeltas(dst []float64, b []byte, n int, at string, value func(k int64) (float64, error)) ([]float64, error) {
+	var k int64
+	for i := range n {
+		u, w := binary.Uvarint(b)
+		if w <= 0 {
+			return dst, fmt.Errorf("segment %s: sample %d: truncated", at, i)
+		}
+		b = b[w:]
+		if u == 0 {
+			dst = append(dst, math.NaN())
+			continue
+		}
+		u--
+		k += int64(u>>1) ^ -int64(u&1)
+		v, err := value(k)
+		if err != nil {
+			return dst, fmt.Errorf("segment %s: sample %d: %w", at, i, err)
+		}
+		dst = append(dst, v)
+	}
+	if len(b) != 0 {
+		return dst, fmt.Errorf("segment %s: %d bytes after the last sample", at, len(b))
+	}
+	return dst, nil
 }
 
 // SummaryBlock is how many samples one entry of a segment's summary
