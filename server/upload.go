@@ -163,10 +163,12 @@ type storedRecording struct {
 // ingest reads and checks every recording of an upload and stores them
 // all, or nothing. Each recording streams from its mapped files through
 // the template into the store block by block, so a 24-hour recording is
-// never whole in memory. Problems with the files come back as problems
-// (nothing stored: recordings stored before a bad one is found are
-// removed, and the rest are still read to report their problems too);
-// err is for the server's own failures.
+// never whole in memory. The datasets become visible together once every
+// recording is stored (PublishDatasets); before that a crash leaves
+// nothing that the next start does not remove. Problems with the files
+// come back as problems (nothing stored: recordings stored before a bad one
+// is found are removed, and the rest are still read to report their
+// problems too); err is for the server's own failures.
 func ingest(ctx context.Context, d Deps, owner int64, u *upload, tpl *template.Template) ([]storedRecording, []uploadProblem, error) {
 	dir, err := spoolDir(d)
 	if err != nil {
@@ -206,6 +208,14 @@ func ingest(ctx context.Context, d Deps, owner int64, u *upload, tpl *template.T
 	if len(problems) > 0 {
 		undo()
 		return nil, problems, nil
+	}
+	ids := make([]int64, len(stored))
+	for i, s := range stored {
+		ids[i] = s.dataset.ID
+	}
+	if err := d.Store.PublishDatasets(ctx, ids); err != nil {
+		undo()
+		return nil, nil, fmt.Errorf("publish the upload's datasets (nothing was kept): %w", err)
 	}
 	return stored, nil, nil
 }

@@ -25,15 +25,17 @@ const SegmentSamples = 1 << 16
 const flushBytes = 4 << 20
 
 // DatasetWriter stores one dataset while its recording is read. Nothing of
-// it is visible until Commit succeeds; Abort (or a crash, cleaned up at the
-// next start) removes what was written.
+// it is visible until Commit has succeeded and PublishDatasets has run
+// (one publication for all the recordings of an upload, so that they
+// appear together or not at all); Abort before Commit, DeleteDataset after
+// it, or a crash (cleaned up at the next start) removes what was written.
 type DatasetWriter interface {
 	// ID is the dataset's id.
 	ID() int64
 	// Write appends samples: blocks[i] continues channel i.
 	Write(blocks [][]float64) error
-	// Commit writes what is left, the identity and the annotations, and
-	// makes the dataset visible.
+	// Commit writes what is left, the identity and the annotations; the
+	// dataset is complete but stays invisible until PublishDatasets.
 	Commit(ident signal.Identity, anns []signal.Annotation, annotationRate float64) (Dataset, error)
 	// Abort removes everything written; it does nothing after a Commit that
 	// succeeded.
@@ -194,7 +196,7 @@ func (w *datasetWriter) Commit(ident signal.Identity, anns []signal.Annotation, 
 		w.d.ID, string(identJSON), string(annJSON), annotationRate); err != nil {
 		return w.d, err
 	}
-	if _, err := tx.ExecContext(w.ctx, `UPDATE datasets SET channels = ?, duration = ?, complete = 1 WHERE id = ?`, string(chans), w.d.Duration, w.d.ID); err != nil {
+	if _, err := tx.ExecContext(w.ctx, `UPDATE datasets SET channels = ?, duration = ? WHERE id = ?`, string(chans), w.d.Duration, w.d.ID); err != nil {
 		return w.d, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -214,6 +216,25 @@ func (w *datasetWriter) Abort() error {
 	return err
 }
 
+// PublishDatasets implements Store.
+func (s *SQLite) PublishDatasets(ctx context.Context, ids []int64) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, id := range ids {
+		res, err := tx.ExecContext(ctx, `UPDATE datasets SET complete = 1 WHERE id = ? AND complete = 0`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("publish dataset %d: not a dataset waiting to be published", id)
+		}
+	}
+	return tx.Commit()
+}
+
 // CreateDataset implements Store.
 func (s *SQLite) CreateDataset(ctx context.Context, d Dataset, rec *signal.Recording) (Dataset, error) {
 	w, err := s.BeginDataset(ctx, d, rec.Signal.Channels)
@@ -229,8 +250,11 @@ func (s *SQLite) CreateDataset(ctx context.Context, d Dataset, rec *signal.Recor
 		return d, err
 	}
 	out, err := w.Commit(rec.Identity, rec.Annotations, rec.AnnotationRate)
+	if err == nil {
+		err = s.PublishDatasets(ctx, []int64{out.ID})
+	}
 	if err != nil {
-		w.Abort()
+		s.DeleteDataset(context.WithoutCancel(ctx), w.ID())
 	}
 	return out, err
 }

@@ -275,10 +275,19 @@ func TestDatasetWriterIsAllOrNothing(t *testing.T) {
 	for range 40 {
 		w.Write(block(SegmentSamples))
 	}
+	// A second dataset is committed but not yet published with the first.
+	w2, err := s.BeginDataset(ctx, Dataset{OwnerID: 1, Name: "committed"}, chans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2.Write(block(3))
+	if _, err := w2.Commit(signal.Identity{}, nil, 0); err != nil {
+		t.Fatal(err)
+	}
 	s.Close() // the process dies here
 	s2 := mustOpen(t, path)
 	if n := countRows(s2); n != 0 {
-		t.Errorf("%d rows of an incomplete dataset survived a restart", n)
+		t.Errorf("%d rows of incomplete or unpublished datasets survived a restart", n)
 	}
 
 	w, err = s2.BeginDataset(ctx, Dataset{OwnerID: 1, Name: "ok"}, chans)
@@ -290,6 +299,15 @@ func TestDatasetWriterIsAllOrNothing(t *testing.T) {
 	ds, err := w.Commit(signal.Identity{Record: "ok"}, nil, 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if list, _ := s2.Datasets(ctx, 1); len(list) != 0 {
+		t.Errorf("a committed dataset is listed before it is published: %+v", list)
+	}
+	if err := s2.PublishDatasets(ctx, []int64{ds.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.PublishDatasets(ctx, []int64{ds.ID}); err == nil {
+		t.Error("a dataset was published twice")
 	}
 	if ds.Channels[0].Samples != SegmentSamples+10 || ds.Channels[1].Samples != 2*(SegmentSamples+10) || ds.Duration != SegmentSamples+10 {
 		t.Errorf("committed dataset: %+v", ds)

@@ -194,6 +194,9 @@ type Store interface {
 	// BeginDataset starts storing a dataset whose samples are still being
 	// read (store/segments.go); channels' samples are ignored.
 	BeginDataset(ctx context.Context, d Dataset, channels []signal.Channel) (DatasetWriter, error)
+	// PublishDatasets makes committed datasets visible, all in one
+	// transaction.
+	PublishDatasets(ctx context.Context, ids []int64) error
 	// Dataset returns a dataset's metadata.
 	Dataset(ctx context.Context, id int64) (Dataset, error)
 	// DatasetSignal returns a dataset's de-identified samples.
