@@ -99,6 +99,22 @@ func (w *Writer) I64s(v []int64) {
 	}
 }
 
+// I16s writes a length-prefixed slice of 16-bit integers.
+func (w *Writer) I16s(v []int16) {
+	w.U32(uint32(len(v)))
+	for _, x := range v {
+		w.buf = binary.LittleEndian.AppendUint16(w.buf, uint16(x))
+	}
+}
+
+// I32s writes a length-prefixed slice of 32-bit integers.
+func (w *Writer) I32s(v []int32) {
+	w.U32(uint32(len(v)))
+	for _, x := range v {
+		w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(x))
+	}
+}
+
 // Float64Bits is math.Float64bits with NaN and signed zero made canonical.
 func Float64Bits(v float64) uint64 {
 	switch {
@@ -125,6 +141,14 @@ func NewReader(b []byte, magic string) *Reader {
 		r.err = fmt.Errorf("canon: byte 0: document tag %q, want %q", got, magic)
 	}
 	return r
+}
+
+// Fail records a value the caller found invalid (what names it) at the
+// current offset, unless an error is already recorded.
+func (r *Reader) Fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("canon: byte %d: invalid %s", r.off, what)
+	}
 }
 
 // Err is the first decoding error, or nil.
@@ -240,6 +264,52 @@ func (r *Reader) F64s() []float64 {
 		}
 		v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[:8]))
 		b = b[8:]
+	}
+	return v
+}
+
+// Packed reads a length-prefixed array of elements of size bytes each and
+// returns how many there are and their bytes (not a copy), for decoders
+// that turn a packed form straight into what they need.
+func (r *Reader) Packed(size int, what string) (int, []byte) {
+	n := r.length(what)
+	b := r.take(size*n, what)
+	if b == nil {
+		return 0, nil
+	}
+	return n, b
+}
+
+// I16s reads a length-prefixed slice of 16-bit integers.
+func (r *Reader) I16s() []int16 {
+	n, b := r.Packed(2, "int16 slice")
+	if b == nil {
+		return nil
+	}
+	v := make([]int16, n)
+	for i := range v {
+		if len(b) < 2 {
+			break
+		}
+		v[i] = int16(binary.LittleEndian.Uint16(b[:2]))
+		b = b[2:]
+	}
+	return v
+}
+
+// I32s reads a length-prefixed slice of 32-bit integers.
+func (r *Reader) I32s() []int32 {
+	n, b := r.Packed(4, "int32 slice")
+	if b == nil {
+		return nil
+	}
+	v := make([]int32, n)
+	for i := range v {
+		if len(b) < 4 {
+			break
+		}
+		v[i] = int32(binary.LittleEndian.Uint32(b[:4]))
+		b = b[4:]
 	}
 	return v
 }

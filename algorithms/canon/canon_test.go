@@ -2,6 +2,7 @@ package canon
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -17,6 +18,8 @@ func TestRoundTrip(t *testing.T) {
 	w.Blob([]byte{1, 2, 3})
 	w.F64s([]float64{1.5, math.NaN(), -2})
 	w.I64s([]int64{-1, 0, math.MaxInt64})
+	w.I16s([]int16{math.MinInt16, -1, 0, math.MaxInt16})
+	w.I32s([]int32{math.MinInt32, -1, math.MaxInt32})
 
 	r := NewReader(w.Bytes(), "TEST1")
 	if got := r.U8(); got != 7 {
@@ -47,6 +50,12 @@ func TestRoundTrip(t *testing.T) {
 	is := r.I64s()
 	if len(is) != 3 || is[2] != math.MaxInt64 {
 		t.Errorf("I64s: got %v", is)
+	}
+	if got := r.I16s(); !slices.Equal(got, []int16{math.MinInt16, -1, 0, math.MaxInt16}) {
+		t.Errorf("I16s: got %v", got)
+	}
+	if got := r.I32s(); !slices.Equal(got, []int32{math.MinInt32, -1, math.MaxInt32}) {
+		t.Errorf("I32s: got %v", got)
 	}
 	if err := r.Done(); err != nil {
 		t.Fatal(err)
@@ -109,12 +118,16 @@ func FuzzReader(f *testing.F) {
 	w.String("abc")
 	w.F64s([]float64{1, 2})
 	w.I64s([]int64{3})
+	w.I16s([]int16{-4})
+	w.I32s([]int32{5})
 	f.Add(w.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := NewReader(b, "F")
 		s := r.String()
 		fs := r.F64s()
 		is := r.I64s()
+		i16 := r.I16s()
+		i32 := r.I32s()
 		if r.Done() != nil {
 			return
 		}
@@ -124,8 +137,11 @@ func FuzzReader(f *testing.F) {
 		w.String(s)
 		w.F64s(fs)
 		w.I64s(is)
+		w.I16s(i16)
+		w.I32s(i32)
 		again := NewReader(w.Bytes(), "F")
-		if again.String() != s || len(again.F64s()) != len(fs) || len(again.I64s()) != len(is) || again.Done() != nil {
+		if again.String() != s || len(again.F64s()) != len(fs) || len(again.I64s()) != len(is) ||
+			!slices.Equal(again.I16s(), i16) || !slices.Equal(again.I32s(), i32) || again.Done() != nil {
 			t.Fatalf("re-encoding changed the document")
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
 
@@ -40,6 +41,57 @@ func TestTaskRoundTrip(t *testing.T) {
 	}
 }
 
+// TestTaskSampleForms: samples that are integers over the gain travel as
+// int16 or int32 and come back bit for bit; anything else as float64.
+func TestTaskSampleForms(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		name    string
+		gain    float64
+		samples []float64
+		form    uint8
+	}{
+		{"adc over gain", 200, []float64{0, 1.0 / 200, -2048.0 / 200, nan, 2047.0 / 200, math.Copysign(0, -1)}, samplesI16},
+		{"int16 edge", 1, []float64{-32767, 32767}, samplesI16},
+		{"beyond int16", 1, []float64{-32768, 40000, nan}, samplesI32},
+		{"beyond int32", 1, []float64{1 << 40}, samplesF64},
+		{"not k/gain", 200, []float64{1.0 / 3}, samplesF64},
+		{"no gain", 0, []float64{1, 2}, samplesF64},
+		{"decimals with gain 10", 10, []float64{36.6, 37.2, nan}, samplesI16},
+		{"empty", 200, nil, samplesI16},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sampleForm(tt.samples, tt.gain); got != tt.form {
+				t.Errorf("form %d, want %d", got, tt.form)
+			}
+			in := &Task{Algorithm: "a@1", Channels: []signal.Channel{{Name: "x", Rate: 1, Gain: tt.gain, Samples: tt.samples}}}
+			out, err := DecodeTask(in.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out.Channels[0].Samples
+			if len(got) != len(tt.samples) {
+				t.Fatalf("%d samples back, want %d", len(got), len(tt.samples))
+			}
+			for i := range got {
+				if canon.Float64Bits(got[i]) != canon.Float64Bits(tt.samples[i]) || math.Float64bits(got[i]) != canon.Float64Bits(got[i]) {
+					t.Errorf("sample %d: %v (bits %x), want %v in canonical form", i, got[i], math.Float64bits(got[i]), tt.samples[i])
+				}
+			}
+		})
+	}
+	// An ECG task is a quarter of its float64 size.
+	samples := make([]float64, 10000)
+	for i := range samples {
+		samples[i] = float64(i%900-450) / 200
+	}
+	b := (&Task{Algorithm: "a@1", Channels: []signal.Channel{{Name: "x", Rate: 360, Gain: 200, Samples: samples}}}).Encode()
+	if len(b) > 2*len(samples)+200 {
+		t.Errorf("a task of %d ADC samples takes %d bytes, want about 2 a sample", len(samples), len(b))
+	}
+}
+
 func TestDecodeTaskErrors(t *testing.T) {
 	good := (&Task{Algorithm: "a@1", Channels: []signal.Channel{{Name: "x", Rate: 1, Samples: []float64{1}}}}).Encode()
 	for _, n := range []int{0, 5, len(good) / 2, len(good) - 1} {
@@ -47,10 +99,17 @@ func TestDecodeTaskErrors(t *testing.T) {
 			t.Errorf("truncated at %d: got %v, want an error naming the byte offset", n, err)
 		}
 	}
+	// The sample form byte sits before the last channel's samples.
+	bad := slices.Clone(good)
+	bad[len(bad)-4-8-1] = 9
+	if _, err := DecodeTask(bad); err == nil || !strings.Contains(err.Error(), "sample form 9") {
+		t.Errorf("unknown sample form: got %v", err)
+	}
 }
 
 func FuzzDecodeTask(f *testing.F) {
 	f.Add((&Task{Algorithm: "a@1", Params: []byte("{}"), Channels: []signal.Channel{{Name: "x", Rate: 1, Samples: []float64{1, 2}}}}).Encode())
+	f.Add((&Task{Algorithm: "a@1", Channels: []signal.Channel{{Name: "x", Rate: 1, Gain: 200, Samples: []float64{0.5, math.NaN()}}, {Name: "y", Rate: 1, Gain: 1, Samples: []float64{1e6}}}}).Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		task, err := DecodeTask(b)
 		if err != nil {
