@@ -20,10 +20,11 @@
 // block by block, so that a 24-hour Holter file need never be held in
 // memory as float64 values. WFDB and EDF samples are decoded from the
 // files' bytes as the blocks are asked for (File.Data may be a
-// memory-mapped file); a CSV log is parsed whole, since its sample rate is
-// inferred from all its rows, and only handed out in blocks. ReadWith is
-// Open with every block collected: one decoder, the same samples and the
-// same errors.
+// memory-mapped file); a CSV log is read twice, once to check it and infer
+// its sample rate from all its rows, then row by row onto the grid
+// (csvlog.Open). ReadWith is Open with every block collected (for CSV,
+// csvlog.Read, which keeps the rows anyway): the same samples and the same
+// errors.
 package formats
 
 import (
@@ -69,7 +70,7 @@ func Read(files []File) (*signal.Recording, error) {
 // every file, in the order given. It is Open with every block collected,
 // so both give the same recording and the same errors.
 func ReadWith(files []File, opt Options) (*signal.Recording, error) {
-	s, err := Open(files, opt)
+	s, err := open(files, opt, false)
 	if err != nil {
 		return nil, err
 	}
@@ -79,11 +80,16 @@ func ReadWith(files []File, opt Options) (*signal.Recording, error) {
 // Open parses a recording's headers and annotations and returns a Stream
 // that yields its samples block by block. WFDB and EDF samples are decoded
 // from the files' bytes as Next asks for them, so File.Data may be a
-// memory-mapped file of any length; a CSV log is parsed whole (its rate is
-// inferred from all its rows) and handed out in blocks. Every check ReadWith
+// memory-mapped file of any length; a CSV log is checked in one reading and
+// placed on its grid in a second (csvlog.Open). Every check ReadWith
 // makes happens here: an Open that succeeds gives a Stream whose Next does
 // not fail. Identity.FileNames lists every file, in the order given.
-func Open(files []File, opt Options) (*Stream, error) {
+func Open(files []File, opt Options) (*Stream, error) { return open(files, opt, true) }
+
+// open is Open; streamCSV chooses csvlog's Stream over parsing a CSV log
+// whole, which ReadWith does since it keeps the samples anyway (and which
+// makes the two an independent check of each other in the tests).
+func open(files []File, opt Options, streamCSV bool) (*Stream, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no files: expected a WFDB record (.hea + .dat), an .edf file or a .csv file")
 	}
@@ -122,6 +128,8 @@ func Open(files []File, opt Options) (*Stream, error) {
 		}
 		if k == KindEDF {
 			s, err = openEDF(files[0])
+		} else if streamCSV {
+			s, err = streamCSVLog(files[0], opt.CSV)
 		} else {
 			s, err = openCSV(files[0], opt.CSV)
 		}

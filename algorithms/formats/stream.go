@@ -63,8 +63,18 @@ func openEDF(f File) (*Stream, error) {
 	return &Stream{Recording: s.Recording, blocks: s}, nil
 }
 
-// openCSV parses a CSV log whole, since its rate is inferred from all its
-// rows, and hands its samples out in blocks.
+// streamCSVLog opens a CSV log as csvlog's Stream: checked in one reading
+// that keeps no samples, placed on the grid block by block in another.
+func streamCSVLog(f File, opt csvlog.Options) (*Stream, error) {
+	s, err := csvlog.Open(f.Name, f.Data, opt)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{Recording: s.Recording, blocks: s}, nil
+}
+
+// openCSV parses a CSV log whole and hands its samples out in blocks:
+// ReadWith's way, which keeps them anyway.
 func openCSV(f File, opt csvlog.Options) (*Stream, error) {
 	rec, err := csvlog.Read(f.Name, f.Data, opt)
 	if err != nil {

@@ -111,166 +111,44 @@ type row struct {
 // Read parses a CSV log. name is the file name, used in errors and kept in
 // the Identity.
 func Read(name string, data []byte, opt Options) (*signal.Recording, error) {
-	fail := func(line, col int, colName, format string, args ...any) error {
-		return &Error{File: name, Line: line, Column: col, Name: colName, Err: fmt.Sprintf(format, args...)}
-	}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	sep, err := separator(data)
+	sc, err := newScanner(name, data, opt, opt.OnDrop)
 	if err != nil {
-		return nil, fail(0, 0, "", "%v", err)
+		return nil, err
 	}
-	r := csv.NewReader(bytes.NewReader(data))
-	r.Comma = sep
-	r.Comment = '#'
-	r.TrimLeadingSpace = true
-	r.ReuseRecord = true
-	header, err := r.Read()
-	if err == io.EOF {
-		return nil, fail(0, 0, "", "file is empty: expected a header line such as \"time,HR [bpm]\"")
-	}
-	if err != nil {
-		return nil, csvError(name, err)
-	}
-	headerLine, _ := r.FieldPos(0)
-	header = slices.Clone(header)
-	timeCol := -1
-	timeScale := 1.0
-	var channels []signal.Channel
-	var chanCols []int
-	seen := map[string]int{}
-	for i, h := range header {
-		h = strings.TrimSpace(h)
-		colName, unit, err := splitHeader(h)
-		if err != nil {
-			return nil, fail(headerLine, i+1, h, "%v", err)
-		}
-		if colName == "" {
-			return nil, fail(headerLine, i+1, "", "column has no name: expected \"NAME [UNIT]\"")
-		}
-		if j, dup := seen[strings.ToLower(colName)]; dup {
-			return nil, fail(headerLine, i+1, h, "column name %q repeats column %d", colName, j)
-		}
-		seen[strings.ToLower(colName)] = i + 1
-		switch strings.ToLower(colName) {
-		case "time", "t", "timestamp":
-			if timeCol >= 0 {
-				return nil, fail(headerLine, i+1, h, "second time column (the first is column %d)", timeCol+1)
-			}
-			scale, ok := timeUnits[unit]
-			if !ok {
-				return nil, fail(headerLine, i+1, h, "time unit %q: expected [s], [ms], [min] or [h]", unit)
-			}
-			timeCol, timeScale = i, scale
-		default:
-			channels = append(channels, signal.Channel{Name: colName, Unit: unit})
-			chanCols = append(chanCols, i)
-		}
-	}
-	if timeCol < 0 {
-		return nil, fail(headerLine, 0, "", "header has no time column: expected a column named time, t or timestamp")
-	}
-	if len(channels) == 0 {
-		return nil, fail(headerLine, 0, "", "header has no channel column: expected at least one \"NAME [UNIT]\" besides the time")
-	}
-
-	rec := &signal.Recording{Identity: signal.Identity{
-		Record:    strings.TrimSuffix(path.Base(name), path.Ext(name)),
-		FileNames: []string{name},
-	}}
-	decimalComma := sep == ';'
 	var rows []row
-	var isoStart time.Time
-	isoMode := 0 // 0 unknown, 1 numbers, 2 date-times
-	prevLine := 0
 	for {
-		fields, err := r.Read()
+		line, t, values, err := sc.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, csvError(name, err)
+			return nil, err
 		}
-		line, _ := r.FieldPos(0)
-		raw := strings.TrimSpace(fields[timeCol])
-		colName := header[timeCol]
-		if raw == "" {
-			return nil, fail(line, timeCol+1, colName, "time is empty: every row needs a time")
-		}
-		var t float64
-		if isoMode == 0 {
-			isoMode = 1
-			if _, _, ok := parseISO(raw); ok {
-				isoMode = 2
-			}
-		}
-		if isoMode == 2 {
-			ts, zoned, ok := parseISO(raw)
-			if !ok {
-				return nil, fail(line, timeCol+1, colName, "%q is not an ISO-8601 date-time like the rows above (e.g. 2024-03-01T08:00:00Z)", raw)
-			}
-			if rows == nil {
-				isoStart = ts
-				rec.Identity.RecordedAt = ts.Format("2006-01-02T15:04:05.999999999")
-				if zoned {
-					rec.Identity.RecordedAt = ts.Format(time.RFC3339Nano)
-				}
-			}
-			t = ts.Sub(isoStart).Seconds()
-		} else {
-			v, ok := number(raw, decimalComma)
-			if !ok || math.IsNaN(v) {
-				return nil, fail(line, timeCol+1, colName, "%q is not a time: expected seconds (a number) like the rows above", raw)
-			}
-			t = float64(v * timeScale)
-		}
-		if n := len(rows); n > 0 {
-			prev := rows[n-1].t
-			if t < prev {
-				return nil, fail(line, timeCol+1, colName, "time %s is earlier than the time on line %d: rows must be in time order", raw, prevLine)
-			}
-			if t == prev {
-				if opt.Duplicates == RejectDuplicates {
-					return nil, fail(line, timeCol+1, colName, "time %s repeats the time on line %d (duplicate times are rejected)", raw, prevLine)
-				}
-				if opt.OnDrop != nil {
-					opt.OnDrop(line, fmt.Sprintf("time %s repeats the time on line %d", raw, prevLine))
-				}
-				continue
-			}
-		}
-		values := make([]float64, len(chanCols))
-		for k, c := range chanCols {
-			s := strings.TrimSpace(fields[c])
-			if isMissing(s) {
-				values[k] = signal.Missing
-				continue
-			}
-			v, ok := number(s, decimalComma)
-			if !ok {
-				return nil, fail(line, c+1, header[c], "%q is not a number: expected a number, or blank, NA, NaN or - for a missing value", s)
-			}
-			values[k] = v
-		}
-		rows = append(rows, row{line: line, t: t, values: values})
-		prevLine = line
+		rows = append(rows, row{line: line, t: t, values: slices.Clone(values)})
 	}
 	if len(rows) == 0 {
-		return nil, fail(headerLine, 0, "", "no data rows after the header")
+		return nil, sc.fail(sc.headerLine, 0, "", "no data rows after the header")
 	}
 	rate := opt.Rate
 	if !(rate > 0) {
-		if rate, err = inferRate(rows); err != nil {
-			return nil, fail(0, 0, "", "%v", err)
+		if len(rows) < 2 {
+			return nil, sc.fail(0, 0, "", "%v", errOneRow)
+		}
+		steps := make([]float64, len(rows)-1)
+		for i := 1; i < len(rows); i++ {
+			steps[i-1] = rows[i].t - rows[i-1].t
+		}
+		slices.Sort(steps)
+		if rate, err = inferRate(steps[len(steps)/2], rows[len(rows)-1].t-rows[0].t); err != nil {
+			return nil, sc.fail(0, 0, "", "%v", err)
 		}
 	}
 	t0 := rows[0].t
-	last := math.Round(float64((rows[len(rows)-1].t - t0) * rate))
-	if float64((last+1)*float64(len(channels))) > float64(maxSamples) {
-		return nil, fail(rows[len(rows)-1].line, timeCol+1, header[timeCol],
-			"time is %gs after the first row, which at %g Hz would make %.0f samples in each of %d channels (more than %d in all): is a time wrong?",
-			rows[len(rows)-1].t-t0, rate, last+1, len(channels), maxSamples)
+	n, err := sc.samplesPerChannel(rows[len(rows)-1].line, rows[len(rows)-1].t-t0, rate)
+	if err != nil {
+		return nil, err
 	}
-	n := int(last) + 1
+	channels := sc.channels
 	for k := range channels {
 		channels[k].Rate = rate
 		channels[k].Samples = make([]float64, n)
@@ -280,15 +158,11 @@ func Read(name string, data []byte, opt Options) (*signal.Recording, error) {
 	}
 	prevIdx, prevIdxLine := -1, 0
 	for _, rw := range rows {
-		idx := int(math.Round(float64((rw.t - t0) * rate)))
+		idx := gridIndex(rw.t, t0, rate)
 		if idx == prevIdx {
 			// Jitter put two rows on one sample of the grid: keep the first.
-			reason := fmt.Sprintf("time falls on sample %d at %g Hz, like line %d", idx, rate, prevIdxLine)
-			if opt.Duplicates == RejectDuplicates {
-				return nil, fail(rw.line, timeCol+1, header[timeCol], "%s (duplicate times are rejected)", reason)
-			}
-			if opt.OnDrop != nil {
-				opt.OnDrop(rw.line, reason)
+			if err := sc.collision(rw.line, idx, rate, prevIdxLine); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -297,8 +171,218 @@ func Read(name string, data []byte, opt Options) (*signal.Recording, error) {
 		}
 		prevIdx, prevIdxLine = idx, rw.line
 	}
+	rec := sc.recording()
 	rec.Signal.Channels = channels
 	return rec, nil
+}
+
+var errOneRow = errors.New("only one row: a sample rate cannot be inferred from a single time")
+
+// gridIndex is the sample a row at time t falls on.
+func gridIndex(t, t0, rate float64) int {
+	return int(math.Round(float64((t - t0) * rate)))
+}
+
+// scanner reads a log's header, then its rows one at a time with every
+// check of the dialect: what Read and Open share.
+type scanner struct {
+	name         string
+	opt          Options
+	onDrop       func(line int, reason string)
+	r            *csv.Reader
+	header       []string
+	headerLine   int
+	timeCol      int
+	timeScale    float64
+	chanCols     []int
+	channels     []signal.Channel // without rates and samples
+	decimalComma bool
+	isoMode      int // 0 unknown, 1 numbers, 2 date-times
+	isoStart     time.Time
+	recordedAt   string
+	kept         int // rows returned so far
+	prevT        float64
+	prevLine     int
+	values       []float64
+}
+
+func (sc *scanner) fail(line, col int, colName, format string, args ...any) error {
+	return &Error{File: sc.name, Line: line, Column: col, Name: colName, Err: fmt.Sprintf(format, args...)}
+}
+
+// newScanner reads the header. onDrop is told about rows dropped for
+// repeating a time (nil: nobody).
+func newScanner(name string, data []byte, opt Options, onDrop func(int, string)) (*scanner, error) {
+	sc := &scanner{name: name, opt: opt, onDrop: onDrop, timeCol: -1, timeScale: 1}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	sep, err := separator(data)
+	if err != nil {
+		return nil, sc.fail(0, 0, "", "%v", err)
+	}
+	r := csv.NewReader(bytes.NewReader(data))
+	r.Comma = sep
+	r.Comment = '#'
+	r.TrimLeadingSpace = true
+	r.ReuseRecord = true
+	sc.r, sc.decimalComma = r, sep == ';'
+	header, err := r.Read()
+	if err == io.EOF {
+		return nil, sc.fail(0, 0, "", "file is empty: expected a header line such as \"time,HR [bpm]\"")
+	}
+	if err != nil {
+		return nil, csvError(name, err)
+	}
+	sc.headerLine, _ = r.FieldPos(0)
+	sc.header = slices.Clone(header)
+	seen := map[string]int{}
+	for i, h := range sc.header {
+		h = strings.TrimSpace(h)
+		colName, unit, err := splitHeader(h)
+		if err != nil {
+			return nil, sc.fail(sc.headerLine, i+1, h, "%v", err)
+		}
+		if colName == "" {
+			return nil, sc.fail(sc.headerLine, i+1, "", "column has no name: expected \"NAME [UNIT]\"")
+		}
+		if j, dup := seen[strings.ToLower(colName)]; dup {
+			return nil, sc.fail(sc.headerLine, i+1, h, "column name %q repeats column %d", colName, j)
+		}
+		seen[strings.ToLower(colName)] = i + 1
+		switch strings.ToLower(colName) {
+		case "time", "t", "timestamp":
+			if sc.timeCol >= 0 {
+				return nil, sc.fail(sc.headerLine, i+1, h, "second time column (the first is column %d)", sc.timeCol+1)
+			}
+			scale, ok := timeUnits[unit]
+			if !ok {
+				return nil, sc.fail(sc.headerLine, i+1, h, "time unit %q: expected [s], [ms], [min] or [h]", unit)
+			}
+			sc.timeCol, sc.timeScale = i, scale
+		default:
+			sc.channels = append(sc.channels, signal.Channel{Name: colName, Unit: unit})
+			sc.chanCols = append(sc.chanCols, i)
+		}
+	}
+	if sc.timeCol < 0 {
+		return nil, sc.fail(sc.headerLine, 0, "", "header has no time column: expected a column named time, t or timestamp")
+	}
+	if len(sc.channels) == 0 {
+		return nil, sc.fail(sc.headerLine, 0, "", "header has no channel column: expected at least one \"NAME [UNIT]\" besides the time")
+	}
+	sc.values = make([]float64, len(sc.chanCols))
+	return sc, nil
+}
+
+// next returns the next row that is kept (a row repeating the previous
+// time is dropped or rejected as Options say), or io.EOF. values is reused
+// by the next call.
+func (sc *scanner) next() (line int, t float64, values []float64, err error) {
+	for {
+		fields, err := sc.r.Read()
+		if err == io.EOF {
+			return 0, 0, nil, io.EOF
+		}
+		if err != nil {
+			return 0, 0, nil, csvError(sc.name, err)
+		}
+		line, _ := sc.r.FieldPos(0)
+		tc := sc.timeCol
+		raw := strings.TrimSpace(fields[tc])
+		colName := sc.header[tc]
+		if raw == "" {
+			return 0, 0, nil, sc.fail(line, tc+1, colName, "time is empty: every row needs a time")
+		}
+		if sc.isoMode == 0 {
+			sc.isoMode = 1
+			if _, _, ok := parseISO(raw); ok {
+				sc.isoMode = 2
+			}
+		}
+		if sc.isoMode == 2 {
+			ts, zoned, ok := parseISO(raw)
+			if !ok {
+				return 0, 0, nil, sc.fail(line, tc+1, colName, "%q is not an ISO-8601 date-time like the rows above (e.g. 2024-03-01T08:00:00Z)", raw)
+			}
+			if sc.kept == 0 {
+				sc.isoStart = ts
+				sc.recordedAt = ts.Format("2006-01-02T15:04:05.999999999")
+				if zoned {
+					sc.recordedAt = ts.Format(time.RFC3339Nano)
+				}
+			}
+			t = ts.Sub(sc.isoStart).Seconds()
+		} else {
+			v, ok := number(raw, sc.decimalComma)
+			if !ok || math.IsNaN(v) {
+				return 0, 0, nil, sc.fail(line, tc+1, colName, "%q is not a time: expected seconds (a number) like the rows above", raw)
+			}
+			t = float64(v * sc.timeScale)
+		}
+		if sc.kept > 0 {
+			if t < sc.prevT {
+				return 0, 0, nil, sc.fail(line, tc+1, colName, "time %s is earlier than the time on line %d: rows must be in time order", raw, sc.prevLine)
+			}
+			if t == sc.prevT {
+				if sc.opt.Duplicates == RejectDuplicates {
+					return 0, 0, nil, sc.fail(line, tc+1, colName, "time %s repeats the time on line %d (duplicate times are rejected)", raw, sc.prevLine)
+				}
+				if sc.onDrop != nil {
+					sc.onDrop(line, fmt.Sprintf("time %s repeats the time on line %d", raw, sc.prevLine))
+				}
+				continue
+			}
+		}
+		for k, c := range sc.chanCols {
+			s := strings.TrimSpace(fields[c])
+			if isMissing(s) {
+				sc.values[k] = signal.Missing
+				continue
+			}
+			v, ok := number(s, sc.decimalComma)
+			if !ok {
+				return 0, 0, nil, sc.fail(line, c+1, sc.header[c], "%q is not a number: expected a number, or blank, NA, NaN or - for a missing value", s)
+			}
+			sc.values[k] = v
+		}
+		sc.kept++
+		sc.prevT, sc.prevLine = t, line
+		return line, t, sc.values, nil
+	}
+}
+
+// samplesPerChannel is the length of the grid from the first row to the
+// last one (span seconds after it, on line lastLine), bounded by
+// maxSamples.
+func (sc *scanner) samplesPerChannel(lastLine int, span, rate float64) (int, error) {
+	last := math.Round(float64(span * rate))
+	if float64((last+1)*float64(len(sc.channels))) > float64(maxSamples) {
+		return 0, sc.fail(lastLine, sc.timeCol+1, sc.header[sc.timeCol],
+			"time is %gs after the first row, which at %g Hz would make %.0f samples in each of %d channels (more than %d in all): is a time wrong?",
+			span, rate, last+1, len(sc.channels), maxSamples)
+	}
+	return int(last) + 1, nil
+}
+
+// collision handles a row that falls on the grid sample of the row before
+// (on line prevLine): rejected or dropped as Options say.
+func (sc *scanner) collision(line, idx int, rate float64, prevLine int) error {
+	reason := fmt.Sprintf("time falls on sample %d at %g Hz, like line %d", idx, rate, prevLine)
+	if sc.opt.Duplicates == RejectDuplicates {
+		return sc.fail(line, sc.timeCol+1, sc.header[sc.timeCol], "%s (duplicate times are rejected)", reason)
+	}
+	if sc.opt.OnDrop != nil {
+		sc.opt.OnDrop(line, reason)
+	}
+	return nil
+}
+
+// recording is the log's Recording without channels.
+func (sc *scanner) recording() *signal.Recording {
+	return &signal.Recording{Identity: signal.Identity{
+		Record:     strings.TrimSuffix(path.Base(sc.name), path.Ext(sc.name)),
+		FileNames:  []string{sc.name},
+		RecordedAt: sc.recordedAt,
+	}}
 }
 
 var timeUnits = map[string]float64{"": 1, "s": 1, "ms": 0.001, "min": 60, "h": 3600}
@@ -403,28 +487,19 @@ func parseISO(s string) (t time.Time, zoned, ok bool) {
 	return time.Time{}, false, false
 }
 
-// inferRate returns 1 / the median of the steps between successive rows
-// (the upper of the middle two for an even count), snapped to a whole number of hertz or of seconds per sample when it is
-// that within 0.01 %. Times written with few decimals (0.0078 for 128 Hz)
-// make the median step inexact; then the rate over the whole span, which
-// averages the rounding out, is used when it snaps.
-func inferRate(rows []row) (float64, error) {
-	if len(rows) < 2 {
-		return 0, errors.New("only one row: a sample rate cannot be inferred from a single time")
-	}
-	steps := make([]float64, len(rows)-1)
-	for i := 1; i < len(rows); i++ {
-		steps[i-1] = rows[i].t - rows[i-1].t
-	}
-	slices.Sort(steps)
-	median := steps[len(steps)/2]
+// inferRate returns 1 / the median step between successive rows (the
+// upper of the middle two for an even count), snapped to a whole number of
+// hertz or of seconds per sample when it is that within 0.01 %. Times
+// written with few decimals (0.0078 for 128 Hz) make the median step
+// inexact; then the rate over the whole span, which averages the rounding
+// out, is used when it snaps.
+func inferRate(median, span float64) (float64, error) {
 	if !(median > 0) {
 		return 0, errors.New("median time step is 0: cannot infer a sample rate")
 	}
 	if r, ok := snap(1 / median); ok {
 		return r, nil
 	}
-	span := rows[len(rows)-1].t - rows[0].t
 	if r, ok := snap(math.Round(span/median) / span); ok {
 		return r, nil
 	}
