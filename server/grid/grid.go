@@ -368,7 +368,7 @@ func (g *Grid) loadSignal(ctx context.Context, alg pipeline.Algorithm, a store.A
 	}
 	sig := &signal.Signal{}
 	for _, c := range ds.Channels {
-		sig.Channels = append(sig.Channels, signal.Channel{Name: c.Name, Unit: c.Unit, Rate: c.Rate, Gain: c.Gain})
+		sig.Channels = append(sig.Channels, c.Channel())
 	}
 	picked, err := picker.SplitChannels(sig, a.Params)
 	if err != nil {

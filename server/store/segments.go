@@ -49,6 +49,11 @@ type segRow struct {
 	summary []byte
 }
 
+// newSegRow is the stored form of segment seg of a channel.
+func newSegRow(channel int, seg int64, samples []float64, gain float64) segRow {
+	return segRow{channel: channel, seg: seg, samples: encodeSegment(nil, samples, gain), summary: encodeSummary(nil, samples)}
+}
+
 type datasetWriter struct {
 	s     *SQLite
 	ctx   context.Context
@@ -121,7 +126,7 @@ func (w *datasetWriter) Write(blocks [][]float64) error {
 
 // cut encodes channel i's buffered samples as its next segment.
 func (w *datasetWriter) cut(i int) {
-	r := segRow{channel: i, seg: w.segs[i], samples: encodeSegment(nil, w.buf[i], w.gains[i]), summary: encodeSummary(nil, w.buf[i])}
+	r := newSegRow(i, w.segs[i], w.buf[i], w.gains[i])
 	w.rows = append(w.rows, r)
 	w.bytes += len(r.samples) + len(r.summary)
 	w.segs[i]++
@@ -266,36 +271,12 @@ func (s *SQLite) DatasetSignal(ctx context.Context, id int64) (*signal.Signal, e
 		return nil, err
 	}
 	sig := &signal.Signal{}
-	for _, c := range d.Channels {
-		sig.Channels = append(sig.Channels, signal.Channel{Name: c.Name, Unit: c.Unit, Rate: c.Rate, Gain: c.Gain, Samples: make([]float64, 0, c.Samples)})
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT channel, seg, samples FROM dataset_segments WHERE dataset_id = ? ORDER BY channel, seg`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var ch int
-		var seg int64
-		var b []byte
-		if err := rows.Scan(&ch, &seg, &b); err != nil {
+	for i, c := range d.Channels {
+		ch := c.Channel()
+		if ch.Samples, err = s.channelSamples(ctx, d, i, 0, int64(c.Samples)); err != nil {
 			return nil, err
 		}
-		if ch < 0 || ch >= len(sig.Channels) || int64(len(sig.Channels[ch].Samples)) != seg*SegmentSamples {
-			return nil, fmt.Errorf("dataset %d: segment %d of channel %d is out of place", id, seg, ch)
-		}
-		c := &sig.Channels[ch]
-		if c.Samples, err = decodeSegment(c.Samples, b, segName(id, ch, seg)); err != nil {
-			return nil, err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for i, c := range sig.Channels {
-		if len(c.Samples) != d.Channels[i].Samples {
-			return nil, fmt.Errorf("dataset %d: channel %d has %d stored samples, want %d", id, i, len(c.Samples), d.Channels[i].Samples)
-		}
+		sig.Channels = append(sig.Channels, ch)
 	}
 	return sig, nil
 }
@@ -310,6 +291,13 @@ func (s *SQLite) DatasetSamples(ctx context.Context, id int64, channel int, from
 	if err != nil {
 		return nil, err
 	}
+	return s.channelSamples(ctx, d, channel, from, to)
+}
+
+// channelSamples reads samples [from, to) of one channel of d (clamped to
+// the channel) from the segments that hold them.
+func (s *SQLite) channelSamples(ctx context.Context, d Dataset, channel int, from, to int64) ([]float64, error) {
+	id := d.ID
 	if channel < 0 || channel >= len(d.Channels) {
 		return nil, fmt.Errorf("dataset %d has no channel %d: %w", id, channel, ErrNotFound)
 	}
@@ -431,7 +419,7 @@ func (s *SQLite) convertLegacySignal(ctx context.Context, id int64) error {
 		}
 		for seg := int64(0); seg*SegmentSamples < int64(len(c.Samples)); seg++ {
 			part := c.Samples[seg*SegmentSamples : min((seg+1)*SegmentSamples, int64(len(c.Samples)))]
-			rows = append(rows, segRow{channel: i, seg: seg, samples: encodeSegment(nil, part, c.Gain), summary: encodeSummary(nil, part)})
+			rows = append(rows, newSegRow(i, seg, part, c.Gain))
 		}
 	}
 	if err := insertSegments(ctx, tx, id, rows); err != nil {

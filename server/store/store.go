@@ -63,6 +63,11 @@ type ChannelInfo struct {
 	Gain float64 `json:"gain,omitempty"`
 }
 
+// Channel is the channel as a signal.Channel, without its samples.
+func (c ChannelInfo) Channel() signal.Channel {
+	return signal.Channel{Name: c.Name, Unit: c.Unit, Rate: c.Rate, Gain: c.Gain}
+}
+
 // Dataset is an uploaded recording's metadata.
 type Dataset struct {
 	ID          int64         `json:"id"`
