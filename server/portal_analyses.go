@@ -286,7 +286,7 @@ func (p *portal) handleResult() http.Handler {
 			p.fail(w, r, err)
 			return
 		}
-		res, _, err := finishedResult(r.Context(), p.d, a)
+		res, err := decodedResult(r.Context(), p.d, a)
 		if err != nil {
 			p.fail(w, r, err)
 			return
@@ -328,7 +328,7 @@ func (p *portal) handleStrip() http.Handler {
 			p.fail(w, r, err)
 			return
 		}
-		res, _, err := finishedResult(r.Context(), p.d, a)
+		res, err := decodedResult(r.Context(), p.d, a)
 		if err != nil {
 			p.fail(w, r, err)
 			return
@@ -338,7 +338,12 @@ func (p *portal) handleStrip() http.Handler {
 			p.fail(w, r, Errorf(ENotFound, "%s results have no ECG strip", a.Algorithm))
 			return
 		}
-		s, err := p.strip(r, a, beats)
+		ds, err := p.d.Store.Dataset(r.Context(), a.DatasetID)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		s, err := p.strip(r, a, ds, beats)
 		if err != nil {
 			p.fail(w, r, err)
 			return

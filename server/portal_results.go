@@ -77,7 +77,7 @@ func (p *portal) beatsView(r *http.Request, a store.Analysis, ds store.Dataset, 
 		b.RRTimes = append(b.RRTimes, bt.Time)
 		b.RRMs = append(b.RRMs, bt.RR*1000)
 	}
-	s, err := p.strip(r, a, res)
+	s, err := p.strip(r, a, ds, res)
 	if err != nil {
 		return b, err
 	}
@@ -114,18 +114,14 @@ func qrsAt(anns []signal.Annotation, from, to float64) []signal.Annotation {
 
 // strip is the ECG strip of the request's window with detected beats and
 // the reference annotations in it.
-func (p *portal) strip(r *http.Request, a store.Analysis, res *ecg.BeatsResult) (views.StripView, error) {
-	ds, err := p.d.Store.Dataset(r.Context(), a.DatasetID)
-	if err != nil {
-		return views.StripView{}, err
-	}
+func (p *portal) strip(r *http.Request, a store.Analysis, ds store.Dataset, res *ecg.BeatsResult) (s views.StripView, err error) {
 	if res.LeadIndex < 0 || res.LeadIndex >= len(ds.Channels) {
 		return views.StripView{}, Errorf(EConflict, "the result names lead %d, which the dataset does not have", res.LeadIndex)
 	}
 	ch := ds.Channels[res.LeadIndex]
 	dur := float64(ch.Samples) / ch.Rate
 	from, to := stripWindow(r, dur)
-	s := views.StripView{AnalysisID: a.ID, From: from, To: to, DurationSec: dur, Lead: ch.Name, Unit: ch.Unit, Rate: ch.Rate}
+	s = views.StripView{AnalysisID: a.ID, From: from, To: to, DurationSec: dur, Lead: ch.Name, Unit: ch.Unit, Rate: ch.Rate}
 	i0 := max(int64(math.Floor(from*ch.Rate)), 0)
 	i1 := min(int64(math.Ceil(to*ch.Rate)), int64(ch.Samples))
 	if i0 < i1 {
@@ -210,10 +206,11 @@ func (p *portal) vitalsView(r *http.Request, datasetID int64, res *vitals.Summar
 // trend is one stored channel as a trend chart. A channel long enough for
 // a trend point to span several stored summary blocks is drawn from the
 // summaries (a 24-hour record is not read); a shorter one is read whole.
-func (p *portal) trend(r *http.Request, id int64, ch int, c store.ChannelInfo) (views.Trend, error) {
+func (p *portal) trend(r *http.Request, id int64, ch int, c store.ChannelInfo) (t views.Trend, err error) {
 	if c.Samples <= trendPoints*store.SummaryBlock {
-		samples, err := p.d.Store.DatasetSamples(r.Context(), id, ch, 0, int64(c.Samples))
-		return trendOf(signal.Channel{Name: c.Name, Unit: c.Unit, Rate: c.Rate, Samples: samples}), err
+		channel := c.Channel()
+		channel.Samples, err = p.d.Store.DatasetSamples(r.Context(), id, ch, 0, int64(c.Samples))
+		return trendOf(channel), err
 	}
 	sums, err := p.d.Store.DatasetSummaries(r.Context(), id, ch)
 	if err != nil {
@@ -221,7 +218,7 @@ func (p *portal) trend(r *http.Request, id int64, ch int, c store.ChannelInfo) (
 	}
 	per := (len(sums) + trendPoints - 1) / trendPoints
 	span := float64(per * store.SummaryBlock)
-	t := views.Trend{Name: c.Name, Unit: c.Unit, Step: span / c.Rate, Start: (span - 1) / 2 / c.Rate}
+	t = views.Trend{Name: c.Name, Unit: c.Unit, Step: span / c.Rate, Start: (span - 1) / 2 / c.Rate}
 	for lo := 0; lo < len(sums); lo += per {
 		var sum float64
 		k := 0
@@ -313,7 +310,7 @@ func (p *portal) cohortPage(r *http.Request, batchID int64, as []store.Analysis,
 			rec.DatasetName = ds.Name
 		}
 		if a.Status == store.StatusDone {
-			res, _, err := finishedResult(r.Context(), p.d, a)
+			res, err := decodedResult(r.Context(), p.d, a)
 			if err != nil {
 				return page, err
 			}

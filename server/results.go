@@ -133,6 +133,19 @@ func datasetReferences(ctx context.Context, d Deps, ds store.Dataset) (reference
 	return refs, nil
 }
 
+// decodedResult is finishedResult for pages that only show the result: a
+// decoded result in the cache is returned without reading the stored
+// document again (10 MB for a 24-hour beats result, on every strip step).
+func decodedResult(ctx context.Context, d Deps, a store.Analysis) (pipeline.Result, error) {
+	if a.Status == store.StatusDone {
+		if res, ok := d.results.get(cacheKey{a.ID, a.FinishedAt}); ok {
+			return res, nil
+		}
+	}
+	res, _, err := finishedResult(ctx, d, a)
+	return res, err
+}
+
 // writeExport answers a result download in one of export.Formats: JSON is
 // the stored document itself, the others are rendered from the result.
 func writeExport(w http.ResponseWriter, a store.Analysis, res pipeline.Result, body []byte, format string) error {
