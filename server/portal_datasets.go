@@ -223,14 +223,8 @@ func decimateMinMax(x []float64, buckets int) []float64 {
 		lo, hi := b*len(x)/buckets, (b+1)*len(x)/buckets
 		mn, mx := math.NaN(), math.NaN()
 		for _, v := range x[lo:hi] {
-			if v != v {
-				continue
-			}
-			if mn != mn || v < mn {
-				mn = v
-			}
-			if mx != mx || v > mx {
-				mx = v
+			if v == v {
+				mn, mx = nanMin(mn, v), nanMax(mx, v)
 			}
 		}
 		out = append(out, mn, mx)
@@ -240,8 +234,8 @@ func decimateMinMax(x []float64, buckets int) []float64 {
 
 // channelInfo is one channel's line on the dataset page. Its figures and
 // preview come from the stored block summaries, so a 24-hour channel costs
-// as little as a short one; a channel with fewer blocks than the preview
-// has points is read whole.
+// as little as a short one; a channel of fewer than two blocks per preview
+// point is read whole, so that its preview is as fine as before.
 func (p *portal) channelInfo(r *http.Request, id int64, ch int, c store.ChannelInfo) (views.ChannelInfo, error) {
 	ci := views.ChannelInfo{Name: c.Name, Unit: c.Unit, Rate: c.Rate, Samples: int64(c.Samples), Min: math.NaN(), Max: math.NaN()}
 	sums, err := p.d.Store.DatasetSummaries(r.Context(), id, ch)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"path"
@@ -282,10 +281,8 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 			blocks = clean.Clean(blocks)
 		}
 		for i, b := range blocks {
-			for j, v := range b {
-				if math.IsInf(v, 0) {
-					return fail(problemsOf(first, fmt.Errorf("channel %d (%q): sample %d is infinite", i, channels[i].Name, pos[i]+int64(j))), nil)
-				}
+			if err := signal.CheckSamples(i, channels[i].Name, pos[i], b); err != nil {
+				return fail(problemsOf(first, err), nil)
 			}
 			pos[i] += int64(len(b))
 		}

@@ -81,10 +81,20 @@ func (s *Signal) Validate() error {
 		if !(c.Rate > 0) || math.IsInf(c.Rate, 0) {
 			return fmt.Errorf("channel %d (%q): sample rate %v is not a positive number", i, c.Name, c.Rate)
 		}
-		for j, v := range c.Samples {
-			if math.IsInf(v, 0) {
-				return fmt.Errorf("channel %d (%q): sample %d is infinite", i, c.Name, j)
-			}
+		if err := CheckSamples(i, c.Name, 0, c.Samples); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckSamples checks samples of channel i (named name), the first of them
+// being sample first of the channel, as Validate checks every sample: for
+// callers that see a channel block by block.
+func CheckSamples(i int, name string, first int64, samples []float64) error {
+	for j, v := range samples {
+		if math.IsInf(v, 0) {
+			return fmt.Errorf("channel %d (%q): sample %d is infinite", i, name, first+int64(j))
 		}
 	}
 	return nil
