@@ -116,6 +116,7 @@ func Read(name string, data []byte, opt Options) (*signal.Recording, error) {
 		return nil, err
 	}
 	var rows []row
+	var tl timeline
 	for {
 		line, t, values, err := sc.next()
 		if err == io.EOF {
@@ -125,29 +126,13 @@ func Read(name string, data []byte, opt Options) (*signal.Recording, error) {
 			return nil, err
 		}
 		rows = append(rows, row{line: line, t: t, values: slices.Clone(values)})
+		tl.add(line, t)
 	}
-	if len(rows) == 0 {
-		return nil, sc.fail(sc.headerLine, 0, "", "no data rows after the header")
-	}
-	rate := opt.Rate
-	if !(rate > 0) {
-		if len(rows) < 2 {
-			return nil, sc.fail(0, 0, "", "%v", errOneRow)
-		}
-		steps := make([]float64, len(rows)-1)
-		for i := 1; i < len(rows); i++ {
-			steps[i-1] = rows[i].t - rows[i-1].t
-		}
-		slices.Sort(steps)
-		if rate, err = inferRate(steps[len(steps)/2], rows[len(rows)-1].t-rows[0].t); err != nil {
-			return nil, sc.fail(0, 0, "", "%v", err)
-		}
-	}
-	t0 := rows[0].t
-	n, err := sc.samplesPerChannel(rows[len(rows)-1].line, rows[len(rows)-1].t-t0, rate)
+	rate, n, err := sc.grid(&tl)
 	if err != nil {
 		return nil, err
 	}
+	t0 := tl.t0
 	channels := sc.channels
 	for k := range channels {
 		channels[k].Rate = rate
@@ -176,7 +161,63 @@ func Read(name string, data []byte, opt Options) (*signal.Recording, error) {
 	return rec, nil
 }
 
-var errOneRow = errors.New("only one row: a sample rate cannot be inferred from a single time")
+// timeline is what a log's grid is built from: its first and last times
+// and the steps between successive rows, counted by value (a log's steps
+// take few distinct values, so even a long one costs no memory per row).
+type timeline struct {
+	rows     int
+	t0, last float64
+	lastLine int
+	steps    map[float64]int
+}
+
+// add records the next kept row.
+func (tl *timeline) add(line int, t float64) {
+	if tl.rows == 0 {
+		tl.t0, tl.steps = t, map[float64]int{}
+	} else {
+		tl.steps[t-tl.last]++
+	}
+	tl.rows++
+	tl.last, tl.lastLine = t, line
+}
+
+// median is the step in the middle of the sorted steps (the upper of the
+// middle two for an even count).
+func (tl *timeline) median() float64 {
+	keys := make([]float64, 0, len(tl.steps))
+	for k := range tl.steps {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	seen := 0
+	for _, k := range keys {
+		seen += tl.steps[k]
+		if seen > (tl.rows-1)/2 {
+			return k
+		}
+	}
+	return 0
+}
+
+// grid returns the log's sample rate (Options.Rate, or inferred from the
+// median step) and how many samples each channel has on that grid.
+func (sc *scanner) grid(tl *timeline) (rate float64, n int, err error) {
+	if tl.rows == 0 {
+		return 0, 0, sc.fail(sc.headerLine, 0, "", "no data rows after the header")
+	}
+	rate = sc.opt.Rate
+	if !(rate > 0) {
+		if tl.rows < 2 {
+			return 0, 0, sc.fail(0, 0, "", "only one row: a sample rate cannot be inferred from a single time")
+		}
+		if rate, err = inferRate(tl.median(), tl.last-tl.t0); err != nil {
+			return 0, 0, sc.fail(0, 0, "", "%v", err)
+		}
+	}
+	n, err = sc.samplesPerChannel(tl.lastLine, tl.last-tl.t0, rate)
+	return rate, n, err
+}
 
 // gridIndex is the sample a row at time t falls on.
 func gridIndex(t, t0, rate float64) int {

@@ -38,13 +38,8 @@ func Open(name string, data []byte, opt Options) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	// First reading: the checks, the span and the steps between rows,
-	// counted by value (a log's steps take few distinct values) so that
-	// the median is Read's without keeping every time.
-	steps := map[float64]int{}
-	rows := 0
-	var t0, last float64
-	lastLine := 0
+	// First reading: the checks and the timeline, keeping no rows.
+	var tl timeline
 	for {
 		line, t, _, err := sc.next()
 		if err == io.EOF {
@@ -53,30 +48,13 @@ func Open(name string, data []byte, opt Options) (*Stream, error) {
 		if err != nil {
 			return nil, err
 		}
-		if rows == 0 {
-			t0 = t
-		} else {
-			steps[t-last]++
-		}
-		rows++
-		last, lastLine = t, line
+		tl.add(line, t)
 	}
-	if rows == 0 {
-		return nil, sc.fail(sc.headerLine, 0, "", "no data rows after the header")
-	}
-	rate := opt.Rate
-	if !(rate > 0) {
-		if rows < 2 {
-			return nil, sc.fail(0, 0, "", "%v", errOneRow)
-		}
-		if rate, err = inferRate(median(steps, rows-1), last-t0); err != nil {
-			return nil, sc.fail(0, 0, "", "%v", err)
-		}
-	}
-	n, err := sc.samplesPerChannel(lastLine, last-t0, rate)
+	rate, n, err := sc.grid(&tl)
 	if err != nil {
 		return nil, err
 	}
+	t0 := tl.t0
 	if opt.Duplicates == RejectDuplicates {
 		if err := checkCollisions(name, data, opt, t0, rate); err != nil {
 			return nil, err
@@ -99,23 +77,6 @@ func Open(name string, data []byte, opt Options) (*Stream, error) {
 	}
 	s.out = make([][]float64, len(rec.Signal.Channels))
 	return s, nil
-}
-
-// median is the step at index count/2 of the sorted steps (Read's rule).
-func median(steps map[float64]int, count int) float64 {
-	keys := make([]float64, 0, len(steps))
-	for k := range steps {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	seen := 0
-	for _, k := range keys {
-		seen += steps[k]
-		if seen > count/2 {
-			return k
-		}
-	}
-	return 0
 }
 
 // checkCollisions reads the rows once more to find two that fall on one
