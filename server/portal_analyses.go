@@ -501,10 +501,7 @@ func (p *portal) handleCohortDownload() http.Handler {
 			detail += " " + page.Only
 		}
 		audit(p.d, r, "batch.export", fmt.Sprintf("batch/%d", id), detail)
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="batch-%d-cohort.csv"`, id))
-		w.WriteHeader(http.StatusOK)
-		w.Write(body)
+		writeAttachment(w, fmt.Sprintf("batch-%d-cohort.csv", id), "text/csv; charset=utf-8", body)
 	})
 }
 

@@ -159,9 +159,14 @@ func writeExport(w http.ResponseWriter, a store.Analysis, res pipeline.Result, b
 			return err
 		}
 	}
-	w.Header().Set("Content-Type", f.ContentType)
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="analysis-%d%s"`, a.ID, f.Ext))
+	return writeAttachment(w, fmt.Sprintf("analysis-%d%s", a.ID, f.Ext), f.ContentType, f.Data)
+}
+
+// writeAttachment answers a download of a file called name.
+func writeAttachment(w http.ResponseWriter, name, contentType string, data []byte) error {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, name))
 	w.WriteHeader(http.StatusOK)
-	_, err := w.Write(f.Data)
+	_, err := w.Write(data)
 	return err
 }
