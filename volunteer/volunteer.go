@@ -722,10 +722,7 @@ func (t *throttle) Yield(done, total int64) error {
 		t.v.emit(Event{Kind: EventProgress, LeaseID: t.id, Algorithm: t.alg, Done: done, Total: total})
 	}
 	if t.v.cpu.Load() >= 100 {
-		if t.s.sinceTurn(now) < t.v.cfg.Slice {
-			return nil
-		}
-		return t.turn()
+		return t.turnIfDue(now)
 	}
 	worked := now.Sub(t.sliceStart)
 	if worked < t.v.cfg.Slice {
@@ -739,12 +736,21 @@ func (t *throttle) Yield(done, total int64) error {
 func (t *throttle) end() error {
 	now := time.Now()
 	if t.v.cpu.Load() >= 100 {
-		if t.s.sinceTurn(now) < t.v.cfg.Slice {
-			return t.ctx.Err()
+		if err := t.turnIfDue(now); err != nil {
+			return err
 		}
-		return t.turn()
+		return t.ctx.Err()
 	}
 	return t.rest(now.Sub(t.sliceStart))
+}
+
+// turnIfDue is the yield at 100 %: a turn of the event loop once a slice
+// has passed since the session's last one.
+func (t *throttle) turnIfDue(now time.Time) error {
+	if t.s.sinceTurn(now) < t.v.cfg.Slice {
+		return nil
+	}
+	return t.turn()
 }
 
 // turn lets the event loop run once, without resting.
