@@ -12,7 +12,7 @@ help: ## list the targets
 	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 run: wasm ## start the server on $(ADDR) with its database in $(DATA)
-	$(GO) run ./cmd/pulsegrid serve --addr $(ADDR) --data $(DATA)
+	$(GO) run ./cmd/pulsegrid serve --addr $(ADDR) --data $(DATA) --allow-same-network
 
 build: wasm ## build bin/pulsegrid
 	$(GO) build -o bin/pulsegrid ./cmd/pulsegrid

@@ -17,8 +17,9 @@ import (
 )
 
 // Version is the protocol version this code speaks. The server refuses a
-// hello with another version.
-const Version = 1
+// hello with another version. Version 2 replaced the secret sent in every
+// hello by a signature over the server's challenge (identity.go).
+const Version = 2
 
 // Path is where the server accepts volunteer websockets.
 const Path = "/ws/volunteer"
@@ -36,17 +37,18 @@ const (
 
 // Message types.
 const (
-	TypeHello    = "hello"    // volunteer → server, first message
-	TypeWelcome  = "welcome"  // server → volunteer, answer to hello
-	TypeRequest  = "request"  // volunteer → server: N more leases wanted
-	TypeLease    = "lease"    // server → volunteer, followed by the payload frame
-	TypeAck      = "ack"      // volunteer → server: lease accepted, work started
-	TypeProgress = "progress" // volunteer → server: heartbeat, extends the lease
-	TypeResult   = "result"   // volunteer → server, followed by the output frame
-	TypeError    = "error"    // volunteer → server: the chunk could not be computed
-	TypeCancel   = "cancel"   // server → volunteer: stop working on a lease
-	TypeVerdict  = "verdict"  // server → volunteer: what became of a result
-	TypeFatal    = "fatal"    // server → volunteer: protocol violation, connection closes
+	TypeChallenge = "challenge" // server → volunteer, first message: the nonce to sign
+	TypeHello     = "hello"     // volunteer → server, answer to the challenge
+	TypeWelcome   = "welcome"   // server → volunteer, answer to hello
+	TypeRequest   = "request"   // volunteer → server: N more leases wanted
+	TypeLease     = "lease"     // server → volunteer, followed by the payload frame
+	TypeAck       = "ack"       // volunteer → server: lease accepted, work started
+	TypeProgress  = "progress"  // volunteer → server: heartbeat, extends the lease
+	TypeResult    = "result"    // volunteer → server, followed by the output frame
+	TypeError     = "error"     // volunteer → server: the chunk could not be computed
+	TypeCancel    = "cancel"    // server → volunteer: stop working on a lease
+	TypeVerdict   = "verdict"   // server → volunteer: what became of a result
+	TypeFatal     = "fatal"     // server → volunteer: protocol violation, connection closes
 )
 
 // Verdicts of a result.
@@ -65,10 +67,14 @@ type Message struct {
 	Algorithms  []string `json:"algorithms,omitempty"`   // "family.name@version" the volunteer can run
 	Slots       int      `json:"slots,omitempty"`        // chunks it may run at once
 	Agent       string   `json:"agent,omitempty"`        // free text, e.g. "pulsegrid-native/linux"
-	VolunteerID string   `json:"volunteer_id,omitempty"` // hello: to resume an identity; welcome: the identity
-	Secret      string   `json:"secret,omitempty"`       // proves VolunteerID on resume; welcome: issued with a new identity
+	VolunteerID string   `json:"volunteer_id,omitempty"` // welcome: the identity, derived from PublicKey (IdentityID)
+	PublicKey   string   `json:"public_key,omitempty"`   // hello: the volunteer's Ed25519 public key, base64url without padding
+	Signature   string   `json:"signature,omitempty"`    // hello: Ed25519 signature of HelloSigned(nonce), base64url without padding
 	Token       string   `json:"token,omitempty"`        // hello: an enrollment (API) token of a volunteer or admin account
 	Nickname    string   `json:"nickname,omitempty"`     // hello: public name on the leaderboard (see CleanNickname); empty: anonymous
+
+	// challenge
+	Nonce string `json:"nonce,omitempty"` // base64url of NonceBytes random bytes
 
 	// welcome
 	Enrolled    bool `json:"enrolled,omitempty"`
@@ -138,6 +144,13 @@ func (m *Message) check() error {
 		}
 		if m.Slots < 0 || m.Slots > 256 {
 			return fmt.Errorf("hello: slots %d out of range 0..256", m.Slots)
+		}
+		if m.PublicKey == "" || m.Signature == "" {
+			return fmt.Errorf("hello: public_key and signature are required (protocol version 2: sign the challenge's nonce)")
+		}
+	case TypeChallenge:
+		if m.Nonce == "" {
+			return fmt.Errorf("challenge: nonce missing")
 		}
 	case TypeRequest:
 		if m.Count < 1 || m.Count > 256 {

@@ -12,15 +12,18 @@ func TestDecode(t *testing.T) {
 	tests := []struct {
 		name, in, wantErr string
 	}{
-		{"Hello", `{"type":"hello","version":1,"algorithms":["ecg.beats@1"],"slots":2}`, ""},
-		{"HelloWrongVersion", `{"type":"hello","version":2}`, "version 2"},
-		{"HelloTooManySlots", `{"type":"hello","version":1,"slots":1000}`, "slots"},
+		{"Hello", `{"type":"hello","version":2,"algorithms":["ecg.beats@1"],"slots":2,"public_key":"k","signature":"s"}`, ""},
+		{"HelloWrongVersion", `{"type":"hello","version":1}`, "version 1"},
+		{"HelloTooManySlots", `{"type":"hello","version":2,"slots":1000,"public_key":"k","signature":"s"}`, "slots"},
+		{"HelloUnsigned", `{"type":"hello","version":2,"slots":1}`, "signature are required"},
+		{"Challenge", `{"type":"challenge","version":2,"nonce":"abc"}`, ""},
+		{"ChallengeNoNonce", `{"type":"challenge","version":2}`, "nonce missing"},
 		{"Request", `{"type":"request","count":3}`, ""},
 		{"RequestZero", `{"type":"request"}`, "count 0"},
 		{"Result", `{"type":"result","lease_id":5,"digest":"` + digest + `","size":10,"count":1}`, ""},
 		{"ResultWithCPU", `{"type":"result","lease_id":5,"digest":"` + digest + `","size":10,"cpu_ms":1234}`, ""},
 		{"ResultNegativeCPU", `{"type":"result","lease_id":5,"digest":"` + digest + `","size":10,"cpu_ms":-1}`, "cpu_ms -1"},
-		{"HelloNickname", `{"type":"hello","version":1,"nickname":"Ada"}`, ""},
+		{"HelloNickname", `{"type":"hello","version":2,"nickname":"Ada","public_key":"k","signature":"s"}`, ""},
 		{"ResultShortDigest", `{"type":"result","lease_id":5,"digest":"ab","size":10}`, "64-hex"},
 		{"ResultTooBig", `{"type":"result","lease_id":5,"digest":"` + digest + `","size":99999999}`, "size"},
 		{"AckNoLease", `{"type":"ack"}`, "lease_id missing"},

@@ -48,6 +48,9 @@ func (ts *testServer) leaderboard() (map[string]string, string) {
 // runVolunteer runs one native volunteer until the returned stop is called.
 func runVolunteer(base string, cfg volunteer.Config) (*volunteer.Volunteer, func()) {
 	cfg.Server, cfg.Registry = base, catalog.All()
+	if cfg.LocalAddr == "" {
+		cfg.LocalAddr = nextNetwork()
+	}
 	cfg.MinBackoff, cfg.MaxBackoff = 50*time.Millisecond, 300*time.Millisecond
 	v := volunteer.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())

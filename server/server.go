@@ -7,6 +7,7 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -28,6 +29,9 @@ type Deps struct {
 	MaxUpload int64
 	// Portal tunes the clinician portal (server/portal.go).
 	Portal PortalConfig
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For (or
+	// Forwarded) header names the client (clientip.go); nobody else's is read.
+	TrustedProxies []netip.Prefix
 
 	// Caches shared by every handler (results.go); NewServer makes them.
 	results    *lru[cacheKey, pipeline.Result]

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -226,7 +227,18 @@ func (ts *testServer) waitDone(token string, id int64, within time.Duration) ana
 	}
 }
 
-// startVolunteers runs n native volunteers until the test ends.
+var networks atomic.Int32
+
+// nextNetwork is a source address of a loopback /24 no other volunteer of
+// the test binary uses: volunteers of distinct networks, as the grid
+// requires for a quorum.
+func nextNetwork() string {
+	n := networks.Add(1)
+	return fmt.Sprintf("127.%d.%d.1", 1+n/250, n%250)
+}
+
+// startVolunteers runs n native volunteers, each from a network of its
+// own, until the test ends.
 func startVolunteers(t *testing.T, base string, n int, cfg volunteer.Config) []*volunteer.Volunteer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -236,6 +248,9 @@ func startVolunteers(t *testing.T, base string, n int, cfg volunteer.Config) []*
 	for range n {
 		c := cfg
 		c.Server, c.Registry = base, catalog.All()
+		if c.LocalAddr == "" {
+			c.LocalAddr = nextNetwork()
+		}
 		c.MinBackoff, c.MaxBackoff = 50*time.Millisecond, 300*time.Millisecond
 		v := volunteer.New(c)
 		vs = append(vs, v)
@@ -386,8 +401,16 @@ func dialRaw(t *testing.T, base string, hello *protocol.Message) (*rawVolunteer,
 	conn.SetReadLimit(protocol.MaxPayload + 1024)
 	r := &rawVolunteer{t: t, conn: conn}
 	t.Cleanup(func() { conn.CloseNow() })
+	challenge := r.read()
+	if challenge.Type != protocol.TypeChallenge || challenge.Nonce == "" {
+		t.Fatalf("the server opened with %+v, want a challenge", challenge)
+	}
 	if hello == nil {
 		hello = &protocol.Message{Type: protocol.TypeHello, Version: protocol.Version, Algorithms: catalog.All().Names(), Slots: 1}
+	}
+	if hello.PublicKey == "" && hello.Signature == "" {
+		key := protocol.NewKey()
+		hello.PublicKey, hello.Signature = key.PublicKey(), key.Sign(challenge.Nonce)
 	}
 	r.send(hello, nil)
 	return r, r.read()

@@ -1,14 +1,17 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"net"
+	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/pulsegrid/pulsegrid/protocol"
 	"github.com/pulsegrid/pulsegrid/server/grid"
@@ -18,10 +21,23 @@ import (
 const (
 	helloTimeout = 10 * time.Second
 	writeTimeout = 10 * time.Second
-	// sendQueue bounds the frames waiting for one volunteer; a volunteer
-	// that lets it fill up is dropped rather than waited for.
-	sendQueue = 256
+	// sendQueue bounds the frames waiting for one volunteer. Leases and
+	// cancels are bounded by the volunteer's lease credit (at most 256), so
+	// a volunteer that follows the protocol never fills it; verdicts are
+	// informational and are dropped rather than queued past half of it.
+	sendQueue = 1024
+	// resultTimeout bounds the time to receive one result's output frame.
+	resultTimeout = 60 * time.Second
+	// readPiece is how much of a frame is read at a time: a frame holds as
+	// much memory as has arrived, not what its header announced.
+	readPiece = 64 << 10
 )
+
+// resultBudget bounds the bytes of result frames being received, over all
+// connections: a client that announces large frames and sends them slowly
+// holds at most this much of the server's memory together with everyone
+// else (docs/security.md).
+var resultBudget = semaphore.NewWeighted(64 << 20)
 
 // handleVolunteerSocket upgrades to the volunteer protocol (docs/protocol.md).
 func handleVolunteerSocket(d Deps) http.Handler {
@@ -34,8 +50,7 @@ func handleVolunteerSocket(d Deps) http.Handler {
 		}
 		defer conn.CloseNow()
 		conn.SetReadLimit(protocol.MaxOutput + 1024)
-		ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-		serveVolunteer(r.Context(), d, conn, ip)
+		serveVolunteer(r.Context(), d, conn, clientAddr(r, d.TrustedProxies))
 	})
 }
 
@@ -54,6 +69,9 @@ type wsFrame struct {
 
 // Send implements grid.Sender.
 func (s *wsSender) Send(m *protocol.Message, payload []byte) bool {
+	if m.Type == protocol.TypeVerdict && len(s.out) >= cap(s.out)/2 {
+		return true // informational: a later verdict carries the totals
+	}
 	select {
 	case s.out <- wsFrame{m.Encode(), payload}:
 		return true
@@ -101,13 +119,22 @@ func fatal(ctx context.Context, conn *websocket.Conn, reason string) {
 	conn.Close(websocket.StatusPolicyViolation, truncate(reason, 120))
 }
 
-// serveVolunteer runs one volunteer connection: hello, then this goroutine
-// is the connection's only reader until it closes.
-func serveVolunteer(ctx context.Context, d Deps, conn *websocket.Conn, ip string) {
+// serveVolunteer runs one volunteer connection: challenge, hello, then this
+// goroutine is the connection's only reader until it closes.
+func serveVolunteer(ctx context.Context, d Deps, conn *websocket.Conn, addr string) {
+	nonce := protocol.NewNonce()
 	hctx, cancel := context.WithTimeout(ctx, helloTimeout)
-	typ, b, err := conn.Read(hctx)
+	defer cancel()
+	if err := conn.Write(hctx, websocket.MessageText, (&protocol.Message{Type: protocol.TypeChallenge, Version: protocol.Version, Nonce: nonce}).Encode()); err != nil {
+		return
+	}
+	typ, b, err := readControl(hctx, conn)
 	cancel()
 	if err != nil {
+		var pe *grid.ProtocolError
+		if errors.As(err, &pe) {
+			fatal(ctx, conn, pe.Msg)
+		}
 		return
 	}
 	if typ != websocket.MessageText {
@@ -122,12 +149,17 @@ func serveVolunteer(ctx context.Context, d Deps, conn *websocket.Conn, ip string
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	snd := &wsSender{conn: conn, out: make(chan wsFrame, sendQueue), done: make(chan struct{})}
-	sess, welcome, err := d.Grid.Connect(ctx, hello, ip, snd)
-	if errors.Is(err, grid.ErrClosed) {
+	sess, welcome, err := d.Grid.Connect(ctx, hello, grid.Peer{Addr: addr, Nonce: nonce}, snd)
+	var refused *grid.RefusedError
+	switch {
+	case errors.Is(err, grid.ErrClosed):
 		conn.Close(websocket.StatusServiceRestart, "server restarting")
 		return
-	}
-	if err != nil {
+	case errors.As(err, &refused):
+		// 1013, try again later: the volunteer backs off and retries.
+		conn.Close(websocket.StatusTryAgainLater, truncate(refused.Reason, 120))
+		return
+	case err != nil:
 		fatal(ctx, conn, err.Error())
 		return
 	}
@@ -139,12 +171,12 @@ func serveVolunteer(ctx context.Context, d Deps, conn *websocket.Conn, ip string
 		return
 	}
 	go snd.writer(ctx)
-	d.Logger.Debug("volunteer connected", "volunteer", sess.VolunteerID(), "ip", ip, "agent", hello.Agent)
+	d.Logger.Debug("volunteer connected", "volunteer", sess.VolunteerID(), "addr", addr, "agent", hello.Agent)
 	err = readVolunteer(ctx, conn, sess)
 	var pe *grid.ProtocolError
 	switch {
 	case errors.As(err, &pe):
-		d.Logger.Info("volunteer dropped for a protocol violation", "volunteer", sess.VolunteerID(), "ip", ip, "err", pe.Msg)
+		d.Logger.Info("volunteer dropped for a protocol violation", "volunteer", sess.VolunteerID(), "addr", addr, "err", pe.Msg)
 		sess.Close()
 		fatal(ctx, conn, pe.Msg)
 	case err == nil, websocket.CloseStatus(err) == websocket.StatusNormalClosure, websocket.CloseStatus(err) == websocket.StatusGoingAway, ctx.Err() != nil:
@@ -154,14 +186,50 @@ func serveVolunteer(ctx context.Context, d Deps, conn *websocket.Conn, ip string
 	}
 }
 
+// readControl reads one message that must be a control message: at most
+// MaxControl bytes are kept.
+func readControl(ctx context.Context, conn *websocket.Conn) (websocket.MessageType, []byte, error) {
+	typ, r, err := conn.Reader(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	if typ != websocket.MessageText {
+		// Consumed without keeping it; past the read limit the connection
+		// closes with "message too big".
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return typ, nil, err
+		}
+		return typ, nil, &grid.ProtocolError{Msg: "unexpected binary frame: a binary frame may only follow a result message"}
+	}
+	b, err := readUpTo(r, protocol.MaxControl, nil)
+	return typ, b, err
+}
+
+// readUpTo reads a whole frame of at most limit bytes, growing its buffer
+// as bytes arrive.
+func readUpTo(r io.Reader, limit int, buf *bytes.Buffer) ([]byte, error) {
+	if buf == nil {
+		buf = &bytes.Buffer{}
+	}
+	for {
+		n, err := io.CopyN(buf, r, readPiece)
+		if buf.Len() > limit {
+			return nil, &grid.ProtocolError{Msg: fmt.Sprintf("frame larger than %d bytes", limit)}
+		}
+		if err == io.EOF || (err == nil && n < readPiece) {
+			return buf.Bytes(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
 func readVolunteer(ctx context.Context, conn *websocket.Conn, sess *grid.Session) error {
 	for {
-		typ, b, err := conn.Read(ctx)
+		_, b, err := readControl(ctx, conn)
 		if err != nil {
 			return err
-		}
-		if typ != websocket.MessageText {
-			return &grid.ProtocolError{Msg: "unexpected binary frame: a binary frame may only follow a result message"}
 		}
 		m, err := protocol.Decode(b)
 		if err != nil {
@@ -169,16 +237,42 @@ func readVolunteer(ctx context.Context, conn *websocket.Conn, sess *grid.Session
 		}
 		var payload []byte
 		if m.Type == protocol.TypeResult {
-			typ, payload, err = conn.Read(ctx)
-			if err != nil {
+			if payload, err = readOutput(ctx, conn, m.Size); err != nil {
 				return err
-			}
-			if typ != websocket.MessageBinary || len(payload) != m.Size {
-				return &grid.ProtocolError{Msg: "a result must be followed by one binary frame of its declared size"}
 			}
 		}
 		if err := sess.Handle(m, payload); err != nil {
 			return err
 		}
 	}
+}
+
+// readOutput reads the binary frame that follows a result: exactly size
+// bytes, within resultTimeout, inside the shared result budget.
+func readOutput(ctx context.Context, conn *websocket.Conn, size int) ([]byte, error) {
+	rctx, cancel := context.WithTimeout(ctx, resultTimeout)
+	defer cancel()
+	if err := resultBudget.Acquire(rctx, int64(size)); err != nil {
+		return nil, fmt.Errorf("result of %d bytes: no room to receive it in time: %w", size, err)
+	}
+	defer resultBudget.Release(int64(size))
+	typ, r, err := conn.Reader(rctx)
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.MessageBinary {
+		return nil, &grid.ProtocolError{Msg: "a result must be followed by one binary frame of its declared size"}
+	}
+	b, err := readUpTo(r, size, bytes.NewBuffer(make([]byte, 0, min(size, readPiece))))
+	if err != nil {
+		var pe *grid.ProtocolError
+		if errors.As(err, &pe) {
+			return nil, &grid.ProtocolError{Msg: fmt.Sprintf("a result's output frame is larger than its declared size %d", size)}
+		}
+		return nil, err
+	}
+	if len(b) != size {
+		return nil, &grid.ProtocolError{Msg: fmt.Sprintf("a result's output frame has %d bytes, its message declared %d", len(b), size)}
+	}
+	return b, nil
 }

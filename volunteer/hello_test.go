@@ -27,17 +27,13 @@ func TestHelloNicknameAndWelcomeTotals(t *testing.T) {
 			return
 		}
 		defer c.CloseNow()
-		_, b, err := c.Read(r.Context())
-		if err != nil {
-			return
-		}
-		m, err := protocol.Decode(b)
+		m, id, err := acceptHello(r.Context(), c)
 		if err != nil {
 			t.Errorf("hello: %v", err)
 			return
 		}
 		hellos <- m
-		welcome := &protocol.Message{Type: protocol.TypeWelcome, Version: protocol.Version, VolunteerID: "v-1", Secret: "s", TotalVerified: 7, Credit: 12.5}
+		welcome := &protocol.Message{Type: protocol.TypeWelcome, Version: protocol.Version, VolunteerID: id, TotalVerified: 7, Credit: 12.5}
 		c.Write(r.Context(), websocket.MessageText, welcome.Encode())
 		time.Sleep(50 * time.Millisecond)
 		c.Close(websocket.StatusServiceRestart, "bye")
@@ -56,6 +52,7 @@ func TestHelloNicknameAndWelcomeTotals(t *testing.T) {
 	go v.Run(ctx)
 
 	first := <-hellos
+	key := first.PublicKey
 	if first.Nickname != "Ada" {
 		t.Errorf("first hello: nickname %q, want Ada", first.Nickname)
 	}
@@ -67,8 +64,8 @@ func TestHelloNicknameAndWelcomeTotals(t *testing.T) {
 	for {
 		select {
 		case h := <-hellos:
-			if h.VolunteerID != "v-1" || h.Secret != "s" {
-				t.Fatalf("reconnect: identity %q/%q, want the welcomed v-1/s", h.VolunteerID, h.Secret)
+			if h.PublicKey != key {
+				t.Fatalf("reconnect: key %q, want the first connection's %q", h.PublicKey, key)
 			}
 			if h.Nickname == "Grace" {
 				return

@@ -69,10 +69,11 @@ func scriptServer(t *testing.T, script func(ctx context.Context, c *websocket.Co
 		}
 		defer c.CloseNow()
 		ctx := r.Context()
-		if _, _, err := c.Read(ctx); err != nil { // hello
+		_, id, err := acceptHello(ctx, c)
+		if err != nil {
 			return
 		}
-		welcome := &protocol.Message{Type: protocol.TypeWelcome, Version: protocol.Version, VolunteerID: "v-1", Secret: "s", HeartbeatMS: 5000}
+		welcome := &protocol.Message{Type: protocol.TypeWelcome, Version: protocol.Version, VolunteerID: id, HeartbeatMS: 5000}
 		if c.Write(ctx, websocket.MessageText, welcome.Encode()) != nil {
 			return
 		}

@@ -45,7 +45,8 @@ type Config struct {
 	// account); enrolled volunteers may run trusted-only datasets.
 	Token string
 	// Identity resumes a previous identity, so that reputation carries over
-	// (the browser keeps it in localStorage). Zero: a new one is issued.
+	// (the browser keeps it in localStorage). Zero, or a secret that is not
+	// a key (an identity of protocol version 1): a new key pair is made.
 	Identity Identity
 	// Agent describes this volunteer to the server, e.g. "pulsegrid-native linux/amd64".
 	Agent string
@@ -70,12 +71,18 @@ type Config struct {
 	// later. A lease waiting for its slot is acknowledged on arrival and
 	// heartbeated, so it does not expire. 0 (the default): none.
 	Prefetch int
+	// LocalAddr, if set, is the local IP address connections are made from
+	// (native only; a browser chooses its own).
+	LocalAddr string
 	// Cheat, if set, replaces every output before it is sent. For tests of
 	// the server's verification only.
 	Cheat func(out []byte) []byte
 }
 
-// Identity is a volunteer's name at the server and the secret that proves it.
+// Identity is a volunteer's name at the server and the secret that proves
+// it: Secret is the volunteer's private key (protocol.Key's String), which
+// signs the server's challenge at every connection and never leaves this
+// volunteer; ID is derived from its public key.
 type Identity struct {
 	ID     string `json:"id"`
 	Secret string `json:"secret"`
@@ -141,6 +148,8 @@ type Volunteer struct {
 	slots     atomic.Int32
 	lastChunk atomic.Int64 // busy time of the last chunk computed, ns; 0: none yet
 
+	key protocol.Key // signs each connection's challenge
+
 	mu       sync.Mutex
 	nickname string
 	identity Identity
@@ -162,7 +171,8 @@ func New(cfg Config) *Volunteer {
 	if cfg.Agent == "" {
 		cfg.Agent = "pulsegrid-volunteer"
 	}
-	v := &Volunteer{cfg: cfg, identity: cfg.Identity, nickname: cfg.Nickname}
+	v := &Volunteer{cfg: cfg, nickname: cfg.Nickname}
+	v.key, v.identity = identityKey(cfg.Identity)
 	v.SetCPU(cfg.CPU)
 	v.SetSlots(cfg.Slots)
 	return v
@@ -197,7 +207,17 @@ func (v *Volunteer) SetNickname(name string) {
 	v.mu.Unlock()
 }
 
-// Identity returns the volunteer's identity (empty until the first welcome).
+// identityKey resumes the key of id, or makes a new identity when id holds
+// none (or one whose id does not match its key).
+func identityKey(id Identity) (protocol.Key, Identity) {
+	if k, err := protocol.ParseKey(id.Secret); err == nil && (id.ID == "" || id.ID == k.ID()) {
+		return k, Identity{ID: k.ID(), Secret: k.String()}
+	}
+	k := protocol.NewKey()
+	return k, Identity{ID: k.ID(), Secret: k.String()}
+}
+
+// Identity returns the volunteer's identity.
 func (v *Volunteer) Identity() Identity {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -331,7 +351,7 @@ func (s *session) sinceTurn(now time.Time) time.Duration {
 
 func (v *Volunteer) session(ctx context.Context, wsURL string) (welcomed bool, err error) {
 	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
-	conn, _, err := websocket.Dial(dctx, wsURL, nil)
+	conn, _, err := websocket.Dial(dctx, wsURL, dialOptions(&v.cfg))
 	dcancel()
 	if err != nil {
 		return false, fmt.Errorf("dial %s: %w", wsURL, err)
@@ -346,10 +366,20 @@ func (v *Volunteer) session(ctx context.Context, wsURL string) (welcomed bool, e
 	v.mu.Lock()
 	id, nickname := v.identity, v.nickname
 	v.mu.Unlock()
-	hello := &protocol.Message{Type: protocol.TypeHello, Version: protocol.Version, Algorithms: v.cfg.Registry.Names(),
-		Slots: int(v.slots.Load()), Agent: v.cfg.Agent, VolunteerID: id.ID, Secret: id.Secret, Token: v.cfg.Token, Nickname: nickname}
 	wctx, wcancel := context.WithTimeout(sctx, 10*time.Second)
-	err = conn.Write(wctx, websocket.MessageText, hello.Encode())
+	// The server speaks first: a challenge whose nonce the hello signs.
+	challenge, err := s.readControl(wctx)
+	if err == nil && challenge.Type == protocol.TypeFatal {
+		err = &fatalError{reason: challenge.Reason, permanent: true}
+	} else if err == nil && challenge.Type != protocol.TypeChallenge {
+		err = fmt.Errorf("server opened with %q, want a challenge (protocol version %d)", challenge.Type, protocol.Version)
+	}
+	if err == nil {
+		hello := &protocol.Message{Type: protocol.TypeHello, Version: protocol.Version, Algorithms: v.cfg.Registry.Names(),
+			Slots: int(v.slots.Load()), Agent: v.cfg.Agent, PublicKey: v.key.PublicKey(), Signature: v.key.Sign(challenge.Nonce),
+			Token: v.cfg.Token, Nickname: nickname}
+		err = conn.Write(wctx, websocket.MessageText, hello.Encode())
+	}
 	if err == nil {
 		var welcome *protocol.Message
 		welcome, err = s.readControl(wctx)
@@ -363,11 +393,12 @@ func (v *Volunteer) session(ctx context.Context, wsURL string) (welcomed bool, e
 			if s.heartbeat <= 0 {
 				s.heartbeat = 5 * time.Second
 			}
-			v.mu.Lock()
-			if welcome.Secret != "" {
-				v.identity = Identity{ID: welcome.VolunteerID, Secret: welcome.Secret}
+			if welcome.VolunteerID != id.ID {
+				err = fmt.Errorf("server welcomed %q, but this key is %q", welcome.VolunteerID, id.ID)
 			}
-			id = v.identity
+		}
+		if err == nil {
+			v.mu.Lock()
 			v.stats.Connected = true
 			v.stats.TotalVerified, v.stats.Credit = welcome.TotalVerified, welcome.Credit
 			v.conn = s

@@ -42,7 +42,11 @@ func cmdServe(ctx context.Context, e env) error {
 	locals := fs.Int("local-workers", 0, "trusted in-process workers (this machine computes chunks too; their results need no second opinion)")
 	quorum := fs.Int("quorum", 2, "distinct volunteers whose outputs must agree before a chunk is accepted")
 	maxReplicas := fs.Int("max-replicas", 0, "results gathered for a chunk before it fails for want of agreement (0: quorum+3)")
-	sameIP := fs.Bool("allow-same-ip", false, "let agreeing results come from one IP address (volunteers behind one NAT); loopback is always allowed")
+	// Trust (server/grid, docs/security.md).
+	sameNet := fs.Bool("allow-same-network", false, "let agreeing results come from one network prefix (a demo on one machine, or volunteers behind one NAT); distinct identities are still required")
+	var proxies stringsFlag
+	fs.Var(&proxies, "trusted-proxy", "a reverse proxy (CIDR or address, repeatable) whose X-Forwarded-For names the client; nobody else's is read")
+	maxVolunteers := fs.Int("max-volunteers", 0, "volunteer connections held at most (0: the file-descriptor limit less a reserve for the portal and API)")
 	chunkSec := fs.Float64("chunk-seconds", 0, "seconds of signal per chunk (0: each algorithm's default)")
 	maxUpload := fs.Int64("max-upload", 1024, "largest upload in MiB")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -69,7 +73,15 @@ func cmdServe(ctx context.Context, e env) error {
 	algs := catalog.All()
 	// Large chunk payloads wait for their leases on disk (grid/payload.go).
 	spill := filepath.Join(*data, "tmp")
-	g := grid.New(st, algs, grid.Config{Quorum: *quorum, MaxReplicas: *maxReplicas, AllowSameIP: *sameIP, ChunkSeconds: *chunkSec, SpillDir: spill, Logger: log, Metrics: reg})
+	trusted, err := server.ParseTrustedProxies(proxies)
+	if err != nil {
+		return err
+	}
+	if *maxVolunteers == 0 {
+		*maxVolunteers = volunteerCap()
+	}
+	g := grid.New(st, algs, grid.Config{Quorum: *quorum, MaxReplicas: *maxReplicas, AllowSameNetwork: *sameNet, ChunkSeconds: *chunkSec,
+		MaxConnections: *maxVolunteers, SpillDir: spill, Logger: log, Metrics: reg})
 	defer g.Close()
 	if err := g.Resume(ctx); err != nil {
 		return fmt.Errorf("resume unfinished analyses: %w", err)
@@ -82,10 +94,13 @@ func cmdServe(ctx context.Context, e env) error {
 		return err
 	}
 	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: algs, Logger: log, Gatherer: reg, MaxUpload: *maxUpload << 20,
-		Portal: server.PortalConfig{DataDir: *data, SecureCookies: *secureCookies}})
+		Portal: server.PortalConfig{DataDir: *data, SecureCookies: *secureCookies}, TrustedProxies: trusted})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(e.stdout, "pulsegrid serving on %s  (data: %s, quorum %d, %d local workers)\n", base, *data, g.Config().Quorum, *locals)
+	if *sameNet {
+		fmt.Fprintln(e.stdout, "  note:       --allow-same-network: volunteers of one network may verify each other (a demo on one machine; not for real data from the internet)")
+	}
 	fmt.Fprintf(e.stdout, "  portal:     %s/login\n", base)
 	fmt.Fprintf(e.stdout, "  donate:     %s/donate  (open it in a browser tab to compute)\n", base)
 	fmt.Fprintf(e.stdout, "  API:        %s/api/v1  (docs/api.md; tokens: pulsegrid user token --data %s --email E)\n", base, *data)

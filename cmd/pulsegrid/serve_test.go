@@ -219,8 +219,10 @@ func TestKill9(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
-	for range 2 {
-		v := volunteer.New(volunteer.Config{Server: base, Registry: catalog.All(), CPU: 2, MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond})
+	for i := range 2 {
+		// Each from a network of its own: a quorum needs two.
+		v := volunteer.New(volunteer.Config{Server: base, Registry: catalog.All(), CPU: 2, MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond,
+			LocalAddr: fmt.Sprintf("127.0.%d.1", 10+i)})
 		wg.Add(1)
 		go func() { defer wg.Done(); v.Run(ctx) }()
 	}

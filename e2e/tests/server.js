@@ -42,7 +42,9 @@ async function startServer(extraArgs = []) {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'pulsegrid-e2e-'));
   const base = `http://127.0.0.1:${port}`;
   let out = '';
-  const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', data, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Every browser and volunteer of a test is on this machine, one network:
+  // --allow-same-network lets them verify each other, as make run does.
+  const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', data, '--allow-same-network', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout.on('data', (d) => { out += d; });
   proc.stderr.on('data', (d) => { out += d; });
   await waitHealthy(base, proc);

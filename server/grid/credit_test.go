@@ -2,6 +2,7 @@ package grid
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -33,21 +34,21 @@ func TestCapCPU(t *testing.T) {
 	}
 }
 
-// hello connects a volunteer with a nickname (resuming id if given) and
-// returns it with its welcome.
-func (e *env) hello(nickname string, id Identity) (*vol, *protocol.Message) {
+// hello connects a volunteer with a nickname (resuming key) and returns
+// it with its welcome.
+func (e *env) hello(nickname string, key protocol.Key) (*vol, *protocol.Message) {
 	e.t.Helper()
 	p := &pipe{pay: map[int64][]byte{}}
-	s, w, err := e.g.Connect(context.Background(), &protocol.Message{Type: protocol.TypeHello, Version: 1, Algorithms: []string{"test.sum@1"},
-		Slots: 1, Nickname: nickname, VolunteerID: id.ID, Secret: id.Secret}, "127.0.0.1", p)
+	e.net++
+	nonce := protocol.NewNonce()
+	h := hello(key, nonce, "")
+	h.Nickname = nickname
+	s, w, err := e.g.Connect(context.Background(), h, Peer{Addr: fmt.Sprintf("10.77.%d.1", e.net), Nonce: nonce}, p)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return &vol{e: e, s: s, p: p}, w
+	return &vol{e: e, s: s, p: p, key: key}, w
 }
-
-// Identity names a test volunteer for a resume.
-type Identity struct{ ID, Secret string }
 
 // result answers a lease (lying if asked) and reports cpuMS of CPU time.
 func (v *vol) result(l *protocol.Message, lie bool, cpuMS float64) {
@@ -69,9 +70,6 @@ func (e *env) online(id string) store.Volunteer {
 	e.t.Helper()
 	for _, v := range e.g.OnlineVolunteers() {
 		if v.ID == id {
-			if v.SecretHash != "" {
-				e.t.Errorf("OnlineVolunteers leaks the secret hash of %s", id)
-			}
 			return v
 		}
 	}
@@ -80,33 +78,18 @@ func (e *env) online(id string) store.Volunteer {
 }
 
 func TestVolunteerCountersAndCredit(t *testing.T) {
-	e := newEnv(t, Config{Quorum: 2, AckTimeout: 100 * time.Millisecond})
-	id := e.analysis(e.owner("a@x"), 1, 40, "routine", false) // 4 chunks
-	ada, wa := e.hello("  Ada\u202E  Lovelace ", Identity{})
-	anon, wn := e.hello("", Identity{})
-	liar, wl := e.hello("liar", Identity{})
+	e := newEnv(t, quiet(Config{Quorum: 2, AckTimeout: 100 * time.Millisecond}))
+	side := e.analysis(e.owner("b@x"), 1, 20, "routine", false) // 2 chunks, for the liar's error and expiry
+	adaKey := protocol.NewKey()
+	ada, wa := e.hello("  Ada\u202E  Lovelace ", adaKey)
+	ada.setStanding(3)
+	anon, wn := e.hello("", protocol.NewKey())
+	liar, wl := e.hello("liar", protocol.NewKey())
 	if wa.TotalVerified != 0 || wa.Credit != 0 {
 		t.Errorf("a new volunteer's welcome carries totals %d/%v, want 0/0", wa.TotalVerified, wa.Credit)
 	}
 
-	// Chunk 1: Ada claims an hour of CPU for a lease held ~60 ms; anon
-	// claims 20 ms. Both verified; Ada's claim is capped by the wall time.
-	la, ln := ada.take(), anon.take()
-	time.Sleep(60 * time.Millisecond)
-	ada.result(la, false, 3_600_000)
-	anon.result(ln, false, 20)
-
-	// Chunk 2: the liar and Ada disagree; anon breaks the tie.
-	// Each lease is held long enough (≥ 20 ms) for the small claims to stand.
-	l1, l2 := liar.take(), ada.take()
-	time.Sleep(20 * time.Millisecond)
-	liar.result(l1, true, 10)
-	ada.result(l2, false, 5)
-	l3 := anon.take()
-	time.Sleep(20 * time.Millisecond)
-	anon.result(l3, false, 7)
-
-	// Chunk 3: the liar reports an error. Chunk 4: it lets a lease expire (no ack).
+	// The liar reports an error on one chunk and lets another lease expire.
 	l4 := liar.take()
 	if err := liar.s.Handle(&protocol.Message{Type: protocol.TypeError, LeaseID: l4.LeaseID, Reason: "boom"}, nil); err != nil {
 		t.Fatal(err)
@@ -116,11 +99,47 @@ func TestVolunteerCountersAndCredit(t *testing.T) {
 	for e.online(wl.VolunteerID).Failed < 2 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
+
+	if err := e.g.Cancel(context.Background(), side); err != nil {
+		t.Fatal(err)
+	}
+	id := e.analysis(e.owner("a@x"), 1, 20, "routine", false) // 2 chunks
+
+	// Chunk A: Ada claims an hour of CPU for a lease held ~60 ms; anon
+	// claims 20 ms. Both verified; both get the server's estimate as credit.
+	la, ln := ada.take(), anon.take()
+	if la == nil || ln == nil || la.Digest != ln.Digest {
+		t.Fatalf("want Ada and anon on one chunk: %+v %+v", la, ln)
+	}
+	time.Sleep(60 * time.Millisecond)
+	ada.result(la, false, 3_600_000)
+	anon.result(ln, false, 20)
+
+	// Chunk B: the liar and Ada disagree; anon breaks the tie.
+	l1 := liar.take()
+	l2 := ada.take()
+	if l1 == nil || l2 == nil || l1.Digest != l2.Digest {
+		t.Fatalf("want the liar and Ada on one chunk: %+v %+v", l1, l2)
+	}
+	time.Sleep(20 * time.Millisecond)
+	liar.result(l1, true, 10)
+	ada.result(l2, false, 5)
+	l3 := anon.take()
+	time.Sleep(20 * time.Millisecond)
+	anon.result(l3, false, 7)
 	if v, _, _ := e.g.Progress(id); v != 2 {
 		t.Fatalf("verified chunks: got %d, want 2", v)
 	}
 
-	a, n, l := e.online(wa.VolunteerID), e.online(wn.VolunteerID), e.online(wl.VolunteerID)
+	a, n := e.online(wa.VolunteerID), e.online(wn.VolunteerID)
+	l, err := e.st.Volunteer(context.Background(), wl.VolunteerID) // caught: disconnected and saved
+	for i := 0; err != nil && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond)
+		l, err = e.st.Volunteer(context.Background(), wl.VolunteerID)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	if a.Nickname != "Ada Lovelace" || n.Nickname != "" || l.Nickname != "liar" {
 		t.Errorf("nicknames %q %q %q, want cleaned \"Ada Lovelace\", \"\", \"liar\"", a.Nickname, n.Nickname, l.Nickname)
 	}
@@ -139,43 +158,37 @@ func TestVolunteerCountersAndCredit(t *testing.T) {
 			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
-	// Ada: the capped claim (≥ 60 ms, far below an hour) plus 5 ms, all verified.
-	if a.CPUMicros < 65_000 || a.CPUMicros > 5_000_000 || a.CreditMicros != a.CPUMicros {
-		t.Errorf("Ada: cpu %d µs, credit %d µs; want 65..5000 ms, all of it credit", a.CPUMicros, a.CreditMicros)
+	if !l.BannedUntil.After(time.Now()) {
+		t.Errorf("the liar is not banned: %v", l.BannedUntil)
+	}
+	// CPU time claimed is a statistic, capped by the lease's wall time.
+	if a.CPUMicros < 65_000 || a.CPUMicros > 5_000_000 {
+		t.Errorf("Ada: cpu %d µs; want 65..5000 ms (the hour claimed, capped)", a.CPUMicros)
+	}
+	if n.CPUMicros != 27_000 {
+		t.Errorf("anon: cpu %d µs; want 27 ms", n.CPUMicros)
+	}
+	// Credit is the server's: the same for both, whatever they claimed.
+	if a.CreditMicros != n.CreditMicros || a.CreditMicros <= 0 || a.CreditMicros >= 27_000 {
+		t.Errorf("credit: Ada %d µs, anon %d µs; want one server estimate for both", a.CreditMicros, n.CreditMicros)
+	}
+	if l.CreditMicros != 0 {
+		t.Errorf("liar: credit %d µs, want 0", l.CreditMicros)
 	}
 	if a.CompletionMicros < 60_000 || a.AvgCompletion() < 30*time.Millisecond {
 		t.Errorf("Ada: completion %d µs in total, average %v; want ≥ 60 ms, ≥ 30ms", a.CompletionMicros, a.AvgCompletion())
 	}
-	if n.CPUMicros != 27_000 || n.CreditMicros != 27_000 {
-		t.Errorf("anon: cpu %d µs, credit %d µs; want 27 ms and 27 ms", n.CPUMicros, n.CreditMicros)
-	}
-	// The rejected result spent CPU but earns no credit.
-	if l.CPUMicros != 10_000 || l.CreditMicros != 0 {
-		t.Errorf("liar: cpu %d µs, credit %d µs; want 10 ms and 0", l.CPUMicros, l.CreditMicros)
-	}
 
 	// Verified verdicts carry the running totals.
-	deadline = time.Now().Add(2 * time.Second)
+	want := float64(n.CreditMicros) / 1e6
 	var last *protocol.Message
-	for last == nil && time.Now().Before(deadline) {
-		anon.p.mu.Lock()
-		for _, m := range anon.p.msgs {
-			if m.Type == protocol.TypeVerdict && m.Verdict == protocol.VerdictVerified {
-				last = m
-			}
-		}
-		anon.p.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
-	}
-	anon.p.mu.Lock()
-	for _, m := range anon.p.msgs {
-		if m.Type == protocol.TypeVerdict && m.Verdict == protocol.VerdictVerified {
-			last = m
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if last = anon.p.last(protocol.TypeVerdict); last != nil && last.TotalVerified == 2 {
+			break
 		}
 	}
-	anon.p.mu.Unlock()
-	if last == nil || last.TotalVerified != 2 || last.Credit != 0.027 {
-		t.Errorf("anon's last verified verdict: %+v, want total_verified 2, credit 0.027", last)
+	if last == nil || last.TotalVerified != 2 || last.Credit != want {
+		t.Errorf("anon's last verdict: %+v, want total_verified 2, credit %v", last, want)
 	}
 
 	// Counters survive: the grid saves them; a new grid on the same store
@@ -186,12 +199,12 @@ func TestVolunteerCountersAndCredit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.CreditMicros != a.CreditMicros || rec.Issued != 2 || rec.Nickname != "Ada Lovelace" {
-		t.Errorf("stored: credit %d µs, issued %d, nickname %q; want %d, 2, Ada Lovelace", rec.CreditMicros, rec.Issued, rec.Nickname, a.CreditMicros)
+	if rec.CreditMicros != a.CreditMicros || rec.Issued != 2 || rec.Nickname != "Ada Lovelace" || rec.PublicKey != adaKey.PublicKey() {
+		t.Errorf("stored: credit %d µs, issued %d, nickname %q, key %q; want %d, 2, Ada Lovelace, her key", rec.CreditMicros, rec.Issued, rec.Nickname, rec.PublicKey, a.CreditMicros)
 	}
-	e.g = New(e.st, testReg, Config{Quorum: 2, FlushInterval: time.Millisecond})
+	e.g = New(e.st, testReg, quiet(Config{Quorum: 2, FlushInterval: time.Millisecond}))
 	t.Cleanup(e.g.Close)
-	_, w := e.hello("Ada L.", Identity{wa.VolunteerID, wa.Secret})
+	_, w := e.hello("Ada L.", adaKey)
 	if w.VolunteerID != wa.VolunteerID || w.TotalVerified != 2 || w.Credit != float64(a.CreditMicros)/1e6 {
 		t.Errorf("welcome after restart: %+v; want %s with 2 verified and credit %v", w, wa.VolunteerID, float64(a.CreditMicros)/1e6)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -72,9 +73,28 @@ func (sumAlg) Merge(_ []byte, parts []pipeline.Part) (pipeline.Result, error) {
 var testReg = pipeline.NewRegistry(sumAlg{})
 
 type env struct {
-	t  *testing.T
-	st *store.SQLite
-	g  *Grid
+	t   *testing.T
+	st  *store.SQLite
+	g   *Grid
+	net int // distinct networks handed out by connect("")
+}
+
+// quiet disables the random parts of the trust model (spot checks, audits,
+// known answers) and the auditors, for tests that follow one path.
+func quiet(cfg Config) Config {
+	if cfg.SpotCheck == 0 {
+		cfg.SpotCheck = -1
+	}
+	if cfg.AuditRate == 0 {
+		cfg.AuditRate = -1
+	}
+	if cfg.RingerRate == 0 {
+		cfg.RingerRate = -1
+	}
+	if cfg.Auditors == 0 {
+		cfg.Auditors = -1
+	}
+	return cfg
 }
 
 func newEnv(t *testing.T, cfg Config) *env {
@@ -120,7 +140,7 @@ func (e *env) analysis(owner int64, value float64, n int, prio string, trustedOn
 
 func (e *env) wait(id int64, status string) store.Analysis {
 	e.t.Helper()
-	for range 500 {
+	for range 1000 {
 		a, err := e.st.Analysis(context.Background(), id)
 		if err != nil {
 			e.t.Fatal(err)
@@ -133,6 +153,21 @@ func (e *env) wait(id int64, status string) store.Analysis {
 	a, _ := e.st.Analysis(context.Background(), id)
 	e.t.Fatalf("analysis %d is %s (%q), want %s", id, a.Status, a.Error, status)
 	return a
+}
+
+// result is the merged sums of a done analysis.
+func (e *env) result(id int64) string {
+	e.t.Helper()
+	body, err := e.st.AnalysisResult(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return string(body)
+}
+
+// sums is the result test.sum@1 gives for n chunks of sum each.
+func sums(n int, sum int) string {
+	return `{"sums":[` + strings.TrimSuffix(strings.Repeat(fmt.Sprint(sum)+",", n), ",") + `]}`
 }
 
 // pipe is an in-memory transport: what the grid sends, a test reads.
@@ -158,23 +193,68 @@ func (p *pipe) Send(m *protocol.Message, payload []byte) bool {
 }
 func (p *pipe) Close(string) { p.mu.Lock(); p.closed = true; p.mu.Unlock() }
 
-type vol struct {
-	e *env
-	s *Session
-	p *pipe
+// last returns the last message of a type sent, or nil.
+func (p *pipe) last(typ string) *protocol.Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.msgs) - 1; i >= 0; i-- {
+		if p.msgs[i].Type == typ {
+			return p.msgs[i]
+		}
+	}
+	return nil
 }
 
-func (e *env) connect(ip, token string) *vol {
+type vol struct {
+	e        *env
+	s        *Session
+	p        *pipe
+	key      protocol.Key
+	answered map[int64]bool // by work
+}
+
+// hello is a signed hello of key for a challenge nonce.
+func hello(key protocol.Key, nonce, token string) *protocol.Message {
+	return &protocol.Message{Type: protocol.TypeHello, Version: protocol.Version, Algorithms: []string{"test.sum@1"}, Slots: 1,
+		Token: token, PublicKey: key.PublicKey(), Signature: key.Sign(nonce)}
+}
+
+// connect connects a new identity from addr ("" for an address of a
+// network of its own).
+func (e *env) connect(addr, token string) *vol {
 	e.t.Helper()
+	return e.connectKey(protocol.NewKey(), addr, token)
+}
+
+func (e *env) connectKey(key protocol.Key, addr, token string) *vol {
+	e.t.Helper()
+	if addr == "" {
+		e.net++
+		addr = fmt.Sprintf("10.%d.%d.1", e.net/250, e.net%250)
+	}
 	p := &pipe{pay: map[int64][]byte{}}
-	s, w, err := e.g.Connect(context.Background(), &protocol.Message{Type: protocol.TypeHello, Version: 1, Algorithms: []string{"test.sum@1"}, Slots: 1, Token: token}, ip, p)
+	nonce := protocol.NewNonce()
+	s, w, err := e.g.Connect(context.Background(), hello(key, nonce, token), Peer{Addr: addr, Nonce: nonce}, p)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if w.VolunteerID == "" || w.Secret == "" {
-		e.t.Fatalf("welcome lacks an identity: %+v", w)
+	if w.VolunteerID != key.ID() {
+		e.t.Fatalf("welcome names %q, want the key's id %q", w.VolunteerID, key.ID())
 	}
-	return &vol{e: e, s: s, p: p}
+	return &vol{e: e, s: s, p: p, key: key, answered: map[int64]bool{}}
+}
+
+// setStanding gives a connected volunteer a standing.
+func (v *vol) setStanding(n int64) {
+	v.e.g.mu.Lock()
+	v.s.vol.rec.Reputation = n
+	v.e.g.mu.Unlock()
+}
+
+func (v *vol) standing() int64 {
+	v.e.g.mu.Lock()
+	defer v.e.g.mu.Unlock()
+	return v.s.vol.rec.Reputation
 }
 
 // take asks for one lease; it returns nil if none was given.
@@ -194,6 +274,19 @@ func (v *vol) take() *protocol.Message {
 		}
 	}
 	return nil
+}
+
+// leases counts the leases the volunteer was sent.
+func (v *vol) leases() []*protocol.Message {
+	v.p.mu.Lock()
+	defer v.p.mu.Unlock()
+	var out []*protocol.Message
+	for _, m := range v.p.msgs {
+		if m.Type == protocol.TypeLease {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (v *vol) payload(l *protocol.Message) *pipeline.Task {
@@ -222,14 +315,41 @@ func (v *vol) answer(l *protocol.Message, lie bool) {
 	}
 }
 
+// work asks for a lease and answers every lease not answered yet, also
+// those sent when work appeared for a waiting request.
+func (v *vol) work() {
+	v.e.t.Helper()
+	v.take()
+	for _, l := range v.leases() {
+		if !v.answered[l.LeaseID] {
+			v.answered[l.LeaseID] = true
+			v.answer(l, false)
+		}
+	}
+}
+
+// fail reports an error for the lease.
+func (v *vol) fail(l *protocol.Message, reason string) {
+	v.e.t.Helper()
+	if err := v.s.Handle(&protocol.Message{Type: protocol.TypeError, LeaseID: l.LeaseID, Reason: reason}, nil); err != nil {
+		v.e.t.Fatal(err)
+	}
+}
+
+// verified is how many chunks of an analysis are verified in memory.
+func (e *env) verified(id int64) int {
+	v, _, _ := e.g.Progress(id)
+	return v
+}
+
 func TestPriorityFairShareInterleaving(t *testing.T) {
-	e := newEnv(t, Config{Quorum: 1})
+	e := newEnv(t, quiet(Config{Quorum: 1}))
 	a, b, c := e.owner("a@x"), e.owner("b@x"), e.owner("c@x")
 	e.analysis(a, 1, 50, "routine", false) // A1: 5 chunks, oldest
 	e.analysis(a, 2, 50, "routine", false) // A2
 	e.analysis(b, 3, 30, "routine", false) // B: 3 chunks
 	e.analysis(c, 4, 30, "stat", false)    // C: stat, newest
-	v := e.connect("127.0.0.1", "")
+	v := e.connect("", "")
 	var got []int
 	for {
 		l := v.take()
@@ -244,20 +364,24 @@ func TestPriorityFairShareInterleaving(t *testing.T) {
 	}
 }
 
-func TestDistinctIPs(t *testing.T) {
+func TestDistinctNetworks(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		allow     bool
 		ip1, ip2  string
 		wantLease bool
 	}{
-		{"SameIPRefused", false, "10.0.0.1", "10.0.0.1", false},
-		{"OtherIP", false, "10.0.0.1", "10.0.0.2", true},
-		{"LoopbackExempt", false, "127.0.0.1", "127.0.0.1", true},
-		{"SameIPAllowed", true, "10.0.0.1", "10.0.0.1", true},
+		{"SameAddressRefused", false, "203.0.113.1", "203.0.113.1", false},
+		{"SameSlash24Refused", false, "203.0.113.1", "203.0.113.77", false},
+		{"SameSlash64Refused", false, "2001:db8:1:2::1", "2001:db8:1:2:9::9", false},
+		{"TwoSpellingsRefused", false, "2001:db8::1", "2001:0db8::0001", false},
+		{"LoopbackNotExempt", false, "127.0.0.1", "127.0.0.1", false},
+		{"OtherSlash24", false, "203.0.113.1", "203.0.114.1", true},
+		{"LoopbackOtherSlash24", false, "127.0.1.1", "127.0.2.1", true},
+		{"SameNetworkAllowed", true, "203.0.113.1", "203.0.113.1", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, Config{Quorum: 2, AllowSameIP: tc.allow})
+			e := newEnv(t, quiet(Config{Quorum: 2, AllowSameNetwork: tc.allow}))
 			e.analysis(e.owner("a@x"), 1, 10, "routine", false) // one chunk
 			v1, v2 := e.connect(tc.ip1, ""), e.connect(tc.ip2, "")
 			if v1.take() == nil {
@@ -273,86 +397,123 @@ func TestDistinctIPs(t *testing.T) {
 	}
 }
 
-func TestQuorumAndReputation(t *testing.T) {
-	e := newEnv(t, Config{Quorum: 2, TrustAfter: 3, SpotCheck: 1e-300})
-	own := e.owner("a@x")
-	id := e.analysis(own, 1, 200, "routine", false) // 20 chunks
-	h1, h2, h3 := e.connect("127.0.0.1", ""), e.connect("127.0.0.1", ""), e.connect("127.0.0.1", "")
-	// Three chunks verified by h1 and h2 together: both reach reputation 3.
-	for range 3 {
-		l1, l2 := h1.take(), h2.take()
-		if l1 == nil || l2 == nil || l1.Digest != l2.Digest {
-			t.Fatalf("want both on the same chunk: %+v %+v", l1, l2)
+// TestFreshIdentitiesCannotSettleAlone: agreement among identities none of
+// which is established settles nothing; an established vote does, and so
+// does the server's auditor when nobody established is there.
+func TestFreshIdentitiesCannotSettleAlone(t *testing.T) {
+	t.Run("EstablishedVote", func(t *testing.T) {
+		e := newEnv(t, quiet(Config{Quorum: 2}))
+		id := e.analysis(e.owner("a@x"), 1, 10, "routine", false) // one chunk
+		f1, f2 := e.connect("", ""), e.connect("", "")
+		f1.answer(f1.take(), true)
+		f2.answer(f2.take(), true) // two fresh colluders agree on a lie
+		if got := e.verified(id); got != 0 {
+			t.Fatalf("fresh identities settled a chunk among themselves")
 		}
-		h1.answer(l1, false)
-		h2.answer(l2, false)
-	}
-	if got := e.g.Stats().TrustedVolunts; got != 2 {
-		t.Fatalf("trusted volunteers: got %d, want 2", got)
-	}
-	// Trusted h1 settles a chunk alone (Y).
-	y := h1.take()
-	h1.answer(y, false)
-	if v, _, _ := e.g.Progress(id); v != 4 {
-		t.Fatalf("verified after a trusted single result: got %d, want 4", v)
-	}
-	// h3 (untrusted) takes chunk X first; h1 joins X and lies: no agreement yet.
-	x3 := h3.take()
-	x1 := h1.take()
-	if x1.Digest != x3.Digest {
-		t.Fatalf("h1 should have joined h3's chunk")
-	}
-	h1.answer(x1, true)
-	h3.answer(x3, false)
-	if v, _, _ := e.g.Progress(id); v != 4 {
-		t.Fatalf("a disagreement was settled: verified %d", v)
-	}
-	// h2 breaks the tie: X verified, h1 rejected, and Y — accepted on h1's
-	// word alone — is withdrawn for re-checking.
-	x2 := h2.take()
-	if x2.Digest != x3.Digest {
-		t.Fatalf("h2 should have been given the disputed chunk")
-	}
-	h2.answer(x2, false)
-	if v, _, _ := e.g.Progress(id); v != 4 {
-		t.Errorf("after the tie-break and withdrawal: verified %d, want 4 (X in, Y out)", v)
-	}
-	if got := e.g.Stats().TrustedVolunts; got != 1 {
-		t.Errorf("trusted volunteers after h1 lied: got %d, want 1", got)
-	}
-	// Y goes to another volunteer; agreeing with h1's kept result verifies it.
-	y3 := h3.take()
-	if y3.Digest != y.Digest {
-		t.Fatalf("the withdrawn chunk should come first: got another")
-	}
-	h3.answer(y3, false)
-	if v, _, _ := e.g.Progress(id); v != 5 {
-		t.Errorf("after re-checking Y: verified %d, want 5", v)
-	}
-	// Finish the rest with h2 (trusted, alone) and h3 (paired with h2 when needed).
-	for range 100 {
-		if a, _ := e.st.Analysis(context.Background(), id); a.Status == store.StatusDone {
-			break
+		fresh := e.connect("", "")
+		if fresh.take() != nil {
+			t.Error("a fresh volunteer was offered a chunk that waits for an established vote")
 		}
-		for _, v := range []*vol{h2, h3} {
-			if l := v.take(); l != nil {
-				v.answer(l, false)
+		est := e.connect("", "")
+		est.setStanding(3)
+		l := est.take()
+		if l == nil {
+			t.Fatal("the established volunteer got no lease of the waiting chunk")
+		}
+		est.answer(l, false) // the truth, alone, is not a quorum yet
+		if got := e.verified(id); got != 0 {
+			t.Fatal("one vote settled a chunk at quorum 2")
+		}
+		h := e.connect("", "")
+		h.answer(h.take(), false)
+		e.wait(id, store.StatusDone)
+		if got, want := e.result(id), sums(1, 10); got != want {
+			t.Errorf("result %s, want %s", got, want)
+		}
+		for _, c := range []*vol{f1, f2} {
+			nonce := protocol.NewNonce()
+			_, _, err := e.g.Connect(context.Background(), hello(c.key, nonce, ""), Peer{Addr: "198.51.100.1", Nonce: nonce}, &pipe{})
+			var refused *RefusedError
+			if !errors.As(err, &refused) {
+				t.Errorf("a colluder that was outvoted reconnected: %v", err)
 			}
 		}
-		time.Sleep(time.Millisecond)
-	}
-	a := e.wait(id, store.StatusDone)
-	body, _ := e.st.AnalysisResult(context.Background(), a.ID)
-	if want := `{"sums":[` + strings.TrimSuffix(strings.Repeat("10,", 20), ",") + `]}`; string(body) != want {
-		t.Errorf("result: got %s, want %s", body, want)
-	}
+		if got := h.standing(); got != 1 {
+			t.Errorf("the fresh volunteer confirmed by an established one has standing %d, want 1", got)
+		}
+	})
+	t.Run("Auditor", func(t *testing.T) {
+		e := newEnv(t, Config{Quorum: 2, SpotCheck: -1, AuditRate: -1, RingerRate: -1, Auditors: 1})
+		id := e.analysis(e.owner("a@x"), 1, 10, "routine", false)
+		f1, f2 := e.connect("", ""), e.connect("", "")
+		f1.answer(f1.take(), true)
+		f2.answer(f2.take(), true)
+		e.wait(id, store.StatusDone) // the auditor ran it and the truth won
+		if got, want := e.result(id), sums(1, 10); got != want {
+			t.Errorf("result %s, want %s: the liars' agreement was accepted", got, want)
+		}
+	})
 }
 
-func TestDisagreementFailsAtCap(t *testing.T) {
-	e := newEnv(t, Config{Quorum: 2, MaxReplicas: 3})
+// TestStallWithFewVolunteers is the README's setup: a fast and a slow
+// volunteer at quorum 2 on many short chunks. It must finish, and an idle
+// volunteer must be woken when work it can take appears.
+func TestStallWithFewVolunteers(t *testing.T) {
+	for _, n := range []int{2, 3, 4} {
+		t.Run(fmt.Sprint(n, "Volunteers"), func(t *testing.T) {
+			e := newEnv(t, quiet(Config{Quorum: 2}))
+			id := e.analysis(e.owner("a@x"), 1, 3000, "routine", false) // 300 chunks
+			vs := make([]*vol, n)
+			for i := range vs {
+				vs[i] = e.connect("", "")
+				vs[i].setStanding(3)
+			}
+			for round := 0; round < 2000 && e.verified(id) < 300; round++ {
+				for i, v := range vs {
+					// Volunteer 0 is 20 times faster than the others.
+					for range 1 + 19*(1-min(i, 1)) {
+						if l := v.take(); l != nil {
+							v.answer(l, false)
+						}
+					}
+				}
+			}
+			e.wait(id, store.StatusDone)
+			if got, want := e.result(id), sums(300, 10); got != want {
+				t.Errorf("result %s, want %s", got, want)
+			}
+		})
+	}
+	t.Run("IdleWoken", func(t *testing.T) {
+		e := newEnv(t, quiet(Config{Quorum: 2}))
+		e.analysis(e.owner("a@x"), 1, 10, "routine", false) // one chunk
+		a, b := e.connect("", ""), e.connect("", "")
+		if err := b.s.Handle(&protocol.Message{Type: protocol.TypeRequest, Count: 1}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if len(b.leases()) != 1 {
+			t.Fatalf("b got %d leases, want the one chunk", len(b.leases()))
+		}
+		b.fail(b.leases()[0], "x") // b's error wants a replica; b waits idle
+		if err := b.s.Handle(&protocol.Message{Type: protocol.TypeRequest, Count: 1}, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.analysis(e.owner("b@x"), 2, 10, "routine", false)
+		if len(b.leases()) != 2 {
+			t.Errorf("an idle volunteer was not woken when a new analysis came: %d leases", len(b.leases()))
+		}
+		if a.take() == nil {
+			t.Error("a got nothing")
+		}
+	})
+}
+
+func TestDisagreementGoesToTrustedWorker(t *testing.T) {
+	e := newEnv(t, Config{Quorum: 2, MaxReplicas: 3, SpotCheck: -1, AuditRate: -1, RingerRate: -1, Auditors: 1})
 	id := e.analysis(e.owner("a@x"), 1, 10, "routine", false)
 	for i := range 3 {
-		v := e.connect("127.0.0.1", "")
+		v := e.connect("", "")
+		v.setStanding(3)
 		l := v.take()
 		if l == nil {
 			t.Fatalf("volunteer %d got no lease", i)
@@ -360,32 +521,60 @@ func TestDisagreementFailsAtCap(t *testing.T) {
 		out := []byte{byte(i)}
 		v.s.Handle(&protocol.Message{Type: protocol.TypeResult, LeaseID: l.LeaseID, Digest: canon.Digest(out), Size: 1}, out)
 	}
-	a := e.wait(id, store.StatusFailed)
-	if !strings.Contains(a.Error, "3 different outputs") {
-		t.Errorf("failure reason %q does not say the outputs disagreed", a.Error)
+	e.wait(id, store.StatusDone)
+	if got, want := e.result(id), sums(1, 10); got != want {
+		t.Errorf("result %s, want %s (the auditor's)", got, want)
 	}
 }
 
-func TestAgreedErrorFails(t *testing.T) {
-	e := newEnv(t, Config{Quorum: 2})
-	id := e.analysis(e.owner("a@x"), -1, 10, "routine", false)
-	for range 2 {
-		v := e.connect("127.0.0.1", "")
-		l := v.take()
-		_, err := sumAlg{}.Run(v.payload(l), nil)
-		v.s.Handle(&protocol.Message{Type: protocol.TypeError, LeaseID: l.LeaseID, Reason: err.Error()}, nil)
-	}
-	a := e.wait(id, store.StatusFailed)
-	if !strings.Contains(a.Error, "negative sample") {
-		t.Errorf("failure reason %q does not carry the volunteers' error", a.Error)
-	}
+// TestErrorsAreVerdicts: volunteers agreeing that a chunk fails do not
+// fail it; the server's own run decides, and the reason is the server's.
+func TestErrorsAreVerdicts(t *testing.T) {
+	t.Run("ServerComputesIt", func(t *testing.T) {
+		e := newEnv(t, Config{Quorum: 2, SpotCheck: -1, AuditRate: -1, RingerRate: -1, Auditors: 1})
+		id := e.analysis(e.owner("a@x"), 1, 10, "routine", false)
+		for range 2 {
+			v := e.connect("", "")
+			v.fail(v.take(), "Recording unusable. Call 0800-1234")
+		}
+		a := e.wait(id, store.StatusDone)
+		if got, want := e.result(id), sums(1, 10); got != want {
+			t.Errorf("result %s, want %s", got, want)
+		}
+		if strings.Contains(a.Error, "0800") {
+			t.Errorf("the volunteers' text reached the analysis: %q", a.Error)
+		}
+	})
+	t.Run("ServerAgrees", func(t *testing.T) {
+		e := newEnv(t, Config{Quorum: 2, SpotCheck: -1, AuditRate: -1, RingerRate: -1, Auditors: 1})
+		id := e.analysis(e.owner("a@x"), -1, 10, "routine", false) // sumAlg fails on negative samples
+		for range 2 {
+			v := e.connect("", "")
+			v.fail(v.take(), "Recording unusable. Call 0800-1234")
+		}
+		a := e.wait(id, store.StatusFailed)
+		if strings.Contains(a.Error, "0800") || !strings.Contains(a.Error, "server's own run") {
+			t.Errorf("failure reason %q: want the server's words, not the volunteers'", a.Error)
+		}
+	})
+	t.Run("OneTrustedErrorIsNotEnough", func(t *testing.T) {
+		e := newEnv(t, quiet(Config{Quorum: 2}))
+		id := e.analysis(e.owner("a@x"), 1, 10, "routine", false)
+		v := e.connect("", "")
+		v.setStanding(100)
+		v.fail(v.take(), "no")
+		time.Sleep(20 * time.Millisecond)
+		if a, _ := e.st.Analysis(context.Background(), id); a.Status != store.StatusRunning {
+			t.Errorf("one trusted volunteer's error made the analysis %s", a.Status)
+		}
+	})
 }
 
 func TestLocalWorkersAndTrustedOnly(t *testing.T) {
-	e := newEnv(t, Config{Quorum: 2})
+	e := newEnv(t, quiet(Config{Quorum: 2}))
 	own := e.owner("a@x")
 	id := e.analysis(own, 1, 10, "routine", true) // trusted only
-	anon := e.connect("10.0.0.1", "")
+	anon := e.connect("", "")
 	if anon.take() != nil {
 		t.Fatal("an anonymous volunteer got a lease of a trusted-only dataset")
 	}
@@ -395,10 +584,11 @@ func TestLocalWorkersAndTrustedOnly(t *testing.T) {
 	}
 	tok, hash, _ := auth.NewToken()
 	e.st.CreateToken(context.Background(), m.ID, hash, "")
-	if _, _, err := e.g.Connect(context.Background(), &protocol.Message{Type: protocol.TypeHello, Version: 1, Token: "pgt_wrong"}, "10.0.0.3", &pipe{}); err == nil {
+	nonce := protocol.NewNonce()
+	if _, _, err := e.g.Connect(context.Background(), hello(protocol.NewKey(), nonce, "pgt_wrong"), Peer{Addr: "10.9.9.9", Nonce: nonce}, &pipe{}); err == nil {
 		t.Error("a wrong enrollment token was accepted")
 	}
-	enrolled := e.connect("10.0.0.2", tok)
+	enrolled := e.connect("", tok)
 	if enrolled.take() == nil {
 		t.Fatal("an enrolled volunteer got no lease of a trusted-only dataset")
 	}
@@ -418,10 +608,13 @@ func TestResumeKeepsVerifiedChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := New(st, testReg, Config{Quorum: 1, FlushInterval: time.Millisecond})
+	cfg := quiet(Config{Quorum: 1, FlushInterval: time.Millisecond})
+	g := New(st, testReg, cfg)
 	e := &env{t: t, st: st, g: g}
 	id := e.analysis(e.owner("a@x"), 1, 50, "routine", false)
-	v := e.connect("127.0.0.1", "")
+	key := protocol.NewKey()
+	v := e.connectKey(key, "", "")
+	v.setStanding(30)
 	for range 2 {
 		v.answer(v.take(), false)
 	}
@@ -430,13 +623,16 @@ func TestResumeKeepsVerifiedChunks(t *testing.T) {
 	if a.ChunksVerified != 2 {
 		t.Fatalf("after close: %d chunks verified in the store, want 2", a.ChunksVerified)
 	}
-	g = New(st, testReg, Config{Quorum: 1, FlushInterval: time.Millisecond})
+	g = New(st, testReg, cfg)
 	defer func() { g.Close(); st.Close() }()
 	if err := g.Resume(ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.g = g
-	v = e.connect("127.0.0.1", "")
+	v = e.connectKey(key, "", "")
+	if got := v.standing(); got != 30 {
+		t.Errorf("standing after a restart: got %d, want 30", got)
+	}
 	n := 0
 	for l := v.take(); l != nil; l = v.take() {
 		v.answer(l, false)
@@ -449,32 +645,32 @@ func TestResumeKeepsVerifiedChunks(t *testing.T) {
 }
 
 func TestEndGameReplication(t *testing.T) {
-	e := newEnv(t, Config{Quorum: 2})
+	e := newEnv(t, quiet(Config{Quorum: 2}))
 	id := e.analysis(e.owner("a@x"), 1, 10, "routine", false) // one chunk
-	v1, v2, v3 := e.connect("127.0.0.1", ""), e.connect("127.0.0.1", ""), e.connect("127.0.0.1", "")
+	v1, v2, v3 := e.connect("", ""), e.connect("", ""), e.connect("", "")
+	for _, v := range []*vol{v1, v2, v3} {
+		v.setStanding(3)
+	}
 	l1, l2 := v1.take(), v2.take()
 	l3 := v3.take()
 	if l1 == nil || l2 == nil || l3 == nil || l3.Digest != l1.Digest {
 		t.Fatalf("an idle volunteer should get an extra replica of the last outstanding chunk: %v %v %v", l1, l2, l3)
 	}
-	if v4 := e.connect("127.0.0.1", ""); v4.take() != nil {
+	if v4 := e.connect("", ""); v4.take() != nil {
 		t.Errorf("end game gave more than one extra replica")
 	}
 	v1.answer(l1, false)
 	v3.answer(l3, false) // the slow v2 does not set the finish time
 	e.wait(id, store.StatusDone)
-	v2.p.mu.Lock()
-	defer v2.p.mu.Unlock()
-	last := v2.p.msgs[len(v2.p.msgs)-1]
-	if last.Type != protocol.TypeCancel || last.LeaseID != l2.LeaseID {
-		t.Errorf("the slow volunteer's lease was not cancelled: last message %+v", last)
+	if last := v2.p.last(protocol.TypeCancel); last == nil || last.LeaseID != l2.LeaseID {
+		t.Errorf("the slow volunteer's lease was not cancelled: %+v", last)
 	}
 }
 
 func TestSlowVolunteerDropped(t *testing.T) {
-	e := newEnv(t, Config{Quorum: 2})
+	e := newEnv(t, quiet(Config{Quorum: 2}))
 	e.analysis(e.owner("a@x"), 1, 10, "routine", false) // one chunk
-	slow, fast := e.connect("127.0.0.1", ""), e.connect("127.0.0.1", "")
+	slow, fast := e.connect("", ""), e.connect("", "")
 	l := slow.take()
 	if l == nil {
 		t.Fatal("no lease")
@@ -482,8 +678,6 @@ func TestSlowVolunteerDropped(t *testing.T) {
 	slow.p.mu.Lock()
 	slow.p.full = true
 	slow.p.mu.Unlock()
-	// fast's lease of the same chunk settles nothing yet; the verdict and
-	// cancel traffic to slow fails, and slow is dropped with its lease.
 	lf := fast.take()
 	fast.answer(lf, false)
 	e.g.mu.Lock()
@@ -508,34 +702,297 @@ func TestSlowVolunteerDropped(t *testing.T) {
 	}
 }
 
-// TestSlotsOfOneUnsavedVolunteerStayOne connects a second slot with the
-// identity a first slot was just given (before the flusher saved it): it
-// must be the same volunteer, so it never gets a replica of the same chunk.
-func TestSlotsOfOneUnsavedVolunteerStayOne(t *testing.T) {
-	e := newEnv(t, Config{Quorum: 2})
+// TestConnectionsOfOneIdentityStayOne: two connections with one key are one
+// volunteer: never two leases of one chunk, whatever their addresses.
+func TestConnectionsOfOneIdentityStayOne(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 2}))
 	e.analysis(e.owner("a@x"), 1, 10, "routine", false) // one chunk
-	p := &pipe{pay: map[int64][]byte{}}
-	hello := &protocol.Message{Type: protocol.TypeHello, Version: 1, Algorithms: []string{"test.sum@1"}, Slots: 1}
-	s1, w, err := e.g.Connect(context.Background(), hello, "127.0.0.1", p)
-	if err != nil {
-		t.Fatal(err)
+	key := protocol.NewKey()
+	v1, v2 := e.connectKey(key, "", ""), e.connectKey(key, "", "")
+	if v1.s.vol != v2.s.vol {
+		t.Fatal("two connections of one key are two volunteers")
 	}
-	v1 := &vol{e: e, s: s1, p: p}
-	again := *hello
-	again.VolunteerID, again.Secret = w.VolunteerID, w.Secret
-	p2 := &pipe{pay: map[int64][]byte{}}
-	s2, w2, err := e.g.Connect(context.Background(), &again, "127.0.0.1", p2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w2.VolunteerID != w.VolunteerID || w2.Secret != "" {
-		t.Fatalf("second slot got identity %q (new secret %v), want the first slot's %q", w2.VolunteerID, w2.Secret != "", w.VolunteerID)
-	}
-	v2 := &vol{e: e, s: s2, p: p2}
 	if v1.take() == nil {
-		t.Fatal("first slot got no lease")
+		t.Fatal("first connection got no lease")
 	}
 	if v2.take() != nil {
-		t.Errorf("second slot of the same volunteer got a replica of the same chunk")
+		t.Errorf("second connection of the same volunteer got a replica of the same chunk")
+	}
+}
+
+func TestHelloMustSignThisChallenge(t *testing.T) {
+	e := newEnv(t, quiet(Config{}))
+	key := protocol.NewKey()
+	seen := protocol.NewNonce()
+	replayed := hello(key, seen, "")
+	if _, _, err := e.g.Connect(context.Background(), replayed, Peer{Addr: "10.1.1.1", Nonce: protocol.NewNonce()}, &pipe{}); err == nil {
+		t.Error("a hello signed for another connection's challenge was accepted")
+	}
+	forged := hello(protocol.NewKey(), seen, "")
+	forged.PublicKey = key.PublicKey() // claims key's identity with another key's signature
+	if _, _, err := e.g.Connect(context.Background(), forged, Peer{Addr: "10.1.1.1", Nonce: seen}, &pipe{}); err == nil {
+		t.Error("a hello signed by another key was accepted")
+	}
+}
+
+func TestConnectionCaps(t *testing.T) {
+	e := newEnv(t, quiet(Config{PerNetworkConnections: 2, PerIdentityConnections: 2, MaxConnections: 5}))
+	connect := func(key protocol.Key, addr string) error {
+		nonce := protocol.NewNonce()
+		_, _, err := e.g.Connect(context.Background(), hello(key, nonce, ""), Peer{Addr: addr, Nonce: nonce}, &pipe{})
+		return err
+	}
+	var refused *RefusedError
+	for i, tc := range []struct {
+		key     protocol.Key
+		addr    string
+		refused bool
+	}{
+		{protocol.NewKey(), "10.0.0.1", false},
+		{protocol.NewKey(), "10.0.0.2", false},
+		{protocol.NewKey(), "10.0.0.3", true}, // third of one /24
+		{protocol.NewKey(), "10.0.1.1", false},
+		{protocol.NewKey(), "10.0.2.1", false},
+		{protocol.NewKey(), "10.0.3.1", false},
+		{protocol.NewKey(), "10.0.4.1", true}, // sixth in all
+	} {
+		err := connect(tc.key, tc.addr)
+		if got := errors.As(err, &refused); got != tc.refused {
+			t.Errorf("connection %d from %s: refused %v (%v), want %v", i, tc.addr, got, err, tc.refused)
+		}
+	}
+}
+
+// TestUnackedLeasesCapped: a connection that never acks holds at most
+// MaxUnacked leases, so hoarders cannot take a queue.
+func TestUnackedLeasesCapped(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 1, MaxUnacked: 4}))
+	e.analysis(e.owner("a@x"), 1, 200, "routine", false) // 20 chunks
+	v := e.connect("", "")
+	v.s.Handle(&protocol.Message{Type: protocol.TypeRequest, Count: 100}, nil)
+	if got := len(v.leases()); got != 4 {
+		t.Fatalf("leases without ack: got %d, want 4", got)
+	}
+	v.s.Handle(&protocol.Message{Type: protocol.TypeAck, LeaseID: v.leases()[0].LeaseID}, nil)
+	if got := len(v.leases()); got != 5 {
+		t.Errorf("after one ack: got %d leases, want 5", got)
+	}
+}
+
+// TestLeaseDeadlines: progress never extends a lease; an expired lease's
+// result is ignored; the chunk is never leased again to that identity.
+func TestLeaseDeadlines(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1e9, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	e := newEnv(t, quiet(Config{Quorum: 2, MinLease: 30 * time.Second, Heartbeat: time.Second, Now: clock}))
+	e.analysis(e.owner("a@x"), 1, 10, "routine", false) // one chunk
+	h := e.connect("", "")
+	l := h.take()
+	h.s.Handle(&protocol.Message{Type: protocol.TypeAck, LeaseID: l.LeaseID}, nil)
+	for range 40 { // 40 s of progress, every second
+		advance(time.Second)
+		h.s.Handle(&protocol.Message{Type: protocol.TypeProgress, LeaseID: l.LeaseID, Done: 1, Total: 2}, nil)
+		e.g.mu.Lock()
+		e.g.reapLocked(clock())
+		e.g.mu.Unlock()
+	}
+	if c := h.p.last(protocol.TypeCancel); c == nil || c.LeaseID != l.LeaseID {
+		t.Fatalf("a lease kept alive by progress was not expired at its deadline: %+v", c)
+	}
+	out, _ := sumAlg{}.Run(h.payload(l), nil)
+	h.s.Handle(&protocol.Message{Type: protocol.TypeResult, LeaseID: l.LeaseID, Digest: canon.Digest(out), Size: len(out)}, out)
+	if v := h.p.last(protocol.TypeVerdict); v == nil || v.Verdict != protocol.VerdictIgnored {
+		t.Errorf("late result: verdict %+v, want ignored", v)
+	}
+	if h.take() != nil {
+		t.Error("the chunk was leased again to the identity that held it")
+	}
+	if o := e.connect("", ""); o.take() == nil {
+		t.Error("the expired chunk was not offered to another volunteer")
+	}
+}
+
+// TestResultOfAnotherConnectionsLease: a lease id is good only on the
+// connection that holds it.
+func TestResultOfAnotherConnectionsLease(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 2}))
+	id := e.analysis(e.owner("a@x"), 1, 10, "routine", false)
+	a, b := e.connect("", ""), e.connect("", "")
+	l := a.take()
+	out := []byte{1}
+	b.s.Handle(&protocol.Message{Type: protocol.TypeResult, LeaseID: l.LeaseID, Digest: canon.Digest(out), Size: 1}, out)
+	if v := b.p.last(protocol.TypeVerdict); v == nil || v.Verdict != protocol.VerdictIgnored {
+		t.Errorf("verdict %+v, want ignored", v)
+	}
+	e.g.mu.Lock()
+	n := len(e.g.analyses[id].chunks[0].results)
+	e.g.mu.Unlock()
+	if n != 0 {
+		t.Errorf("a result for another connection's lease was counted")
+	}
+}
+
+// TestCaughtReopensFinishedAnalyses: a trusted volunteer settles an
+// analysis alone; once it is caught lying elsewhere, the finished analysis
+// is reopened, verified again by others and marked revised.
+func TestCaughtReopensFinishedAnalyses(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 2, TrustAfter: 20}))
+	own := e.owner("a@x")
+	first := e.analysis(own, 1, 30, "routine", false) // 3 chunks
+	liar := e.connect("", "")
+	liar.setStanding(50)
+	for l := liar.take(); l != nil; l = liar.take() {
+		liar.answer(l, true) // accepted on its trust alone
+	}
+	e.wait(first, store.StatusDone)
+	if got := e.result(first); got == sums(3, 10) {
+		t.Fatal("setup: the lies were not accepted")
+	}
+	// Caught on a replicated chunk of another analysis. The liar still
+	// wants a lease (its last request found nothing): it gets the chunk as
+	// soon as the analysis starts.
+	second := e.analysis(own, 2, 10, "routine", false)
+	ls := liar.leases()
+	lliar := ls[len(ls)-1]
+	if liar.payload(lliar).Channels[0].Samples[0] != 2 {
+		t.Fatal("setup: the liar did not get the new analysis's chunk")
+	}
+	e.g.mu.Lock()
+	e.g.analyses[second].chunks[0].single = nil // as if a spot check were drawn
+	e.g.mu.Unlock()
+	h1, h2 := e.connect("", ""), e.connect("", "")
+	h1.setStanding(5)
+	h2.setStanding(5)
+	liar.answer(lliar, true)
+	h1.answer(h1.take(), false)
+	h2.answer(h2.take(), false)
+	e.wait(second, store.StatusDone)
+	a := e.wait(first, store.StatusRunning)
+	if a.Revision != 1 {
+		t.Errorf("reopened analysis: revision %d, want 1", a.Revision)
+	}
+	for range 3 {
+		for _, v := range []*vol{h1, h2} {
+			if l := v.take(); l != nil {
+				v.answer(l, false)
+			}
+		}
+	}
+	a = e.wait(first, store.StatusDone)
+	if got, want := e.result(first), sums(3, 10); got != want {
+		t.Errorf("revised result %s, want %s", got, want)
+	}
+	if !strings.Contains(a.Error, "revised") || a.Revision != 1 {
+		t.Errorf("revised analysis: error %q revision %d, want marked revised", a.Error, a.Revision)
+	}
+	log, _ := e.st.AuditLog(context.Background(), 20)
+	found := false
+	for _, en := range log {
+		found = found || (en.Action == "analysis.revise" && en.Object == fmt.Sprint("analysis/", first))
+	}
+	if !found {
+		t.Errorf("no audit entry for the revision: %+v", log)
+	}
+}
+
+// TestAuditCatchesEstablishedColluders: established identities that agree
+// on a lie get it accepted; the auditor's recomputation catches them and
+// the chunk is settled with the right output.
+func TestAuditCatchesEstablishedColluders(t *testing.T) {
+	e := newEnv(t, Config{Quorum: 2, SpotCheck: -1, AuditRate: 1, RingerRate: -1, Auditors: 1})
+	id := e.analysis(e.owner("a@x"), 1, 20, "routine", false) // 2 chunks
+	c1, c2 := e.connect("", ""), e.connect("", "")
+	c1.setStanding(5)
+	c2.setStanding(5)
+	for range 2 {
+		l1, l2 := c1.take(), c2.take()
+		if l1 != nil {
+			c1.answer(l1, true)
+		}
+		if l2 != nil {
+			c2.answer(l2, true)
+		}
+	}
+	// Honest volunteers finish what the reopening left.
+	h1, h2 := e.connect("", ""), e.connect("", "")
+	h1.setStanding(5)
+	for range 400 {
+		if a, _ := e.st.Analysis(context.Background(), id); a.Status == store.StatusDone && e.result(id) == sums(2, 10) {
+			break
+		}
+		h1.work()
+		h2.work()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if a, _ := e.st.Analysis(context.Background(), id); a.Status != store.StatusDone || e.result(id) != sums(2, 10) {
+		t.Fatalf("analysis %s (%q) %s: the audited lies were not undone", a.Status, a.Error, e.result(id))
+	}
+	for _, c := range []*vol{c1, c2} {
+		nonce := protocol.NewNonce()
+		_, _, err := e.g.Connect(context.Background(), hello(c.key, nonce, ""), Peer{Addr: "198.51.100.1", Nonce: nonce}, &pipe{})
+		var refused *RefusedError
+		if !errors.As(err, &refused) {
+			t.Errorf("an audited colluder reconnected: %v", err)
+		}
+	}
+}
+
+// TestKnownAnswerCatchesLiar: a ringer lease looks like any other; a wrong
+// answer catches the volunteer, a right one adds to its standing.
+func TestKnownAnswerCatchesLiar(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 1, RingerRate: 1}))
+	id := e.analysis(e.owner("a@x"), 1, 10, "routine", false)
+	if err := e.g.StartLocalWorkers(1); err != nil {
+		t.Fatal(err)
+	}
+	e.wait(id, store.StatusDone) // the local worker's output is a known answer now
+	e.g.mu.Lock()
+	n := len(e.g.ringers.items)
+	e.g.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("ringer pool holds %d, want 1", n)
+	}
+	honest := e.connect("", "")
+	l := honest.take()
+	if l == nil {
+		t.Fatal("no known-answer lease")
+	}
+	honest.answer(l, false)
+	if got := honest.standing(); got != 1 {
+		t.Errorf("standing after a right known answer: %d, want 1", got)
+	}
+	liar := e.connect("", "")
+	liar.answer(liar.take(), true)
+	liar.s.g.mu.Lock()
+	banned := liar.s.vol.rec.BannedUntil.After(time.Now())
+	liar.s.g.mu.Unlock()
+	if !banned {
+		t.Error("a wrong known answer did not ban the volunteer")
+	}
+}
+
+// TestCreditGrantedNotClaimed: both agreeing replicas get the server's
+// estimate, whatever CPU time they claim.
+func TestCreditGrantedNotClaimed(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 2}))
+	id := e.analysis(e.owner("a@x"), 1, 10, "routine", false)
+	a, b := e.connect("", ""), e.connect("", "")
+	a.setStanding(3)
+	la, lb := a.take(), b.take()
+	for _, x := range []struct {
+		v *vol
+		l *protocol.Message
+	}{{a, la}, {b, lb}} {
+		out, _ := sumAlg{}.Run(x.v.payload(x.l), nil)
+		x.v.s.Handle(&protocol.Message{Type: protocol.TypeResult, LeaseID: x.l.LeaseID, Digest: canon.Digest(out), Size: len(out), CPUMS: 1e9}, out)
+	}
+	e.wait(id, store.StatusDone)
+	e.g.mu.Lock()
+	ca, cb := a.s.vol.rec.CreditMicros, b.s.vol.rec.CreditMicros
+	e.g.mu.Unlock()
+	if ca != cb || ca <= 0 || ca > 1_000_000 {
+		t.Errorf("credit %d and %d µs: want one small server estimate for both", ca, cb)
 	}
 }

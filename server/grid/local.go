@@ -3,15 +3,18 @@ package grid
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/protocol"
+	"github.com/pulsegrid/pulsegrid/server/store"
 )
 
-// localWorker is a trusted in-process volunteer (--local-workers): the
-// hospital's own machine. It speaks the protocol through the same Session
+// localWorker is a trusted in-process volunteer (--local-workers, the
+// hospital's own machine, or an auditor). It speaks the protocol through the same Session
 // as a remote volunteer, without a network in between, and its results
 // settle a chunk alone.
 type localWorker struct {
@@ -31,18 +34,31 @@ type localJob struct {
 }
 
 // StartLocalWorkers adds n trusted in-process workers. Close stops them.
-func (g *Grid) StartLocalWorkers(n int) error {
+func (g *Grid) StartLocalWorkers(n int) error { return g.startLocal(n, false) }
+
+// startLocal adds n trusted in-process workers: ordinary ones
+// (--local-workers), or auditors that only verify (audit.go).
+func (g *Grid) startLocal(n int, isAuditor bool) error {
+	what := "local worker"
+	if isAuditor {
+		what = "auditor"
+	}
 	for i := range n {
 		ctx, end := context.WithCancel(context.Background())
 		w := &localWorker{g: g, jobs: make(chan localJob, 8), runs: map[int64]context.CancelFunc{}, ctx: ctx, end: end, done: make(chan struct{})}
-		hello := &protocol.Message{Type: protocol.TypeHello, Version: protocol.Version, Algorithms: g.reg.Names(), Slots: 1, Agent: fmt.Sprintf("local worker %d", i+1)}
-		s, _, err := g.Connect(ctx, hello, "local", w)
+		name := fmt.Sprintf("%s %d", what, i+1)
+		hello := &protocol.Message{Type: protocol.TypeHello, Version: protocol.Version, Algorithms: g.reg.Names(), Slots: 1, Agent: name}
+		rec := store.Volunteer{ID: strings.ReplaceAll(name, " ", "-"), Agent: name, CreatedAt: g.now()}
+		kind := local
+		if isAuditor {
+			kind = auditor
+		}
+		s, _, err := g.connect(hello, rec, 0, "", w, kind)
 		if err != nil {
 			end()
 			return err
 		}
 		g.mu.Lock()
-		s.vol.local = true
 		g.locals = append(g.locals, w)
 		g.mu.Unlock()
 		w.s = s
@@ -111,7 +127,9 @@ func (w *localWorker) run(j localJob) {
 		cancel()
 	}()
 	w.s.Handle(&protocol.Message{Type: protocol.TypeAck, LeaseID: id}, nil)
+	start := time.Now()
 	out, err := runTask(w.g.reg, j.m.Algorithm, j.payload, pipeline.NoYield{Ctx: ctx})
+	took := float64(time.Since(start).Microseconds()) / 1000
 	if ctx.Err() != nil {
 		return
 	}
@@ -119,7 +137,7 @@ func (w *localWorker) run(j localJob) {
 		w.s.Handle(&protocol.Message{Type: protocol.TypeError, LeaseID: id, Reason: err.Error()}, nil)
 		return
 	}
-	w.s.Handle(&protocol.Message{Type: protocol.TypeResult, LeaseID: id, Digest: canon.Digest(out), Size: len(out)}, out)
+	w.s.Handle(&protocol.Message{Type: protocol.TypeResult, LeaseID: id, Digest: canon.Digest(out), Size: len(out), CPUMS: took}, out)
 }
 
 func runTask(reg *pipeline.Registry, name string, payload []byte, y pipeline.Yielder) ([]byte, error) {

@@ -1,6 +1,10 @@
 package grid
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pulsegrid/pulsegrid/server/store"
+)
 
 // Metrics are the grid's Prometheus series.
 type Metrics struct {
@@ -13,6 +17,13 @@ type Metrics struct {
 	ResultsIgnored  prometheus.Counter
 	ChunksVerified  prometheus.Counter
 	ChunksFailed    prometheus.Counter
+	ChunksReopened  prometheus.Counter
+	// VolunteersCaught counts identities caught returning a wrong output.
+	VolunteersCaught prometheus.Counter
+	AuditsPassed     prometheus.Counter
+	AuditsFailed     prometheus.Counter
+	RingersPassed    prometheus.Counter
+	RingersFailed    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, g *Grid) *Metrics {
@@ -20,21 +31,28 @@ func newMetrics(reg prometheus.Registerer, g *Grid) *Metrics {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "pulsegrid", Name: name, Help: help})
 	}
 	m := &Metrics{
-		Connected:       prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pulsegrid", Name: "volunteers_connected", Help: "Volunteer sessions connected now (local workers included)."}),
-		LeasesIssued:    c("leases_issued_total", "Chunk leases handed to volunteers."),
-		LeasesExpired:   c("leases_expired_total", "Leases that passed their ack time or deadline."),
-		LeasesReleased:  c("leases_released_total", "Leases dropped because the volunteer disconnected or the chunk was settled."),
-		ResultsAccepted: c("results_accepted_total", "Chunk results that agreed with the verified output."),
-		ResultsRejected: c("results_rejected_total", "Chunk results that disagreed with the verified output or did not match their digest."),
-		ResultsIgnored:  c("results_ignored_total", "Results for leases the volunteer did not hold."),
-		ChunksVerified:  c("chunks_verified_total", "Chunks whose output was verified."),
-		ChunksFailed:    c("chunks_failed_total", "Chunks that failed (volunteers agreed on an error, or no quorum within the replica cap)."),
+		Connected:        prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pulsegrid", Name: "volunteers_connected", Help: "Volunteer sessions connected now (local workers included)."}),
+		LeasesIssued:     c("leases_issued_total", "Chunk leases handed to volunteers."),
+		LeasesExpired:    c("leases_expired_total", "Leases that passed their ack time or deadline."),
+		LeasesReleased:   c("leases_released_total", "Leases dropped because the volunteer disconnected or the chunk was settled."),
+		ResultsAccepted:  c("results_accepted_total", "Chunk results that agreed with the verified output."),
+		ResultsRejected:  c("results_rejected_total", "Chunk results that disagreed with the verified output or did not match their digest."),
+		ResultsIgnored:   c("results_ignored_total", "Results for leases the volunteer did not hold."),
+		ChunksVerified:   c("chunks_verified_total", "Chunks whose output was verified."),
+		ChunksFailed:     c("chunks_failed_total", "Chunks that failed: the server's own run of them failed too."),
+		ChunksReopened:   c("chunks_reopened_total", "Accepted chunks reopened because a volunteer that voted for them was caught."),
+		VolunteersCaught: c("volunteers_caught_total", "Volunteer identities caught returning a wrong output (outvoted, audited or on a known-answer chunk)."),
+		AuditsPassed:     c("audits_passed_total", "Accepted chunks the server computed again and found right."),
+		AuditsFailed:     c("audits_failed_total", "Accepted chunks the server computed again and found wrong."),
+		RingersPassed:    c("known_answers_passed_total", "Known-answer chunks volunteers answered right."),
+		RingersFailed:    c("known_answers_failed_total", "Known-answer chunks volunteers answered wrong."),
 	}
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.Connected, m.LeasesIssued, m.LeasesExpired, m.LeasesReleased, m.ResultsAccepted, m.ResultsRejected, m.ResultsIgnored, m.ChunksVerified, m.ChunksFailed)
-	for p, name := range priorityNames {
+	reg.MustRegister(m.Connected, m.LeasesIssued, m.LeasesExpired, m.LeasesReleased, m.ResultsAccepted, m.ResultsRejected, m.ResultsIgnored,
+		m.ChunksVerified, m.ChunksFailed, m.ChunksReopened, m.VolunteersCaught, m.AuditsPassed, m.AuditsFailed, m.RingersPassed, m.RingersFailed)
+	for p, name := range store.Priorities {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "pulsegrid", Name: "queue_depth", Help: "Chunks not yet verified in running analyses, by priority.",
 			ConstLabels: prometheus.Labels{"priority": name},

@@ -326,13 +326,13 @@ func (s *SQLite) DeleteDataset(ctx context.Context, id int64) error {
 
 // --- analyses
 
-const analysisCols = `id, dataset_id, owner_id, algorithm, params, priority, status, error, chunks_total, chunks_verified, summary, created_at, COALESCE(finished_at, 0)`
+const analysisCols = `id, dataset_id, owner_id, algorithm, params, priority, status, error, chunks_total, chunks_verified, summary, created_at, COALESCE(finished_at, 0), revision`
 
 func scanAnalysis(row interface{ Scan(...any) error }) (Analysis, error) {
 	var a Analysis
 	var params string
 	var created, finished int64
-	err := row.Scan(&a.ID, &a.DatasetID, &a.OwnerID, &a.Algorithm, &params, &a.Priority, &a.Status, &a.Error, &a.ChunksTotal, &a.ChunksVerified, &a.Summary, &created, &finished)
+	err := row.Scan(&a.ID, &a.DatasetID, &a.OwnerID, &a.Algorithm, &params, &a.Priority, &a.Status, &a.Error, &a.ChunksTotal, &a.ChunksVerified, &a.Summary, &created, &finished, &a.Revision)
 	a.Params = json.RawMessage(params)
 	a.CreatedAt, a.FinishedAt = msTime(created), msTime(finished)
 	return a, err
@@ -414,9 +414,10 @@ func (s *SQLite) ApplyGridWrites(ctx context.Context, ws []GridWrite) error {
 		return err
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO chunk_outputs (analysis_id, idx, digest, output, replicas, verified_at)
-		SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM analyses WHERE id = ? AND status IN ('queued', 'running'))
-		ON CONFLICT (analysis_id, idx) DO UPDATE SET digest = excluded.digest, output = excluded.output, replicas = excluded.replicas, verified_at = excluded.verified_at`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO chunk_outputs (analysis_id, idx, digest, output, replicas, verified_at, voters)
+		SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM analyses WHERE id = ? AND status IN ('queued', 'running'))
+		ON CONFLICT (analysis_id, idx) DO UPDATE SET digest = excluded.digest, output = excluded.output, replicas = excluded.replicas,
+			verified_at = excluded.verified_at, voters = excluded.voters`)
 	if err != nil {
 		return err
 	}
@@ -427,7 +428,7 @@ func (s *SQLite) ApplyGridWrites(ctx context.Context, ws []GridWrite) error {
 		switch {
 		case w.Verify != nil:
 			c := w.Verify
-			if _, err := ins.ExecContext(ctx, c.AnalysisID, c.Index, c.Digest, c.Output, c.Replicas, t, c.AnalysisID); err != nil {
+			if _, err := ins.ExecContext(ctx, c.AnalysisID, c.Index, c.Digest, c.Output, c.Replicas, t, joinVoters(c.Voters), c.AnalysisID); err != nil {
 				return fmt.Errorf("store chunk %d of analysis %d: %w", c.Index, c.AnalysisID, err)
 			}
 			touched[c.AnalysisID] = true
@@ -449,7 +450,7 @@ func (s *SQLite) ApplyGridWrites(ctx context.Context, ws []GridWrite) error {
 
 // ChunkOutputs implements Store.
 func (s *SQLite) ChunkOutputs(ctx context.Context, analysisID int64) ([]ChunkOutput, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT idx, digest, output, replicas FROM chunk_outputs WHERE analysis_id = ? ORDER BY idx`, analysisID)
+	rows, err := s.db.QueryContext(ctx, `SELECT idx, digest, output, replicas, voters FROM chunk_outputs WHERE analysis_id = ? ORDER BY idx`, analysisID)
 	if err != nil {
 		return nil, err
 	}
@@ -457,22 +458,47 @@ func (s *SQLite) ChunkOutputs(ctx context.Context, analysisID int64) ([]ChunkOut
 	var out []ChunkOutput
 	for rows.Next() {
 		c := ChunkOutput{AnalysisID: analysisID}
-		if err := rows.Scan(&c.Index, &c.Digest, &c.Output, &c.Replicas); err != nil {
+		var voters string
+		if err := rows.Scan(&c.Index, &c.Digest, &c.Output, &c.Replicas, &voters); err != nil {
 			return nil, err
 		}
+		c.Voters = splitVoters(voters)
 		out = append(out, c)
 	}
 	return out, rows.Err()
 }
 
 // FinishAnalysis implements Store.
-func (s *SQLite) FinishAnalysis(ctx context.Context, id int64, result []byte, summary string) error {
+func (s *SQLite) FinishAnalysis(ctx context.Context, id int64, result []byte, summary string, revised bool, digests []string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE analyses SET status = 'done', error = '', summary = ?, chunks_verified = chunks_total, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')`, summary, now(), id)
+	// The merge used these outputs: they must be the ones stored now (a
+	// caught volunteer's may have been withdrawn or replaced meanwhile).
+	rows, err := tx.QueryContext(ctx, `SELECT digest FROM chunk_outputs WHERE analysis_id = ? ORDER BY idx`, id)
+	if err != nil {
+		return err
+	}
+	var stored []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			rows.Close()
+			return err
+		}
+		stored = append(stored, d)
+	}
+	rows.Close()
+	if !slices.Equal(stored, digests) {
+		return fmt.Errorf("analysis %d: the stored chunk outputs are not the ones merged: %w", id, ErrConflict)
+	}
+	errText := ""
+	if revised {
+		errText = "revised: chunks were verified again after a volunteer that contributed to them was caught returning a wrong output"
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE analyses SET status = 'done', error = ?, summary = ?, chunks_verified = chunks_total, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')`, errText, summary, now(), id)
 	if err != nil {
 		return err
 	}
@@ -480,9 +506,6 @@ func (s *SQLite) FinishAnalysis(ctx context.Context, id int64, result []byte, su
 		return fmt.Errorf("analysis %d is not running: %w", id, ErrNotFound)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO analysis_results (analysis_id, result) VALUES (?, ?)`, id, result); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM chunk_outputs WHERE analysis_id = ?`, id); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -514,10 +537,11 @@ func (s *SQLite) Volunteer(ctx context.Context, id string) (Volunteer, error) {
 	var v Volunteer
 	var uid sql.NullInt64
 	var created, seen int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, secret_hash, user_id, agent, reputation, validated, rejected, created_at, last_seen_at, `+volunteerStatsColumns+` FROM volunteers WHERE id = ?`, id).
-		Scan(append([]any{&v.ID, &v.SecretHash, &uid, &v.Agent, &v.Reputation, &v.Validated, &v.Rejected, &created, &seen}, v.statsDest()...)...)
+	var banned int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, public_key, user_id, agent, reputation, validated, rejected, created_at, last_seen_at, banned_until, `+volunteerStatsColumns+` FROM volunteers WHERE id = ?`, id).
+		Scan(append([]any{&v.ID, &v.PublicKey, &uid, &v.Agent, &v.Reputation, &v.Validated, &v.Rejected, &created, &seen, &banned}, v.statsDest()...)...)
 	v.UserID = uid.Int64
-	v.CreatedAt, v.LastSeen = msTime(created), msTime(seen)
+	v.CreatedAt, v.LastSeen, v.BannedUntil = msTime(created), msTime(seen), msTime(banned)
 	return v, notFound(err, "volunteer", id)
 }
 
@@ -563,8 +587,9 @@ func (s *SQLite) SaveVolunteers(ctx context.Context, vs []Volunteer) error {
 		return err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO volunteers (id, secret_hash, user_id, agent, reputation, validated, rejected, created_at, last_seen_at, `+volunteerStatsColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, agent = excluded.agent,
+	st, err := tx.PrepareContext(ctx, `INSERT INTO volunteers (id, secret_hash, public_key, banned_until, user_id, agent, reputation, validated, rejected, created_at, last_seen_at, `+volunteerStatsColumns+`)
+		VALUES (?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, agent = excluded.agent,
+		public_key = excluded.public_key, banned_until = MAX(banned_until, excluded.banned_until),
 		reputation = excluded.reputation, validated = excluded.validated, rejected = excluded.rejected, last_seen_at = excluded.last_seen_at,
 		nickname = excluded.nickname, lease_requests = excluded.lease_requests, leases_issued = excluded.leases_issued,
 		results = excluded.results, failed = excluded.failed, cpu_us = excluded.cpu_us, credit_us = excluded.credit_us,
@@ -584,7 +609,7 @@ func (s *SQLite) SaveVolunteers(ctx context.Context, vs []Volunteer) error {
 		if v.LastSeen.IsZero() {
 			v.LastSeen = time.Now()
 		}
-		if _, err := st.ExecContext(ctx, v.ID, v.SecretHash, uid, v.Agent, v.Reputation, v.Validated, v.Rejected, v.CreatedAt.UnixMilli(), v.LastSeen.UnixMilli(),
+		if _, err := st.ExecContext(ctx, v.ID, v.PublicKey, unixMilli(v.BannedUntil), uid, v.Agent, v.Reputation, v.Validated, v.Rejected, v.CreatedAt.UnixMilli(), v.LastSeen.UnixMilli(),
 			v.Nickname, v.Requests, v.Issued, v.Results, v.Failed, v.CPUMicros, v.CreditMicros, v.CompletionMicros); err != nil {
 			return fmt.Errorf("save volunteer %s: %w", v.ID, err)
 		}

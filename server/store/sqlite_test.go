@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
@@ -97,11 +98,26 @@ func TestDatasetRoundTripAndCascade(t *testing.T) {
 		t.Errorf("chunks_verified after a withdrawal: got %d, want 0", a.ChunksVerified)
 	}
 	s.ApplyGridWrites(ctx, []GridWrite{{Verify: &ChunkOutput{AnalysisID: a.ID, Index: 1, Digest: "d", Output: []byte{1}, Replicas: 2}}})
-	if err := s.FinishAnalysis(ctx, a.ID, []byte(`{"ok":1}`), "ok"); err != nil {
+	if err := s.FinishAnalysis(ctx, a.ID, []byte(`{"ok":1}`), "ok", false, []string{"d", "d"}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("finishing with a chunk output missing: got %v, want ErrConflict", err)
+	}
+	s.ApplyGridWrites(ctx, []GridWrite{{Verify: &ChunkOutput{AnalysisID: a.ID, Index: 0, Digest: "e", Output: []byte{1}, Replicas: 2, Voters: []string{"v-a", "v-b"}}}})
+	if err := s.FinishAnalysis(ctx, a.ID, []byte(`{"ok":1}`), "ok", false, []string{"d", "d"}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("finishing with other outputs than stored: got %v, want ErrConflict", err)
+	}
+	if err := s.FinishAnalysis(ctx, a.ID, []byte(`{"ok":1}`), "ok", false, []string{"e", "d"}); err != nil {
 		t.Fatal(err)
 	}
-	if outs, _ := s.ChunkOutputs(ctx, a.ID); len(outs) != 0 {
-		t.Errorf("chunk outputs kept after the merge: %d", len(outs))
+	if outs, _ := s.ChunkOutputs(ctx, a.ID); len(outs) != 2 || !slices.Equal(outs[0].Voters, []string{"v-a", "v-b"}) {
+		t.Errorf("chunk outputs after the merge: %+v, want both kept with their voters", outs)
+	}
+	// A caught voter reopens the finished analysis.
+	ids, co, err := s.ReopenVoted(ctx, "v-a", "revised: x")
+	if err != nil || len(ids) != 1 || ids[0] != a.ID || !slices.Equal(co, []string{"v-b"}) {
+		t.Fatalf("ReopenVoted: %v %v %v, want analysis %d and co-voter v-b", ids, co, err, a.ID)
+	}
+	if a, _ := s.Analysis(ctx, a.ID); a.Status != StatusRunning || a.Revision != 1 || a.ChunksVerified != 1 || a.Error != "revised: x" {
+		t.Errorf("after a reopen: %+v, want running, revision 1, 1 chunk verified", a)
 	}
 	if err := s.DeleteDataset(ctx, ds.ID); err != nil {
 		t.Fatal(err)

@@ -94,6 +94,10 @@ type Analysis struct {
 	Summary        string          `json:"summary,omitempty"`
 	CreatedAt      time.Time       `json:"created_at"`
 	FinishedAt     time.Time       `json:"finished_at,omitzero"`
+	// Revision counts how often the analysis was reopened because a
+	// volunteer that contributed to it was caught returning a wrong output
+	// (0: never); a done analysis with a revision was merged again.
+	Revision int `json:"revision,omitempty"`
 }
 
 // Finished reports whether the analysis reached a final status.
@@ -101,19 +105,23 @@ func (a *Analysis) Finished() bool {
 	return a.Status == StatusDone || a.Status == StatusFailed || a.Status == StatusCancelled
 }
 
-// ChunkOutput is a verified chunk output of an unfinished analysis.
+// ChunkOutput is a verified chunk output. Outputs are kept after the
+// analysis finished, so that it can be merged again when a voter is caught.
 type ChunkOutput struct {
 	AnalysisID int64
 	Index      int
 	Digest     string
 	Output     []byte
-	Replicas   int // results that agreed (1 when accepted on trust)
+	Replicas   int      // results that agreed (1 when accepted on trust)
+	Voters     []string // volunteer ids whose results were accepted (none for trusted workers)
 }
 
 // Volunteer is a volunteer identity and its standing.
 type Volunteer struct {
-	ID         string
-	SecretHash string
+	ID string
+	// PublicKey is the Ed25519 key the volunteer signs its hellos with
+	// (protocol.IdentityID(PublicKey) == ID).
+	PublicKey  string
 	UserID     int64 // the enrolling account, 0 for anonymous volunteers
 	Agent      string
 	Reputation int64 // consecutive validated results
@@ -121,6 +129,8 @@ type Volunteer struct {
 	Rejected   int64
 	CreatedAt  time.Time
 	LastSeen   time.Time
+	// BannedUntil: caught returning a wrong output, it gets no work until then.
+	BannedUntil time.Time
 
 	// Nickname is the public name from the volunteer's last hello
 	// (protocol.CleanNickname); empty for anonymous volunteers.
@@ -235,13 +245,18 @@ type Store interface {
 	ApplyGridWrites(ctx context.Context, ws []GridWrite) error
 	// ChunkOutputs returns the verified chunk outputs of an analysis.
 	ChunkOutputs(ctx context.Context, analysisID int64) ([]ChunkOutput, error)
-	// FinishAnalysis stores the merged result, marks the analysis done and
-	// drops its chunk outputs, in one transaction.
-	FinishAnalysis(ctx context.Context, id int64, result []byte, summary string) error
+	// FinishAnalysis stores the merged result and marks the analysis done
+	// (revised: merged again after a reopen), in one transaction. digests
+	// are the chunk outputs merged, in chunk order: it is ErrConflict when
+	// the stored ones differ (one was withdrawn or replaced meanwhile).
+	FinishAnalysis(ctx context.Context, id int64, result []byte, summary string, revised bool, digests []string) error
 	// AnalysisResult returns the merged result JSON.
 	AnalysisResult(ctx context.Context, id int64) ([]byte, error)
 	// DeleteAnalysis removes an analysis and everything derived from it.
 	DeleteAnalysis(ctx context.Context, id int64) error
+
+	// TrustStore is the grid's part for caught volunteers (store/trust.go).
+	TrustStore
 
 	// Volunteer returns a volunteer identity.
 	Volunteer(ctx context.Context, id string) (Volunteer, error)

@@ -13,9 +13,9 @@ func TestVolunteerStatsRoundTripAndLeaderboard(t *testing.T) {
 	s := mustOpen(t, path)
 	now := time.Now().Truncate(time.Millisecond)
 	vs := []Volunteer{
-		{ID: "v-a", SecretHash: "h", Nickname: "Ada", Validated: 3, Requests: 9, Issued: 8, Results: 7, Failed: 1, CPUMicros: 4_000_000, CreditMicros: 2_500_000, CompletionMicros: 700_000, CreatedAt: now, LastSeen: now},
-		{ID: "v-b", SecretHash: "h", Validated: 5, CPUMicros: 9_000_000, CreditMicros: 9_000_000, CreatedAt: now, LastSeen: now},
-		{ID: "v-c", SecretHash: "h", Nickname: "NoCredit", Results: 2, CPUMicros: 100, CreatedAt: now, LastSeen: now},
+		{ID: "v-a", PublicKey: "k", Nickname: "Ada", Validated: 3, Requests: 9, Issued: 8, Results: 7, Failed: 1, CPUMicros: 4_000_000, CreditMicros: 2_500_000, CompletionMicros: 700_000, CreatedAt: now, LastSeen: now},
+		{ID: "v-b", PublicKey: "k", Validated: 5, CPUMicros: 9_000_000, CreditMicros: 9_000_000, CreatedAt: now, LastSeen: now},
+		{ID: "v-c", PublicKey: "k", Nickname: "NoCredit", Results: 2, CPUMicros: 100, CreatedAt: now, LastSeen: now},
 	}
 	if err := s.SaveVolunteers(ctx, vs); err != nil {
 		t.Fatal(err)
@@ -51,8 +51,8 @@ func TestVolunteerStatsRoundTripAndLeaderboard(t *testing.T) {
 	var ids []string
 	for _, v := range board {
 		ids = append(ids, v.ID)
-		if v.SecretHash != "" {
-			t.Errorf("%s: leaderboard row carries the secret hash", v.ID)
+		if v.PublicKey != "" {
+			t.Errorf("%s: leaderboard row carries the public key", v.ID)
 		}
 	}
 	if len(ids) != 2 || ids[0] != "v-b" || ids[1] != "v-a" {

@@ -1,0 +1,360 @@
+package grid
+
+import (
+	"context"
+	"fmt"
+	mrand "math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/canon"
+	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+	"github.com/pulsegrid/pulsegrid/server/store"
+)
+
+// Start splits an analysis, records it (status running) and queues its
+// chunks. a carries dataset, owner, algorithm, canonical params and
+// priority; the stored analysis is returned.
+func (g *Grid) Start(ctx context.Context, a store.Analysis) (store.Analysis, error) {
+	alg, err := g.reg.Lookup(a.Algorithm)
+	if err != nil {
+		return a, err
+	}
+	prio, err := ParsePriority(a.Priority)
+	if err != nil {
+		return a, err
+	}
+	a.Algorithm = alg.Name()
+	a.Priority = store.Priorities[prio]
+	ds, err := g.store.Dataset(ctx, a.DatasetID)
+	if err != nil {
+		return a, err
+	}
+	chunks, err := g.split(ctx, alg, a)
+	if err != nil {
+		return a, err
+	}
+	an, err := g.newAnalysis(alg, chunks)
+	if err != nil {
+		return a, err
+	}
+	a.Status = store.StatusRunning
+	a.ChunksTotal = len(chunks)
+	a, err = g.store.CreateAnalysis(ctx, a)
+	if err != nil {
+		an.spill.Close()
+		return a, err
+	}
+	g.add(an, a, ds.TrustedOnly, nil)
+	return a, nil
+}
+
+// SplitError is returned by Start when the algorithm cannot cut the dataset
+// (wrong kind of signal, too short...): the client's mistake, not the server's.
+type SplitError struct{ Err error }
+
+// Error implements error.
+func (e *SplitError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the algorithm's error.
+func (e *SplitError) Unwrap() error { return e.Err }
+
+func (g *Grid) split(ctx context.Context, alg pipeline.Algorithm, a store.Analysis) ([]pipeline.Chunk, error) {
+	sig, err := g.loadSignal(ctx, alg, a)
+	if err != nil {
+		return nil, err
+	}
+	chunks, err := alg.Split(sig, a.Params, pipeline.SplitOptions{ChunkSeconds: g.cfg.ChunkSeconds})
+	if err != nil {
+		return nil, &SplitError{fmt.Errorf("%s cannot run on dataset %d: %w", alg.Name(), a.DatasetID, err)}
+	}
+	if len(chunks) == 0 {
+		return nil, &SplitError{fmt.Errorf("%s made no chunks of dataset %d (is the recording empty?)", alg.Name(), a.DatasetID)}
+	}
+	return chunks, nil
+}
+
+// loadSignal reads the dataset's signal for Split: only the channels the
+// algorithm reads when it says which (pipeline.ChannelPicker), so that an
+// ECG analysis of a 12-lead 24-hour record loads one lead.
+func (g *Grid) loadSignal(ctx context.Context, alg pipeline.Algorithm, a store.Analysis) (*signal.Signal, error) {
+	picker, ok := alg.(pipeline.ChannelPicker)
+	if !ok {
+		return g.store.DatasetSignal(ctx, a.DatasetID)
+	}
+	ds, err := g.store.Dataset(ctx, a.DatasetID)
+	if err != nil {
+		return nil, err
+	}
+	sig := &signal.Signal{}
+	for _, c := range ds.Channels {
+		sig.Channels = append(sig.Channels, c.Channel())
+	}
+	picked, err := picker.SplitChannels(sig, a.Params)
+	if err != nil {
+		return nil, &SplitError{fmt.Errorf("%s cannot run on dataset %d: %w", alg.Name(), a.DatasetID, err)}
+	}
+	for _, i := range picked {
+		if i < 0 || i >= len(sig.Channels) {
+			return nil, fmt.Errorf("%s picked channel %d of dataset %d, which has %d", alg.Name(), i, a.DatasetID, len(sig.Channels))
+		}
+		if sig.Channels[i].Samples, err = g.store.DatasetSamples(ctx, a.DatasetID, i, 0, int64(ds.Channels[i].Samples)); err != nil {
+			return nil, err
+		}
+	}
+	return sig, nil
+}
+
+// Resume reloads queued and running analyses from the store: verified chunk
+// outputs are kept, everything else is leased again.
+func (g *Grid) Resume(ctx context.Context) error {
+	bans, err := g.store.NetworkBans(ctx)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	for net, until := range bans {
+		g.network(net).banned = until
+	}
+	g.mu.Unlock()
+	as, err := g.store.UnfinishedAnalyses(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		if err := g.load(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// load queues a stored, unfinished analysis again with the chunk outputs
+// the store kept (after a restart, or when a caught volunteer reopened it).
+func (g *Grid) load(ctx context.Context, a store.Analysis) error {
+	alg, err := g.reg.Lookup(a.Algorithm)
+	if err != nil {
+		g.store.SetAnalysisStatus(ctx, a.ID, store.StatusFailed, "algorithm no longer available: "+err.Error(), a.ChunksTotal)
+		return nil
+	}
+	ds, err := g.store.Dataset(ctx, a.DatasetID)
+	if err != nil {
+		return err
+	}
+	chunks, err := g.split(ctx, alg, a)
+	if err != nil {
+		g.store.SetAnalysisStatus(ctx, a.ID, store.StatusFailed, err.Error(), a.ChunksTotal)
+		return nil
+	}
+	outs, err := g.store.ChunkOutputs(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	if a.ChunksTotal != len(chunks) {
+		g.store.SetAnalysisStatus(ctx, a.ID, store.StatusRunning, "", len(chunks))
+	}
+	an, err := g.newAnalysis(alg, chunks)
+	if err != nil {
+		return err
+	}
+	g.add(an, a, ds.TrustedOnly, outs)
+	g.log.Info("loaded analysis", "analysis", a.ID, "chunks", len(chunks), "verified", len(outs), "revision", a.Revision)
+	return nil
+}
+
+// keepPayload keeps one chunk's payload in memory or, when large and
+// SpillDir is set, in the analysis's spill file.
+func (g *Grid) keepPayload(a *analysis, b []byte) (payload, error) {
+	if g.cfg.SpillDir == "" || len(b) < g.cfg.SpillBytes {
+		return payload{mem: b}, nil
+	}
+	if a.spill == nil {
+		sp, err := newSpill(g.cfg.SpillDir)
+		if err != nil {
+			return payload{}, err
+		}
+		a.spill = sp
+	}
+	return a.spill.add(b)
+}
+
+// newAnalysis holds an algorithm's chunks ready to be leased: their
+// payloads encoded (and spilled, when large) and digested.
+func (g *Grid) newAnalysis(alg pipeline.Algorithm, chunks []pipeline.Chunk) (*analysis, error) {
+	a := &analysis{alg: alg, inflight: map[*chunk]struct{}{}}
+	for i := range chunks {
+		b := chunks[i].Task.Encode()
+		p, err := g.keepPayload(a, b)
+		if err != nil {
+			a.spill.Close()
+			return nil, err
+		}
+		a.chunks = append(a.chunks, &chunk{a: a, spec: chunks[i].Spec, payload: p, digest: canon.Digest(b), held: map[*volunteer]bool{}})
+	}
+	return a, nil
+}
+
+// add queues an analysis made by newAnalysis as the stored sa, with the
+// chunks already verified before (their voters kept, so that a volunteer
+// caught later still reopens them).
+func (g *Grid) add(a *analysis, sa store.Analysis, trustedOnly bool, verified []store.ChunkOutput) {
+	prio, _ := ParsePriority(sa.Priority)
+	a.id, a.owner, a.dataset, a.priority, a.created = sa.ID, sa.OwnerID, sa.DatasetID, prio, sa.CreatedAt
+	a.params, a.trustedOnly, a.revision = sa.Params, trustedOnly, sa.Revision
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, o := range verified {
+		if o.Index >= 0 && o.Index < len(a.chunks) {
+			c := a.chunks[o.Index]
+			c.state, c.output, c.outDig = chunkVerified, o.Output, o.Digest
+			c.voters = o.Voters
+			a.verified++
+		}
+	}
+	// Shuffled order: a volunteer never gets a recording's chunks in sequence.
+	for _, c := range a.chunks {
+		if c.state == chunkOpen {
+			a.fresh.push(c)
+		}
+	}
+	mrand.Shuffle(len(a.fresh.items), func(i, j int) { a.fresh.items[i], a.fresh.items[j] = a.fresh.items[j], a.fresh.items[i] })
+	g.analyses[a.id] = a
+	g.byPrio[prio] = append(g.byPrio[prio], a)
+	if a.verified == len(a.chunks) {
+		g.finishLocked(a)
+		return
+	}
+	g.kickLocked()
+}
+
+// Cancel stops an analysis: its leases are cancelled and it is marked
+// cancelled. Finished analyses are left as they are.
+func (g *Grid) Cancel(ctx context.Context, id int64) error {
+	g.mu.Lock()
+	a := g.analyses[id]
+	if a != nil && a.finishing {
+		g.mu.Unlock()
+		return fmt.Errorf("analysis %d is being merged: %w", id, store.ErrConflict)
+	}
+	if a != nil {
+		g.dropLocked(a, "analysis cancelled")
+	}
+	g.mu.Unlock()
+	sa, err := g.store.Analysis(ctx, id)
+	if err != nil {
+		return err
+	}
+	if sa.Finished() {
+		return fmt.Errorf("analysis %d is already %s: %w", id, sa.Status, store.ErrConflict)
+	}
+	return g.store.SetAnalysisStatus(ctx, id, store.StatusCancelled, "cancelled at the owner's request", sa.ChunksTotal)
+}
+
+// Forget drops every analysis of a dataset (or one analysis, datasetID 0)
+// from the queues before the store deletes them.
+func (g *Grid) Forget(datasetID, analysisID int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, a := range g.analyses {
+		if (datasetID != 0 && a.dataset == datasetID) || (analysisID != 0 && a.id == analysisID) {
+			g.dropLocked(a, "analysis deleted")
+		}
+	}
+}
+
+// dropLocked removes an analysis from the queues and cancels its leases.
+func (g *Grid) dropLocked(a *analysis, reason string) {
+	if a.gone {
+		return
+	}
+	a.gone = true
+	a.spill.Close()
+	delete(g.analyses, a.id)
+	g.byPrio[a.priority] = slices.DeleteFunc(g.byPrio[a.priority], func(x *analysis) bool { return x == a })
+	for c := range a.inflight {
+		for _, l := range slices.Clone(c.leases) {
+			g.cancelLeaseLocked(l, reason)
+		}
+	}
+	a.fresh, a.more = queue{}, queue{}
+	for s := range g.sessions {
+		delete(s.cursors, a)
+	}
+}
+
+// Progress returns chunks verified and total of a running analysis from
+// memory (fresher than the store's batched count); ok is false otherwise.
+func (g *Grid) Progress(id int64) (verified, total int, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	a := g.analyses[id]
+	if a == nil {
+		return 0, 0, false
+	}
+	return a.verified, len(a.chunks), true
+}
+
+func (g *Grid) queueDepth(prio int) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, a := range g.byPrio[prio] {
+		n += len(a.chunks) - a.verified
+	}
+	return n
+}
+
+// Stats is a snapshot of the grid for dashboards.
+type Stats struct {
+	Volunteers     int `json:"volunteers"`
+	LocalWorkers   int `json:"local_workers"`
+	Auditors       int `json:"auditors"`
+	ActiveLeases   int `json:"active_leases"`
+	Analyses       int `json:"analyses_running"`
+	ChunksQueued   int `json:"chunks_unverified"`
+	TrustedVolunts int `json:"trusted_volunteers"`
+}
+
+// Stats returns a snapshot of the grid.
+func (g *Grid) Stats() Stats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := Stats{ActiveLeases: len(g.leases), Analyses: len(g.analyses)}
+	for s := range g.sessions {
+		if s.vol.auditor {
+			st.Auditors++
+		} else if s.vol.local {
+			st.LocalWorkers++
+		} else {
+			st.Volunteers++
+		}
+	}
+	for _, v := range g.vols {
+		if !v.local && g.trustedLocked(v) {
+			st.TrustedVolunts++
+		}
+	}
+	for _, a := range g.analyses {
+		st.ChunksQueued += len(a.chunks) - a.verified
+	}
+	return st
+}
+
+// OnlineVolunteers returns the standing of every connected volunteer and
+// local worker as the grid holds it in memory (fresher than the store,
+// which the flusher updates every few seconds), without secret hashes.
+func (g *Grid) OnlineVolunteers() []store.Volunteer {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]store.Volunteer, 0, len(g.vols))
+	for _, v := range g.vols {
+		if v.auditor {
+			continue
+		}
+		rec := v.rec
+		out = append(out, rec)
+	}
+	slices.SortFunc(out, func(a, b store.Volunteer) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
