@@ -290,7 +290,7 @@ func (w *walker) event(it item) {
 	case "svpb":
 		// Early with its own P wave; it resets the sinus node, so the next
 		// beat comes one cycle after it (no compensatory pause).
-		c := float64(rr0 * g.uniform(0.6, 0.78))
+		c := float64(rr0 * g.uniform(0.55, 0.72))
 		w.emit(t0+c, c, beatS)
 	case "fusion":
 		// A ventricular beat that fires as the sinus beat arrives.
