@@ -1,16 +1,14 @@
 package synth
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
 	"strings"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
 
 // ECGWriters are where WriteECG writes the files of a record. CSV and
@@ -61,20 +59,17 @@ func writeECG(ctx context.Context, o ECGOptions, w ECGWriters, block int) (*Trut
 		return nil, err
 	}
 
-	dat := bufio.NewWriterSize(w.Signal, 64<<10)
-	var csv *bufio.Writer
+	chans := []signal.Channel{{Name: "MLII", Unit: "mV"}, {Name: "V1", Unit: "mV"}}
+	dat := newDatWriter(w.Signal, 212, []float64{ECGGain, ECGGain})
+	var csv *csvWriter
 	if w.CSV != nil {
-		csv = bufio.NewWriterSize(w.CSV, 64<<10)
-		if _, err := csv.WriteString("time,MLII [mV],V1 [mV]\n"); err != nil {
+		if csv, err = newCSVWriter(w.CSV, s.fs, chans); err != nil {
 			return nil, err
 		}
 	}
 	l1, l2 := make([]float64, block), make([]float64, block)
-	packed := make([]byte, 0, 3*block)
-	var row []byte
-	var sum [2]int16
-	var init [2]int64
-	for first := 0; ; {
+	frame := make([]float64, 2)
+	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -82,50 +77,27 @@ func writeECG(ctx context.Context, o ECGOptions, w ECGWriters, block int) (*Trut
 		if k == 0 {
 			break
 		}
-		packed = packed[:0]
 		for i := range k {
-			a, b := int64(math.Round(l1[i]*ECGGain)), int64(math.Round(l2[i]*ECGGain))
-			if first+i == 0 {
-				init = [2]int64{a, b}
+			frame[0], frame[1] = l1[i], l2[i]
+			if err := dat.put(frame); err != nil {
+				return nil, fmt.Errorf("ECG record %s: %w", o.Record, err) // unreachable: Read clips to the range
 			}
-			sum[0] += int16(a)
-			sum[1] += int16(b)
-			a, b = a&0xfff, b&0xfff
-			packed = append(packed, byte(a), byte(a>>8)|byte(b>>8)<<4, byte(b))
-		}
-		if _, err := dat.Write(packed); err != nil {
-			return nil, err
-		}
-		if csv != nil {
-			for i := range k {
-				row = strconv.AppendFloat(row[:0], sampleTime(first+i, s.fs), 'f', -1, 64)
-				row = append(row, ',')
-				row = strconv.AppendFloat(row, l1[i], 'f', -1, 64)
-				row = append(row, ',')
-				row = strconv.AppendFloat(row, l2[i], 'f', -1, 64)
-				row = append(row, '\n')
-				if _, err := csv.Write(row); err != nil {
+			if csv != nil {
+				if err := csv.put(frame); err != nil {
 					return nil, err
 				}
 			}
 		}
-		first += k
 	}
-	if err := dat.Flush(); err != nil {
+	if err := dat.close(); err != nil {
 		return nil, err
 	}
 	if csv != nil {
-		if err := csv.Flush(); err != nil {
+		if err := csv.close(); err != nil {
 			return nil, err
 		}
 	}
-	// As wfdb.WriteRecord writes it (a test holds them equal).
-	var h bytes.Buffer
-	fmt.Fprintf(&h, "%s 2 %s %d\n", o.Record, strconv.FormatFloat(s.fs, 'g', -1, 64), s.n)
-	for c, name := range []string{"MLII", "V1"} {
-		fmt.Fprintf(&h, "%s.dat 212 %d(0)/mV 12 0 %d %d 0 %s\n", o.Record, ECGGain, init[c], sum[c], name)
-	}
-	if _, err := w.Header.Write(h.Bytes()); err != nil {
+	if _, err := w.Header.Write(dat.header(o.Record, s.fs, chans)); err != nil {
 		return nil, err
 	}
 	if w.BeatsCSV != nil {

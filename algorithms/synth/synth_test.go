@@ -387,3 +387,28 @@ func BenchmarkNewECG30Minutes(b *testing.B) {
 		}
 	}
 }
+
+// TestVitalsWriteEqualsFiles: the streamed log is, byte for byte, the one
+// encoded in memory by the WFDB package's writer, missing samples included.
+func TestVitalsWriteEqualsFiles(t *testing.T) {
+	missing := 0
+	for _, rate := range []float64{1, 1.0 / 60, 4} {
+		v := MustVitals(t, VitalsOptions{Record: "w", Minutes: 600, Rate: rate, Seed: 8, Stream: 2})
+		for _, c := range v.Signal.Channels {
+			missing += c.MissingCount()
+		}
+		want := MustFiles(t, v.Files)
+		var hea, dat, csv, alarms bytes.Buffer
+		if err := v.Write(VitalsWriters{Header: &hea, Signal: &dat, CSV: &csv, Alarms: &alarms}); err != nil {
+			t.Fatal(err)
+		}
+		for name, got := range map[string][]byte{"w.hea": hea.Bytes(), "w.dat": dat.Bytes(), "w.csv": csv.Bytes(), "w.alarms.json": alarms.Bytes()} {
+			if !bytes.Equal(got, want[name]) {
+				t.Errorf("%v Hz %s: streamed %d bytes that differ from the %d encoded in memory", rate, name, len(got), len(want[name]))
+			}
+		}
+	}
+	if missing == 0 {
+		t.Error("no missing sample in the logs: the invalid marker went untested")
+	}
+}

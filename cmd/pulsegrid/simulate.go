@@ -80,23 +80,9 @@ func cmdSimulate(ctx context.Context, e env) error {
 				return err
 			}
 		case "vitals":
-			rec, err := synth.NewVitals(synth.VitalsOptions{Record: name, Minutes: *minutes, Rate: *rate, Seed: *seed, Stream: uint64(i)})
-			if err != nil {
+			o := synth.VitalsOptions{Record: name, Minutes: *minutes, Rate: *rate, Seed: *seed, Stream: uint64(i)}
+			if paths, err = writeVitals(*out, o, !csvSet || *csv); err != nil {
 				return err
-			}
-			files, err := rec.Files()
-			if err != nil {
-				return err
-			}
-			for _, f := range files {
-				if filepath.Ext(f.Name) == ".csv" && csvSet && !*csv {
-					continue
-				}
-				p := filepath.Join(*out, f.Name)
-				if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-					return err
-				}
-				paths = append(paths, p)
 			}
 		}
 		for _, p := range paths {
@@ -106,40 +92,76 @@ func cmdSimulate(ctx context.Context, e env) error {
 	return nil
 }
 
+// writeVitals writes one vitals log into dir, streaming its files from
+// the generated samples, and returns the paths in the order hea, dat[, csv],
+// alarms.json.
+func writeVitals(dir string, o synth.VitalsOptions, withCSV bool) (_ []string, err error) {
+	rec, err := synth.NewVitals(o)
+	if err != nil {
+		return nil, err
+	}
+	exts := []string{".hea", ".dat", ".alarms.json"}
+	if withCSV {
+		exts = []string{".hea", ".dat", ".csv", ".alarms.json"}
+	}
+	files, created, err := createAll(dir, o.Record, exts)
+	defer func() { err = closeAll(files, created, err) }()
+	if err != nil {
+		return nil, err
+	}
+	w := synth.VitalsWriters{Header: files[0], Signal: files[1], Alarms: files[len(files)-1]}
+	if withCSV {
+		w.CSV = files[2]
+	}
+	return created, rec.Write(w)
+}
+
+// createAll creates dir/record+ext for each of exts.
+func createAll(dir, record string, exts []string) ([]*os.File, []string, error) {
+	var files []*os.File
+	var paths []string
+	for _, ext := range exts {
+		p := filepath.Join(dir, record+ext)
+		f, err := os.Create(p)
+		if err != nil {
+			return files, paths, err
+		}
+		files, paths = append(files, f), append(paths, p)
+	}
+	return files, paths, nil
+}
+
+// closeAll closes the files and, if err (or a close) failed, removes them,
+// so that no half-written record is left.
+func closeAll(files []*os.File, paths []string, err error) error {
+	for _, f := range files {
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		for _, p := range paths {
+			os.Remove(p)
+		}
+	}
+	return err
+}
+
 // writeECG streams one ECG record into dir and returns the paths written,
 // in the order hea, dat, atr, truth.json[, csv, beats.csv]. A failure
 // removes the record's files, so that no half-written record is left.
-func writeECG(ctx context.Context, dir string, o synth.ECGOptions, withCSV bool) (paths []string, err error) {
+func writeECG(ctx context.Context, dir string, o synth.ECGOptions, withCSV bool) (_ []string, err error) {
 	exts := []string{".hea", ".dat", ".atr", ".truth.json"}
 	if withCSV {
 		exts = append(exts, ".csv", ".beats.csv")
 	}
-	files := make([]*os.File, len(exts))
-	defer func() {
-		for _, f := range files {
-			if f != nil {
-				err = errors.Join(err, f.Close())
-			}
-		}
-		if err != nil {
-			for _, p := range paths {
-				os.Remove(p)
-			}
-			paths = nil
-		}
-	}()
-	for i, ext := range exts {
-		p := filepath.Join(dir, o.Record+ext)
-		f, err := os.Create(p)
-		if err != nil {
-			return paths, err
-		}
-		files[i], paths = f, append(paths, p)
+	files, created, err := createAll(dir, o.Record, exts)
+	defer func() { err = closeAll(files, created, err) }()
+	if err != nil {
+		return nil, err
 	}
 	w := synth.ECGWriters{Header: files[0], Signal: files[1], Annotations: files[2], Truth: files[3]}
 	if withCSV {
 		w.CSV, w.BeatsCSV = files[4], files[5]
 	}
 	_, err = synth.WriteECG(ctx, o, w)
-	return paths, err
+	return created, err
 }
