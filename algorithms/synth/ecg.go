@@ -229,6 +229,7 @@ func newTruth(o ECGOptions, fs float64, n int, p *plan, meanHR float64) *Truth {
 		}
 	}
 	t.AFSeconds = math.Round(t.AFSeconds*1000) / 1000
+	t.LongestPauseS = math.Round(t.LongestPauseS*1000) / 1000
 	t.AFBurden = math.Round(t.AFSeconds/(float64(n)/fs)*1e6) / 1e6
 	if t.Events == nil {
 		t.Events = []Event{}
