@@ -333,6 +333,27 @@ func deriveEvents(t *testing.T, anns []signal.Annotation, fs float64, n int64) [
 	return out
 }
 
+// TestTinyRecords: records shorter than a beat or two are still records.
+func TestTinyRecords(t *testing.T) {
+	for _, minutes := range []float64{0.001, 0.01, 0.02} {
+		e := MustECG(t, ECGOptions{Record: "x", Minutes: minutes, Seed: 1})
+		files := MustFiles(t, e.Files)
+		anns, err := wfdb.ReadAnnotations("x.atr", files["x.atr"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := int64(len(e.Signal.Channels[0].Samples))
+		for _, a := range anns {
+			if a.Sample >= n {
+				t.Errorf("%v minutes: annotation at sample %d of %d", minutes, a.Sample, n)
+			}
+		}
+		if got := streamed(t, ECGOptions{Record: "x", Minutes: minutes, Seed: 1}, 5, true); !bytes.Equal(got["x.dat"], files["x.dat"]) || !bytes.Equal(got["x.atr"], files["x.atr"]) {
+			t.Errorf("%v minutes: streamed record differs", minutes)
+		}
+	}
+}
+
 func TestParseEvents(t *testing.T) {
 	tests := []struct {
 		spec    string

@@ -209,7 +209,11 @@ func newPlan(g *rng, fs float64, n int, ev Events, m *sinusModel) (*plan, error)
 	}
 
 	w := &walker{g: g, fs: fs, n: n, m: m, p: &plan{}, pending: rhythmNormal}
-	w.emit(g.uniform(0.25, 0.8), 0.8, beatN)
+	if t0 := g.uniform(0.25, 0.8); w.sample(t0) < int64(n) {
+		w.emit(t0, 0.8, beatN)
+	} else {
+		return w.p, nil // shorter than its first beat
+	}
 	for _, it := range items {
 		for {
 			rr := m.rr(g, w.t)
