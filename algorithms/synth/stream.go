@@ -28,7 +28,8 @@ const ECGBlock = 4096
 
 // WriteECG generates a record block by block and streams its files: the
 // same bytes as NewECG followed by Files, in memory that does not grow with
-// the record's length (the planned beats excepted, about 60 bytes each).
+// the number of samples (the planned beats and annotations take about 80
+// bytes a beat).
 // The annotations and the truth are written first, then the signal, then
 // the header, whose checksums need every sample. It stops with ctx's error
 // between blocks.
