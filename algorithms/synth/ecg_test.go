@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
@@ -399,4 +400,32 @@ func TestParseEvents(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzParseEvents: any spec either fails with an error naming it or gives
+// counts in range that String writes back as the same counts.
+func FuzzParseEvents(f *testing.F) {
+	for _, s := range []string{"none", "default", "dense", "default,af=3,pause=0", "none,nsvt=2,", "dense,pvc=1000000", ",", "none,=1", "none,af=1=2"} {
+		f.Add(s, 60.0)
+	}
+	f.Fuzz(func(t *testing.T, spec string, minutes float64) {
+		if !(minutes >= 0 && minutes <= 1440) {
+			return
+		}
+		e, err := ParseEvents(spec, minutes)
+		if err != nil {
+			if !strings.Contains(err.Error(), fmt.Sprintf("%q", spec)) {
+				t.Fatalf("error %q does not name the spec", err)
+			}
+			return
+		}
+		for _, k := range kinds {
+			if n := *k.field(&e); n < 0 || n > 1_000_000+24*60 {
+				t.Fatalf("%s count %d", k.name, n)
+			}
+		}
+		if back, err := ParseEvents(e.String(), minutes); err != nil || back != e {
+			t.Fatalf("%q: String %q reads back as %+v, %v", spec, e.String(), back, err)
+		}
+	})
 }
