@@ -41,9 +41,9 @@ func streamed(tb testing.TB, o ECGOptions, block int, withCSV bool) map[string][
 // for byte, the record generated whole and encoded by the WFDB package's
 // writer (Files). Block sizes of 1 and 7 samples cut every wave.
 func TestStreamEqualsOneShot(t *testing.T) {
-	o := ECGOptions{Record: "s", Minutes: 8, Rate: 250, Seed: 3, Stream: 1, Events: goldenEvents}
+	o := ECGOptions{Record: "s", Minutes: 12, Rate: 250, Seed: 3, Stream: 1, Events: goldenEvents}
 	want := MustFiles(t, MustECG(t, o).Files)
-	for _, block := range []int{1, 7, 1000, ECGBlock, 8 * 60 * 250, 1 << 20} {
+	for _, block := range []int{1, 7, 1000, ECGBlock, 12 * 60 * 250, 1 << 20} {
 		t.Run(fmt.Sprint(block), func(t *testing.T) {
 			got := streamed(t, o, block, true)
 			if len(got) != len(want) {

@@ -87,8 +87,8 @@ func TestSameSeedSameBytes(t *testing.T) {
 	}
 }
 
-// goldenEvents has one event of most kinds, in 8 minutes.
-var goldenEvents = Events{PVC: 2, SVPB: 2, Fusion: 1, Couplet: 1, Triplet: 1, NSVT: 1, SVRun: 1, Bigeminy: 1, Trigeminy: 1, Pause: 1, AF: 1}
+// goldenEvents has one event of every kind, in 12 minutes.
+var goldenEvents = Events{PVC: 2, SVPB: 2, Fusion: 1, Couplet: 1, Triplet: 1, NSVT: 1, SVRun: 1, Bigeminy: 1, Trigeminy: 1, Pause: 1, Brady: 1, Tachy: 1, AF: 1}
 
 // TestGoldenFiles pins the SHA-256 of every generated file. It runs natively,
 // under js/wasm and with FMA fusion allowed (make fmacheck): equal digests
@@ -101,7 +101,7 @@ func TestGoldenFiles(t *testing.T) {
 			fmt.Fprintf(&got, "%s %s\n", n, hex.EncodeToString(sum[:]))
 		}
 	}
-	e := MustFiles(t, MustECG(t, ECGOptions{Record: "g", Minutes: 8, Seed: 2026, Stream: 3, Events: goldenEvents}).Files)
+	e := MustFiles(t, MustECG(t, ECGOptions{Record: "g", Minutes: 12, Seed: 2026, Stream: 3, Events: goldenEvents}).Files)
 	add(e, "g.hea", "g.dat", "g.atr", "g.truth.json", "g.csv", "g.beats.csv")
 	v := MustFiles(t, MustVitals(t, VitalsOptions{Record: "h", Minutes: 30, Seed: 2026, Stream: 3}).Files)
 	add(v, "h.hea", "h.dat", "h.csv", "h.alarms.json")
