@@ -330,6 +330,21 @@ func deriveEvents(t *testing.T, anns []signal.Annotation, fs float64, n int64) [
 		}
 		i = j
 	}
+	// Every RR of 2 s or more anywhere is one of the pauses found above.
+	long, pauses := 0, 0
+	for k := 1; k < len(beats); k++ {
+		if rr(k) >= 2 {
+			long++
+		}
+	}
+	for _, e := range out {
+		if e.Kind == "pause" {
+			pauses++
+		}
+	}
+	if long != pauses {
+		t.Fatalf("%d RR intervals of 2 s or more, %d of them pauses in sinus rhythm", long, pauses)
+	}
 	slices.SortStableFunc(out, func(a, b Event) int { return int(a.StartSample - b.StartSample) })
 	return out
 }
