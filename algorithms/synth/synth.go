@@ -49,6 +49,16 @@ func (g *rng) normal() float64 {
 	return float64(math.Sqrt(float64(-2*dmath.Log(u1))) * dmath.Cos(float64(2*math.Pi*u2)))
 }
 
+// normalPair returns two independent standard normal numbers, both of one
+// Box–Muller draw.
+func (g *rng) normalPair() (float64, float64) {
+	u1 := float64(g.r.Uint64()>>11+1) * 0x1p-53
+	u2 := g.r.Float64()
+	r := math.Sqrt(float64(-2 * dmath.Log(u1)))
+	a := float64(2 * math.Pi * u2)
+	return float64(r * dmath.Cos(a)), float64(r * dmath.Sin(a))
+}
+
 // phase returns a random phase in [0, 2π).
 func (g *rng) phase() float64 { return g.uniform(0, 2*math.Pi) }
 

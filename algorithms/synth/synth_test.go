@@ -66,7 +66,7 @@ func sameSamples(a, b []float64) bool {
 // stream or seed gives other files.
 func TestSameSeedSameBytes(t *testing.T) {
 	ecg := func(seed, stream uint64) map[string][]byte {
-		return MustFiles(t, MustECG(t, ECGOptions{Record: "e", Minutes: 0.5, Seed: seed, Stream: stream}).Files)
+		return MustFiles(t, MustECG(t, ECGOptions{Record: "e", Minutes: 1, Seed: seed, Stream: stream, Events: Events{PVC: 2, SVPB: 1, Couplet: 1}}).Files)
 	}
 	vit := func(seed, stream uint64) map[string][]byte {
 		return MustFiles(t, MustVitals(t, VitalsOptions{Record: "v", Minutes: 20, Seed: seed, Stream: stream}).Files)
@@ -87,6 +87,9 @@ func TestSameSeedSameBytes(t *testing.T) {
 	}
 }
 
+// goldenEvents has one event of every kind, in 12 minutes.
+var goldenEvents = Events{PVC: 2, SVPB: 2, Fusion: 1, Couplet: 1, Triplet: 1, NSVT: 1, SVRun: 1, Bigeminy: 1, Trigeminy: 1, Pause: 1, Brady: 1, Tachy: 1, AF: 1}
+
 // TestGoldenFiles pins the SHA-256 of every generated file. It runs natively,
 // under js/wasm and with FMA fusion allowed (make fmacheck): equal digests
 // prove the generator is the same on every platform.
@@ -98,8 +101,8 @@ func TestGoldenFiles(t *testing.T) {
 			fmt.Fprintf(&got, "%s %s\n", n, hex.EncodeToString(sum[:]))
 		}
 	}
-	e := MustFiles(t, MustECG(t, ECGOptions{Record: "g", Minutes: 0.5, Seed: 2026, Stream: 3}).Files)
-	add(e, "g.hea", "g.dat", "g.atr", "g.csv", "g.beats.csv")
+	e := MustFiles(t, MustECG(t, ECGOptions{Record: "g", Minutes: 12, Seed: 2026, Stream: 3, Events: goldenEvents}).Files)
+	add(e, "g.hea", "g.dat", "g.atr", "g.truth.json", "g.csv", "g.beats.csv")
 	v := MustFiles(t, MustVitals(t, VitalsOptions{Record: "h", Minutes: 30, Seed: 2026, Stream: 3}).Files)
 	add(v, "h.hea", "h.dat", "h.csv", "h.alarms.json")
 	m := MustFiles(t, MustVitals(t, VitalsOptions{Record: "m", Minutes: 600, Rate: 1.0 / 60, Seed: 2026, Stream: 4}).Files)
@@ -112,7 +115,7 @@ func TestGoldenFiles(t *testing.T) {
 func TestECGReadsBack(t *testing.T) {
 	for _, rate := range []float64{360, 128, 500} {
 		t.Run(strconv.FormatFloat(rate, 'g', -1, 64), func(t *testing.T) {
-			e := MustECG(t, ECGOptions{Record: "e1", Minutes: 2, Rate: rate, Seed: 11, Stream: 5})
+			e := MustECG(t, ECGOptions{Record: "e1", Minutes: 3, Rate: rate, Seed: 11, Stream: 5, Events: Events{PVC: 4, SVPB: 3, Fusion: 2, Couplet: 1, NSVT: 1, Pause: 1}})
 			files := MustFiles(t, e.Files)
 			rec, err := wfdb.ReadRecord("e1.hea", wfdb.MapOpener(files))
 			if err != nil {
@@ -127,13 +130,13 @@ func TestECGReadsBack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(anns, e.Beats) {
-				t.Fatalf(".atr holds %d annotations that differ from the %d true beats", len(anns), len(e.Beats))
+			if !reflect.DeepEqual(anns, e.Annotations) {
+				t.Fatalf(".atr holds %d annotations that differ from the %d true ones", len(anns), len(e.Annotations))
 			}
 			checkBeats(t, e, rate)
 			checkCSV(t, files["e1.csv"], &e.Signal)
 			rows := strings.Split(strings.TrimSpace(string(files["e1.beats.csv"])), "\n")
-			if len(rows) != len(e.Beats)+1 || rows[0] != "sample,time_s,code,symbol" {
+			if len(rows) != len(e.Beats())+1 || rows[0] != "sample,time_s,code,symbol" {
 				t.Errorf("beats.csv: %d rows, header %q", len(rows), rows[0])
 			}
 		})
@@ -142,26 +145,30 @@ func TestECGReadsBack(t *testing.T) {
 
 // checkBeats asserts the ground truth is physiological and sits on the R
 // peaks: the largest deflection within ±60 ms of each beat is within 15 ms
-// of it.
+// of it (fusion beats, half sinus and half ventricular, excepted).
 func checkBeats(t *testing.T, e *ECG, rate float64) {
 	t.Helper()
 	x := e.Signal.Channels[0].Samples
 	win := int(0.06 * rate)
 	tol := int(math.Ceil(0.015 * rate))
 	pvcs := 0
-	for k, b := range e.Beats {
+	beats := e.Beats()
+	for k, b := range beats {
 		if k > 0 {
-			rr := float64(b.Sample-e.Beats[k-1].Sample) / rate
-			if rr < 0.25 || rr > 2.5 {
+			rr := float64(b.Sample-beats[k-1].Sample) / rate
+			if rr < 0.25 || rr > 3.6 {
 				t.Errorf("beat %d: RR %.3f s is not physiological", k, rr)
 			}
 		}
+		if b.Code == signal.CodeFusion {
+			continue
+		}
 		if b.Code == signal.CodePVC {
 			pvcs++
-			if k >= 2 && k+1 < len(e.Beats) {
-				before := e.Beats[k-1].Sample - e.Beats[k-2].Sample
-				coupling := b.Sample - e.Beats[k-1].Sample
-				pause := e.Beats[k+1].Sample - b.Sample
+			if k >= 2 && k+1 < len(beats) && beats[k-1].Code == signal.CodeNormal && beats[k+1].Code == signal.CodeNormal {
+				before := beats[k-1].Sample - beats[k-2].Sample
+				coupling := b.Sample - beats[k-1].Sample
+				pause := beats[k+1].Sample - b.Sample
 				if float64(coupling) > 0.8*float64(before) || pause <= coupling {
 					t.Errorf("PVC %d is not premature with a pause: RR before %d, coupling %d, pause %d samples", k, before, coupling, pause)
 				}
@@ -183,11 +190,11 @@ func checkBeats(t *testing.T, e *ECG, rate float64) {
 			t.Errorf("beat %d (%s) at sample %d: largest deflection at %d", k, signal.Mnemonic(b.Code), b.Sample, best)
 		}
 	}
-	hr := float64(len(e.Beats)) / (float64(len(x)) / rate) * 60
+	hr := float64(len(beats)) / (float64(len(x)) / rate) * 60
 	if hr < 45 || hr > 110 {
 		t.Errorf("mean heart rate %.1f bpm", hr)
 	}
-	t.Logf("%d beats, %d PVCs, %.1f bpm", len(e.Beats), pvcs, hr)
+	t.Logf("%d beats, %d PVCs, %.1f bpm", len(beats), pvcs, hr)
 }
 
 // checkCSV parses a CSV file of the dialect and compares it with sig.
@@ -355,6 +362,12 @@ func TestOptionErrors(t *testing.T) {
 	if _, err := NewECG(ECGOptions{Minutes: 0}); err == nil || err.Error() != "ECG length 0 minutes: expected more than 0 and at most 1440" {
 		t.Errorf("got %v", err)
 	}
+	if _, err := NewECG(ECGOptions{Record: "x", Minutes: 5, Events: Events{AF: 5}}); err == nil || err.Error() != "ECG record x: events none,af=5 need at least 5.9 minutes of recording; this one has 5.0" {
+		t.Errorf("got %v", err)
+	}
+	if _, err := NewECG(ECGOptions{Record: "x", Minutes: 5, Events: Events{PVC: -1}}); err == nil || err.Error() != "events: pvc count -1 is negative" {
+		t.Errorf("got %v", err)
+	}
 	if _, err := NewVitals(VitalsOptions{Minutes: 1, Rate: 100}); err == nil || err.Error() != "vitals sample rate 100 Hz: expected 1/3600 to 10" {
 		t.Errorf("got %v", err)
 	}
@@ -364,9 +377,38 @@ func TestOptionErrors(t *testing.T) {
 }
 
 func BenchmarkNewECG30Minutes(b *testing.B) {
+	ev, err := ParseEvents("default", 30)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for b.Loop() {
-		if _, err := NewECG(ECGOptions{Record: "b", Minutes: 30, Seed: 1}); err != nil {
+		if _, err := NewECG(ECGOptions{Record: "b", Minutes: 30, Seed: 1, Events: ev}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestVitalsWriteEqualsFiles: the streamed log is, byte for byte, the one
+// encoded in memory by the WFDB package's writer, missing samples included.
+func TestVitalsWriteEqualsFiles(t *testing.T) {
+	missing := 0
+	for _, rate := range []float64{1, 1.0 / 60, 4} {
+		v := MustVitals(t, VitalsOptions{Record: "w", Minutes: 600, Rate: rate, Seed: 8, Stream: 2})
+		for _, c := range v.Signal.Channels {
+			missing += c.MissingCount()
+		}
+		want := MustFiles(t, v.Files)
+		var hea, dat, csv, alarms bytes.Buffer
+		if err := v.Write(VitalsWriters{Header: &hea, Signal: &dat, CSV: &csv, Alarms: &alarms}); err != nil {
+			t.Fatal(err)
+		}
+		for name, got := range map[string][]byte{"w.hea": hea.Bytes(), "w.dat": dat.Bytes(), "w.csv": csv.Bytes(), "w.alarms.json": alarms.Bytes()} {
+			if !bytes.Equal(got, want[name]) {
+				t.Errorf("%v Hz %s: streamed %d bytes that differ from the %d encoded in memory", rate, name, len(got), len(want[name]))
+			}
+		}
+	}
+	if missing == 0 {
+		t.Error("no missing sample in the logs: the invalid marker went untested")
 	}
 }

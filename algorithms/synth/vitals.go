@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/dmath"
@@ -321,28 +322,15 @@ func sortEpisodes(e []Episode) {
 	}
 }
 
-// Files encodes the log as v.Record+".hea"/".dat" (WFDB format 16), ".csv"
-// (pulsegrid's CSV dialect) and ".alarms.json" (the episodes).
+// Files encodes the log in memory as v.Record+".hea"/".dat" (WFDB format
+// 16), ".csv" (pulsegrid's CSV dialect) and ".alarms.json" (the episodes).
+// Write streams the same bytes.
 func (v *Vitals) Files() ([]File, error) {
 	hea, dat, err := wfdb.WriteRecord(v.Record, &v.Signal, 16)
 	if err != nil {
 		return nil, fmt.Errorf("vitals record %s: %w", v.Record, err)
 	}
-	eps := v.Episodes
-	if eps == nil {
-		eps = []Episode{}
-	}
-	// Written without HTML escaping, so that rules read "HR > 120", not
-	// "HR \u003e 120".
-	var js bytes.Buffer
-	enc := json.NewEncoder(&js)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	err = enc.Encode(struct {
-		Record   string    `json:"record"`
-		Rules    []Rule    `json:"rules"`
-		Episodes []Episode `json:"episodes"`
-	}{v.Record, []Rule{RuleTachycardia, RuleDesaturation, RuleHypotension}, eps})
+	js, err := v.alarms()
 	if err != nil {
 		return nil, err
 	}
@@ -350,6 +338,81 @@ func (v *Vitals) Files() ([]File, error) {
 		{v.Record + ".hea", hea},
 		{v.Record + ".dat", dat},
 		{v.Record + ".csv", writeCSV(&v.Signal)},
-		{v.Record + ".alarms.json", js.Bytes()},
+		{v.Record + ".alarms.json", js},
 	}, nil
+}
+
+// VitalsWriters are where Vitals.Write writes a log's files; CSV may be nil
+// (not written).
+type VitalsWriters struct {
+	Header, Signal, CSV, Alarms io.Writer
+}
+
+// Write streams the log's files (the bytes of Files) frame by frame, so
+// that no encoded copy of the samples is held in memory.
+func (v *Vitals) Write(w VitalsWriters) error {
+	chans := v.Signal.Channels
+	gains := make([]float64, len(chans))
+	for i := range gains {
+		gains[i] = VitalsGain
+	}
+	rate := chans[0].Rate
+	dat := newDatWriter(w.Signal, 16, gains)
+	var csv *csvWriter
+	var err error
+	if w.CSV != nil {
+		if csv, err = newCSVWriter(w.CSV, rate, chans); err != nil {
+			return err
+		}
+	}
+	frame := make([]float64, len(chans))
+	for i := range chans[0].Samples {
+		for c := range chans {
+			frame[c] = chans[c].Samples[i]
+		}
+		if err := dat.put(frame); err != nil {
+			return fmt.Errorf("vitals record %s: %w", v.Record, err)
+		}
+		if csv != nil {
+			if err := csv.put(frame); err != nil {
+				return err
+			}
+		}
+	}
+	if err := dat.close(); err != nil {
+		return err
+	}
+	if csv != nil {
+		if err := csv.close(); err != nil {
+			return err
+		}
+	}
+	if _, err := w.Header.Write(dat.header(v.Record, rate, chans)); err != nil {
+		return err
+	}
+	js, err := v.alarms()
+	if err != nil {
+		return err
+	}
+	_, err = w.Alarms.Write(js)
+	return err
+}
+
+// alarms encodes the episodes, without HTML escaping, so that rules read
+// "HR > 120", not "HR \u003e 120".
+func (v *Vitals) alarms() ([]byte, error) {
+	eps := v.Episodes
+	if eps == nil {
+		eps = []Episode{}
+	}
+	var js bytes.Buffer
+	enc := json.NewEncoder(&js)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	err := enc.Encode(struct {
+		Record   string    `json:"record"`
+		Rules    []Rule    `json:"rules"`
+		Episodes []Episode `json:"episodes"`
+	}{v.Record, []Rule{RuleTachycardia, RuleDesaturation, RuleHypotension}, eps})
+	return js.Bytes(), err
 }

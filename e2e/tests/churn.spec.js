@@ -24,7 +24,6 @@ test('an analysis survives a tab closed mid-chunk and a tab that goes offline an
   // A 4-hour synthetic ECG in half-hour chunks: each chunk takes the browser
   // worker a few hundred milliseconds at 25 % CPU, long enough to interrupt.
   execFileSync(bin, ['simulate', 'ecg', '--out', tmp, '--records', '1', '--minutes', '240', '--seed', '3'], { stdio: 'ignore' });
-  fs.rmSync(path.join(tmp, 'ecg001.csv')); // 150 MB we do not need
   const files = [path.join(tmp, 'ecg001.hea'), path.join(tmp, 'ecg001.dat')];
   const chunking = ['--chunk-seconds', '1800'];
   const server = await startServer(chunking);

@@ -23,8 +23,6 @@ let server, tmp;
 test.beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pulsegrid-holter-'));
   execFileSync(bin, ['simulate', 'ecg', '--out', tmp, '--minutes', String(60 * hours), '--seed', '7'], { stdio: 'ignore' });
-  // simulate also writes the record as CSV (150 MB here); only WFDB is used.
-  fs.rmSync(path.join(tmp, 'ecg001.csv'));
   server = await startServer(['--local-workers', '2', '--quorum', '1']);
   server.cli(['user', 'add', '--email', email, '--role', 'clinician', '--password', password]);
 });
