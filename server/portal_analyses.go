@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/export"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
@@ -228,14 +227,13 @@ func (p *portal) handleAnalysis() http.Handler {
 		if ds, err := p.d.Store.Dataset(r.Context(), a.DatasetID); err == nil {
 			page.DatasetName = ds.Name
 		}
-		page.ChunksVerified, page.ChunksTotal = progress(p.d, a)
-		if !a.Finished() {
-			st := p.d.Grid.Stats()
-			page.VolunteersWorking = st.Volunteers + st.LocalWorkers
-			// A rough estimate: the average pace since the start.
-			if el := time.Since(a.CreatedAt).Seconds(); page.ChunksVerified > 0 && el > 0 {
-				page.ETASeconds = el / float64(page.ChunksVerified) * float64(page.ChunksTotal-page.ChunksVerified)
-			}
+		pr := analysisProgress(p.d, a)
+		page.ChunksVerified, page.ChunksTotal = pr.ChunksVerified, pr.ChunksTotal
+		page.ChunksQueued, page.ChunksRunning, page.ChunksAwaiting = pr.ChunksQueued, pr.ChunksRunning, pr.ChunksAwaitingReplica
+		page.VolunteersWorking, page.VolunteersConnected, page.Quorum = pr.VolunteersWorking, pr.VolunteersConnected, pr.Quorum
+		page.WaitingFor = pr.WaitingFor
+		if pr.ETASeconds != nil {
+			page.ETASeconds = *pr.ETASeconds
 		}
 		if b, err := p.d.Store.Batches(r.Context(), []int64{a.ID}); err == nil {
 			page.BatchID = b[a.ID]

@@ -184,13 +184,24 @@ type AnalysisPage struct {
 	Priority          string
 	ChunksVerified    int
 	ChunksTotal       int
+	ChunksQueued      int // waiting for any volunteer
+	ChunksRunning     int // leased now
+	ChunksAwaiting    int // one result or more, waiting for a second opinion
 	VolunteersWorking int
-	ETASeconds        float64 // < 0 when unknown
-	Created           time.Time
-	Finished          time.Time // zero while running
-	Error             string    // reason when failed
-	BatchID           int64
-	CSRFToken         string
+	// VolunteersConnected could run this analysis (its algorithm, its
+	// dataset's trust rule), working on it or not.
+	VolunteersConnected int
+	Quorum              int     // agreeing results from distinct volunteers that settle a chunk
+	ETASeconds          float64 // < 0 when unknown
+	// WaitingFor says what blocks the analysis: "", "volunteers" (none
+	// connected) or "second_opinion" (no connected volunteer may give the
+	// next result of chunks that have one). The page explains both.
+	WaitingFor string
+	Created    time.Time
+	Finished   time.Time // zero while running
+	Error      string    // reason when failed
+	BatchID    int64
+	CSRFToken  string
 }
 
 // Terminal reports whether the analysis will not change any more.
