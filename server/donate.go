@@ -15,7 +15,12 @@ const donateMaxThreads = 16
 func handleDonate(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		page := views.Layout("Donate a tab", views.Nav{Active: "donate"}, views.Donate(views.DonatePage{MaxThreads: donateMaxThreads}))
+		dp := views.DonatePage{MaxThreads: donateMaxThreads}
+		if d.Grid != nil {
+			b := d.Grid.Backlog()
+			dp.Quorum, dp.Queued, dp.Running, dp.Awaiting = b.Quorum, b.Queued, b.Running, b.AwaitingReplica
+		}
+		page := views.Layout("Donate a tab", views.Nav{Active: "donate"}, views.Donate(dp))
 		if err := page.Render(r.Context(), w); err != nil {
 			d.Logger.Warn("render /donate", "err", err)
 		}

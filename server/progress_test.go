@@ -1,11 +1,14 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/pulsegrid/pulsegrid/server/auth"
 	"github.com/pulsegrid/pulsegrid/server/store"
 	"github.com/pulsegrid/pulsegrid/volunteer"
 )
@@ -60,8 +63,32 @@ func (p progressAnswer) check(t *testing.T, when string, want map[string]any) {
 func TestProgressExplainsStalls(t *testing.T) {
 	ts := startServer(t, t.TempDir(), "127.0.0.1:0", gridConfig())
 	defer ts.stop()
+	// One account for the API token and the portal's browser.
+	hash, _ := auth.HashPassword("Quiet-Harbour-Lantern-7")
+	if _, err := ts.st.CreateUser(context.Background(), store.User{Email: "clin@example.org", Role: store.RoleClinician, PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
 	tok := ts.user("clin@example.org", store.RoleClinician)
+	b := newBrowser(t, ts.base)
+	b.login("clin@example.org", "Quiet-Harbour-Lantern-7")
+	// The volunteer page tells "no work" from "waiting for a second opinion".
+	donate := b.get("/donate")
+	if got := donate.text("donate-backlog-now"); !strings.Contains(got, "no analysis is waiting") {
+		t.Errorf("/donate with no analysis: got %q, want it to say no analysis is waiting", got)
+	}
+	if got := donate.text("donate-second-opinion"); !strings.Contains(got, "quorum 2") || !strings.Contains(got, "different network") {
+		t.Errorf("/donate: got %q, want quorum 2 and a different network explained", got)
+	}
 	id := ts.analyse(tok, ts.upload(tok, "119", nil), "ecg.beats@1", "routine")
+	pageURL := fmt.Sprintf("/analyses/%d", id)
+	hint := func(p page, testid string) (shown bool, text string) {
+		sel := p.doc.Find(`[data-testid="` + testid + `"]`)
+		if sel.Length() != 1 {
+			t.Fatalf("%s: %d elements %s, want 1", pageURL, sel.Length(), testid)
+		}
+		_, hidden := sel.Attr("hidden")
+		return !hidden, strings.Join(strings.Fields(sel.Text()), " ")
+	}
 
 	status, p := ts.progress(tok, id)
 	total := p.num("chunks_total")
@@ -70,6 +97,19 @@ func TestProgressExplainsStalls(t *testing.T) {
 	}
 	p.check(t, "no volunteer", map[string]any{"chunks_verified": 0, "chunks_queued": total, "chunks_running": 0, "chunks_awaiting_replica": 0,
 		"volunteers_working": 0, "volunteers_connected": 0, "quorum": 2, "eta_seconds": nil, "waiting_for": "volunteers"})
+	pg := b.get(pageURL)
+	if shown, text := hint(pg, "analysis-wait-volunteers"); !shown || !strings.Contains(text, "--local-workers") || pg.doc.Find(`[data-testid="analysis-wait-volunteers"] a[href="/donate"]`).Length() != 1 {
+		t.Errorf("progress page with no volunteer: wait-for-volunteers shown %v, text %q; want it shown, linking /donate and naming --local-workers", shown, text)
+	}
+	if shown, _ := hint(pg, "analysis-wait-second-opinion"); shown {
+		t.Error("progress page with no volunteer shows the second-opinion notice")
+	}
+	if got := pg.text("analysis-queued"); got != fmt.Sprint(total) {
+		t.Errorf("progress page: waiting for a volunteer: got %q, want %d", got, total)
+	}
+	if got := b.get("/donate").text("donate-backlog-queued"); got != fmt.Sprintf("%d chunks waiting for a volunteer", total) {
+		t.Errorf("/donate with a queued analysis: got %q, want %d chunks waiting for a volunteer", got, total)
+	}
 
 	startVolunteers(t, ts.base, 1, volunteer.Config{Slots: 2})
 	deadline := time.Now().Add(60 * time.Second)
@@ -82,6 +122,16 @@ func TestProgressExplainsStalls(t *testing.T) {
 	}
 	p.check(t, "one volunteer", map[string]any{"chunks_verified": 0, "chunks_queued": 0, "chunks_running": 0,
 		"volunteers_working": 0, "volunteers_connected": 1, "eta_seconds": nil, "waiting_for": "second_opinion"})
+	pg = b.get(pageURL)
+	if shown, text := hint(pg, "analysis-wait-second-opinion"); !shown || !strings.Contains(text, "Quorum 2") || !strings.Contains(text, "different network") {
+		t.Errorf("progress page with one volunteer: second-opinion notice shown %v, text %q; want it shown, naming quorum 2 and a different network", shown, text)
+	}
+	if shown, _ := hint(pg, "analysis-wait-volunteers"); shown {
+		t.Error("progress page with one volunteer still says no volunteer is connected")
+	}
+	if got := b.get("/donate").text("donate-backlog-awaiting"); got != fmt.Sprintf("%d chunks computed once and waiting for a second opinion", total) {
+		t.Errorf("/donate with one volunteer: got %q", got)
+	}
 
 	startVolunteers(t, ts.base, 1, volunteer.Config{Slots: 2})
 	if s := ts.waitDone(tok, id, 60*time.Second); s.Status != store.StatusDone {
@@ -90,4 +140,13 @@ func TestProgressExplainsStalls(t *testing.T) {
 	_, p = ts.progress(tok, id)
 	p.check(t, "done", map[string]any{"chunks_verified": total, "chunks_total": total, "chunks_queued": 0, "chunks_running": 0, "chunks_awaiting_replica": 0,
 		"volunteers_working": 0, "volunteers_connected": 0, "eta_seconds": nil, "waiting_for": ""})
+	pg = b.get(pageURL)
+	if got, eta := pg.text("analysis-volunteers"), pg.text("analysis-eta"); got != "0" || eta != "–" {
+		t.Errorf("progress page of a finished analysis: volunteers working %q, time left %q; want 0 and –", got, eta)
+	}
+	for _, id := range []string{"analysis-wait-volunteers", "analysis-wait-second-opinion"} {
+		if shown, _ := hint(pg, id); shown {
+			t.Errorf("progress page of a finished analysis shows %s", id)
+		}
+	}
 }

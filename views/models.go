@@ -365,6 +365,13 @@ type CohortSection struct {
 // DonatePage is the volunteer page. donate.js does the work.
 type DonatePage struct {
 	MaxThreads int // options offered in the threads select; 0 gives 16
+	// Quorum is how many equal results from different volunteers settle a
+	// chunk; the page explains why a result may wait for a second opinion.
+	Quorum int
+	// Queued, Running and Awaiting count the chunks of every running
+	// analysis when the page was made: waiting for a volunteer, leased
+	// now, and computed but waiting for a second opinion.
+	Queued, Running, Awaiting int
 }
 
 // LeaderboardPage is the public list of volunteers by credit.

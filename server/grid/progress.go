@@ -96,3 +96,32 @@ func (g *Grid) ProgressDetail(id int64) (ProgressDetail, bool) {
 	}
 	return d, true
 }
+
+// Backlog sums what the chunks of every running analysis are doing now
+// (Total, Verified, Queued, Running, AwaitingReplica and Quorum; the
+// volunteer fields are left 0): the volunteer page shows it so that a
+// volunteer can tell "no work" from "my results wait for a second opinion".
+func (g *Grid) Backlog() ProgressDetail {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	d := ProgressDetail{Quorum: g.cfg.Quorum}
+	for _, a := range g.analyses {
+		if a.gone {
+			continue
+		}
+		d.Total += len(a.chunks)
+		d.Verified += a.verified
+		for _, c := range a.chunks {
+			switch {
+			case c.state != chunkOpen:
+			case len(c.leases) > 0:
+				d.Running++
+			case len(c.results) > 0:
+				d.AwaitingReplica++
+			default:
+				d.Queued++
+			}
+		}
+	}
+	return d
+}
