@@ -284,6 +284,15 @@ func (p *portal) handleResult() http.Handler {
 			p.fail(w, r, err)
 			return
 		}
+		if a.Status != store.StatusDone {
+			// No result yet (or never, when it failed): the progress page
+			// says how far it is, or why it stopped.
+			if !a.Finished() {
+				p.flash(r, "info", fmt.Sprintf("Analysis #%d has no result yet: it is %s. This page follows it.", a.ID, a.Status))
+			}
+			http.Redirect(w, r, fmt.Sprintf("/analyses/%d", a.ID), http.StatusSeeOther)
+			return
+		}
 		res, err := decodedResult(r.Context(), p.d, a)
 		if err != nil {
 			p.fail(w, r, err)
@@ -435,6 +444,19 @@ func (p *portal) cohortBatchPage(r *http.Request, batchID int64, as []store.Anal
 			sec.Problem = err.Error()
 		}
 		page.Sections = append(page.Sections, sec)
+	}
+	names := map[int64]string{}
+	for _, a := range as {
+		name, ok := names[a.DatasetID]
+		if !ok {
+			if ds, err := p.d.Store.Dataset(r.Context(), a.DatasetID); err == nil {
+				name = ds.Name
+			}
+			names[a.DatasetID] = name
+		}
+		verified, total := progress(p.d, a)
+		page.Progress = append(page.Progress, views.BatchAnalysis{ID: a.ID, Algorithm: a.Algorithm, DatasetName: name, Status: a.Status,
+			ChunksVerified: verified, ChunksTotal: total})
 	}
 	page.CSV = fmt.Sprintf("/batches/%d/download?format=csv", batchID)
 	if page.Only != "" {

@@ -57,6 +57,20 @@ func TestProgressContract(t *testing.T) {
 			t.Errorf("progress.js reads progress.%s, which the API does not send", f)
 		}
 	}
+	// batch.js reads a few of the same fields for each analysis of a batch.
+	b, err := static.Files.ReadFile("js/batch.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	batchReads := regexp.MustCompile(`\bp\.([a-z_]+)`).FindAllStringSubmatch(string(b), -1)
+	if len(batchReads) == 0 {
+		t.Error("batch.js reads no progress field")
+	}
+	for _, q := range batchReads {
+		if !slices.Contains(tags, q[1]) {
+			t.Errorf("batch.js reads progress.%s, which the API does not send", q[1])
+		}
+	}
 	for _, f := range tags {
 		if !slices.Contains(read, f) {
 			t.Errorf("progress.js never reads progress.%s", f)

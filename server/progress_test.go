@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"github.com/pulsegrid/pulsegrid/server/auth"
 	"github.com/pulsegrid/pulsegrid/server/store"
@@ -148,5 +152,74 @@ func TestProgressExplainsStalls(t *testing.T) {
 		if shown, _ := hint(pg, id); shown {
 			t.Errorf("progress page of a finished analysis shows %s", id)
 		}
+	}
+}
+
+// TestBatchPageBeforeDone: a batch page follows its analyses before they
+// finish, and every link to an unfinished analysis goes to its progress
+// page; the portal's result URL sends there too, the API keeps its 409.
+func TestBatchPageBeforeDone(t *testing.T) {
+	ts := startServer(t, t.TempDir(), "127.0.0.1:0", gridConfig())
+	defer ts.stop()
+	hash, _ := auth.HashPassword("Quiet-Harbour-Lantern-7")
+	if _, err := ts.st.CreateUser(context.Background(), store.User{Email: "clin@example.org", Role: store.RoleClinician, PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	tok := ts.user("clin@example.org", store.RoleClinician)
+	b := newBrowser(t, ts.base)
+	b.login("clin@example.org", "Quiet-Harbour-Lantern-7")
+	ds := ts.upload(tok, "119", nil)
+	start := b.post("/analyses", url.Values{"algorithm": {"ecg.beats@1", "ecg.hrv@1"}, "dataset": {fmt.Sprint(ds)}, "priority": {"routine"}})
+	batch := idFrom(t, start.location(), "/batches/")
+	path := fmt.Sprintf("/batches/%d", batch)
+
+	pg := b.get(path)
+	rows := pg.doc.Find(`[data-testid="batch-analysis"]`)
+	if pg.status != 200 || rows.Length() != 2 || pg.doc.Find(`[data-testid="batch-progress"]`).AttrOr("data-terminal", "") != "false" {
+		t.Fatalf("batch page: %d with %d analyses, want 200 with 2 followed live", pg.status, rows.Length())
+	}
+	var ids []int64
+	rows.Each(func(_ int, row *goquery.Selection) {
+		id, _ := strconv.ParseInt(row.AttrOr("data-analysis-id", ""), 10, 64)
+		ids = append(ids, id)
+		if st := strings.TrimSpace(row.Find(`[data-testid="batch-analysis-status"]`).Text()); st != store.StatusRunning {
+			t.Errorf("analysis %d: status %q, want running", id, st)
+		}
+		if href := row.Find(`[data-testid="batch-analysis-link"]`).AttrOr("href", ""); href != fmt.Sprintf("/analyses/%d", id) {
+			t.Errorf("analysis %d before done links %q, want its progress page", id, href)
+		}
+		if row.AttrOr("data-status-url", "") != fmt.Sprintf("/api/v1/analyses/%d", id) {
+			t.Errorf("analysis %d polls %q", id, row.AttrOr("data-status-url", ""))
+		}
+	})
+	pg.doc.Find(`[data-testid="cohort-recording"] a`).Each(func(_ int, a *goquery.Selection) {
+		if strings.HasSuffix(a.AttrOr("href", ""), "/result") {
+			t.Errorf("cohort column links %q before its analysis is done", a.AttrOr("href", ""))
+		}
+	})
+	res := b.get(fmt.Sprintf("/analyses/%d/result", ids[0]))
+	if res.status != 303 || res.location() != fmt.Sprintf("/analyses/%d", ids[0]) {
+		t.Errorf("portal result before done: got %d to %q, want 303 to the progress page", res.status, res.location())
+	}
+	if code, body := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/result", ids[0]), tok, nil, ""); code != 409 || !strings.Contains(string(body), `"error"`) {
+		t.Errorf("API result before done: got %d %s, want a 409 JSON error", code, body)
+	}
+
+	startVolunteers(t, ts.base, 2, volunteer.Config{Slots: 2})
+	for _, id := range ids {
+		ts.waitDone(tok, id, 90*time.Second)
+	}
+	pg = b.get(path)
+	if pg.doc.Find(`[data-testid="batch-progress"]`).AttrOr("data-terminal", "") != "true" {
+		t.Error("batch page after every analysis finished still polls")
+	}
+	pg.doc.Find(`[data-testid="batch-analysis"]`).Each(func(_ int, row *goquery.Selection) {
+		id := row.AttrOr("data-analysis-id", "")
+		if href := row.Find(`[data-testid="batch-analysis-link"]`).AttrOr("href", ""); href != "/analyses/"+id+"/result" {
+			t.Errorf("analysis %s done links %q, want its result", id, href)
+		}
+	})
+	if res := b.get(fmt.Sprintf("/analyses/%d/result", ids[0])); res.status != 200 {
+		t.Errorf("portal result when done: got %d, want 200", res.status)
 	}
 }

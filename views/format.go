@@ -374,3 +374,22 @@ func plural(n int, one, many string) string {
 	}
 	return itoa(n) + " " + many
 }
+
+// analysisLink is where a link to an analysis goes: its result once done,
+// its progress page before (the result does not exist yet).
+func analysisLink(id int64, status string) string {
+	if status == "done" {
+		return "/analyses/" + i64(id) + "/result"
+	}
+	return "/analyses/" + i64(id)
+}
+
+// batchTerminal reports whether every analysis of the batch has finished.
+func batchTerminal(p CohortBatchPage) bool {
+	for _, a := range p.Progress {
+		if !a.Terminal() {
+			return false
+		}
+	}
+	return true
+}

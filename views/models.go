@@ -351,6 +351,24 @@ type CohortBatchPage struct {
 	Sections []CohortSection
 	// CSV downloads the cohort table of the sections shown; empty hides it.
 	CSV string
+	// Progress lists every analysis of the batch in the order started, with
+	// its chunks; static/js/batch.js keeps the unfinished ones current.
+	Progress []BatchAnalysis
+}
+
+// BatchAnalysis is one analysis of a batch on the batch page.
+type BatchAnalysis struct {
+	ID             int64
+	Algorithm      string
+	DatasetName    string
+	Status         string
+	ChunksVerified int
+	ChunksTotal    int
+}
+
+// Terminal reports whether the analysis will not change any more.
+func (a BatchAnalysis) Terminal() bool {
+	return a.Status == "done" || a.Status == "failed" || a.Status == "cancelled"
 }
 
 // CohortSection is one algorithm's comparison in a CohortBatchPage.
