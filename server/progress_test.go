@@ -108,6 +108,13 @@ func TestProgressExplainsStalls(t *testing.T) {
 	if shown, _ := hint(pg, "analysis-wait-second-opinion"); shown {
 		t.Error("progress page with no volunteer shows the second-opinion notice")
 	}
+	// Cancelling asks first (static/js/confirm.js reads data-confirm; no inline script).
+	if msg := pg.doc.Find(`form#analysis-cancel-form`).AttrOr("data-confirm", ""); !strings.Contains(msg, "Cancel this analysis?") {
+		t.Errorf("cancel form: data-confirm %q, want a question", msg)
+	}
+	if pg.doc.Find(`script[src="/static/js/confirm.js"]`).Length() != 1 {
+		t.Error("progress page does not load confirm.js")
+	}
 	if got := pg.text("analysis-queued"); got != fmt.Sprint(total) {
 		t.Errorf("progress page: waiting for a volunteer: got %q, want %d", got, total)
 	}

@@ -166,3 +166,19 @@ func acceptsGzip(r *http.Request) bool {
 	}
 	return false
 }
+
+// handleFavicon answers /favicon.ico, which browsers ask for on every
+// site whatever the page links (pages link /static/favicon.svg), with the
+// same SVG icon.
+func handleFavicon() http.Handler {
+	icon, err := fs.ReadFile(static.Files, "favicon.svg")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(icon))
+	})
+}

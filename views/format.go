@@ -16,8 +16,12 @@ type navItem struct {
 	Key, Label, Href string
 }
 
-// navItems lists the sections a role may visit.
-func navItems(role string) []navItem {
+// navItems lists the sections a role may visit; none while the account
+// must change its password first (every other page sends it back).
+func navItems(role string, mustChange bool) []navItem {
+	if mustChange {
+		return nil
+	}
 	public := []navItem{{"donate", "Donate", "/donate"}, {"leaderboard", "Leaderboard", "/leaderboard"}}
 	switch role {
 	case RoleClinician, RoleAdmin:

@@ -31,6 +31,9 @@ type Nav struct {
 	// layout renders (the logout form). The server relies on
 	// http.CrossOriginProtection; the token is optional defence in depth.
 	CSRFToken string
+	// MustChange hides the navigation: the account must choose a new
+	// password before any other page opens, so links would only bounce.
+	MustChange bool
 }
 
 // Flash is a one-time message.
