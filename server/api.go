@@ -344,7 +344,7 @@ func handleAnalysisResult(d Deps) http.Handler {
 			return
 		}
 		audit(d, r, "analysis.export", fmt.Sprintf("analysis/%d", a.ID), format)
-		if err := writeExport(w, a, res, body, format); err != nil {
+		if err := writeExport(r.Context(), d, w, a, res, body, format); err != nil {
 			writeError(w, r, d.Logger, err)
 		}
 	})

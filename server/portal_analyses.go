@@ -383,7 +383,7 @@ func (p *portal) handleDownload() http.Handler {
 			return
 		}
 		audit(p.d, r, "analysis.export", fmt.Sprintf("analysis/%d", a.ID), format)
-		if err := writeExport(w, a, res, body, format); err != nil {
+		if err := writeExport(r.Context(), p.d, w, a, res, body, format); err != nil {
 			p.fail(w, r, err)
 		}
 	})

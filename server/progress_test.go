@@ -229,4 +229,18 @@ func TestBatchPageBeforeDone(t *testing.T) {
 	if res := b.get(fmt.Sprintf("/analyses/%d/result", ids[0])); res.status != 200 {
 		t.Errorf("portal result when done: got %d, want 200", res.status)
 	}
+	// Downloads are named after the recording; the beats CSV leaves the
+	// first beat's rr and hr empty (there is no interval before it).
+	atr := b.get(fmt.Sprintf("/analyses/%d/download?format=wfdb", ids[0]))
+	if cd := atr.header.Get("Content-Disposition"); atr.status != 200 || cd != `attachment; filename="119.atr"` {
+		t.Errorf("WFDB download: got %d %q, want 119.atr", atr.status, cd)
+	}
+	csv := b.get(fmt.Sprintf("/analyses/%d/download?format=csv", ids[0]))
+	lines := strings.SplitN(string(csv.body), "\n", 4)
+	if cd := csv.header.Get("Content-Disposition"); !strings.Contains(cd, fmt.Sprintf(`filename="119-analysis-%d.csv"`, ids[0])) {
+		t.Errorf("CSV download named %q", cd)
+	}
+	if len(lines) < 3 || lines[0] != "sample,time_s,rr_s,hr_bpm" || !strings.HasSuffix(lines[1], ",,") || strings.HasSuffix(lines[2], ",,") {
+		t.Errorf("beats CSV starts %q, want the first beat with empty rr and hr, the second with both", lines[:min(len(lines), 3)])
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -209,8 +210,9 @@ func decodedResult(ctx context.Context, d Deps, a store.Analysis) (pipeline.Resu
 }
 
 // writeExport answers a result download in one of export.Formats: JSON is
-// the stored document itself, the others are rendered from the result.
-func writeExport(w http.ResponseWriter, a store.Analysis, res pipeline.Result, body []byte, format string) error {
+// the stored document itself, the others are rendered from the result. The
+// file is named after the recording (exportName).
+func writeExport(ctx context.Context, d Deps, w http.ResponseWriter, a store.Analysis, res pipeline.Result, body []byte, format string) error {
 	f := export.File{Data: body, ContentType: "application/json", Ext: ".json"}
 	if format != "json" {
 		var err error
@@ -221,7 +223,39 @@ func writeExport(w http.ResponseWriter, a store.Analysis, res pipeline.Result, b
 			return err
 		}
 	}
-	return writeAttachment(w, fmt.Sprintf("analysis-%d%s", a.ID, f.Ext), f.ContentType, f.Data)
+	record := ""
+	if ds, err := d.Store.Dataset(ctx, a.DatasetID); err == nil {
+		record = ds.Name
+	}
+	return writeAttachment(w, exportName(record, a.ID, f.Ext), f.ContentType, f.Data)
+}
+
+// exportName names a download after its recording: WFDB annotations as
+// RECORD.atr, which WFDB tools read beside RECORD.hea; CSV and JSON as
+// RECORD-analysis-N.csv, so that two analyses of one record do not clash.
+// Characters other than letters, digits, ".", "_" and "-" become "_" (the
+// name goes into a header); a name left empty falls back to analysis-N.
+func exportName(record string, analysisID int64, ext string) string {
+	clean := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-':
+			return r
+		case r == '.':
+			return '.'
+		}
+		return '_'
+	}, record)
+	clean = strings.Trim(clean, "._")
+	if len(clean) > 80 {
+		clean = clean[:80]
+	}
+	if clean == "" {
+		return fmt.Sprintf("analysis-%d%s", analysisID, ext)
+	}
+	if ext == ".atr" {
+		return clean + ext
+	}
+	return fmt.Sprintf("%s-analysis-%d%s", clean, analysisID, ext)
 }
 
 // writeAttachment answers a download of a file called name.

@@ -267,6 +267,9 @@ type StripView struct {
 // HRVResult is the HRV table.
 type HRVResult struct {
 	Rows []HRVRow
+	// NotComputable, when set, says why the frequency-domain rows (those
+	// with NotComputable set) have no value.
+	NotComputable string
 }
 
 // HRVRow is one HRV measure. If Usual is empty, the table fills it from
@@ -277,6 +280,9 @@ type HRVRow struct {
 	Value float64
 	Unit  string
 	Usual string // "141 ± 39"
+	// NotComputable marks a measure the data cannot give (its Value is
+	// NaN); HRVResult.NotComputable says why.
+	NotComputable bool
 }
 
 // VitalsResult is the vitals summary and trends.
@@ -339,6 +345,9 @@ type CohortMetric struct {
 	Name   string
 	Unit   string
 	Values []float64
+	// Count shows the values as integers (beats, episodes); the
+	// aggregates keep one decimal.
+	Count bool
 }
 
 // CohortBatchPage is the cohort view of a batch: a section per algorithm

@@ -16,15 +16,15 @@ const root = document.getElementById('analysis');
 const TERMINAL = new Set(['done', 'failed', 'cancelled']);
 const PERIOD_MS = 2000;
 
-// formatETA matches views.fmtETA: "unknown" when null, seconds under a
-// minute, m:ss or h:mm:ss above.
+// formatETA matches views.fmtETA: "unknown" when null, else "16 s",
+// "30 min 5 s", "2 h 16 min" (seconds rounded up under a minute).
 export const formatETA = (s) => {
-  if (s == null || !(s >= 0)) return 'unknown';
+  if (s == null || !(s >= 0) || !Number.isFinite(s)) return 'unknown';
   if (s < 60) return `${Math.ceil(s)} s`;
   s = Math.round(s);
-  const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = s % 60;
-  const pad = (v) => String(v).padStart(2, '0');
-  return h > 0 ? `${h}:${pad(m)}:${pad(sec)}` : `${m}:${pad(sec)}`;
+  if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
+  const m = Math.round(s / 60);
+  return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
 };
 
 const setText = (id, value) => {
