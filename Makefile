@@ -26,12 +26,14 @@ build: wasm ## build bin/pulsegrid
 generate: ## regenerate templ components
 	$(GO) tool templ generate
 
-wasm: ## build static/worker.wasm and copy wasm_exec.js
+wasm: ## build static/worker.wasm (and its gzip) and copy wasm_exec.js
 	@if [ -d wasmworker ]; then \
 	  echo "wasm: compiling the browser worker to static/worker.wasm (GOOS=js GOARCH=wasm; the first build takes a minute or two)"; \
 	  GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o static/worker.wasm ./wasmworker && \
 	  cp "$(GOROOT)/lib/wasm/wasm_exec.js" static/wasm_exec.js && \
-	  echo "wasm: static/worker.wasm ready ($$(du -h static/worker.wasm | cut -f1))"; \
+	  echo "wasm: compressing it once to static/worker.wasm.gz (served to browsers as is)" && \
+	  gzip -9 -n -k -f static/worker.wasm && \
+	  echo "wasm: static/worker.wasm ready ($$(du -h static/worker.wasm | cut -f1), gzipped $$(du -h static/worker.wasm.gz | cut -f1))"; \
 	fi
 
 check: ## gofmt, go vet (native and js/wasm), templ generated code current
@@ -62,4 +64,4 @@ bench: ## benchmarks: pipeline native and wasm, coordinator (figures go to docs/
 	$(GO) run ./cmd/pulsegrid bench coordinator --volunteers 1000 --duration 10s
 
 clean: ## remove build output
-	rm -rf bin static/worker.wasm static/wasm_exec.js
+	rm -rf bin static/worker.wasm static/worker.wasm.gz static/wasm_exec.js
