@@ -477,7 +477,7 @@ func (p *portal) handleCohort() http.Handler {
 			p.fail(w, r, err)
 			return
 		}
-		title := fmt.Sprintf("Cohort of batch #%d", id)
+		title := fmt.Sprintf("Batch #%d", id)
 		detail := "all"
 		if page.Only != "" {
 			title += ": " + page.Only
