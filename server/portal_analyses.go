@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/pulsegrid/pulsegrid/algorithms/export"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/server/grid"
 	"github.com/pulsegrid/pulsegrid/server/store"
 	"github.com/pulsegrid/pulsegrid/views"
 )
@@ -143,16 +145,19 @@ func (p *portal) handleAnalysisStart() http.Handler {
 		}
 		var jobs []job
 		var datasets []int64
+		names := map[int64]string{}
 		for _, s := range dsIDs {
 			id, err := strconv.ParseInt(s, 10, 64)
+			var ds store.Dataset
 			if err == nil {
-				_, err = p.dataset(r, id)
+				ds, err = p.dataset(r, id)
 			}
 			if err != nil {
 				problems = append(problems, views.Problem{Message: fmt.Sprintf("Dataset %q was not found.", s)})
 				continue
 			}
 			datasets = append(datasets, id)
+			names[id] = ds.Name
 		}
 		for _, n := range algs {
 			alg, err := p.d.Registry.Lookup(n)
@@ -191,14 +196,17 @@ func (p *portal) handleAnalysisStart() http.Handler {
 					p.d.Logger.Error("start analysis", "err", err)
 					err = Errorf(EInternal, "internal error")
 				}
-				failed = append(failed, fmt.Sprintf("%s on dataset %d: %v", j.alg.Name(), j.dataset, err))
+				failed = append(failed, fmt.Sprintf("%s on %s: %s", j.alg.Name(), names[j.dataset], startProblem(j.alg.Name(), err)))
 				continue
 			}
 			audit(p.d, r, "analysis.start", fmt.Sprintf("analysis/%d", a.ID), fmt.Sprintf("%s on dataset/%d", a.Algorithm, a.DatasetID))
 			started = append(started, a.ID)
 		}
-		if len(failed) > 0 {
-			p.flash(r, "error", fmt.Sprintf("%d of %d analyses could not start: %s", len(failed), len(jobs), strings.Join(failed, "; ")))
+		switch {
+		case len(failed) == 1 && len(jobs) == 1:
+			p.flash(r, "error", "The analysis could not start: "+failed[0]+".")
+		case len(failed) > 0:
+			p.flash(r, "error", fmt.Sprintf("%d of %d analyses could not start: %s.", len(failed), len(jobs), strings.Join(failed, "; ")))
 		}
 		switch {
 		case len(started) == 0:
@@ -574,4 +582,20 @@ func csvText(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// startProblem is why an analysis could not start, said once: the grid's
+// split error names the algorithm and the dataset id ("ecg.beats@1 cannot
+// run on dataset 6: ecg.beats@1: no ECG channel…"), which the flash
+// already names, by the recording's name.
+func startProblem(alg string, err error) string {
+	var se *grid.SplitError
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	msg := se.Err.Error()
+	if inner := errors.Unwrap(se.Err); inner != nil {
+		msg = inner.Error()
+	}
+	return strings.TrimPrefix(msg, alg+": ")
 }

@@ -461,3 +461,12 @@ func batchTerminal(p CohortBatchPage) bool {
 	}
 	return true
 }
+
+// problemWhere is where a problem was found, as the message's lead-in:
+// "bad.csv, line 3: " (the handler drops the same from the message).
+func problemWhere(p Problem) string {
+	if p.Line > 0 {
+		return p.File + ", line " + itoa(p.Line) + ": "
+	}
+	return p.File + ": "
+}
