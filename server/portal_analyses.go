@@ -15,6 +15,7 @@ import (
 
 	"github.com/pulsegrid/pulsegrid/algorithms/export"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 	"github.com/pulsegrid/pulsegrid/server/grid"
 	"github.com/pulsegrid/pulsegrid/server/store"
 	"github.com/pulsegrid/pulsegrid/views"
@@ -88,8 +89,51 @@ func (p *portal) analysisNewPage(r *http.Request) (views.AnalysisNewPage, error)
 	}
 	for _, d := range ds {
 		page.Datasets = append(page.Datasets, views.Option{Value: strconv.FormatInt(d.ID, 10), Label: d.Name})
+		row := make([]string, len(page.Algorithms))
+		for j, o := range page.Algorithms {
+			if a, err := p.d.Registry.Lookup(o.Name); err == nil {
+				row[j] = misfit(a, d)
+			}
+		}
+		page.Fits = append(page.Fits, row)
 	}
 	return page, nil
+}
+
+// misfit says why alg cannot run on ds with its default parameters, or ""
+// when it can, from the channels' names, units and rates alone (no
+// samples are read): an algorithm that picks its channels is asked which
+// (pipeline.ChannelPicker); another is split on one sample per channel,
+// which fails the same way when no channel suits it.
+func misfit(alg pipeline.Algorithm, ds store.Dataset) (why string) {
+	defer func() {
+		if recover() != nil {
+			why = "" // cannot tell from metadata: let the start decide
+		}
+	}()
+	params, err := alg.Params(nil)
+	if err != nil {
+		return ""
+	}
+	meta := &signal.Signal{}
+	for _, c := range ds.Channels {
+		meta.Channels = append(meta.Channels, c.Channel())
+	}
+	if len(meta.Channels) == 0 {
+		return "the recording has no channels"
+	}
+	if picker, ok := alg.(pipeline.ChannelPicker); ok {
+		_, err = picker.SplitChannels(meta, params)
+	} else {
+		for i := range meta.Channels {
+			meta.Channels[i].Samples = []float64{0}
+		}
+		_, err = alg.Split(meta, params, pipeline.SplitOptions{Whole: true})
+	}
+	if err != nil {
+		return strings.TrimPrefix(err.Error(), alg.Name()+": ")
+	}
+	return ""
 }
 
 func (p *portal) handleAnalysisNew() http.Handler {

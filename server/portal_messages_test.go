@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/pulsegrid/pulsegrid/server/store"
 )
 
@@ -44,6 +46,34 @@ func TestMessagesSayEachThingOnce(t *testing.T) {
 		t.Fatalf("vitals upload: got %d %s", ok.status, ok.body)
 	}
 	ds := idFrom(t, ok.location(), "/datasets/")
+	if rec := b.uploadRecord("100", []string{".hea", ".dat"}, "text/html"); rec.status != http.StatusSeeOther {
+		t.Fatalf("MIT upload: got %d", rec.status)
+	}
+
+	// The form says which algorithms fit which recording, and why not.
+	form := b.get("/analyses/new")
+	fits := map[string]string{}
+	form.doc.Find(`[data-testid="analysis-fit-row"]`).Each(func(_ int, row *goquery.Selection) {
+		name := strings.TrimSpace(row.Find("th").Text())
+		row.Find(`[data-testid="analysis-fit"]`).Each(func(_ int, c *goquery.Selection) {
+			fits[name+" "+c.AttrOr("data-algorithm", "")] = c.AttrOr("data-fits", "") + " " + strings.TrimSpace(c.Text())
+		})
+	})
+	for key, want := range map[string]string{
+		"ward ecg.beats@1":      "false",
+		"ward vitals.summary@1": "true",
+		"100 ecg.beats@1":       "true",
+		"100 ecg.hrv@1":         "true",
+		"ward vitals.alarms@1":  "true",
+		"100 vitals.alarms@1":   "false",
+	} {
+		if got := fits[key]; !strings.HasPrefix(got, want) {
+			t.Errorf("fit of %s: got %q, want %s", key, got, want)
+		}
+	}
+	if got := fits["ward ecg.beats@1"]; !strings.Contains(got, "no ECG channel") {
+		t.Errorf("ecg.beats@1 on a vitals log: got %q, want the reason", got)
+	}
 	start := b.post("/analyses", url.Values{"algorithm": {"ecg.beats@1"}, "dataset": {fmt.Sprint(ds)}, "priority": {"routine"}})
 	flash := b.follow(start.location()).text("flash")
 	if !strings.Contains(flash, "ecg.beats@1 on ward") || strings.Contains(flash, "dataset "+fmt.Sprint(ds)) || strings.Count(flash, "ecg.beats@1") != 1 {

@@ -152,6 +152,10 @@ type AnalysisNewPage struct {
 	Priority   string   // "routine", "urgent", "stat"; empty gives routine
 	Problems   []Problem
 	CSRFToken  string
+	// Fits says, for each dataset (in Datasets' order) and algorithm (in
+	// Algorithms' order), "" when the algorithm can run on it with its
+	// default parameters, else why not ("no ECG channel found…").
+	Fits [][]string
 }
 
 // Priorities in the order the form lists them.
