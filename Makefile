@@ -5,6 +5,11 @@ GOROOT := $(shell $(GO) env GOROOT)
 WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 ADDR ?= 127.0.0.1:8080
 DATA ?= ./data
+# What pulsegrid --version prints (Go's own VCS stamp is missing in git
+# worktrees and with -buildvcs=false).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +dirty)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: help run build test unit wasmtest fmacheck check generate wasm bench e2e clean
 
@@ -12,18 +17,23 @@ help: ## list the targets
 	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 run: wasm ## start the server on $(ADDR) with its database in $(DATA)
-	$(GO) run ./cmd/pulsegrid serve --addr $(ADDR) --data $(DATA) --allow-same-network
+	@echo "run: compiling pulsegrid (the first build compiles every dependency: a minute or two) and starting serve on $(ADDR), data in $(DATA)"
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/pulsegrid serve --addr $(ADDR) --data $(DATA) --allow-same-network
 
 build: wasm ## build bin/pulsegrid
-	$(GO) build -o bin/pulsegrid ./cmd/pulsegrid
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/pulsegrid ./cmd/pulsegrid
 
 generate: ## regenerate templ components
 	$(GO) tool templ generate
 
-wasm: ## build static/worker.wasm and copy wasm_exec.js
+wasm: ## build static/worker.wasm (and its gzip) and copy wasm_exec.js
 	@if [ -d wasmworker ]; then \
+	  echo "wasm: compiling the browser worker to static/worker.wasm (GOOS=js GOARCH=wasm; the first build takes a minute or two)"; \
 	  GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o static/worker.wasm ./wasmworker && \
-	  cp "$(GOROOT)/lib/wasm/wasm_exec.js" static/wasm_exec.js; \
+	  cp "$(GOROOT)/lib/wasm/wasm_exec.js" static/wasm_exec.js && \
+	  echo "wasm: compressing it once to static/worker.wasm.gz (served to browsers as is)" && \
+	  gzip -9 -n -k -f static/worker.wasm && \
+	  echo "wasm: static/worker.wasm ready ($$(du -h static/worker.wasm | cut -f1), gzipped $$(du -h static/worker.wasm.gz | cut -f1))"; \
 	fi
 
 check: ## gofmt, go vet (native and js/wasm), templ generated code current
@@ -54,4 +64,4 @@ bench: ## benchmarks: pipeline native and wasm, coordinator (figures go to docs/
 	$(GO) run ./cmd/pulsegrid bench coordinator --volunteers 1000 --duration 10s
 
 clean: ## remove build output
-	rm -rf bin static/worker.wasm static/wasm_exec.js
+	rm -rf bin static/worker.wasm static/worker.wasm.gz static/wasm_exec.js

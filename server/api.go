@@ -223,26 +223,23 @@ func handleDatasetDelete(d Deps) http.Handler {
 
 // analysisJSON is an analysis as the API shows it.
 type analysisJSON struct {
-	ID        int64           `json:"id"`
-	DatasetID int64           `json:"dataset_id"`
-	Algorithm string          `json:"algorithm"`
-	Params    json.RawMessage `json:"params"`
-	Priority  string          `json:"priority"`
-	Status    string          `json:"status"`
-	Progress  struct {
-		ChunksTotal    int `json:"chunks_total"`
-		ChunksVerified int `json:"chunks_verified"`
-	} `json:"progress"`
-	Error      string    `json:"error,omitempty"`
-	Summary    string    `json:"summary,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
+	ID         int64           `json:"id"`
+	DatasetID  int64           `json:"dataset_id"`
+	Algorithm  string          `json:"algorithm"`
+	Params     json.RawMessage `json:"params"`
+	Priority   string          `json:"priority"`
+	Status     string          `json:"status"`
+	Progress   progressJSON    `json:"progress"`
+	Error      string          `json:"error,omitempty"`
+	Summary    string          `json:"summary,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+	FinishedAt time.Time       `json:"finished_at,omitzero"`
 }
 
 func toJSON(d Deps, a store.Analysis) analysisJSON {
 	j := analysisJSON{ID: a.ID, DatasetID: a.DatasetID, Algorithm: a.Algorithm, Params: a.Params, Priority: a.Priority, Status: a.Status,
 		Error: a.Error, Summary: a.Summary, CreatedAt: a.CreatedAt, FinishedAt: a.FinishedAt}
-	j.Progress.ChunksVerified, j.Progress.ChunksTotal = progress(d, a)
+	j.Progress = analysisProgress(d, a)
 	return j
 }
 
@@ -347,7 +344,7 @@ func handleAnalysisResult(d Deps) http.Handler {
 			return
 		}
 		audit(d, r, "analysis.export", fmt.Sprintf("analysis/%d", a.ID), format)
-		if err := writeExport(w, a, res, body, format); err != nil {
+		if err := writeExport(r.Context(), d, w, a, res, body, format); err != nil {
 			writeError(w, r, d.Logger, err)
 		}
 	})

@@ -15,9 +15,44 @@ const donateMaxThreads = 16
 func handleDonate(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		page := views.Layout("Donate a tab", views.Nav{Active: "donate"}, views.Donate(views.DonatePage{MaxThreads: donateMaxThreads}))
+		dp := views.DonatePage{MaxThreads: donateMaxThreads}
+		if d.Grid != nil {
+			b := d.Grid.Backlog()
+			dp.Quorum, dp.Queued, dp.Running, dp.Awaiting = b.Quorum, b.Queued, b.Running, b.AwaitingReplica
+		}
+		page := views.Layout("Donate a tab", publicNav(r, "donate"), views.Donate(dp))
 		if err := page.Render(r.Context(), w); err != nil {
 			d.Logger.Warn("render /donate", "err", err)
 		}
 	})
+}
+
+// public wraps a page anyone may open (/donate, /leaderboard) so that a
+// signed-in visitor is shown as signed in: the portal's session is loaded
+// when the request carries its cookie, and its user put in the context.
+// Anonymous visitors get no session.
+func (p *portal) public(h http.Handler) http.Handler {
+	withUser := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, ok := p.sessionUser(r); ok {
+			r = r.WithContext(WithUser(r.Context(), u))
+		}
+		h.ServeHTTP(w, r)
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := r.Cookie("pulsegrid_session"); err != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		p.sessions(withUser).ServeHTTP(w, r)
+	})
+}
+
+// publicNav is the page chrome of a public page: the signed-in user's
+// navigation when public found one, the visitor's otherwise.
+func publicNav(r *http.Request, active string) views.Nav {
+	n := views.Nav{Active: active}
+	if u := userFrom(r); u.ID != 0 {
+		n.Role, n.Email, n.MustChange = u.Role, u.Email, u.MustChange
+	}
+	return n
 }

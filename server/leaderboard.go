@@ -25,8 +25,13 @@ func handleLeaderboard(d Deps) http.Handler {
 		}
 		page := views.LeaderboardPage{Rows: leaderRows(vs), Updated: time.Now()}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "public, max-age=5")
-		if err := views.Layout("Leaderboard", views.Nav{Active: "leaderboard"}, views.Leaderboard(page)).Render(r.Context(), w); err != nil {
+		nav := publicNav(r, "leaderboard")
+		if nav.Role != "" {
+			w.Header().Set("Cache-Control", "private, no-store") // it names the signed-in user
+		} else {
+			w.Header().Set("Cache-Control", "public, max-age=5")
+		}
+		if err := views.Layout("Leaderboard", nav, views.Leaderboard(page)).Render(r.Context(), w); err != nil {
 			d.Logger.Warn("render /leaderboard", "err", err)
 		}
 	})

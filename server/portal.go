@@ -202,7 +202,7 @@ func (p *portal) nav(r *http.Request, active string) views.Nav {
 	u := userFrom(r)
 	n := views.Nav{Active: active}
 	if u.ID != 0 {
-		n.Role, n.Email = u.Role, u.Email
+		n.Role, n.Email, n.MustChange = u.Role, u.Email, u.MustChange
 	}
 	if f := p.sm(r).PopString(r.Context(), sessFlash); f != "" {
 		kind, msg, _ := strings.Cut(f, "|")

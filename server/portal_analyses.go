@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -11,10 +12,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/export"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+	"github.com/pulsegrid/pulsegrid/server/grid"
 	"github.com/pulsegrid/pulsegrid/server/store"
 	"github.com/pulsegrid/pulsegrid/views"
 )
@@ -87,8 +89,51 @@ func (p *portal) analysisNewPage(r *http.Request) (views.AnalysisNewPage, error)
 	}
 	for _, d := range ds {
 		page.Datasets = append(page.Datasets, views.Option{Value: strconv.FormatInt(d.ID, 10), Label: d.Name})
+		row := make([]string, len(page.Algorithms))
+		for j, o := range page.Algorithms {
+			if a, err := p.d.Registry.Lookup(o.Name); err == nil {
+				row[j] = misfit(a, d)
+			}
+		}
+		page.Fits = append(page.Fits, row)
 	}
 	return page, nil
+}
+
+// misfit says why alg cannot run on ds with its default parameters, or ""
+// when it can, from the channels' names, units and rates alone (no
+// samples are read): an algorithm that picks its channels is asked which
+// (pipeline.ChannelPicker); another is split on one sample per channel,
+// which fails the same way when no channel suits it.
+func misfit(alg pipeline.Algorithm, ds store.Dataset) (why string) {
+	defer func() {
+		if recover() != nil {
+			why = "" // cannot tell from metadata: let the start decide
+		}
+	}()
+	params, err := alg.Params(nil)
+	if err != nil {
+		return ""
+	}
+	meta := &signal.Signal{}
+	for _, c := range ds.Channels {
+		meta.Channels = append(meta.Channels, c.Channel())
+	}
+	if len(meta.Channels) == 0 {
+		return "the recording has no channels"
+	}
+	if picker, ok := alg.(pipeline.ChannelPicker); ok {
+		_, err = picker.SplitChannels(meta, params)
+	} else {
+		for i := range meta.Channels {
+			meta.Channels[i].Samples = []float64{0}
+		}
+		_, err = alg.Split(meta, params, pipeline.SplitOptions{Whole: true})
+	}
+	if err != nil {
+		return strings.TrimPrefix(err.Error(), alg.Name()+": ")
+	}
+	return ""
 }
 
 func (p *portal) handleAnalysisNew() http.Handler {
@@ -144,16 +189,19 @@ func (p *portal) handleAnalysisStart() http.Handler {
 		}
 		var jobs []job
 		var datasets []int64
+		names := map[int64]string{}
 		for _, s := range dsIDs {
 			id, err := strconv.ParseInt(s, 10, 64)
+			var ds store.Dataset
 			if err == nil {
-				_, err = p.dataset(r, id)
+				ds, err = p.dataset(r, id)
 			}
 			if err != nil {
 				problems = append(problems, views.Problem{Message: fmt.Sprintf("Dataset %q was not found.", s)})
 				continue
 			}
 			datasets = append(datasets, id)
+			names[id] = ds.Name
 		}
 		for _, n := range algs {
 			alg, err := p.d.Registry.Lookup(n)
@@ -192,14 +240,17 @@ func (p *portal) handleAnalysisStart() http.Handler {
 					p.d.Logger.Error("start analysis", "err", err)
 					err = Errorf(EInternal, "internal error")
 				}
-				failed = append(failed, fmt.Sprintf("%s on dataset %d: %v", j.alg.Name(), j.dataset, err))
+				failed = append(failed, fmt.Sprintf("%s on %s: %s", j.alg.Name(), names[j.dataset], startProblem(j.alg.Name(), err)))
 				continue
 			}
 			audit(p.d, r, "analysis.start", fmt.Sprintf("analysis/%d", a.ID), fmt.Sprintf("%s on dataset/%d", a.Algorithm, a.DatasetID))
 			started = append(started, a.ID)
 		}
-		if len(failed) > 0 {
-			p.flash(r, "error", fmt.Sprintf("%d of %d analyses could not start: %s", len(failed), len(jobs), strings.Join(failed, "; ")))
+		switch {
+		case len(failed) == 1 && len(jobs) == 1:
+			p.flash(r, "error", "The analysis could not start: "+failed[0]+".")
+		case len(failed) > 0:
+			p.flash(r, "error", fmt.Sprintf("%d of %d analyses could not start: %s.", len(failed), len(jobs), strings.Join(failed, "; ")))
 		}
 		switch {
 		case len(started) == 0:
@@ -228,14 +279,13 @@ func (p *portal) handleAnalysis() http.Handler {
 		if ds, err := p.d.Store.Dataset(r.Context(), a.DatasetID); err == nil {
 			page.DatasetName = ds.Name
 		}
-		page.ChunksVerified, page.ChunksTotal = progress(p.d, a)
-		if !a.Finished() {
-			st := p.d.Grid.Stats()
-			page.VolunteersWorking = st.Volunteers + st.LocalWorkers
-			// A rough estimate: the average pace since the start.
-			if el := time.Since(a.CreatedAt).Seconds(); page.ChunksVerified > 0 && el > 0 {
-				page.ETASeconds = el / float64(page.ChunksVerified) * float64(page.ChunksTotal-page.ChunksVerified)
-			}
+		pr := analysisProgress(p.d, a)
+		page.ChunksVerified, page.ChunksTotal = pr.ChunksVerified, pr.ChunksTotal
+		page.ChunksQueued, page.ChunksRunning, page.ChunksAwaiting = pr.ChunksQueued, pr.ChunksRunning, pr.ChunksAwaitingReplica
+		page.VolunteersWorking, page.VolunteersConnected, page.Quorum = pr.VolunteersWorking, pr.VolunteersConnected, pr.Quorum
+		page.WaitingFor = pr.WaitingFor
+		if pr.ETASeconds != nil {
+			page.ETASeconds = *pr.ETASeconds
 		}
 		if b, err := p.d.Store.Batches(r.Context(), []int64{a.ID}); err == nil {
 			page.BatchID = b[a.ID]
@@ -284,6 +334,15 @@ func (p *portal) handleResult() http.Handler {
 		a, err := p.analysis(r)
 		if err != nil {
 			p.fail(w, r, err)
+			return
+		}
+		if a.Status != store.StatusDone {
+			// No result yet (or never, when it failed): the progress page
+			// says how far it is, or why it stopped.
+			if !a.Finished() {
+				p.flash(r, "info", fmt.Sprintf("Analysis #%d has no result yet: it is %s. This page follows it.", a.ID, a.Status))
+			}
+			http.Redirect(w, r, fmt.Sprintf("/analyses/%d", a.ID), http.StatusSeeOther)
 			return
 		}
 		res, err := decodedResult(r.Context(), p.d, a)
@@ -376,7 +435,7 @@ func (p *portal) handleDownload() http.Handler {
 			return
 		}
 		audit(p.d, r, "analysis.export", fmt.Sprintf("analysis/%d", a.ID), format)
-		if err := writeExport(w, a, res, body, format); err != nil {
+		if err := writeExport(r.Context(), p.d, w, a, res, body, format); err != nil {
 			p.fail(w, r, err)
 		}
 	})
@@ -438,6 +497,19 @@ func (p *portal) cohortBatchPage(r *http.Request, batchID int64, as []store.Anal
 		}
 		page.Sections = append(page.Sections, sec)
 	}
+	names := map[int64]string{}
+	for _, a := range as {
+		name, ok := names[a.DatasetID]
+		if !ok {
+			if ds, err := p.d.Store.Dataset(r.Context(), a.DatasetID); err == nil {
+				name = ds.Name
+			}
+			names[a.DatasetID] = name
+		}
+		verified, total := progress(p.d, a)
+		page.Progress = append(page.Progress, views.BatchAnalysis{ID: a.ID, Algorithm: a.Algorithm, DatasetName: name, Status: a.Status,
+			ChunksVerified: verified, ChunksTotal: total})
+	}
 	page.CSV = fmt.Sprintf("/batches/%d/download?format=csv", batchID)
 	if page.Only != "" {
 		page.CSV += "&algorithm=" + url.QueryEscape(page.Only)
@@ -457,7 +529,7 @@ func (p *portal) handleCohort() http.Handler {
 			p.fail(w, r, err)
 			return
 		}
-		title := fmt.Sprintf("Cohort of batch #%d", id)
+		title := fmt.Sprintf("Batch #%d", id)
 		detail := "all"
 		if page.Only != "" {
 			title += ": " + page.Only
@@ -554,4 +626,20 @@ func csvText(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// startProblem is why an analysis could not start, said once: the grid's
+// split error names the algorithm and the dataset id ("ecg.beats@1 cannot
+// run on dataset 6: ecg.beats@1: no ECG channel…"), which the flash
+// already names, by the recording's name.
+func startProblem(alg string, err error) string {
+	var se *grid.SplitError
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	msg := se.Err.Error()
+	if inner := errors.Unwrap(se.Err); inner != nil {
+		msg = inner.Error()
+	}
+	return strings.TrimPrefix(msg, alg+": ")
 }

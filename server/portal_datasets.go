@@ -142,6 +142,9 @@ func (p *portal) handleUpload() http.Handler {
 	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
 		wantJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
 		reject := func(status int, problems []uploadProblem) {
+			for i := range problems {
+				problems[i] = problems[i].saidOnce()
+			}
 			if wantJSON {
 				msg := problems[0].Message
 				if len(problems) > 1 {
@@ -361,4 +364,20 @@ func (p *portal) handleDatasetDelete() http.Handler {
 		p.flash(r, "success", "The dataset and everything derived from it were deleted.")
 		redirect(w, r, "/datasets")
 	})
+}
+
+// saidOnce drops from the message the file and line the problem already
+// names: the readers' errors start with them ("bad.csv: line 3, column
+// 2…"), and the page and upload.js write "bad.csv, line 3: " before the
+// message.
+func (pr uploadProblem) saidOnce() uploadProblem {
+	if pr.File != "" {
+		pr.Message = strings.TrimPrefix(pr.Message, pr.File+": ")
+	}
+	if pr.Line > 0 {
+		for _, prefix := range []string{fmt.Sprintf("line %d, ", pr.Line), fmt.Sprintf("line %d: ", pr.Line)} {
+			pr.Message = strings.TrimPrefix(pr.Message, prefix)
+		}
+	}
+	return pr
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/ecg"
@@ -161,6 +162,39 @@ func (p *portal) strip(r *http.Request, a store.Analysis, ds store.Dataset, res 
 	return s, nil
 }
 
+// cohortCounts are the cohort measures that count things, shown without
+// decimals.
+var cohortCounts = map[string]bool{"Beats": true, "Alarm episodes": true}
+
+// minSpectralPower is the total power (ms²) below which the frequency
+// domain is reported as not computable: every band would show 0.0 and
+// their ratios (LF/HF, normalized units) would be ratios of rounding noise.
+const minSpectralPower = 0.1
+
+// spectrumProblem says why a report's frequency-domain measures cannot be
+// shown, or "" when they can.
+func spectrumProblem(res *hrv.ECGResult) string {
+	switch {
+	case res.Windows == 0 && res.Options.WindowSeconds > 0:
+		return fmt.Sprintf("no %s window of the recording has NN intervals covering at least %g %% of it (the recording is too short, or too many beats were excluded).",
+			fmtSeconds(res.Options.WindowSeconds), 100*res.Options.MinCoverage)
+	case res.Windows == 0:
+		return "too few NN intervals for a spectrum."
+	case !(res.TotalPower >= minSpectralPower):
+		return fmt.Sprintf("the total spectral power is %s ms² (below %s ms²): the RR intervals barely vary, as in a paced or generated signal, so the band powers are 0 and their ratios mean nothing.",
+			strconv.FormatFloat(res.TotalPower, 'g', 2, 64), strconv.FormatFloat(minSpectralPower, 'f', -1, 64))
+	}
+	return ""
+}
+
+// fmtSeconds writes a window length: "300 s" as "5 min".
+func fmtSeconds(s float64) string {
+	if s >= 60 && math.Mod(s, 60) == 0 {
+		return strconv.FormatFloat(s/60, 'f', -1, 64) + " min"
+	}
+	return strconv.FormatFloat(s, 'f', -1, 64) + " s"
+}
+
 func hrvView(res *hrv.ECGResult) *views.HRVResult {
 	rows := []views.HRVRow{
 		{Key: "mean_nn", Name: "Mean NN", Value: res.MeanNN, Unit: "ms"},
@@ -176,7 +210,17 @@ func hrvView(res *hrv.ECGResult) *views.HRVResult {
 		{Key: "lf_nu", Name: "LF", Value: res.LFnu, Unit: "n.u."},
 		{Key: "hf_nu", Name: "HF", Value: res.HFnu, Unit: "n.u."},
 	}
-	return &views.HRVResult{Rows: rows}
+	out := &views.HRVResult{Rows: rows}
+	if why := spectrumProblem(res); why != "" {
+		out.NotComputable = why
+		for i := range out.Rows {
+			switch out.Rows[i].Key {
+			case "vlf", "lf", "hf", "total_power", "lf_hf", "lf_nu", "hf_nu":
+				out.Rows[i].NotComputable, out.Rows[i].Value = true, math.NaN()
+			}
+		}
+	}
+	return out
 }
 
 func (p *portal) vitalsView(r *http.Request, datasetID int64, res *vitals.SummaryResult) (*views.VitalsResult, error) {
@@ -350,7 +394,7 @@ func (p *portal) cohortPage(r *http.Request, batchID int64, as []store.Analysis,
 		for len(vs) < len(page.Recordings) {
 			vs = append(vs, math.NaN())
 		}
-		page.Metrics = append(page.Metrics, views.CohortMetric{Name: m.name, Unit: m.unit, Values: vs})
+		page.Metrics = append(page.Metrics, views.CohortMetric{Name: m.name, Unit: m.unit, Values: vs, Count: cohortCounts[m.name]})
 	}
 	return page, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,68 @@ func progress(d Deps, a store.Analysis) (verified, total int) {
 		}
 	}
 	return a.ChunksVerified, a.ChunksTotal
+}
+
+// progressJSON is the progress of an analysis as GET /api/v1/analyses/{id}
+// sends it under "progress" and static/js/progress.js reads it: its list
+// PROGRESS_FIELDS names exactly these json tags (TestProgressContract
+// keeps the two in step), and docs/api.md describes them.
+type progressJSON struct {
+	ChunksTotal    int `json:"chunks_total"`
+	ChunksVerified int `json:"chunks_verified"`
+	// ChunksQueued wait for any volunteer, ChunksRunning are leased now,
+	// ChunksAwaitingReplica have results too few for the quorum and wait
+	// for a second opinion. All 0 once the analysis is finished.
+	ChunksQueued          int `json:"chunks_queued"`
+	ChunksRunning         int `json:"chunks_running"`
+	ChunksAwaitingReplica int `json:"chunks_awaiting_replica"`
+	// VolunteersWorking hold a lease on this analysis now; VolunteersConnected
+	// could run it (both count local workers too; 0 once finished).
+	VolunteersWorking   int `json:"volunteers_working"`
+	VolunteersConnected int `json:"volunteers_connected"`
+	// Quorum is how many agreeing results from distinct volunteers settle a chunk.
+	Quorum int `json:"quorum"`
+	// ETASeconds is the estimated time left, null when unknown or finished.
+	ETASeconds *float64 `json:"eta_seconds"`
+	// WaitingFor says what blocks the analysis: "" (nothing: it moves or it
+	// is finished), "volunteers" (no connected volunteer can run it) or
+	// "second_opinion" (chunks have one result and no connected volunteer
+	// may give the next: it needs a volunteer from another network).
+	WaitingFor string `json:"waiting_for"`
+}
+
+// Values of progressJSON.WaitingFor.
+const (
+	waitingVolunteers    = "volunteers"
+	waitingSecondOpinion = "second_opinion"
+)
+
+// analysisProgress is the progress of a: live from the grid while it runs,
+// from the store once it finished (no volunteers, no time left).
+func analysisProgress(d Deps, a store.Analysis) progressJSON {
+	p := progressJSON{ChunksTotal: a.ChunksTotal, ChunksVerified: a.ChunksVerified, Quorum: d.Grid.Config().Quorum}
+	if a.Finished() {
+		return p
+	}
+	g, ok := d.Grid.ProgressDetail(a.ID)
+	if !ok {
+		return p
+	}
+	p.ChunksTotal, p.ChunksVerified = g.Total, g.Verified
+	p.ChunksQueued, p.ChunksRunning, p.ChunksAwaitingReplica = g.Queued, g.Running, g.AwaitingReplica
+	p.VolunteersWorking, p.VolunteersConnected, p.Quorum = g.VolunteersWorking, g.VolunteersConnected, g.Quorum
+	switch {
+	case g.VolunteersConnected == 0 && g.Queued+g.AwaitingReplica > 0:
+		p.WaitingFor = waitingVolunteers
+	case g.AwaitingReplica > 0 && g.ReplicaBlocked:
+		p.WaitingFor = waitingSecondOpinion
+	}
+	// A rough estimate: the average pace since the start, while someone works.
+	if el := time.Since(a.CreatedAt).Seconds(); p.ChunksVerified > 0 && el > 0 && g.VolunteersWorking > 0 {
+		eta := el / float64(p.ChunksVerified) * float64(p.ChunksTotal-p.ChunksVerified)
+		p.ETASeconds = &eta
+	}
+	return p
 }
 
 // finishedResult loads the stored result JSON of a done analysis and decodes
@@ -147,8 +210,9 @@ func decodedResult(ctx context.Context, d Deps, a store.Analysis) (pipeline.Resu
 }
 
 // writeExport answers a result download in one of export.Formats: JSON is
-// the stored document itself, the others are rendered from the result.
-func writeExport(w http.ResponseWriter, a store.Analysis, res pipeline.Result, body []byte, format string) error {
+// the stored document itself, the others are rendered from the result. The
+// file is named after the recording (exportName).
+func writeExport(ctx context.Context, d Deps, w http.ResponseWriter, a store.Analysis, res pipeline.Result, body []byte, format string) error {
 	f := export.File{Data: body, ContentType: "application/json", Ext: ".json"}
 	if format != "json" {
 		var err error
@@ -159,7 +223,39 @@ func writeExport(w http.ResponseWriter, a store.Analysis, res pipeline.Result, b
 			return err
 		}
 	}
-	return writeAttachment(w, fmt.Sprintf("analysis-%d%s", a.ID, f.Ext), f.ContentType, f.Data)
+	record := ""
+	if ds, err := d.Store.Dataset(ctx, a.DatasetID); err == nil {
+		record = ds.Name
+	}
+	return writeAttachment(w, exportName(record, a.ID, f.Ext), f.ContentType, f.Data)
+}
+
+// exportName names a download after its recording: WFDB annotations as
+// RECORD.atr, which WFDB tools read beside RECORD.hea; CSV and JSON as
+// RECORD-analysis-N.csv, so that two analyses of one record do not clash.
+// Characters other than letters, digits, ".", "_" and "-" become "_" (the
+// name goes into a header); a name left empty falls back to analysis-N.
+func exportName(record string, analysisID int64, ext string) string {
+	clean := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-':
+			return r
+		case r == '.':
+			return '.'
+		}
+		return '_'
+	}, record)
+	clean = strings.Trim(clean, "._")
+	if len(clean) > 80 {
+		clean = clean[:80]
+	}
+	if clean == "" {
+		return fmt.Sprintf("analysis-%d%s", analysisID, ext)
+	}
+	if ext == ".atr" {
+		return clean + ext
+	}
+	return fmt.Sprintf("%s-analysis-%d%s", clean, analysisID, ext)
 }
 
 // writeAttachment answers a download of a file called name.

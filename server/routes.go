@@ -16,8 +16,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
 	mux.Handle("GET /ws/volunteer", handleVolunteerSocket(d))
 	mux.Handle("GET /static/", handleStatic(d))
-	mux.Handle("GET /donate", handleDonate(d))
-	mux.Handle("GET /leaderboard", handleLeaderboard(d))
+	mux.Handle("GET /favicon.ico", handleFavicon())
+	mux.Handle("GET /donate", p.public(handleDonate(d)))
+	mux.Handle("GET /leaderboard", p.public(handleLeaderboard(d)))
 
 	mux.Handle("GET /api/v1/me", api(handleMe()))
 	mux.Handle("GET /api/v1/algorithms", api(handleAlgorithms(d)))

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
@@ -36,8 +37,10 @@ var staticTypes = map[string]struct {
 	".woff2": {"font/woff2", false},
 }
 
-// staticAsset is one file under /static/, with its content hash and, made
-// on first use, its gzip encoding.
+// staticAsset is one file under /static/, with its content hash and its
+// gzip encoding: the NAME.gz built beside it (make wasm writes
+// worker.wasm.gz) when that is the same content, else made once at start
+// (see precompress) so that no request waits for it.
 type staticAsset struct {
 	name     string // path below /static/, e.g. "js/donate.js"
 	mime     string
@@ -46,12 +49,30 @@ type staticAsset struct {
 	compress bool
 	gzOnce   sync.Once
 	gz       []byte // nil when compression does not pay
+	// prebuilt is true when gz is the NAME.gz file found beside the asset.
+	prebuilt bool
 }
 
 // hashedName is the asset's cache-forever name: worker.wasm → worker.<hash>.wasm.
 func (a *staticAsset) hashedName() string {
 	ext := path.Ext(a.name)
 	return strings.TrimSuffix(a.name, ext) + "." + a.hash + ext
+}
+
+// usePrebuilt takes gz, the content of the NAME.gz file beside the asset,
+// as its encoding if it decompresses to raw (a stale one, left from an
+// older build, is ignored).
+func (a *staticAsset) usePrebuilt(gz []byte) bool {
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return false
+	}
+	plain, err := io.ReadAll(io.LimitReader(zr, int64(len(a.raw))+1))
+	if err != nil || !bytes.Equal(plain, a.raw) || len(gz) >= len(a.raw) {
+		return false
+	}
+	a.gzOnce.Do(func() { a.gz, a.prebuilt = gz, true })
+	return a.prebuilt
 }
 
 func (a *staticAsset) gzipped() []byte {
@@ -95,6 +116,11 @@ func newStaticSet(fsys fs.FS) (*staticSet, error) {
 		}
 		sum := sha256.Sum256(raw)
 		a := &staticAsset{name: p, mime: t.mime, hash: hex.EncodeToString(sum[:8]), raw: raw, compress: t.compress}
+		if t.compress {
+			if gz, err := fs.ReadFile(fsys, p+".gz"); err == nil {
+				a.usePrebuilt(gz)
+			}
+		}
 		s.plain[p] = a
 		s.hashed[a.hashedName()] = a
 		urls[p] = "/static/" + a.hashedName()
@@ -105,6 +131,15 @@ func newStaticSet(fsys fs.FS) (*staticSet, error) {
 	}
 	s.manifest, err = json.MarshalIndent(urls, "", "  ")
 	return s, err
+}
+
+// precompress gzips every compressible asset that has no prebuilt
+// encoding yet. handleStatic runs it in the background at start: a request
+// that comes before it finished waits for that asset only (sync.Once).
+func (s *staticSet) precompress() {
+	for _, a := range s.plain {
+		a.gzipped()
+	}
 }
 
 // handleStatic serves the embedded assets under /static/. A plain name
@@ -118,6 +153,7 @@ func handleStatic(d Deps) http.Handler {
 		d.Logger.Error("static assets", "err", err)
 		set = &staticSet{manifest: []byte("{}")}
 	}
+	go set.precompress()
 	return serveStatic(set)
 }
 
@@ -165,4 +201,20 @@ func acceptsGzip(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// handleFavicon answers /favicon.ico, which browsers ask for on every
+// site whatever the page links (pages link /static/favicon.svg), with the
+// same SVG icon.
+func handleFavicon() http.Handler {
+	icon, err := fs.ReadFile(static.Files, "favicon.svg")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(icon))
+	})
 }

@@ -138,3 +138,69 @@ func TestDonatePage(t *testing.T) {
 		t.Errorf("the navigation does not mark Donate as the current page")
 	}
 }
+
+// TestStaticPrebuiltGzip: the worker.wasm.gz that make wasm writes beside
+// worker.wasm is what the first request gets, byte for byte (nothing is
+// compressed at start or per request); a stale one is not used.
+func TestStaticPrebuiltGzip(t *testing.T) {
+	wasm := append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("go wasm prebuilt "), 4096)...)
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // not the server's level: its output would differ
+		zw.Write(b)
+		zw.Close()
+		return buf.Bytes()
+	}
+	first := func(fsys fstest.MapFS) (*staticAsset, *httptest.ResponseRecorder) {
+		t.Helper()
+		set, err := newStaticSet(fsys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest("GET", "/static/worker.wasm", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		rec := httptest.NewRecorder()
+		serveStatic(set).ServeHTTP(rec, req)
+		if rec.Code != 200 || rec.Header().Get("Content-Encoding") != "gzip" {
+			t.Fatalf("first GET worker.wasm: %d, Content-Encoding %q, want 200 gzip", rec.Code, rec.Header().Get("Content-Encoding"))
+		}
+		return set.plain["worker.wasm"], rec
+	}
+	t.Run("Prebuilt", func(t *testing.T) {
+		pre := gz(wasm)
+		a, rec := first(fstest.MapFS{"worker.wasm": {Data: wasm}, "worker.wasm.gz": {Data: pre}})
+		if !a.prebuilt || !bytes.Equal(rec.Body.Bytes(), pre) {
+			t.Errorf("first request: prebuilt %v, body equal to worker.wasm.gz %v; want the prebuilt copy itself", a.prebuilt, bytes.Equal(rec.Body.Bytes(), pre))
+		}
+	})
+	t.Run("StalePrebuiltIgnored", func(t *testing.T) {
+		stale := gz(append([]byte("\x00asm"), bytes.Repeat([]byte("an older build "), 4096)...))
+		a, rec := first(fstest.MapFS{"worker.wasm": {Data: wasm}, "worker.wasm.gz": {Data: stale}})
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(zr)
+		if a.prebuilt || !bytes.Equal(body, wasm) {
+			t.Errorf("stale worker.wasm.gz: prebuilt %v, body is the current wasm %v; want it ignored", a.prebuilt, bytes.Equal(body, wasm))
+		}
+	})
+	t.Run("CompressedAtStart", func(t *testing.T) {
+		set, err := newStaticSet(fstest.MapFS{"worker.wasm": {Data: wasm}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		set.precompress()
+		if a := set.plain["worker.wasm"]; a.gz == nil || a.prebuilt {
+			t.Errorf("without worker.wasm.gz, precompress made no encoding")
+		}
+	})
+	t.Run("GzNotServedItself", func(t *testing.T) {
+		set, _ := newStaticSet(fstest.MapFS{"worker.wasm": {Data: wasm}, "worker.wasm.gz": {Data: gz(wasm)}})
+		rec := httptest.NewRecorder()
+		serveStatic(set).ServeHTTP(rec, httptest.NewRequest("GET", "/static/worker.wasm.gz", nil))
+		if rec.Code != 404 {
+			t.Errorf("GET worker.wasm.gz: got %d, want 404 (it is an encoding, not an asset)", rec.Code)
+		}
+	})
+}

@@ -16,8 +16,12 @@ type navItem struct {
 	Key, Label, Href string
 }
 
-// navItems lists the sections a role may visit.
-func navItems(role string) []navItem {
+// navItems lists the sections a role may visit; none while the account
+// must change its password first (every other page sends it back).
+func navItems(role string, mustChange bool) []navItem {
+	if mustChange {
+		return nil
+	}
 	public := []navItem{{"donate", "Donate", "/donate"}, {"leaderboard", "Leaderboard", "/leaderboard"}}
 	switch role {
 	case RoleClinician, RoleAdmin:
@@ -39,23 +43,48 @@ func navItems(role string) []navItem {
 	return public
 }
 
-// fmtDuration formats seconds as h:mm:ss (or m:ss under an hour).
+// fmtDuration formats a length of time in one style whatever its size, so
+// that a column of them reads alike: "0.4 s", "16 s", "30 min 5 s",
+// "32 h 16 min" (seconds are dropped from an hour on).
 func fmtDuration(sec float64) string {
-	if sec != sec || sec < 0 {
+	if sec != sec || sec < 0 || math.IsInf(sec, 0) {
 		return "–"
 	}
-	return charts.FormatClock(sec, sec)
+	if sec < 1 {
+		return strconv.FormatFloat(sec, 'f', 1, 64) + " s"
+	}
+	return spanOf(int64(math.Round(sec)))
 }
 
-// fmtETA formats an estimated time left; negative means unknown.
+// spanOf is fmtDuration of a whole number of seconds.
+func spanOf(t int64) string {
+	switch {
+	case t < 60:
+		return strconv.FormatInt(t, 10) + " s"
+	case t < 3600:
+		if t%60 == 0 {
+			return strconv.FormatInt(t/60, 10) + " min"
+		}
+		return strconv.FormatInt(t/60, 10) + " min " + strconv.FormatInt(t%60, 10) + " s"
+	}
+	t = (t + 30) / 60 // minutes, rounded
+	if t%60 == 0 {
+		return strconv.FormatInt(t/60, 10) + " h"
+	}
+	return strconv.FormatInt(t/60, 10) + " h " + strconv.FormatInt(t%60, 10) + " min"
+}
+
+// fmtETA formats an estimated time left in fmtDuration's style, rounded
+// up under a minute; negative means unknown. static/js/progress.js's
+// formatETA writes the same.
 func fmtETA(sec float64) string {
-	if sec != sec || sec < 0 {
+	if sec != sec || sec < 0 || math.IsInf(sec, 0) {
 		return "unknown"
 	}
 	if sec < 60 {
-		return strconv.Itoa(int(math.Ceil(sec))) + " s"
+		return spanOf(int64(math.Ceil(sec)))
 	}
-	return fmtDuration(sec)
+	return spanOf(int64(math.Round(sec)))
 }
 
 // fmtBytes formats a size with binary units.
@@ -83,12 +112,35 @@ func fmtTime(t time.Time) string {
 // isoTime is the machine-readable form for <time datetime>.
 func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// fmtNum formats a value with dec decimals; NaN reads "–".
+// fmtNum formats a value with dec decimals; NaN reads "–". A value that
+// rounds to zero reads "0.0", never "-0.0".
 func fmtNum(v float64, dec int) string {
 	if v != v || math.IsInf(v, 0) {
 		return "–"
 	}
-	return strconv.FormatFloat(v, 'f', dec, 64)
+	s := strconv.FormatFloat(v, 'f', dec, 64)
+	if strings.HasPrefix(s, "-") && strings.Trim(s[1:], "0.") == "" {
+		s = s[1:]
+	}
+	return s
+}
+
+// fmtCount formats a count: an integer, without decimals.
+func fmtCount(v float64) string { return fmtNum(v, 0) }
+
+// fmtRange formats lo to hi with dec decimals, negative values with a true
+// minus sign: "−0.2 to 0.2" (a hyphen between two negatives read "-0.2--0.2").
+func fmtRange(lo, hi float64, dec int) string {
+	minus := func(s string) string {
+		if strings.HasPrefix(s, "-") {
+			return "−" + s[1:]
+		}
+		return s
+	}
+	if lo != lo && hi != hi {
+		return "–"
+	}
+	return minus(fmtNum(lo, dec)) + " to " + minus(fmtNum(hi, dec))
 }
 
 // fmtPct formats a fraction 0..1 as a percentage.
@@ -102,7 +154,23 @@ func fmtPct(v float64) string {
 func itoa(v int) string      { return strconv.Itoa(v) }
 func i64(v int64) string     { return strconv.FormatInt(v, 10) }
 func f3(v float64) string    { return strconv.FormatFloat(v, 'f', 3, 64) }
-func fRate(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+func fRate(v float64) string { return fmtRate(v) }
+
+// fmtRate formats a sample rate in Hz sensibly rounded: at most two
+// decimals from 1 Hz up (360, 62.5, 128), two significant digits below
+// (a sample a minute: 0.017).
+func fmtRate(v float64) string {
+	switch {
+	case v != v || math.IsInf(v, 0) || v < 0:
+		return "–"
+	case v == 0:
+		return "0"
+	case v >= 1:
+		return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
+	}
+	scale := math.Pow(10, float64(1-int(math.Floor(math.Log10(v))))) // two significant digits
+	return strconv.FormatFloat(math.Round(v*scale)/scale, 'f', -1, 64)
+}
 
 // sortHref is the link of a sortable column header: clicking the active
 // column flips the direction.
@@ -373,4 +441,32 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return itoa(n) + " " + many
+}
+
+// analysisLink is where a link to an analysis goes: its result once done,
+// its progress page before (the result does not exist yet).
+func analysisLink(id int64, status string) string {
+	if status == "done" {
+		return "/analyses/" + i64(id) + "/result"
+	}
+	return "/analyses/" + i64(id)
+}
+
+// batchTerminal reports whether every analysis of the batch has finished.
+func batchTerminal(p CohortBatchPage) bool {
+	for _, a := range p.Progress {
+		if !a.Terminal() {
+			return false
+		}
+	}
+	return true
+}
+
+// problemWhere is where a problem was found, as the message's lead-in:
+// "bad.csv, line 3: " (the handler drops the same from the message).
+func problemWhere(p Problem) string {
+	if p.Line > 0 {
+		return p.File + ", line " + itoa(p.Line) + ": "
+	}
+	return p.File + ": "
 }

@@ -31,6 +31,9 @@ type Nav struct {
 	// layout renders (the logout form). The server relies on
 	// http.CrossOriginProtection; the token is optional defence in depth.
 	CSRFToken string
+	// MustChange hides the navigation: the account must choose a new
+	// password before any other page opens, so links would only bounce.
+	MustChange bool
 }
 
 // Flash is a one-time message.
@@ -149,6 +152,10 @@ type AnalysisNewPage struct {
 	Priority   string   // "routine", "urgent", "stat"; empty gives routine
 	Problems   []Problem
 	CSRFToken  string
+	// Fits says, for each dataset (in Datasets' order) and algorithm (in
+	// Algorithms' order), "" when the algorithm can run on it with its
+	// default parameters, else why not ("no ECG channel found…").
+	Fits [][]string
 }
 
 // Priorities in the order the form lists them.
@@ -184,13 +191,24 @@ type AnalysisPage struct {
 	Priority          string
 	ChunksVerified    int
 	ChunksTotal       int
+	ChunksQueued      int // waiting for any volunteer
+	ChunksRunning     int // leased now
+	ChunksAwaiting    int // one result or more, waiting for a second opinion
 	VolunteersWorking int
-	ETASeconds        float64 // < 0 when unknown
-	Created           time.Time
-	Finished          time.Time // zero while running
-	Error             string    // reason when failed
-	BatchID           int64
-	CSRFToken         string
+	// VolunteersConnected could run this analysis (its algorithm, its
+	// dataset's trust rule), working on it or not.
+	VolunteersConnected int
+	Quorum              int     // agreeing results from distinct volunteers that settle a chunk
+	ETASeconds          float64 // < 0 when unknown
+	// WaitingFor says what blocks the analysis: "", "volunteers" (none
+	// connected) or "second_opinion" (no connected volunteer may give the
+	// next result of chunks that have one). The page explains both.
+	WaitingFor string
+	Created    time.Time
+	Finished   time.Time // zero while running
+	Error      string    // reason when failed
+	BatchID    int64
+	CSRFToken  string
 }
 
 // Terminal reports whether the analysis will not change any more.
@@ -253,6 +271,9 @@ type StripView struct {
 // HRVResult is the HRV table.
 type HRVResult struct {
 	Rows []HRVRow
+	// NotComputable, when set, says why the frequency-domain rows (those
+	// with NotComputable set) have no value.
+	NotComputable string
 }
 
 // HRVRow is one HRV measure. If Usual is empty, the table fills it from
@@ -263,6 +284,9 @@ type HRVRow struct {
 	Value float64
 	Unit  string
 	Usual string // "141 ± 39"
+	// NotComputable marks a measure the data cannot give (its Value is
+	// NaN); HRVResult.NotComputable says why.
+	NotComputable bool
 }
 
 // VitalsResult is the vitals summary and trends.
@@ -325,6 +349,9 @@ type CohortMetric struct {
 	Name   string
 	Unit   string
 	Values []float64
+	// Count shows the values as integers (beats, episodes); the
+	// aggregates keep one decimal.
+	Count bool
 }
 
 // CohortBatchPage is the cohort view of a batch: a section per algorithm
@@ -340,6 +367,24 @@ type CohortBatchPage struct {
 	Sections []CohortSection
 	// CSV downloads the cohort table of the sections shown; empty hides it.
 	CSV string
+	// Progress lists every analysis of the batch in the order started, with
+	// its chunks; static/js/batch.js keeps the unfinished ones current.
+	Progress []BatchAnalysis
+}
+
+// BatchAnalysis is one analysis of a batch on the batch page.
+type BatchAnalysis struct {
+	ID             int64
+	Algorithm      string
+	DatasetName    string
+	Status         string
+	ChunksVerified int
+	ChunksTotal    int
+}
+
+// Terminal reports whether the analysis will not change any more.
+func (a BatchAnalysis) Terminal() bool {
+	return a.Status == "done" || a.Status == "failed" || a.Status == "cancelled"
 }
 
 // CohortSection is one algorithm's comparison in a CohortBatchPage.
@@ -354,6 +399,13 @@ type CohortSection struct {
 // DonatePage is the volunteer page. donate.js does the work.
 type DonatePage struct {
 	MaxThreads int // options offered in the threads select; 0 gives 16
+	// Quorum is how many equal results from different volunteers settle a
+	// chunk; the page explains why a result may wait for a second opinion.
+	Quorum int
+	// Queued, Running and Awaiting count the chunks of every running
+	// analysis when the page was made: waiting for a volunteer, leased
+	// now, and computed but waiting for a second opinion.
+	Queued, Running, Awaiting int
 }
 
 // LeaderboardPage is the public list of volunteers by credit.

@@ -270,8 +270,8 @@ func TestDatasets(t *testing.T) {
 	}}
 	doc := mustRender(t, Datasets(p))
 	rows := count(t, doc, testid("dataset-row"), 2)
-	if got := rows.First().Find("td").Eq(4).Text(); got != "30:05" {
-		t.Errorf("duration: got %q, want 30:05", got)
+	if got := rows.First().Find("td").Eq(4).Text(); got != "30 min 5 s" {
+		t.Errorf("duration: got %q, want 30 min 5 s", got)
 	}
 	if got := rows.First().Find("td").Eq(5).Text(); got != "1.0 MiB" {
 		t.Errorf("size: got %q, want 1.0 MiB", got)
@@ -376,7 +376,7 @@ func TestAnalysisProgress(t *testing.T) {
 	if got := doc.Find(testid("analysis-status")).Text(); got != "running" {
 		t.Errorf("status: got %q", got)
 	}
-	if got := doc.Find(testid("analysis-eta")).Text(); got != "1:35" {
+	if got := doc.Find(testid("analysis-eta")).Text(); got != "1 min 35 s" {
 		t.Errorf("eta: got %q", got)
 	}
 	if got := doc.Find(testid("analysis-volunteers")).Text(); got != "2" {
@@ -391,8 +391,8 @@ func TestAnalysisProgress(t *testing.T) {
 	count(t, doc, testid("analysis-cancel"), 0)
 	count(t, doc, "#analysis-result-link[hidden]", 0)
 	count(t, doc, testid("analysis-cohort-link"), 1)
-	if got := doc.Find(testid("analysis-eta")).Text(); got != "unknown" {
-		t.Errorf("eta: got %q", got)
+	if got := strings.TrimSpace(doc.Find(testid("analysis-eta")).Text()); got != "–" {
+		t.Errorf("eta of a finished analysis: got %q, want –", got)
 	}
 }
 
@@ -487,7 +487,7 @@ func TestCohort(t *testing.T) {
 	doc := mustRender(t, Cohort(p))
 	count(t, doc, testid("cohort-recording"), 4)
 	row := count(t, doc, testid("cohort-metric"), 1)
-	checks := map[string]string{"cohort-mean": "140.0", "cohort-median": "120.0", "cohort-iqr": "110.0–160.0", "cohort-n": "3"}
+	checks := map[string]string{"cohort-mean": "140.0", "cohort-median": "120.0", "cohort-iqr": "110.0 to 160.0", "cohort-n": "3"}
 	for id, want := range checks {
 		if got := row.Find(testid(id)).Text(); got != want {
 			t.Errorf("%s: got %q, want %q", id, got, want)
@@ -553,7 +553,7 @@ func TestLeaderboard(t *testing.T) {
 	if got := rows.Eq(1).Find("td").Eq(1).Text(); got != "anonymous" {
 		t.Errorf("empty nickname: got %q", got)
 	}
-	if got := rows.First().Find("td").Eq(4).Text(); got != "1:01:40" {
+	if got := rows.First().Find("td").Eq(4).Text(); got != "1 h 2 min" {
 		t.Errorf("cpu time: got %q", got)
 	}
 }

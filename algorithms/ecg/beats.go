@@ -511,7 +511,13 @@ func (r *BeatsResult) CSV() ([]byte, error) {
 	buf.WriteString("sample,time_s,rr_s,hr_bpm\n")
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	for _, b := range r.Beats {
-		fmt.Fprintf(&buf, "%d,%s,%s,%s\n", b.Sample, f(b.Time), f(b.RR), f(b.HR))
+		// The first beat has no interval before it (RR 0): its rr and hr
+		// cells are empty, not 0, which a spreadsheet would average.
+		rr, hr := "", ""
+		if b.RR > 0 {
+			rr, hr = f(b.RR), f(b.HR)
+		}
+		fmt.Fprintf(&buf, "%d,%s,%s,%s\n", b.Sample, f(b.Time), rr, hr)
 	}
 	return buf.Bytes(), nil
 }

@@ -60,13 +60,31 @@ func cmdServe(ctx context.Context, e env) error {
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
 
+	// Refuse a second serve on this data directory, and bind the address,
+	// before anything is created: a failed start leaves no database and
+	// no one-time password behind.
+	unlock, err := lockDataDir(*data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w (is another server using the port? choose another with --addr)", *addr, err)
+	}
+	defer ln.Close()
+
 	st, err := openStore(ctx, *data)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := ensureAdmin(ctx, st, e); err != nil {
+	created, err := ensureAdmin(ctx, st, e)
+	if err != nil {
 		return err
+	}
+	if !created {
+		remindAdminPassword(ctx, st, e, *data)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -87,10 +105,6 @@ func cmdServe(ctx context.Context, e env) error {
 		return fmt.Errorf("resume unfinished analyses: %w", err)
 	}
 	if err := g.StartLocalWorkers(*locals); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
 		return err
 	}
 	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: algs, Logger: log, Gatherer: reg, MaxUpload: *maxUpload << 20,
@@ -124,26 +138,41 @@ func cmdServe(ctx context.Context, e env) error {
 }
 
 // ensureAdmin creates the first admin account on an empty database and
-// prints its one-time password.
-func ensureAdmin(ctx context.Context, st store.Store, e env) error {
+// prints its one-time password; created says whether it did.
+func ensureAdmin(ctx context.Context, st store.Store, e env) (created bool, err error) {
 	n, err := st.CountUsers(ctx)
 	if err != nil || n > 0 {
-		return err
+		return false, err
 	}
 	pw, err := auth.NewPassword()
 	if err != nil {
-		return err
+		return false, err
 	}
 	hash, err := auth.HashPassword(pw)
 	if err != nil {
-		return err
+		return false, err
 	}
 	u, err := st.CreateUser(ctx, store.User{Email: "admin@localhost", Role: store.RoleAdmin, PasswordHash: hash, MustChange: true})
 	if err != nil {
-		return err
+		return false, err
 	}
 	fmt.Fprintf(e.stdout, "created the first account: %s (admin), one-time password: %s  (it must be changed at first login)\n", u.Email, pw)
-	return nil
+	return true, nil
+}
+
+// remindAdminPassword says how to get a new password when an admin
+// account has never signed in: its one-time password was printed at the
+// first start only, and may be lost.
+func remindAdminPassword(ctx context.Context, st *store.SQLite, e env, data string) {
+	us, err := st.Users(ctx)
+	if err != nil {
+		return
+	}
+	for _, u := range us {
+		if u.Role == store.RoleAdmin && !u.Disabled && u.LastLogin.IsZero() {
+			fmt.Fprintf(e.stdout, "the admin account %s has never signed in; if its one-time password is lost, print a new one with: pulsegrid user reset --data %s --email %s\n", u.Email, data, u.Email)
+		}
+	}
 }
 
 func validRole(r string) error {

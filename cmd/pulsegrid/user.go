@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
+	"strings"
 
 	"github.com/pulsegrid/pulsegrid/server/auth"
 	"github.com/pulsegrid/pulsegrid/server/store"
@@ -35,6 +37,11 @@ func cmdUser(ctx context.Context, e env) error {
 	}
 	if *email == "" {
 		return fmt.Errorf("user %s: --email is required", pos[0])
+	}
+	if pos[0] == "add" {
+		if err := checkEmail(*email); err != nil {
+			return err
+		}
 	}
 	st, err := openStore(ctx, *data)
 	if err != nil {
@@ -126,6 +133,16 @@ func cmdUser(ctx context.Context, e env) error {
 	default:
 		fs.Usage()
 		return fmt.Errorf("unknown action %q: want add, disable, enable, reset or token", pos[0])
+	}
+	return nil
+}
+
+// checkEmail accepts a bare address (name@domain, as the login form takes
+// it): no display name, no angle brackets, a domain after the @.
+func checkEmail(s string) error {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s || strings.HasPrefix(s, "@") || strings.HasSuffix(s, "@") {
+		return fmt.Errorf("--email %q is not an email address: want name@domain, e.g. dr.lee@hospital.org", s)
 	}
 	return nil
 }

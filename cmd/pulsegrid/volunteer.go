@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/catalog"
@@ -33,7 +35,10 @@ func cmdVolunteer(ctx context.Context, e env) error {
 		return err
 	}
 	if *srv == "" {
-		return fmt.Errorf("volunteer: --server URL is required")
+		return fmt.Errorf("volunteer: --server URL is required, e.g. --server http://127.0.0.1:8080")
+	}
+	if err := checkServerURL(*srv); err != nil {
+		return err
 	}
 	if *cpu < 1 || *cpu > 100 {
 		return fmt.Errorf("--cpu %d: want 1..100", *cpu)
@@ -84,4 +89,17 @@ func cmdVolunteer(ctx context.Context, e env) error {
 		return nil
 	}
 	return err
+}
+
+// checkServerURL refuses a --server that is not a usable URL before
+// anything starts: "127.0.0.1:8080" without its scheme is the usual slip.
+func checkServerURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("--server %q is not a URL: give the scheme and host, e.g. --server http://%s", s, strings.TrimPrefix(strings.TrimPrefix(s, "//"), "/"))
+	}
+	if _, err := volunteer.WebsocketURL(s); err != nil {
+		return fmt.Errorf("--server %q: the scheme must be http, https, ws or wss (e.g. http://%s)", s, u.Host)
+	}
+	return nil
 }

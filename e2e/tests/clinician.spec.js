@@ -83,6 +83,11 @@ test('admin creates a clinician, who changes the password, uploads three recordi
 
   analyses.mitBeats = await portal.startAnalysis(page, server.base, dsMit, 'ecg.beats@1');
   await expect(page.getByTestId('analysis-status')).toHaveText(/queued|running/);
+  // No volunteer yet: the page says what the chunks wait for and what unblocks them.
+  await expect(page.getByTestId('analysis-wait-volunteers')).toBeVisible();
+  await expect(page.getByTestId('analysis-wait-volunteers').getByRole('link', { name: 'the donate page' })).toHaveAttribute('href', '/donate');
+  await expect(page.getByTestId('analysis-wait-volunteers')).toContainText('--local-workers');
+  await expect(page.getByTestId('analysis-queued')).toHaveText(await page.getByTestId('analysis-total').textContent());
   await portal.shot(page, 'analysis-progress-queued');
   analyses.mitHRV = await portal.startAnalysis(page, server.base, dsMit, 'ecg.hrv@1');
   analyses.edfBeats = await portal.startAnalysis(page, server.base, dsEdf, 'ecg.beats@1');
@@ -103,9 +108,15 @@ test('three volunteer tabs complete the analyses at quorum 2; results and CSV ar
   }
   try {
     // The progress page follows the work live (progress.js polls the API).
+    // Volunteers connect: progress.js hides the stall notice (it reads progress.waiting_for).
+    await expect(page.getByTestId('analysis-wait-volunteers')).toBeHidden({ timeout: 60_000 });
     await expect(page.getByTestId('analysis-status')).toHaveText('done', { timeout: 150_000 });
     await expect(page.getByTestId('analysis-verified')).toHaveText(await page.getByTestId('analysis-total').textContent());
     await expect(page.getByTestId('analysis-cancel')).toBeHidden(); // a finished analysis cannot be cancelled
+    // Updated in place by progress.js: a finished analysis has nobody working and no time left.
+    await expect(page.getByTestId('analysis-volunteers')).toHaveText('0');
+    await expect(page.getByTestId('analysis-eta')).toHaveText('–');
+    await expect(page.getByTestId('analysis-chunk-states')).toBeHidden();
     await portal.shot(page, 'analysis-progress-done');
     let chunks = 0;
     for (const id of Object.values(analyses)) {

@@ -2,22 +2,29 @@
 // polls GET data-status-url (/api/v1/analyses/{id}, authenticated by the
 // session cookie) every 2 s until the analysis reaches a terminal status.
 //
-// Fields read from the JSON answer (snake_case; missing ones are left as is):
-//   status, chunks_verified, chunks_total, volunteers_working,
-//   eta_seconds (negative or null = unknown), error
-// A nested "progress" object with the same chunk fields is accepted too.
+// It reads "status" and "error" from the answer and, from its "progress"
+// object, exactly the fields in PROGRESS_FIELDS: the json tags of
+// progressJSON in server/results.go (TestProgressContract fails when the
+// two differ, or when this file reads a field that is not in the list).
+
+export const PROGRESS_FIELDS = [
+  'chunks_total', 'chunks_verified', 'chunks_queued', 'chunks_running', 'chunks_awaiting_replica',
+  'volunteers_working', 'volunteers_connected', 'quorum', 'eta_seconds', 'waiting_for',
+];
 
 const root = document.getElementById('analysis');
 const TERMINAL = new Set(['done', 'failed', 'cancelled']);
 const PERIOD_MS = 2000;
 
-const formatETA = (s) => {
-  if (s == null || !(s >= 0)) return 'unknown';
+// formatETA matches views.fmtETA: "unknown" when null, else "16 s",
+// "30 min 5 s", "2 h 16 min" (seconds rounded up under a minute).
+export const formatETA = (s) => {
+  if (s == null || !(s >= 0) || !Number.isFinite(s)) return 'unknown';
   if (s < 60) return `${Math.ceil(s)} s`;
   s = Math.round(s);
-  const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = s % 60;
-  const pad = (v) => String(v).padStart(2, '0');
-  return h > 0 ? `${h}:${pad(m)}:${pad(sec)}` : `${m}:${pad(sec)}`;
+  if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
+  const m = Math.round(s / 60);
+  return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
 };
 
 const setText = (id, value) => {
@@ -25,10 +32,13 @@ const setText = (id, value) => {
   if (el && value != null) el.textContent = String(value);
 };
 
+const show = (id, on) => {
+  const el = document.getElementById(id);
+  if (el) el.hidden = !on;
+};
+
 function apply(a) {
   const p = a.progress || {};
-  const verified = a.chunks_verified ?? p.chunks_verified ?? p.verified;
-  const total = a.chunks_total ?? p.chunks_total ?? p.total;
   const status = a.status;
   if (status) {
     const el = document.getElementById('analysis-status');
@@ -36,21 +46,29 @@ function apply(a) {
     el.className = `badge status-${status}`;
   }
   const bar = document.getElementById('analysis-progress');
+  const total = p.chunks_total, verified = p.chunks_verified;
   if (total != null) { bar.max = Math.max(total, 1); setText('analysis-total', total); }
   if (verified != null) {
     bar.value = verified;
     setText('analysis-verified', verified);
     bar.textContent = `${Math.round((100 * verified) / Math.max(total ?? bar.max, 1))} %`;
   }
-  setText('analysis-volunteers', a.volunteers_working ?? p.volunteers_working);
-  if ('eta_seconds' in a || 'eta_seconds' in p) setText('analysis-eta', formatETA(a.eta_seconds ?? p.eta_seconds));
+  setText('analysis-queued', p.chunks_queued);
+  setText('analysis-running', p.chunks_running);
+  setText('analysis-awaiting', p.chunks_awaiting_replica);
+  setText('analysis-volunteers', p.volunteers_working);
+  setText('analysis-connected', p.volunteers_connected);
+  setText('analysis-quorum', p.quorum);
+  setText('analysis-eta', TERMINAL.has(status) ? '–' : formatETA(p.eta_seconds));
+  show('analysis-wait-volunteers', p.waiting_for === 'volunteers');
+  show('analysis-wait-second-opinion', p.waiting_for === 'second_opinion');
   const err = document.getElementById('analysis-error');
   if (a.error) { err.textContent = a.error; err.hidden = false; }
   if (status === 'done') document.getElementById('analysis-result-link').hidden = false;
   if (TERMINAL.has(status)) {
-    // A finished analysis can no longer be cancelled.
-    const cancel = document.getElementById('analysis-cancel-form');
-    if (cancel) cancel.hidden = true;
+    // A finished analysis can no longer be cancelled, and nothing waits.
+    show('analysis-cancel-form', false);
+    show('analysis-chunk-states', false);
   }
   return TERMINAL.has(status);
 }

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestHelpAndVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // in stdout
+	}{
+		{"TopLevelShort", []string{"-h"}, "usage: pulsegrid SUBCOMMAND"},
+		{"TopLevelLong", []string{"--help"}, "pulsegrid help SUBCOMMAND"},
+		{"HelpAlone", []string{"help"}, "usage: pulsegrid SUBCOMMAND"},
+		{"HelpRun", []string{"help", "run"}, "usage: pulsegrid run ALGORITHM"},
+		{"HelpServe", []string{"help", "serve"}, "-local-workers"},
+		{"ServeShort", []string{"serve", "-h"}, "-addr"},
+		{"UserLong", []string{"user", "add", "--help"}, "usage: pulsegrid user"},
+		{"VolunteerHelp", []string{"volunteer", "-h"}, "-server"},
+		{"Version", []string{"--version"}, "pulsegrid "},
+		{"VersionWord", []string{"version"}, "commit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := cli(t, tc.args...)
+			if err != nil {
+				t.Fatalf("pulsegrid %s: got %v, want exit 0", strings.Join(tc.args, " "), err)
+			}
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("pulsegrid %s: stdout %q, want %q in it", strings.Join(tc.args, " "), out, tc.want)
+			}
+		})
+	}
+	t.Run("ErrUnknownHelp", func(t *testing.T) {
+		if _, err := cli(t, "help", "nope"); err == nil || !strings.Contains(err.Error(), "no such subcommand") {
+			t.Errorf("help nope: got %v, want no such subcommand", err)
+		}
+	})
+	t.Run("ErrNoSubcommand", func(t *testing.T) {
+		if _, err := cli(t); err == nil {
+			t.Error("no subcommand: got exit 0, want an error")
+		}
+	})
+	t.Run("VersionNamesCommit", func(t *testing.T) {
+		version, commit = "v9.9.9", "0123456789abcdef"
+		defer func() { version, commit = "", "" }()
+		out, _ := cli(t, "--version")
+		if !strings.HasPrefix(out, "pulsegrid v9.9.9, commit 0123456789abcdef") {
+			t.Errorf("--version: got %q, want the version and commit set at build", out)
+		}
+	})
+}
+
+func TestBadFlagValuesRefusedEarly(t *testing.T) {
+	t.Run("ErrVolunteerServerWithoutScheme", func(t *testing.T) {
+		out, err := cli(t, "volunteer", "--server", "127.0.0.1:8080")
+		if err == nil || !strings.Contains(err.Error(), "http://127.0.0.1:8080") {
+			t.Errorf("volunteer --server 127.0.0.1:8080: got %v, want a message suggesting http://127.0.0.1:8080", err)
+		}
+		if strings.Contains(out, "volunteering") {
+			t.Errorf("volunteer printed %q before refusing its --server", out)
+		}
+	})
+	t.Run("ErrVolunteerServerScheme", func(t *testing.T) {
+		if _, err := cli(t, "volunteer", "--server", "ftp://h:1"); err == nil || !strings.Contains(err.Error(), "scheme") {
+			t.Errorf("volunteer --server ftp://h:1: got %v", err)
+		}
+	})
+	for _, bad := range []string{"bad", "a@", "@b", "Dr Lee <lee@h.org>", "a b@c.d"} {
+		t.Run("ErrUserAddEmail "+bad, func(t *testing.T) {
+			data := t.TempDir()
+			if _, err := cli(t, "user", "add", "--data", data, "--email", bad); err == nil || !strings.Contains(err.Error(), "not an email address") {
+				t.Errorf("user add --email %q: got %v, want it refused", bad, err)
+			}
+			if _, err := os.Stat(filepath.Join(data, dbFile)); err == nil {
+				t.Errorf("user add --email %q created the database", bad)
+			}
+		})
+	}
+	if _, err := cli(t, "user", "add", "--data", t.TempDir(), "--email", "admin2@localhost", "--password", "Correct-Horse-42"); err != nil {
+		t.Errorf("user add --email admin2@localhost: %v", err)
+	}
+}
+
+// TestServeStartup: a taken port fails before the database or the admin
+// exists; a second serve on one data directory is refused; a restart
+// whose admin never signed in says how to get a new password.
+func TestServeStartup(t *testing.T) {
+	t.Run("ErrPortTaken", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		data := filepath.Join(t.TempDir(), "data")
+		out, err := cli(t, "serve", "--addr", ln.Addr().String(), "--data", data)
+		if err == nil || !strings.Contains(err.Error(), "--addr") {
+			t.Fatalf("serve on a taken port: got %v", err)
+		}
+		if strings.Contains(out, "password") {
+			t.Errorf("serve on a taken port printed %q", out)
+		}
+		if _, err := os.Stat(filepath.Join(data, dbFile)); err == nil {
+			t.Error("serve on a taken port created the database")
+		}
+	})
+	t.Run("SecondServeRefused", func(t *testing.T) {
+		data := t.TempDir()
+		first, out := serveProcess(t, freeAddr(t), data)
+		if !strings.Contains(out.String(), "one-time password") || strings.Contains(out.String(), "user reset") {
+			t.Errorf("first start: got %q, want the one-time password and no reset hint", out.String())
+		}
+		_, err := cli(t, "serve", "--addr", freeAddr(t), "--data", data)
+		if err == nil || !strings.Contains(err.Error(), "another pulsegrid serve") || !strings.Contains(err.Error(), "pid") {
+			t.Fatalf("second serve on one data directory: got %v, want it refused naming the first", err)
+		}
+		// The other subcommands still work while serve runs.
+		if _, err := cli(t, "user", "add", "--data", data, "--email", "c@x.org", "--password", "Correct-Horse-42"); err != nil {
+			t.Errorf("user add while serve runs: %v", err)
+		}
+		first.Process.Kill()
+		first.Wait()
+		_, out = serveProcess(t, freeAddr(t), data)
+		want := "pulsegrid user reset --data " + data + " --email admin@localhost"
+		if !strings.Contains(out.String(), want) || strings.Contains(out.String(), "one-time password:") {
+			t.Errorf("restart with an admin that never signed in: got %q, want %q and no new password", out.String(), want)
+		}
+	})
+}
