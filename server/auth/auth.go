@@ -146,5 +146,3 @@ func NewPassword() (string, error) {
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
-
-

@@ -205,7 +205,9 @@ func commonCore(s string) string {
 		}
 	}
 	// Leet inside, digits and symbols at the ends ("P@ssw0rd2026!").
-	core := strings.TrimFunc(s, func(r rune) bool { return unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsSpace(r) })
+	core := strings.TrimFunc(s, func(r rune) bool {
+		return unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsSpace(r)
+	})
 	for _, cand := range []string{core, unleet.Replace(core)} {
 		if len(cand) >= 4 && c[cand] {
 			return cand
