@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -145,4 +146,19 @@ func NewPassword() (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// OneTimeLifetime is how long a one-time password works: long enough to
+// reach its user through a colleague, short enough that one found in an
+// old chat or printout is useless.
+const OneTimeLifetime = 24 * time.Hour
+
+// NewOneTimePassword returns a random password for a first or reset login,
+// its hash and when it stops working.
+func NewOneTimePassword() (password, hash string, expires time.Time, err error) {
+	if password, err = NewPassword(); err != nil {
+		return "", "", time.Time{}, err
+	}
+	hash, err = HashPassword(password)
+	return password, hash, time.Now().Add(OneTimeLifetime).UTC(), err
 }
