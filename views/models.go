@@ -500,10 +500,10 @@ type AuditPage struct {
 
 // AuditRow is one audit entry.
 type AuditRow struct {
-	When   time.Time
-	Actor  string
-	Action string // "view", "export", "delete", "login", …
-	Object string // e.g. "dataset 12"
+	When    time.Time
+	Actor   string
+	Action  string // "view", "export", "delete", "login", …
+	Object  string // e.g. "dataset 12"
 	Detail  string
 	Addr    string
 	Outcome string // ok, failed, refused, throttled
