@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -581,4 +583,110 @@ func TestSecurityHeaders(t *testing.T) {
 
 func testRecording() *signal.Recording {
 	return &signal.Recording{Signal: signal.Signal{Channels: []signal.Channel{{Name: "MLII", Unit: "mV", Rate: 360, Samples: make([]float64, 720)}}}}
+}
+
+// TestUploadNamesNeutrally: an upload is named "Recording DAY #N", never
+// after its file, and a file name that looks like an identity is flagged
+// to the uploader.
+func TestUploadNamesNeutrally(t *testing.T) {
+	ts := startServer(t, t.TempDir(), "127.0.0.1:0", gridConfig())
+	defer ts.stop()
+	tok := ts.user("clin@example.org", store.RoleClinician)
+	var csvData bytes.Buffer
+	csvData.WriteString("time,HR [bpm]\n")
+	for i := range 120 {
+		fmt.Fprintf(&csvData, "%d,%d\n", i, 60+i%20)
+	}
+	body, ctype := multipartBody(t, map[string][]byte{"SMITH_JOHN_MRN12345.csv": csvData.Bytes()}, nil)
+	code, b := ts.do("POST", "/api/v1/datasets", tok, body, ctype)
+	if code != http.StatusCreated {
+		t.Fatalf("upload: %d %s", code, b)
+	}
+	var got struct {
+		Name     string
+		Warnings []struct{ Rule, Message string } `json:"template_violations"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Recording " + time.Now().UTC().Format(time.DateOnly) + " #1"; got.Name != want {
+		t.Errorf("name %q, want %q", got.Name, want)
+	}
+	if len(got.Warnings) != 1 || got.Warnings[0].Rule != "identifying-name" || !strings.Contains(got.Warnings[0].Message, "SMITH_JOHN_MRN12345") {
+		t.Errorf("warnings %+v, want one identifying-name warning naming the file", got.Warnings)
+	}
+	// The identity (file names included) is the owner's to see on the
+	// dataset; listings, which admins and cohorts see, never show it.
+	if code, list := ts.do("GET", "/api/v1/datasets", tok, nil, ""); code != 200 || strings.Contains(string(list), "SMITH") {
+		t.Errorf("the listing shows the file stem: %d %s", code, list)
+	}
+}
+
+// TestDeleteStopsAnalysesAndLeavesNoResidue: deleting a dataset (API or
+// portal) drops its analyses from the grid and leaves neither rows nor
+// bytes of it in the database files.
+func TestDeleteStopsAnalysesAndLeavesNoResidue(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir, "127.0.0.1:0", gridConfig())
+	defer ts.stop()
+	tok := ts.user("clin@example.org", store.RoleClinician)
+	const identity = "ZEBRA_QUOKKA_7731"
+	upload := func() int64 {
+		var csvData bytes.Buffer
+		csvData.WriteString("time,HR [bpm]\n")
+		for i := range 600 {
+			fmt.Fprintf(&csvData, "%d,%d\n", i, 60+i%37)
+		}
+		body, ctype := multipartBody(t, map[string][]byte{identity + ".csv": csvData.Bytes()}, nil)
+		code, b := ts.do("POST", "/api/v1/datasets", tok, body, ctype)
+		if code != http.StatusCreated {
+			t.Fatalf("upload: %d %s", code, b)
+		}
+		var ds struct{ ID int64 }
+		json.Unmarshal(b, &ds)
+		return ds.ID
+	}
+	for _, via := range []string{"api", "portal"} {
+		t.Run(via, func(t *testing.T) {
+			ds := upload()
+			an := ts.analyse(tok, ds, "vitals.summary@1", "routine") // no volunteers: it stays in the grid
+			if _, _, ok := ts.g.Progress(an); !ok {
+				t.Fatal("the analysis is not in the grid before the delete")
+			}
+			switch via {
+			case "api":
+				if code, b := ts.do("DELETE", fmt.Sprintf("/api/v1/datasets/%d", ds), tok, nil, ""); code != http.StatusNoContent {
+					t.Fatalf("delete: %d %s", code, b)
+				}
+			case "portal":
+				hash, _ := auth.HashPassword("granite-orchard-lantern")
+				u, _ := ts.st.UserByEmail(context.Background(), "clin@example.org")
+				u.PasswordHash = hash
+				ts.st.UpdateUser(context.Background(), u)
+				b := newBrowser(t, ts.base)
+				b.login("clin@example.org", "granite-orchard-lantern")
+				if p := b.post(fmt.Sprintf("/datasets/%d/delete", ds), url.Values{"confirm": {"yes"}}); p.status != http.StatusSeeOther {
+					t.Fatalf("portal delete: %d", p.status)
+				}
+			}
+			if _, _, ok := ts.g.Progress(an); ok {
+				t.Error("the deleted dataset's analysis is still in the grid")
+			}
+			for _, table := range []string{"datasets", "dataset_segments", "dataset_identities", "dataset_meta", "analyses", "chunk_outputs", "analysis_results", "analysis_batches"} {
+				var n int
+				if err := ts.st.DB().QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				if n != 0 {
+					t.Errorf("%s has %d rows after the delete", table, n)
+				}
+			}
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				b, _ := os.ReadFile(filepath.Join(dir, "pulsegrid.db"+suffix))
+				if i := bytes.Index(b, []byte(identity)); i >= 0 {
+					t.Errorf("the identity is still in pulsegrid.db%s at byte %d", suffix, i)
+				}
+			}
+		})
+	}
 }
