@@ -300,7 +300,7 @@ func TestPortal(t *testing.T) {
 			t.Fatalf("upload: got %d %s", p.status, p.body)
 		}
 		dsID = body.ID
-		list := a.get("/datasets?q=100&sort=name")
+		list := a.get("/datasets?q=Recording&sort=name") // datasets are named neutrally (server/naming.go)
 		if list.count("dataset-row") != 1 {
 			t.Fatalf("datasets list has %d rows, want 1", list.count("dataset-row"))
 		}
