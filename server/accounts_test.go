@@ -690,3 +690,31 @@ func TestDeleteStopsAnalysesAndLeavesNoResidue(t *testing.T) {
 		})
 	}
 }
+
+// TestPortalUploadFlagsIdentifyingName: the portal tells the uploader
+// that the file name looked like an identity and was not used.
+func TestPortalUploadFlagsIdentifyingName(t *testing.T) {
+	ps := startAccounts(t, server.Limits{})
+	ps.addUser(t, "c@example.org", store.RoleClinician, "granite-orchard-lantern", false)
+	b := newBrowser(t, ps.base)
+	b.login("c@example.org", "granite-orchard-lantern")
+	var csvData bytes.Buffer
+	csvData.WriteString("time,HR [bpm]\n")
+	for i := range 120 {
+		fmt.Fprintf(&csvData, "%d,%d\n", i, 70)
+	}
+	body, ctype := multipartBody(t, map[string][]byte{"DOE_JANE.csv": csvData.Bytes()}, nil)
+	req, _ := http.NewRequest("POST", ps.base+"/datasets/upload", body)
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Accept", "application/json")
+	if p := b.do(req); p.status != http.StatusCreated {
+		t.Fatalf("upload: %d %s", p.status, p.body)
+	}
+	p := b.get("/datasets")
+	if !strings.Contains(p.text("flash"), "DOE_JANE") || !strings.Contains(p.text("flash"), "person's name") {
+		t.Fatalf("flash after the upload: %q", p.text("flash"))
+	}
+	if strings.Contains(p.doc.Find(`[data-testid="dataset-row"]`).Text(), "DOE_JANE") {
+		t.Fatal("the list shows the file stem")
+	}
+}

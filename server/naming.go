@@ -109,3 +109,17 @@ func isCapitalised(w string) bool {
 	r := []rune(w)
 	return unicode.IsUpper(r[0]) && strings.ToLower(string(r[1:])) == string(r[1:])
 }
+
+// nameWarnings joins the identifying-name warnings of an upload into one
+// message for the portal's flash, or "".
+func nameWarnings(stored []storedRecording) string {
+	var msgs []string
+	for _, s := range stored {
+		for _, v := range s.warnings {
+			if v.Rule == RuleIdentifyingName {
+				msgs = append(msgs, sentence(v.Message))
+			}
+		}
+	}
+	return strings.Join(msgs, " ")
+}

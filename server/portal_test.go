@@ -485,7 +485,7 @@ func TestPortal(t *testing.T) {
 	t.Run("Audit", func(t *testing.T) {
 		p := admin.get("/admin/audit")
 		got := p.doc.Find(`[data-testid="audit-row"]`).Text()
-		for _, want := range []string{"dataset.upload", "dataset.view", "analysis.start", "analysis.view", "analysis.export", "dataset.delete", "user.create", "login"} {
+		for _, want := range []string{"dataset.upload", "dataset.view", "analysis.start", "analysis.view", "analysis.export", "analysis.strip", "dataset.delete", "user.create", "login"} {
 			if !strings.Contains(got, want) {
 				t.Errorf("audit log lacks %s", want)
 			}
