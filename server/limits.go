@@ -20,7 +20,10 @@ import (
 // the defaults in brackets.
 type Limits struct {
 	// APIRate is the API requests a second one address may make on
-	// average [20], APIBurst how many at once [200]. Beyond it: 429.
+	// average [100], APIBurst how many at once [1000]. Beyond it: 429.
+	// Generous: a hospital's clinicians may share one address (NAT, a
+	// proxy), each progress page polls once a second, and a script
+	// fetching results one by one must not be cut; a flood is thousands.
 	APIRate  float64
 	APIBurst int
 	// TokenFailures is how many unrecognised API tokens one address may
@@ -39,10 +42,10 @@ type Limits struct {
 
 func (l Limits) withDefaults() Limits {
 	if l.APIRate <= 0 {
-		l.APIRate = 20
+		l.APIRate = 100
 	}
 	if l.APIBurst <= 0 {
-		l.APIBurst = 200
+		l.APIBurst = 1000
 	}
 	if l.TokenFailures <= 0 {
 		l.TokenFailures = 10

@@ -86,7 +86,7 @@ func cmdServe(ctx context.Context, e env) error {
 		return err
 	}
 	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: algs, Logger: log, Gatherer: reg, MaxUpload: *maxUpload << 20,
-		Portal: server.PortalConfig{DataDir: *data, SecureCookies: *secureCookies || useTLS}})
+		Portal: server.PortalConfig{DataDir: *data, SecureCookies: *secureCookies || useTLS}, Limits: transport.limits()})
 	srv := transport.server(h, log)
 	base := transport.scheme() + "://" + ln.Addr().String()
 	fmt.Fprintf(e.stdout, "pulsegrid serving on %s  (data: %s, quorum %d, %d local workers)\n", base, *data, g.Config().Quorum, *locals)

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/pulsegrid/pulsegrid/server"
 )
 
 // transportFlags are serve's flags for how connections are served: TLS
@@ -17,6 +19,8 @@ type transportFlags struct {
 	certFile, keyFile *string
 	headerTimeout     *time.Duration
 	idleTimeout       *time.Duration
+	apiRate           *float64
+	apiBurst          *int
 }
 
 func addTransportFlags(fs *flag.FlagSet) *transportFlags {
@@ -25,7 +29,14 @@ func addTransportFlags(fs *flag.FlagSet) *transportFlags {
 		keyFile:       fs.String("tls-key", "", "the PEM private key of --tls-cert"),
 		headerTimeout: fs.Duration("header-timeout", 10*time.Second, "longest time a client may take to send a request's headers"),
 		idleTimeout:   fs.Duration("idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open"),
+		apiRate:       fs.Float64("api-rate", 100, "API requests a second one client address may make on average (more answer 429)"),
+		apiBurst:      fs.Int("api-burst", 1000, "API requests one client address may make at once"),
 	}
+}
+
+// limits are the server's per-client limits the flags set.
+func (t *transportFlags) limits() server.Limits {
+	return server.Limits{APIRate: *t.apiRate, APIBurst: *t.apiBurst}
 }
 
 // tls reports whether HTTPS is asked for, after checking the flags agree.
