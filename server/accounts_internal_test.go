@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -96,4 +98,31 @@ func TestLoginThrottle(t *testing.T) {
 	if w := th.Wait("victim@example.org", "192.0.2.1"); w != 0 {
 		t.Fatalf("the owner waits %s over the ceiling, want 0", w)
 	}
+}
+
+// FuzzSafeNext: whatever the input, the destination is "/" or the input
+// itself, and a browser resolving it against this site stays on the site.
+func FuzzSafeNext(f *testing.F) {
+	for _, s := range []string{"/analyses/3", "//evil", "/\\evil", "/%09/evil", "/%2f%2fevil", "https://evil/", "/a?b=c#d", "/\t/x", "\x00", "/ok"} {
+		f.Add(s)
+	}
+	base, _ := url.Parse("https://pulsegrid.example/login")
+	f.Fuzz(func(t *testing.T, next string) {
+		got := safeNext(next)
+		if got != "/" && got != next {
+			t.Fatalf("safeNext(%q) = %q: neither / nor the input", next, got)
+		}
+		// Browsers drop tabs and newlines and read \ as /.
+		browser := strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/").Replace(got)
+		u, err := base.Parse(browser)
+		if err != nil {
+			t.Fatalf("safeNext(%q) = %q, which does not parse: %v", next, got, err)
+		}
+		if u.Host != base.Host || u.Scheme != base.Scheme {
+			t.Fatalf("safeNext(%q) = %q leads to %s", next, got, u)
+		}
+		if dec, err := url.PathUnescape(u.EscapedPath()); err == nil && strings.HasPrefix(dec, "//") {
+			t.Fatalf("safeNext(%q) = %q has a path that decodes to %q", next, got, dec)
+		}
+	})
 }

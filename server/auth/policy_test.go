@@ -60,3 +60,20 @@ func TestCommonList(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCheckNewPassword: any input gets an answer, and an accepted password
+// passes the rules the policy states.
+func FuzzCheckNewPassword(f *testing.F) {
+	for _, s := range []string{"Correct-Horse-42", "aaaaaaaaaaaa", "password1234", "\xff\xfe", "1qaz2wsx3edc"} {
+		f.Add(s, "a@b.org")
+	}
+	f.Fuzz(func(t *testing.T, p, email string) {
+		if CheckNewPassword(p, email) != nil {
+			return
+		}
+		lower := strings.ToLower(p)
+		if len([]rune(p)) < MinPasswordLength || len(p) > MaxPasswordLength || repeatedUnit(lower) != "" || isSequence(lower) || common()[lower] {
+			t.Fatalf("accepted %q, which breaks a rule", p)
+		}
+	})
+}
