@@ -33,8 +33,9 @@ type PortalConfig struct {
 	// DataDir is where uploads are spooled before they are parsed (a
 	// "tmp" directory inside it); empty uses the system's temp directory.
 	DataDir string
-	// MaxLoginFailures is how many failed logins an account or an address
-	// may have before each further attempt waits (default 5).
+	// MaxLoginFailures is how many failed logins an (account, address)
+	// pair may have before each further attempt waits (default 5; an
+	// address over all accounts may have 4 times as many): loginThrottle.
 	MaxLoginFailures int
 }
 
