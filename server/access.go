@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/pulsegrid/pulsegrid/server/store"
@@ -12,9 +13,28 @@ import (
 // nothing.
 
 // canSee reports whether the request's user may see an object of owner.
+// A signed-in user refused someone else's object is audited (once a
+// request): asking for other people's ids is what an insider probing for
+// data does.
 func canSee(r *http.Request, owner int64) bool {
 	u := userFrom(r)
-	return u.ID != 0 && (u.ID == owner || u.Role == store.RoleAdmin)
+	ok := u.ID != 0 && (u.ID == owner || u.Role == store.RoleAdmin)
+	if !ok && u.ID != 0 {
+		auditRefusal(r, owner)
+	}
+	return ok
+}
+
+// auditRefusal records that the request's user was refused an object of
+// owner, at most once a request.
+func auditRefusal(r *http.Request, owner int64) {
+	ra, _ := r.Context().Value(auditorKey{}).(*requestAudit)
+	if ra == nil {
+		return
+	}
+	ra.once.Do(func() {
+		auditOutcome(ra.d, r, "access.refused", r.Method+" "+r.URL.Path, fmt.Sprintf("owned by user/%d", owner), store.OutcomeRefused)
+	})
 }
 
 // visibleOwner is the owner filter for the request's listings: the user's

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -43,8 +44,21 @@ func requireToken(d Deps, next http.Handler) http.Handler {
 			writeError(w, r, d.Logger, Errorf(EUnauthorized, "missing API token: send the header \"Authorization: Bearer TOKEN\" (pulsegrid user token --email E prints one)"))
 			return
 		}
+		// Tokens carry 256 random bits, so guessing is hopeless; the limit
+		// keeps a guesser from costing the database a lookup a request.
+		addr := clientIP(r)
+		if wait := d.guard.tokenBad.wait(addr); wait > 0 {
+			auditOutcome(d, r, "token.check", "api", "too many unrecognised tokens", store.OutcomeThrottled)
+			tooMany(w, wait, "too many unrecognised API tokens from your address")
+			return
+		}
 		u, err := d.Store.UserByToken(r.Context(), auth.HashToken(strings.TrimSpace(tok)))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			writeError(w, r, d.Logger, err)
+			return
+		}
 		if err != nil {
+			d.guard.tokenBad.take(addr)
 			writeError(w, r, d.Logger, Errorf(EUnauthorized, "API token not recognised, revoked, or its account is disabled"))
 			return
 		}
@@ -57,9 +71,16 @@ func requireToken(d Deps, next http.Handler) http.Handler {
 }
 
 // contentSecurityPolicy allows only this origin's scripts and styles (no
-// inline code), wasm compilation for the volunteer worker, and websockets.
-// It is set on every response, so no page can forget it.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+// inline code), wasm compilation for the volunteer worker, and connections
+// (fetch and websockets) to this origin only: CSP Level 3 lets 'self'
+// match ws: and wss: of the page's own host, so a script injected
+// somehow could not send data to another host. It is set on every
+// response, so no page can forget it.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+
+// hstsPolicy tells browsers to use https only for a year; sent only on
+// responses over TLS (serve --tls-cert), as browsers ignore it otherwise.
+const hstsPolicy = "max-age=31536000"
 
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +89,9 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", hstsPolicy)
+		}
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			h.Set("Cache-Control", "no-store")
 		}

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -34,8 +33,9 @@ type PortalConfig struct {
 	// DataDir is where uploads are spooled before they are parsed (a
 	// "tmp" directory inside it); empty uses the system's temp directory.
 	DataDir string
-	// MaxLoginFailures is how many failed logins an account or an address
-	// may have before each further attempt waits (default 5).
+	// MaxLoginFailures is how many failed logins an (account, address)
+	// pair may have before each further attempt waits (default 5; an
+	// address over all accounts may have 4 times as many): loginThrottle.
 	MaxLoginFailures int
 }
 
@@ -126,8 +126,8 @@ func passwordVersion(hash string) string {
 }
 
 // sessionUser returns the signed-in user of the request, if any: the
-// account must still exist, be enabled and have the password it had at
-// login.
+// account must still exist, be enabled and have the password and session
+// epoch it had at login (sessionValid).
 func (p *portal) sessionUser(r *http.Request) (store.User, bool) {
 	sm := p.sm(r)
 	id := sm.GetInt64(r.Context(), sessUser)
@@ -135,7 +135,7 @@ func (p *portal) sessionUser(r *http.Request) (store.User, bool) {
 		return store.User{}, false
 	}
 	u, err := p.d.Store.User(r.Context(), id)
-	if err != nil || u.Disabled || u.Role == store.RoleVolunteer || sm.GetString(r.Context(), sessPassword) != passwordVersion(u.PasswordHash) {
+	if err != nil || u.Disabled || u.Role == store.RoleVolunteer || !sessionValid(u, sm.GetString(r.Context(), sessPassword), sm.GetInt64(r.Context(), sessEpoch)) {
 		return store.User{}, false
 	}
 	return u, true
@@ -277,90 +277,4 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// loginThrottle slows down password guessing, in memory (a restart forgets
-// it, which an attacker cannot trigger). Each account and each client
-// address counts its consecutive failures; from the limit on (four times
-// the limit for an address, which a whole hospital may share behind NAT),
-// every further attempt must wait 2^(failures-limit) seconds after the
-// last failure, capped at 15 minutes. A success clears the account's
-// count; a count also lapses after an hour without failures.
-type loginThrottle struct {
-	limit int
-	mu    sync.Mutex
-	m     map[string]*failures
-}
-
-type failures struct {
-	n    int
-	last time.Time
-}
-
-func newLoginThrottle(limit int) *loginThrottle {
-	return &loginThrottle{limit: limit, m: map[string]*failures{}}
-}
-
-const maxLoginWait = 15 * time.Minute
-
-// failureMemory is how long a count of failures lasts after the last one.
-const failureMemory = time.Hour
-
-func (t *loginThrottle) wait(key string, f *failures, now time.Time) time.Duration {
-	limit := t.limit
-	if strings.HasPrefix(key, "addr:") {
-		limit *= 4
-	}
-	if f == nil || f.n < limit || now.Sub(f.last) > failureMemory {
-		return 0
-	}
-	d := maxLoginWait
-	if e := f.n - limit; e < 10 {
-		d = min(time.Duration(1<<e)*time.Second, maxLoginWait)
-	}
-	return max(f.last.Add(d).Sub(now), 0)
-}
-
-// Wait returns how long the account and address must wait before trying.
-func (t *loginThrottle) Wait(keys ...string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := time.Now()
-	var w time.Duration
-	for _, k := range keys {
-		w = max(w, t.wait(k, t.m[k], now))
-	}
-	return w
-}
-
-// Fail counts a failure for every key.
-func (t *loginThrottle) Fail(keys ...string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := time.Now()
-	if len(t.m) > 100000 { // forget idle entries rather than grow without bound
-		for k, f := range t.m {
-			if now.Sub(f.last) > failureMemory {
-				delete(t.m, k)
-			}
-		}
-	}
-	for _, k := range keys {
-		f := t.m[k]
-		if f == nil || now.Sub(f.last) > failureMemory {
-			f = &failures{}
-			t.m[k] = f
-		}
-		f.n++
-		f.last = now
-	}
-}
-
-// Succeed clears the keys' failures.
-func (t *loginThrottle) Succeed(keys ...string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, k := range keys {
-		delete(t.m, k)
-	}
 }

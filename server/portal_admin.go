@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bytes"
+	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -64,12 +67,16 @@ func (p *portal) handleUserCreate() http.Handler {
 			p.renderUsers(w, r, http.StatusUnprocessableEntity, "", "", []views.Problem{{Message: fmt.Sprintf("Role %q: choose clinician or admin.", role)}})
 			return
 		}
-		pw, hash, err := newOneTimePassword()
+		pw, hash, expires, err := auth.NewOneTimePassword()
+		if errors.Is(err, auth.ErrBusy) {
+			p.busy(w, r)
+			return
+		}
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		u, err := p.d.Store.CreateUser(r.Context(), store.User{Email: email, Role: role, PasswordHash: hash, MustChange: true})
+		u, err := p.d.Store.CreateUser(r.Context(), store.User{Email: email, Role: role, PasswordHash: hash, MustChange: true, PasswordExpires: expires})
 		if ErrorCode(err) == EConflict {
 			p.renderUsers(w, r, http.StatusConflict, "", "", []views.Problem{{Message: fmt.Sprintf("%s already has an account.", email)}})
 			return
@@ -83,18 +90,17 @@ func (p *portal) handleUserCreate() http.Handler {
 	})
 }
 
-func newOneTimePassword() (pw, hash string, err error) {
-	if pw, err = auth.NewPassword(); err != nil {
-		return "", "", err
-	}
-	hash, err = auth.HashPassword(pw)
-	return pw, hash, err
+// busy answers a form whose password hashing found every slot taken.
+func (p *portal) busy(w http.ResponseWriter, r *http.Request) {
+	retryAfter(w, auth.RetryAfter)
+	p.render(w, r, http.StatusTooManyRequests, "Busy", "", views.ErrorView(views.ErrorPage{Status: http.StatusTooManyRequests, Message: "The server is checking many passwords at once. Try again in a moment."}))
 }
 
-// handleUserAction resets, disables or enables an account. A reset or a
-// disable ends the account's sessions (the session checks the password
-// fingerprint and the disabled flag on every request) and a disable also
-// stops its API tokens.
+// handleUserAction resets, disables or enables an account. Each ends every
+// session and API token of the account (store.UpdateCredentials, as the
+// CLI does), so that an enable after a disable does not bring an old
+// session or token back; a reset gives a one-time password that expires
+// after auth.OneTimeLifetime.
 func (p *portal) handleUserAction(action string) http.Handler {
 	return p.auth(true, func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
@@ -114,22 +120,26 @@ func (p *portal) handleUserAction(action string) http.Handler {
 		var otp string
 		switch action {
 		case "reset":
-			pw, hash, err := newOneTimePassword()
+			pw, hash, expires, err := auth.NewOneTimePassword()
+			if errors.Is(err, auth.ErrBusy) {
+				p.busy(w, r)
+				return
+			}
 			if err != nil {
 				p.fail(w, r, err)
 				return
 			}
-			otp, u.PasswordHash, u.MustChange = pw, hash, true
+			otp, u.PasswordHash, u.MustChange, u.PasswordExpires = pw, hash, true, expires
 		case "disable":
 			u.Disabled = true
 		case "enable":
 			u.Disabled = false
 		}
-		if err := p.d.Store.UpdateUser(r.Context(), u); err != nil {
+		if _, err := p.d.Store.UpdateCredentials(r.Context(), u); err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		audit(p.d, r, "user."+action, fmt.Sprintf("user/%d", u.ID), u.Email)
+		audit(p.d, r, "user."+action, fmt.Sprintf("user/%d", u.ID), u.Email+": sessions and API tokens ended")
 		if otp != "" {
 			p.renderUsers(w, r, http.StatusOK, otp, u.Email, nil)
 			return
@@ -384,39 +394,127 @@ func nodeRow(v store.Volunteer, online bool) views.NodeRow {
 // auditPageSize is the entries per audit page.
 const auditPageSize = 50
 
+// auditExportMax bounds one CSV export of the audit log.
+const auditExportMax = 100000
+
+// auditActions are offered in the action filter.
+var auditActions = []string{"login", "login.", "logout", "user.", "token.", "dataset.", "analysis.", "batch.", "access.refused", "audit.", "backup", "template.save"}
+
+// auditFilter reads the audit page's filters; from and to are dates
+// (YYYY-MM-DD, UTC), both included.
+func auditFilter(r *http.Request) (store.AuditFilter, views.AuditPage, error) {
+	q := r.URL.Query()
+	page := views.AuditPage{Query: strings.TrimSpace(q.Get("q")), Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")),
+		From: strings.TrimSpace(q.Get("from")), To: strings.TrimSpace(q.Get("to")), Actions: auditActions}
+	f := store.AuditFilter{Query: page.Query, Actor: page.Actor, Action: page.Action}
+	var err error
+	if page.From != "" {
+		if f.From, err = time.Parse(time.DateOnly, page.From); err != nil {
+			return f, page, fmt.Errorf("from %q is not a date YYYY-MM-DD", page.From)
+		}
+	}
+	if page.To != "" {
+		var to time.Time
+		if to, err = time.Parse(time.DateOnly, page.To); err != nil {
+			return f, page, fmt.Errorf("to %q is not a date YYYY-MM-DD", page.To)
+		}
+		f.To = to.AddDate(0, 0, 1)
+	}
+	return f, page, nil
+}
+
+// link is the audit page's URL with its filters, at path.
+func auditLink(path string, page views.AuditPage, extra url.Values) string {
+	v := url.Values{}
+	for k, x := range map[string]string{"q": page.Query, "actor": page.Actor, "action": page.Action, "from": page.From, "to": page.To} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	for k, x := range extra {
+		v[k] = x
+	}
+	if len(v) == 0 {
+		return path
+	}
+	return path + "?" + v.Encode()
+}
+
+func auditActor(e store.AuditRecord) string {
+	switch {
+	case e.Email != "":
+		return e.Email
+	case e.Actor != "":
+		return e.Actor
+	case e.UserID != 0:
+		return fmt.Sprintf("user %d", e.UserID)
+	}
+	return "anonymous"
+}
+
+// handleAudit shows the audit log, filtered; ?format=csv exports every
+// entry the filters select (at most auditExportMax). Looking at the log
+// and exporting it are audited too.
 func (p *portal) handleAudit() http.Handler {
 	return p.auth(true, func(w http.ResponseWriter, r *http.Request) {
-		q := strings.TrimSpace(r.URL.Query().Get("q"))
+		f, page, ferr := auditFilter(r)
+		page.ExportURL = auditLink("/admin/audit", page, url.Values{"format": {"csv"}})
+		detail := strings.TrimPrefix(auditLink("", page, nil), "?")
+		if r.URL.Query().Get("format") == "csv" {
+			if ferr != nil {
+				p.fail(w, r, Errorf(EInvalid, "%v", ferr))
+				return
+			}
+			f.Limit = auditExportMax
+			es, err := p.d.Store.AuditFind(r.Context(), f)
+			if err != nil {
+				p.fail(w, r, err)
+				return
+			}
+			audit(p.d, r, "audit.export", "audit", fmt.Sprintf("%d entries; %s", len(es), detail))
+			var buf bytes.Buffer
+			cw := csv.NewWriter(&buf)
+			cw.Write([]string{"id", "time_utc", "actor", "action", "target", "detail", "address", "outcome"})
+			for _, e := range es {
+				cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), csvSafe(auditActor(e)), csvSafe(e.Action), csvSafe(e.Object), csvSafe(e.Detail), csvSafe(e.Address), e.Outcome})
+			}
+			cw.Flush()
+			w.Header().Set("Cache-Control", "no-store")
+			writeAttachment(w, "audit-"+time.Now().UTC().Format("20060102-150405")+".csv", "text/csv; charset=utf-8", buf.Bytes())
+			return
+		}
+		if ferr != nil {
+			page.Problem = sentence(ferr.Error())
+			f = store.AuditFilter{Query: f.Query, Actor: f.Actor, Action: f.Action}
+		}
 		pg, _ := strconv.Atoi(r.URL.Query().Get("page"))
 		pg = max(pg, 0)
-		es, err := p.d.Store.AuditSearch(r.Context(), q, auditPageSize+1, pg*auditPageSize)
+		f.Limit, f.Offset = auditPageSize+1, pg*auditPageSize
+		es, err := p.d.Store.AuditFind(r.Context(), f)
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		page := views.AuditPage{Query: q}
-		link := func(n int) string {
-			v := url.Values{}
-			if q != "" {
-				v.Set("q", q)
-			}
-			v.Set("page", strconv.Itoa(n))
-			return "/admin/audit?" + v.Encode()
-		}
+		audit(p.d, r, "audit.view", "audit", detail)
 		if len(es) > auditPageSize {
 			es = es[:auditPageSize]
-			page.NextPage = link(pg + 1)
+			page.NextPage = auditLink("/admin/audit", page, url.Values{"page": {strconv.Itoa(pg + 1)}})
 		}
 		if pg > 0 {
-			page.PrevPage = link(pg - 1)
+			page.PrevPage = auditLink("/admin/audit", page, url.Values{"page": {strconv.Itoa(pg - 1)}})
 		}
 		for _, e := range es {
-			actor := e.Email
-			if actor == "" && e.UserID != 0 {
-				actor = fmt.Sprintf("user %d", e.UserID)
-			}
-			page.Entries = append(page.Entries, views.AuditRow{When: e.At, Actor: actor, Action: e.Action, Object: strings.Replace(e.Object, "/", " ", 1), Detail: e.Detail})
+			page.Entries = append(page.Entries, views.AuditRow{When: e.At, Actor: auditActor(e), Action: e.Action, Object: strings.Replace(e.Object, "/", " ", 1), Detail: e.Detail, Addr: e.Address, Outcome: e.Outcome})
 		}
 		p.render(w, r, http.StatusOK, "Audit log", "audit", views.Audit(page))
 	})
+}
+
+// csvSafe keeps a spreadsheet from reading a cell as a formula: the log
+// holds text that strangers chose (emails tried at login).
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }

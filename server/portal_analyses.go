@@ -407,6 +407,7 @@ func (p *portal) handleStrip() http.Handler {
 			p.fail(w, r, err)
 			return
 		}
+		audit(p.d, r, "analysis.strip", fmt.Sprintf("analysis/%d", a.ID), r.URL.RawQuery)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		views.StripFragment(s).Render(r.Context(), w)
 	})

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,9 +15,14 @@ import (
 	"github.com/pulsegrid/pulsegrid/views"
 )
 
-// minPasswordLength is shown on the password form; auth.CheckPasswordStrength
+// minPasswordLength is shown on the password form; auth.CheckNewPassword
 // has the final word.
-const minPasswordLength = 12
+const minPasswordLength = auth.MinPasswordLength
+
+// sessEpoch is the session key of the account's session epoch at login
+// (store.User.SessionEpoch): UpdateCredentials increments the account's,
+// which ends this session.
+const sessEpoch = "sep"
 
 // handleRoot sends visitors to their datasets or to the login page.
 func (p *portal) handleRoot() http.Handler {
@@ -28,10 +35,29 @@ func (p *portal) handleRoot() http.Handler {
 	})
 }
 
-// safeNext keeps a post-login destination on this site.
+// safeNext keeps a post-login destination on this site: a path of this
+// origin, else "/". Browsers ignore tabs and newlines in URLs and read a
+// backslash as a slash, so "/\t/host" or "/\\host" would leave the site.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
-		return "/datasets"
+	if next == "" || len(next) > 2048 || next[0] != '/' {
+		return "/"
+	}
+	for _, c := range next {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	if strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return "/"
+	}
+	// The path as the browser will see it once percent-escapes are
+	// undone must not start a network path either ("/%2F/host").
+	if dec, err := url.PathUnescape(u.EscapedPath()); err != nil || strings.HasPrefix(dec, "//") || strings.ContainsAny(dec, "\\\t\r\n") {
+		return "/"
 	}
 	return next
 }
@@ -42,75 +68,126 @@ func (p *portal) handleLoginForm() http.Handler {
 			redirect(w, r, safeNext(r.URL.Query().Get("next")))
 			return
 		}
-		p.render(w, r, http.StatusOK, "Sign in", "", views.Login(views.LoginPage{Next: r.URL.Query().Get("next")}))
+		p.render(w, r, http.StatusOK, "Sign in", "", views.Login(views.LoginPage{Next: safeNext(r.URL.Query().Get("next"))}))
 	})
+}
+
+// retryAfter sets Retry-After to wait rounded up to whole seconds.
+func retryAfter(w http.ResponseWriter, wait time.Duration) time.Duration {
+	s := max(int((wait+time.Second-1)/time.Second), 1)
+	w.Header().Set("Retry-After", strconv.Itoa(s))
+	return time.Duration(s) * time.Second
+}
+
+// auditLogin records a login attempt. The email tried is the actor (a
+// login is someone claiming to be the account); object is the account if
+// there is one.
+func (p *portal) auditLogin(r *http.Request, email string, u store.User, action, outcome, detail string) {
+	obj := "user/?"
+	if u.ID != 0 {
+		obj = fmt.Sprintf("user/%d", u.ID)
+	}
+	e := store.AuditEntry{Actor: truncate(email, 254), Action: action, Object: obj, Detail: detail, Address: clientIP(r), Outcome: outcome}
+	if outcome == store.OutcomeOK {
+		e.UserID, e.Actor = u.ID, ""
+	}
+	if err := p.d.Store.Audit(r.Context(), e); err != nil {
+		p.d.Logger.Error("audit log", "err", err, "action", action)
+	}
 }
 
 func (p *portal) handleLogin() http.Handler {
 	return p.page(func(w http.ResponseWriter, r *http.Request) {
 		email := strings.TrimSpace(r.PostFormValue("email"))
 		password := r.PostFormValue("password")
-		next := r.PostFormValue("next")
-		keys := []string{"account:" + strings.ToLower(email), "addr:" + clientIP(r)}
+		next := safeNext(r.PostFormValue("next"))
+		addr := clientIP(r)
 		again := func(status int, msg string) {
 			p.render(w, r, status, "Sign in", "", views.Login(views.LoginPage{Email: email, Error: msg, Next: next}))
 		}
-		if wait := p.throttle.Wait(keys...); wait > 0 {
-			w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-			again(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %s.", wait.Round(time.Second)+time.Second))
+		busy := func() {
+			retryAfter(w, auth.RetryAfter)
+			again(http.StatusTooManyRequests, "The server is checking many sign-ins at once. Try again in a moment.")
+		}
+		if wait := p.throttle.Wait(email, addr); wait > 0 {
+			wait = retryAfter(w, wait)
+			p.auditLogin(r, email, store.User{}, "login.throttled", store.OutcomeThrottled, fmt.Sprintf("asked to wait %s", wait))
+			again(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %s.", wait))
 			return
 		}
 		u, err := p.d.Store.UserByEmail(r.Context(), email)
-		if err == nil && u.Role != store.RoleVolunteer {
-			err = auth.CheckPassword(u.PasswordHash, password)
-		} else if err == nil || errors.Is(err, store.ErrNotFound) {
-			// Spend the same time as a real check so timing does not tell
-			// which emails have accounts.
-			auth.CheckPassword(dummyHash(), password)
+		switch {
+		case len(password) > auth.MaxPasswordLength:
 			err = auth.ErrMismatch
+		case err == nil && u.Role != store.RoleVolunteer:
+			err = auth.CheckPassword(u.PasswordHash, password)
+		case err == nil || errors.Is(err, store.ErrNotFound):
+			// The same time as a real check, so that timing does not
+			// tell which emails have accounts.
+			u, err = store.User{}, auth.CheckUnknown(password)
 		}
-		if err == nil && u.Disabled {
-			p.throttle.Fail(keys...)
-			p.d.Store.Audit(r.Context(), store.AuditEntry{UserID: u.ID, Action: "login.refused", Object: fmt.Sprintf("user/%d", u.ID), Detail: "account disabled from " + clientIP(r)})
+		switch {
+		case errors.Is(err, auth.ErrBusy):
+			busy()
+			return
+		case errors.Is(err, auth.ErrMismatch):
+			p.throttle.Fail(email, addr)
+			detail := "wrong password"
+			if u.ID == 0 {
+				detail = "no such account"
+			}
+			p.auditLogin(r, email, u, "login.failed", store.OutcomeFailed, detail)
+			again(http.StatusUnauthorized, "Wrong email or password.")
+			return
+		case err != nil:
+			p.fail(w, r, err)
+			return
+		}
+		// The password is right: only now may the answer say more about
+		// the account.
+		if u.Disabled {
+			p.throttle.Fail(email, addr)
+			p.auditLogin(r, email, u, "login.refused", store.OutcomeRefused, "account disabled")
 			again(http.StatusForbidden, "This account is disabled. Ask an administrator.")
 			return
 		}
-		if err != nil {
-			if !errors.Is(err, auth.ErrMismatch) {
-				p.fail(w, r, err)
-				return
-			}
-			p.throttle.Fail(keys...)
-			if u.ID != 0 {
-				p.d.Store.Audit(r.Context(), store.AuditEntry{UserID: u.ID, Action: "login.failed", Object: fmt.Sprintf("user/%d", u.ID), Detail: "from " + clientIP(r)})
-			}
-			again(http.StatusUnauthorized, "Wrong email or password.")
+		if otpExpired(u) {
+			p.auditLogin(r, email, u, "login.refused", store.OutcomeRefused, "one-time password expired")
+			again(http.StatusForbidden, fmt.Sprintf("This one-time password expired on %s. Ask an administrator for a new one.", u.PasswordExpires.Format("2006-01-02 15:04 MST")))
 			return
 		}
-		p.throttle.Succeed(keys[0])
+		p.throttle.Succeed(email, addr)
 		sm := p.sm(r)
+		// A new session token at every login: a token planted before it
+		// (session fixation) does not become signed in.
 		if err := sm.RenewToken(r.Context()); err != nil {
 			p.fail(w, r, err)
 			return
 		}
 		sm.Put(r.Context(), sessUser, u.ID)
 		sm.Put(r.Context(), sessPassword, passwordVersion(u.PasswordHash))
+		sm.Put(r.Context(), sessEpoch, u.SessionEpoch)
 		p.d.Store.RecordLogin(r.Context(), u.ID)
-		p.d.Store.Audit(r.Context(), store.AuditEntry{UserID: u.ID, Action: "login", Object: fmt.Sprintf("user/%d", u.ID), Detail: "from " + clientIP(r)})
+		p.auditLogin(r, email, u, "login", store.OutcomeOK, "")
 		if u.MustChange {
 			redirect(w, r, "/account/password")
 			return
 		}
-		redirect(w, r, safeNext(next))
+		redirect(w, r, next)
 	})
 }
 
-// dummyHash is checked against when the email is unknown; made on first
-// use, as argon2id costs 64 MiB and every CLI command links this package.
-var dummyHash = sync.OnceValue(func() string {
-	h, _ := auth.HashPassword("pulsegrid-no-such-account")
-	return h
-})
+// otpExpired reports whether u signs in with a one-time password that
+// has expired.
+func otpExpired(u store.User) bool {
+	return u.MustChange && !u.PasswordExpires.IsZero() && time.Now().After(u.PasswordExpires)
+}
+
+// sessionValid reports whether a session opened for u is still valid:
+// same password, same session epoch, one-time password not expired.
+func sessionValid(u store.User, passwordFingerprint string, epoch int64) bool {
+	return passwordFingerprint == passwordVersion(u.PasswordHash) && epoch == u.SessionEpoch && !otpExpired(u)
+}
 
 func (p *portal) handleLogout() http.Handler {
 	return p.page(func(w http.ResponseWriter, r *http.Request) {
@@ -131,57 +208,103 @@ func (p *portal) handlePasswordForm() http.Handler {
 	})
 }
 
+// handlePassword changes the user's password. Checking the current one is
+// throttled like a login (per account and address); the change ends every
+// other session and every API token of the account.
 func (p *portal) handlePassword() http.Handler {
 	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
 		u := userFrom(r)
-		again := func(msg string) {
-			p.render(w, r, http.StatusUnprocessableEntity, "Change your password", "", views.ChangePassword(views.ChangePasswordPage{Forced: u.MustChange, MinLength: minPasswordLength, Error: msg}))
+		page := views.ChangePasswordPage{Forced: u.MustChange, MinLength: minPasswordLength}
+		again := func(status int, msg string) {
+			page.Error = msg
+			p.render(w, r, status, "Change your password", "", views.ChangePassword(page))
+		}
+		busy := func() {
+			retryAfter(w, auth.RetryAfter)
+			again(http.StatusTooManyRequests, "The server is checking many passwords at once. Try again in a moment.")
 		}
 		current, pw, confirm := r.PostFormValue("current"), r.PostFormValue("password"), r.PostFormValue("confirm")
+		key, addr := fmt.Sprintf("password-change/%d", u.ID), clientIP(r)
 		// A forced change follows a sign-in with the one-time password
 		// moments ago, so the form does not ask for it again.
 		if !u.MustChange {
-			if err := auth.CheckPassword(u.PasswordHash, current); err != nil {
-				again("Your current password is not right.")
+			if wait := p.throttle.Wait(key, addr); wait > 0 {
+				wait = retryAfter(w, wait)
+				auditOutcome(p.d, r, "user.password", fmt.Sprintf("user/%d", u.ID), "current password check throttled", store.OutcomeThrottled)
+				again(http.StatusTooManyRequests, fmt.Sprintf("Too many wrong current passwords. Try again in %s.", wait))
 				return
 			}
+			err := auth.ErrMismatch
+			if len(current) <= auth.MaxPasswordLength {
+				err = auth.CheckPassword(u.PasswordHash, current)
+			}
+			switch {
+			case errors.Is(err, auth.ErrBusy):
+				busy()
+				return
+			case err != nil:
+				p.throttle.Fail(key, addr)
+				auditOutcome(p.d, r, "user.password", fmt.Sprintf("user/%d", u.ID), "wrong current password", store.OutcomeFailed)
+				again(http.StatusUnprocessableEntity, "Your current password is not right.")
+				return
+			}
+			p.throttle.Succeed(key, addr)
 		}
 		if pw != confirm {
-			again("The new password and its confirmation differ.")
+			again(http.StatusUnprocessableEntity, "The new password and its confirmation differ.")
 			return
 		}
-		if auth.CheckPassword(u.PasswordHash, pw) == nil {
-			again("Choose a password different from the current one.")
+		if err := auth.CheckNewPassword(pw, u.Email); err != nil {
+			again(http.StatusUnprocessableEntity, sentence(err.Error()))
 			return
 		}
-		if len(pw) < minPasswordLength {
-			again(fmt.Sprintf("Choose at least %d characters.", minPasswordLength))
+		switch err := auth.CheckPassword(u.PasswordHash, pw); {
+		case err == nil:
+			again(http.StatusUnprocessableEntity, "Choose a password different from the current one.")
 			return
-		}
-		if err := auth.CheckPasswordStrength(pw); err != nil {
-			again(err.Error())
+		case errors.Is(err, auth.ErrBusy):
+			busy()
 			return
 		}
 		hash, err := auth.HashPassword(pw)
+		if errors.Is(err, auth.ErrBusy) {
+			busy()
+			return
+		}
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		u.PasswordHash, u.MustChange = hash, false
-		if err := p.d.Store.UpdateUser(r.Context(), u); err != nil {
+		u.PasswordHash, u.MustChange, u.PasswordExpires = hash, false, time.Time{}
+		if u, err = p.d.Store.UpdateCredentials(r.Context(), u); err != nil {
 			p.fail(w, r, err)
 			return
 		}
+		// Every session and token ended; this session goes on, with a new
+		// token.
 		sm := p.sm(r)
 		if err := sm.RenewToken(r.Context()); err != nil {
 			p.fail(w, r, err)
 			return
 		}
 		sm.Put(r.Context(), sessPassword, passwordVersion(hash))
-		audit(p.d, r, "user.password", fmt.Sprintf("user/%d", u.ID), "changed by the user")
-		p.flash(r, "success", "Your password was changed.")
+		sm.Put(r.Context(), sessEpoch, u.SessionEpoch)
+		audit(p.d, r, "user.password", fmt.Sprintf("user/%d", u.ID), "changed by the user; other sessions and API tokens ended")
+		p.flash(r, "success", "Your password was changed. Your other sessions were signed out and your API tokens revoked.")
 		redirect(w, r, "/datasets")
 	})
+}
+
+// sentence capitalises msg's first letter and ends it with a full stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
 }
 
 func (p *portal) tokensPage(r *http.Request, newToken, newName string, problems []views.Problem) (views.TokensPage, error) {
@@ -252,4 +375,108 @@ func (p *portal) handleTokenRevoke() http.Handler {
 		p.flash(r, "success", "The token was revoked.")
 		redirect(w, r, "/account/tokens")
 	})
+}
+
+// loginThrottle slows down password guessing without letting a guesser
+// lock out the account's owner. It counts failures per (account, address)
+// pair, not per account: a victim signing in from their own address is
+// never delayed by someone else's failures. In memory (a restart forgets
+// it, which an attacker cannot trigger).
+//
+//   - A pair with limit failures waits 2^(failures-limit) s after its last
+//     failure before each further attempt, capped at maxLoginWait.
+//   - An address with 4 × limit failures over any accounts (spraying one
+//     password over many emails) waits the same way, for every account.
+//   - Over the whole server, more than globalFailures failures a minute
+//     (guessing from many addresses) make every address that has failed
+//     recently wait for the minute to end; addresses without failures,
+//     the owners', pass.
+//
+// Counts lapse failureMemory after their last failure; a success clears
+// its pair.
+type loginThrottle struct {
+	limit int
+	mu    sync.Mutex
+	m     map[string]*failures
+	// global counts failures of the current minute.
+	globalStart time.Time
+	globalN     int
+}
+
+type failures struct {
+	n    int
+	last time.Time
+}
+
+func newLoginThrottle(limit int) *loginThrottle {
+	return &loginThrottle{limit: limit, m: map[string]*failures{}}
+}
+
+const maxLoginWait = 15 * time.Minute
+
+// failureMemory is how long a count of failures lasts after the last one.
+const failureMemory = time.Hour
+
+// globalFailures is the ceiling of failures a minute over the whole server.
+const globalFailures = 60
+
+func pairKey(account, addr string) string { return "pair:" + strings.ToLower(account) + "|" + addr }
+func addrKey(addr string) string          { return "addr:" + addr }
+
+func (t *loginThrottle) delay(f *failures, limit int, now time.Time) time.Duration {
+	if f == nil || f.n < limit || now.Sub(f.last) > failureMemory {
+		return 0
+	}
+	d := maxLoginWait
+	if e := f.n - limit; e < 10 {
+		d = min(time.Duration(1<<e)*time.Second, maxLoginWait)
+	}
+	return max(f.last.Add(d).Sub(now), 0)
+}
+
+// Wait returns how long attempts for account from addr must wait.
+func (t *loginThrottle) Wait(account, addr string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	pair, byAddr := t.m[pairKey(account, addr)], t.m[addrKey(addr)]
+	w := max(t.delay(pair, t.limit, now), t.delay(byAddr, 4*t.limit, now))
+	if byAddr != nil && now.Sub(byAddr.last) <= failureMemory && now.Sub(t.globalStart) < time.Minute && t.globalN >= globalFailures {
+		w = max(w, t.globalStart.Add(time.Minute).Sub(now))
+	}
+	return w
+}
+
+// Fail counts a failure of account from addr.
+func (t *loginThrottle) Fail(account, addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if len(t.m) > 100000 { // forget idle entries rather than grow without bound
+		for k, f := range t.m {
+			if now.Sub(f.last) > failureMemory {
+				delete(t.m, k)
+			}
+		}
+	}
+	for _, k := range []string{pairKey(account, addr), addrKey(addr)} {
+		f := t.m[k]
+		if f == nil || now.Sub(f.last) > failureMemory {
+			f = &failures{}
+			t.m[k] = f
+		}
+		f.n++
+		f.last = now
+	}
+	if now.Sub(t.globalStart) >= time.Minute {
+		t.globalStart, t.globalN = now, 0
+	}
+	t.globalN++
+}
+
+// Succeed clears the failures of account from addr.
+func (t *loginThrottle) Succeed(account, addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.m, pairKey(account, addr))
 }

@@ -198,6 +198,13 @@ func (p *portal) handleUpload() http.Handler {
 		if len(stored) == 1 {
 			to = fmt.Sprintf("/datasets/%d", stored[0].dataset.ID)
 		}
+		if note := nameWarnings(stored); note != "" { // naming.go
+			p.flash(r, "warning", note)
+			if !wantJSON {
+				redirect(w, r, to)
+				return
+			}
+		}
 		if wantJSON {
 			body := map[string]any{"url": to, "ids": ids}
 			if len(stored) == 1 {

@@ -5,26 +5,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/formats"
 )
-
-func TestSafeNext(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"/analyses/3", "/analyses/3"},
-		{"/datasets?q=a", "/datasets?q=a"},
-		{"", "/datasets"},
-		{"https://evil.example/", "/datasets"},
-		{"//evil.example/", "/datasets"},
-		{"/\\evil.example", "/datasets"},
-		{"/ok\r\nSet-Cookie: x", "/datasets"},
-	} {
-		if got := safeNext(tc.in); got != tc.want {
-			t.Errorf("safeNext(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
 
 func TestStripWindow(t *testing.T) {
 	for _, tc := range []struct {
@@ -48,39 +31,6 @@ func TestStripWindow(t *testing.T) {
 				t.Fatalf("got [%g, %g), want [%g, %g)", from, to, tc.wantFrom, tc.wantTo)
 			}
 		})
-	}
-}
-
-func TestLoginThrottle(t *testing.T) {
-	th := newLoginThrottle(3)
-	acct, addr := "account:x@example.org", "addr:10.0.0.1"
-	for i := range 3 {
-		if w := th.Wait(acct, addr); w != 0 {
-			t.Fatalf("before failure %d: wait %s, want 0", i+1, w)
-		}
-		th.Fail(acct, addr)
-	}
-	if w := th.Wait(acct, addr); w <= 0 || w > time.Second {
-		t.Fatalf("after 3 failures: wait %s, want (0, 1s]", w)
-	}
-	if w := th.Wait("account:other@example.org", addr); w != 0 {
-		t.Fatalf("another account at the address waits %s; the address limit is 12", w)
-	}
-	th.Fail(acct)
-	th.Fail(acct)
-	if w := th.Wait(acct); w <= 2*time.Second || w > 4*time.Second {
-		t.Fatalf("after 5 failures: wait %s, want (2s, 4s]", w)
-	}
-	th.Succeed(acct)
-	if w := th.Wait(acct); w != 0 {
-		t.Fatalf("after a success: wait %s, want 0", w)
-	}
-	// The wait is capped.
-	for range 40 {
-		th.Fail(acct)
-	}
-	if w := th.Wait(acct); w > maxLoginWait {
-		t.Fatalf("after 40 failures: wait %s, want at most %s", w, maxLoginWait)
 	}
 }
 

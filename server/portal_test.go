@@ -300,7 +300,7 @@ func TestPortal(t *testing.T) {
 			t.Fatalf("upload: got %d %s", p.status, p.body)
 		}
 		dsID = body.ID
-		list := a.get("/datasets?q=100&sort=name")
+		list := a.get("/datasets?q=Recording&sort=name") // datasets are named neutrally (server/naming.go)
 		if list.count("dataset-row") != 1 {
 			t.Fatalf("datasets list has %d rows, want 1", list.count("dataset-row"))
 		}
@@ -485,7 +485,7 @@ func TestPortal(t *testing.T) {
 	t.Run("Audit", func(t *testing.T) {
 		p := admin.get("/admin/audit")
 		got := p.doc.Find(`[data-testid="audit-row"]`).Text()
-		for _, want := range []string{"dataset.upload", "dataset.view", "analysis.start", "analysis.view", "analysis.export", "dataset.delete", "user.create", "login"} {
+		for _, want := range []string{"dataset.upload", "dataset.view", "analysis.start", "analysis.view", "analysis.export", "analysis.strip", "dataset.delete", "user.create", "login"} {
 			if !strings.Contains(got, want) {
 				t.Errorf("audit log lacks %s", want)
 			}

@@ -32,10 +32,13 @@ type Deps struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For (or
 	// Forwarded) header names the client (clientip.go); nobody else's is read.
 	TrustedProxies []netip.Prefix
+	// Limits bound what one client address may ask (server/limits.go).
+	Limits Limits
 
 	// Caches shared by every handler (results.go); NewServer makes them.
 	results    *lru[cacheKey, pipeline.Result]
 	references *lru[cacheKey, references]
+	guard      *guard
 }
 
 // NewServer returns the whole HTTP handler.
@@ -51,12 +54,14 @@ func NewServer(d Deps) http.Handler {
 	}
 	d.results = newLRU[cacheKey, pipeline.Result](cacheSize)
 	d.references = newLRU[cacheKey, references](cacheSize)
+	d.guard = newGuard(d.Limits)
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
 	var h http.Handler = mux
 	h = securityHeaders(h)
 	h = http.NewCrossOriginProtection().Handler(h)
 	h = recoverPanics(d.Logger, h)
+	h = edge(d, h)
 	h = logRequests(d.Logger, h)
 	return h
 }

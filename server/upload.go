@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/formats"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
@@ -189,9 +190,13 @@ func ingest(ctx context.Context, d Deps, owner int64, u *upload, tpl *template.T
 	}
 	for _, g := range groups {
 		rc, ds, probs, err := ingestRecording(ctx, d, g, tpl, len(problems) == 0, func(rc *recording) store.Dataset {
-			name := rc.name
-			if n := strings.TrimSpace(u.fields["name"]); n != "" && len(groups) == 1 {
-				name = n
+			given := ""
+			if len(groups) == 1 {
+				given = u.fields["name"]
+			}
+			name, warn := datasetName(ctx, d.Store, owner, given, rc.name, time.Now()) // naming.go
+			if warn != nil {
+				rc.warnings = append(rc.warnings, *warn)
 			}
 			return store.Dataset{OwnerID: owner, Name: truncate(name, 200), TrustedOnly: trusted}
 		})
@@ -297,7 +302,7 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 		if err != nil {
 			return fail(templateProblems(first, tpl, vs, err), nil)
 		}
-		rec, rc.warnings = cleaned, vs
+		rec, rc.warnings = cleaned, append(rc.warnings, vs...)
 	}
 	rc.rec = rec
 	if w == nil {

@@ -4,11 +4,13 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulsegrid/pulsegrid/server/store"
 )
@@ -72,9 +74,11 @@ func TestAPIUploadZipOfTwoRecords(t *testing.T) {
 	if len(got.Datasets) != 2 || got.ID != got.Datasets[0].ID {
 		t.Fatalf("got %s, want two datasets and the first one's id", b)
 	}
+	// Neutral names, never the file's (server/naming.go).
+	day := time.Now().UTC().Format(time.DateOnly)
 	names := got.Datasets[0].Name + "," + got.Datasets[1].Name
-	if names != "100,119" && names != "119,100" {
-		t.Errorf("dataset names %q, want the record names 100 and 119", names)
+	if want := fmt.Sprintf("Recording %s #1,Recording %s #2", day, day); names != want {
+		t.Errorf("dataset names %q, want %q", names, want)
 	}
 }
 

@@ -538,19 +538,27 @@ type NodeRow struct {
 // AuditPage is the audit log.
 type AuditPage struct {
 	Entries  []AuditRow
-	Query    string // filter by actor or object
-	PrevPage string // URLs; empty hides the link
-	NextPage string
+	Query    string // filter: text in any field
+	Actor    string // filter: the actor's email or name contains it
+	Action   string // filter: the action, or a prefix ending in "."
+	From, To string // filter: dates YYYY-MM-DD, both included
+	Actions  []string
+	Problem  string // a filter that could not be read
+	// ExportURL downloads the filtered entries as CSV.
+	ExportURL string
+	PrevPage  string // URLs; empty hides the link
+	NextPage  string
 }
 
 // AuditRow is one audit entry.
 type AuditRow struct {
-	When   time.Time
-	Actor  string
-	Action string // "view", "export", "delete", "login", …
-	Object string // e.g. "dataset 12"
-	Detail string
-	Addr   string
+	When    time.Time
+	Actor   string
+	Action  string // "view", "export", "delete", "login", …
+	Object  string // e.g. "dataset 12"
+	Detail  string
+	Addr    string
+	Outcome string // ok, failed, refused, throttled
 }
 
 // ErrorPage is a human error page.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
@@ -36,7 +35,7 @@ func openStore(ctx context.Context, dataDir string) (*store.SQLite, error) {
 }
 
 func cmdServe(ctx context.Context, e env) error {
-	fs := newFlagSet("serve", "serve [--addr HOST:PORT] [--data DIR] [--local-workers N] [--quorum N]", e.stderr)
+	fs := newFlagSet("serve", "serve [--addr HOST:PORT] [--data DIR] [--local-workers N] [--quorum N] [--tls-cert FILE --tls-key FILE]", e.stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address (port 0 picks a free port)")
 	data := fs.String("data", "./data", "data directory (the SQLite database lives here)")
 	locals := fs.Int("local-workers", 0, "trusted in-process workers (this machine computes chunks too; their results need no second opinion)")
@@ -51,6 +50,7 @@ func cmdServe(ctx context.Context, e env) error {
 	maxUpload := fs.Int64("max-upload", 1024, "largest upload in MiB")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	secureCookies := fs.Bool("secure-cookies", false, "always mark the session cookie Secure (by default it is Secure when the request came over https or with X-Forwarded-Proto: https)")
+	transport := addTransportFlags(fs) // transport.go: --tls-cert, --tls-key, timeouts
 	if _, err := parseInterleaved(fs, e.args); err != nil {
 		return err
 	}
@@ -59,6 +59,10 @@ func cmdServe(ctx context.Context, e env) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+	useTLS, err := transport.tls()
+	if err != nil {
+		return err
+	}
 
 	// Refuse a second serve on this data directory, and bind the address,
 	// before anything is created: a failed start leaves no database and
@@ -108,9 +112,9 @@ func cmdServe(ctx context.Context, e env) error {
 		return err
 	}
 	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: algs, Logger: log, Gatherer: reg, MaxUpload: *maxUpload << 20,
-		Portal: server.PortalConfig{DataDir: *data, SecureCookies: *secureCookies}, TrustedProxies: trusted})
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	base := "http://" + ln.Addr().String()
+		Portal: server.PortalConfig{DataDir: *data, SecureCookies: *secureCookies || useTLS}, Limits: transport.limits(), TrustedProxies: trusted})
+	srv := transport.server(h, log)
+	base := transport.scheme() + "://" + ln.Addr().String()
 	fmt.Fprintf(e.stdout, "pulsegrid serving on %s  (data: %s, quorum %d, %d local workers)\n", base, *data, g.Config().Quorum, *locals)
 	if *sameNet {
 		fmt.Fprintln(e.stdout, "  note:       --allow-same-network: volunteers of one network may verify each other (a demo on one machine; not for real data from the internet)")
@@ -121,7 +125,7 @@ func cmdServe(ctx context.Context, e env) error {
 	fmt.Fprintf(e.stdout, "  volunteers: pulsegrid volunteer --server %s\n", base)
 	fmt.Fprintf(e.stdout, "  metrics:    %s/metrics   health: %s/healthz\n", base, base)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- transport.serve(srv, ln) }()
 	select {
 	case err := <-errc:
 		return err
@@ -138,25 +142,24 @@ func cmdServe(ctx context.Context, e env) error {
 }
 
 // ensureAdmin creates the first admin account on an empty database and
-// prints its one-time password; created says whether it did.
+// prints its one-time password, which expires after auth.OneTimeLifetime;
+// created says whether it did.
 func ensureAdmin(ctx context.Context, st store.Store, e env) (created bool, err error) {
 	n, err := st.CountUsers(ctx)
 	if err != nil || n > 0 {
 		return false, err
 	}
-	pw, err := auth.NewPassword()
+	pw, hash, expires, err := auth.NewOneTimePassword()
 	if err != nil {
 		return false, err
 	}
-	hash, err := auth.HashPassword(pw)
+	u, err := st.CreateUser(ctx, store.User{Email: "admin@localhost", Role: store.RoleAdmin, PasswordHash: hash, MustChange: true, PasswordExpires: expires})
 	if err != nil {
 		return false, err
 	}
-	u, err := st.CreateUser(ctx, store.User{Email: "admin@localhost", Role: store.RoleAdmin, PasswordHash: hash, MustChange: true})
-	if err != nil {
-		return false, err
-	}
-	fmt.Fprintf(e.stdout, "created the first account: %s (admin), one-time password: %s  (it must be changed at first login)\n", u.Email, pw)
+	// To the operator's terminal only, never to the log: the log may be
+	// collected and kept where passwords must not be.
+	fmt.Fprintf(e.stdout, "created the first account: %s (admin), one-time password: %s  (it must be changed at first login, before %s)\n", u.Email, pw, expires.Format("2006-01-02 15:04 MST"))
 	return true, nil
 }
 

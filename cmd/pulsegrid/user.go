@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"os/user"
 	"strings"
+	"time"
 
 	"github.com/pulsegrid/pulsegrid/server/auth"
 	"github.com/pulsegrid/pulsegrid/server/store"
@@ -48,79 +50,99 @@ func cmdUser(ctx context.Context, e env) error {
 		return err
 	}
 	defer st.Close()
-	newPassword := func() (pw string, generated bool, err error) {
+	act := pos[0]
+	// Every action is audited, refusals included, with the operating-system
+	// user as the actor: the CLI works on the database directly, so it
+	// has no account of its own.
+	actor := cliActor(e)
+	record := func(object, detail string, err error) error {
+		entry := store.AuditEntry{Actor: actor, Action: "user." + act, Object: object, Detail: detail, Address: "local"}
+		if err != nil {
+			entry.Outcome, entry.Detail = store.OutcomeRefused, err.Error()
+		}
+		if aerr := st.Audit(ctx, entry); aerr != nil && err == nil {
+			return fmt.Errorf("audit log: %w", aerr)
+		}
+		return err
+	}
+	newPassword := func() (pw string, expires time.Time, err error) {
 		if *password != "" {
-			return *password, false, auth.CheckPasswordStrength(*password)
+			return *password, time.Time{}, auth.CheckNewPassword(*password, *email)
 		}
 		pw, err = auth.NewPassword()
-		return pw, true, err
+		return pw, time.Now().Add(auth.OneTimeLifetime).UTC(), err
 	}
-	switch pos[0] {
+	switch act {
 	case "add":
 		if err := validRole(*role); err != nil {
-			return err
+			return record("user/?", "", err)
 		}
-		pw, gen, err := newPassword()
+		pw, expires, err := newPassword()
 		if err != nil {
-			return err
+			return record("user/?", "", fmt.Errorf("--password: %w", err))
 		}
 		hash, err := auth.HashPassword(pw)
 		if err != nil {
 			return err
 		}
-		u, err := st.CreateUser(ctx, store.User{Email: *email, Role: *role, PasswordHash: hash, MustChange: gen})
+		u, err := st.CreateUser(ctx, store.User{Email: *email, Role: *role, PasswordHash: hash, MustChange: !expires.IsZero(), PasswordExpires: expires})
 		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("a user %s already exists (use reset to change the password)", *email)
+			return record("user/?", "", fmt.Errorf("a user %s already exists (use reset to change the password)", *email))
 		}
 		if err != nil {
 			return err
 		}
+		if err := record(fmt.Sprintf("user/%d", u.ID), u.Email+" as "+u.Role, nil); err != nil {
+			return err
+		}
 		fmt.Fprintf(e.stdout, "added %s (%s), id %d\n", u.Email, u.Role, u.ID)
-		if gen {
-			fmt.Fprintf(e.stdout, "one-time password: %s\n", pw)
+		if !expires.IsZero() {
+			fmt.Fprintf(e.stdout, "one-time password: %s  (valid until %s; it must be changed at first login)\n", pw, expires.Format("2006-01-02 15:04 MST"))
 		}
 		return nil
 	}
 	u, err := st.UserByEmail(ctx, *email)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no user %s (add it with: pulsegrid user add --email %s)", *email, *email)
+		return record("user/?", "", fmt.Errorf("no user %s (add it with: pulsegrid user add --email %s)", *email, *email))
 	}
 	if err != nil {
 		return err
 	}
-	switch pos[0] {
+	object := fmt.Sprintf("user/%d", u.ID)
+	switch act {
 	case "disable", "enable":
-		u.Disabled = pos[0] == "disable"
-		if err := st.UpdateUser(ctx, u); err != nil {
+		// The portal's path too: every session and API token ends, so an
+		// enable after a disable brings none back.
+		u.Disabled = act == "disable"
+		if _, err := st.UpdateCredentials(ctx, u); err != nil {
 			return err
 		}
-		if u.Disabled {
-			if err := st.DeleteTokens(ctx, u.ID); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "disabled %s and revoked its API tokens\n", u.Email)
-		} else {
-			fmt.Fprintf(e.stdout, "enabled %s\n", u.Email)
+		if err := record(object, u.Email+": sessions and API tokens ended", nil); err != nil {
+			return err
 		}
+		fmt.Fprintf(e.stdout, "%sd %s and ended its sessions and API tokens\n", act, u.Email)
 	case "reset":
-		pw, gen, err := newPassword()
+		pw, expires, err := newPassword()
 		if err != nil {
-			return err
+			return record(object, "", fmt.Errorf("--password: %w", err))
 		}
 		if u.PasswordHash, err = auth.HashPassword(pw); err != nil {
 			return err
 		}
-		u.MustChange = gen
-		if err := st.UpdateUser(ctx, u); err != nil {
+		u.MustChange, u.PasswordExpires = !expires.IsZero(), expires
+		if _, err := st.UpdateCredentials(ctx, u); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "password of %s reset\n", u.Email)
-		if gen {
-			fmt.Fprintf(e.stdout, "one-time password: %s\n", pw)
+		if err := record(object, u.Email+": sessions and API tokens ended", nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "password of %s reset; its sessions and API tokens ended\n", u.Email)
+		if !expires.IsZero() {
+			fmt.Fprintf(e.stdout, "one-time password: %s  (valid until %s; it must be changed at first login)\n", pw, expires.Format("2006-01-02 15:04 MST"))
 		}
 	case "token":
 		if u.Disabled {
-			return fmt.Errorf("%s is disabled; enable it first", u.Email)
+			return record(object, "", fmt.Errorf("%s is disabled; enable it first", u.Email))
 		}
 		tok, hash, err := auth.NewToken()
 		if err != nil {
@@ -129,10 +151,13 @@ func cmdUser(ctx context.Context, e env) error {
 		if err := st.CreateToken(ctx, u.ID, hash, *name); err != nil {
 			return err
 		}
+		if err := record(object, "token "+*name, nil); err != nil {
+			return err
+		}
 		fmt.Fprintf(e.stdout, "new API token for %s (shown once; send it as \"Authorization: Bearer TOKEN\"):\n%s\n", u.Email, tok)
 	default:
 		fs.Usage()
-		return fmt.Errorf("unknown action %q: want add, disable, enable, reset or token", pos[0])
+		return fmt.Errorf("unknown action %q: want add, disable, enable, reset or token", act)
 	}
 	return nil
 }
@@ -145,4 +170,20 @@ func checkEmail(s string) error {
 		return fmt.Errorf("--email %q is not an email address: want name@domain, e.g. dr.lee@hospital.org", s)
 	}
 	return nil
+}
+
+// cliActor names the operating-system user running the command, for the
+// audit log: "cli:NAME".
+func cliActor(e env) string {
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	if name == "" {
+		name = e.getenv("USER")
+	}
+	if name == "" {
+		name = "unknown"
+	}
+	return "cli:" + name
 }

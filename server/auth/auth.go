@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -30,8 +32,18 @@ const (
 var ErrMismatch = errors.New("password does not match")
 
 // HashPassword returns a PHC-format argon2id hash of password, e.g.
-// "$argon2id$v=19$m=65536,t=1,p=2$SALT$HASH".
+// "$argon2id$v=19$m=65536,t=1,p=2$SALT$HASH". It returns ErrBusy when
+// every hashing slot stays taken (see SetHashConcurrency).
 func HashPassword(password string) (string, error) {
+	release, err := acquireSlot()
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return hashPassword(password)
+}
+
+func hashPassword(password string) (string, error) {
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
@@ -42,8 +54,39 @@ func HashPassword(password string) (string, error) {
 }
 
 // CheckPassword compares a password with a hash from HashPassword, using the
-// parameters recorded in the hash. It returns ErrMismatch for a wrong password.
+// parameters recorded in the hash. It returns ErrMismatch for a wrong
+// password and ErrBusy when every hashing slot stays taken.
 func CheckPassword(hash, password string) error {
+	release, err := acquireSlot()
+	if err != nil {
+		return err
+	}
+	defer release()
+	return checkPassword(hash, password)
+}
+
+// CheckUnknown spends the time and memory of one CheckPassword and returns
+// ErrMismatch (or ErrBusy): a login for an email without an account must
+// take as long as one with, so that timing does not tell which emails have
+// accounts.
+func CheckUnknown(password string) error {
+	release, err := acquireSlot()
+	if err != nil {
+		return err
+	}
+	defer release()
+	checkPassword(dummyHash(), password)
+	return ErrMismatch
+}
+
+// dummyHash is made on first use, as argon2id costs 64 MiB and every CLI
+// command links this package.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := hashPassword("pulsegrid-no-such-account")
+	return h
+})
+
+func checkPassword(hash, password string) error {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return fmt.Errorf("password hash is not in argon2id PHC format")
@@ -105,10 +148,17 @@ func NewPassword() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// CheckPasswordStrength says why a password is too weak, or returns nil.
-func CheckPasswordStrength(p string) error {
-	if len(p) < 10 {
-		return fmt.Errorf("password has %d characters; use at least 10", len(p))
+// OneTimeLifetime is how long a one-time password works: long enough to
+// reach its user through a colleague, short enough that one found in an
+// old chat or printout is useless.
+const OneTimeLifetime = 24 * time.Hour
+
+// NewOneTimePassword returns a random password for a first or reset login,
+// its hash and when it stops working.
+func NewOneTimePassword() (password, hash string, expires time.Time, err error) {
+	if password, err = NewPassword(); err != nil {
+		return "", "", time.Time{}, err
 	}
-	return nil
+	hash, err = HashPassword(password)
+	return password, hash, time.Now().Add(OneTimeLifetime).UTC(), err
 }

@@ -2,8 +2,11 @@ package auth
 
 import (
 	"errors"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestPasswordRoundTrip(t *testing.T) {
@@ -42,5 +45,62 @@ func TestToken(t *testing.T) {
 	tok2, _, _ := NewToken()
 	if tok == tok2 {
 		t.Errorf("two tokens equal")
+	}
+}
+
+func TestHashSlots(t *testing.T) {
+	defer SetHashConcurrency(runtime.NumCPU(), 250*time.Millisecond)
+	hash, err := HashPassword("a-password-to-check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	SetHashConcurrency(2, 50*time.Millisecond)
+	// Every slot taken: a check waits its 50 ms and gives up.
+	r1, _ := acquireSlot()
+	r2, _ := acquireSlot()
+	for name, f := range map[string]func() error{
+		"CheckPassword": func() error { return CheckPassword(hash, "x") },
+		"CheckUnknown":  func() error { return CheckUnknown("x") },
+		"HashPassword":  func() error { _, err := HashPassword("x"); return err },
+	} {
+		if err := f(); !errors.Is(err, ErrBusy) {
+			t.Errorf("%s with every slot taken: got %v, want ErrBusy", name, err)
+		}
+	}
+	r1()
+	r2()
+	if err := CheckPassword(hash, "a-password-to-check"); err != nil {
+		t.Fatalf("after the slots were released: %v", err)
+	}
+
+	// 8 at once on 2 slots without waiting: some are refused, none
+	// fails otherwise, and at least the two that got slots finish.
+	SetHashConcurrency(2, 0)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[string]int{}
+	start := make(chan struct{})
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			err := CheckPassword(hash, "a-password-to-check")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				counts["ok"]++
+			case errors.Is(err, ErrBusy):
+				counts["busy"]++
+			default:
+				counts[err.Error()]++
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if counts["busy"] == 0 || counts["ok"] < 2 || counts["ok"]+counts["busy"] != 8 {
+		t.Fatalf("8 concurrent checks on 2 slots: %v, want some busy, at least 2 ok, nothing else", counts)
 	}
 }

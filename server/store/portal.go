@@ -93,6 +93,25 @@ type PortalStore interface {
 	// action, object or detail contains q (all when q is empty), skipping
 	// offset and returning at most limit.
 	AuditSearch(ctx context.Context, q string, limit, offset int) ([]AuditRecord, error)
+	// AuditFind returns the newest entries first that pass every filter
+	// f sets.
+	AuditFind(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
+
+	// CountDatasetsSince counts the datasets an owner created at or after
+	// since, the unfinished ones of an upload in progress included (the
+	// default names number them).
+	CountDatasetsSince(ctx context.Context, ownerID int64, since time.Time) (int, error)
+}
+
+// AuditFilter selects audit entries; zero fields select everything.
+type AuditFilter struct {
+	Query  string    // contained in the actor, action, object or detail
+	Actor  string    // contained in the actor's email or the Actor field
+	Action string    // the action, or its prefix ending in "." ("login." for every login outcome)
+	From   time.Time // at or after
+	To     time.Time // before
+	Limit  int       // at most this many (0: 100)
+	Offset int
 }
 
 var _ PortalStore = (*SQLite)(nil)
@@ -107,11 +126,11 @@ func (s *SQLite) Users(ctx context.Context) ([]UserListing, error) {
 	var out []UserListing
 	for rows.Next() {
 		var u UserListing
-		var created, last int64
-		if err := rows.Scan(&u.ID, &u.Email, &u.Role, &u.PasswordHash, &u.Disabled, &u.MustChange, &created, &last); err != nil {
+		var created, expires, last int64
+		if err := rows.Scan(append(userDest(&u.User, &created, &expires), &last)...); err != nil {
 			return nil, err
 		}
-		u.CreatedAt, u.LastLogin = msTime(created), msTime(last)
+		u.CreatedAt, u.PasswordExpires, u.LastLogin = msTime(created), msTime(expires), msTime(last)
 		out = append(out, u)
 	}
 	return out, rows.Err()
@@ -319,11 +338,55 @@ func (s *SQLite) SaveIngestTemplate(ctx context.Context, t IngestTemplate) (Inge
 
 // AuditSearch implements PortalStore.
 func (s *SQLite) AuditSearch(ctx context.Context, q string, limit, offset int) ([]AuditRecord, error) {
-	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
-	rows, err := s.db.QueryContext(ctx, `SELECT a.id, a.at, COALESCE(a.user_id, 0), COALESCE(u.email, ''), a.action, a.object, a.detail
-		FROM audit_log a LEFT JOIN users u ON u.id = a.user_id
-		WHERE ? = '' OR COALESCE(u.email, '') LIKE ? ESCAPE '\' OR a.action LIKE ? ESCAPE '\' OR a.object LIKE ? ESCAPE '\' OR a.detail LIKE ? ESCAPE '\'
-		ORDER BY a.id DESC LIMIT ? OFFSET ?`, q, like, like, like, like, limit, offset)
+	return s.AuditFind(ctx, AuditFilter{Query: q, Limit: limit, Offset: offset})
+}
+
+// likeArg is a LIKE pattern matching s anywhere, with s's wildcards escaped.
+func likeArg(s string) string {
+	return "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s) + "%"
+}
+
+// AuditFind implements PortalStore.
+func (s *SQLite) AuditFind(ctx context.Context, f AuditFilter) ([]AuditRecord, error) {
+	var where []string
+	var args []any
+	if f.Query != "" {
+		like := likeArg(f.Query)
+		where = append(where, `(COALESCE(u.email, '') LIKE ? ESCAPE '\' OR a.actor LIKE ? ESCAPE '\' OR a.action LIKE ? ESCAPE '\' OR a.object LIKE ? ESCAPE '\' OR a.detail LIKE ? ESCAPE '\' OR a.address LIKE ? ESCAPE '\')`)
+		args = append(args, like, like, like, like, like, like)
+	}
+	if f.Actor != "" {
+		like := likeArg(f.Actor)
+		where = append(where, `(COALESCE(u.email, '') LIKE ? ESCAPE '\' OR a.actor LIKE ? ESCAPE '\')`)
+		args = append(args, like, like)
+	}
+	if f.Action != "" {
+		if strings.HasSuffix(f.Action, ".") {
+			where = append(where, `substr(a.action, 1, ?) = ?`)
+			args = append(args, len(f.Action), f.Action)
+		} else {
+			where = append(where, `a.action = ?`)
+			args = append(args, f.Action)
+		}
+	}
+	if !f.From.IsZero() {
+		where = append(where, `a.at >= ?`)
+		args = append(args, f.From.UnixMilli())
+	}
+	if !f.To.IsZero() {
+		where = append(where, `a.at < ?`)
+		args = append(args, f.To.UnixMilli())
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	q := `SELECT a.id, a.at, COALESCE(a.user_id, 0), COALESCE(u.email, ''), a.actor, a.action, a.object, a.detail, a.address, a.outcome
+		FROM audit_log a LEFT JOIN users u ON u.id = a.user_id`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	q += ` ORDER BY a.id DESC LIMIT ? OFFSET ?`
+	rows, err := s.db.QueryContext(ctx, q, append(args, f.Limit, f.Offset)...)
 	if err != nil {
 		return nil, err
 	}
@@ -332,13 +395,20 @@ func (s *SQLite) AuditSearch(ctx context.Context, q string, limit, offset int) (
 	for rows.Next() {
 		var e AuditRecord
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.UserID, &e.Email, &e.Action, &e.Object, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.UserID, &e.Email, &e.Actor, &e.Action, &e.Object, &e.Detail, &e.Address, &e.Outcome); err != nil {
 			return nil, err
 		}
 		e.At = msTime(at)
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// CountDatasetsSince implements PortalStore.
+func (s *SQLite) CountDatasetsSince(ctx context.Context, ownerID int64, since time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM datasets WHERE owner_id = ? AND created_at >= ?`, ownerID, since.UnixMilli()).Scan(&n)
+	return n, err
 }
 
 // Volunteers implements PortalStore.

@@ -46,9 +46,10 @@ func DSN(path string) string {
 }
 
 // OpenSQLite opens (creating if needed) the database at path and applies
-// pending migrations.
+// pending migrations. The directory is made 0700 and the database files
+// 0600: they hold identities and session tokens (protectFiles).
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := protectFiles(path); err != nil {
 		return nil, err
 	}
 	db, err := sql.Open("sqlite", DSN(path))
@@ -60,11 +61,38 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	// The WAL and shared-memory files exist now; SQLite gives the ones it
+	// creates later the database file's mode, but older ones keep theirs.
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Chmod(path+suffix, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			db.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	}
 	if err := s.convertLegacySignals(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// protectFiles makes path's directory 0700 and creates path 0600 before
+// SQLite opens it (SQLite would create it with the umask's mode, and its
+// -wal and -shm files take the database file's mode).
+func protectFiles(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Chmod(path, 0o600)
 }
 
 // DB exposes the database handle for packages that keep their own tables
@@ -145,22 +173,36 @@ func notFound(err error, what string, id any) error {
 
 // --- users and tokens
 
-const userCols = `id, email, role, password_hash, disabled, must_change, created_at`
+const userCols = `id, email, role, password_hash, disabled, must_change, created_at, session_epoch, COALESCE(password_expires_at, 0)`
+
+// userDest are scan destinations for userCols into u; *created and
+// *expires are converted by u.setTimes.
+func userDest(u *User, created, expires *int64) []any {
+	return []any{&u.ID, &u.Email, &u.Role, &u.PasswordHash, &u.Disabled, &u.MustChange, created, &u.SessionEpoch, expires}
+}
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
-	var created int64
-	err := row.Scan(&u.ID, &u.Email, &u.Role, &u.PasswordHash, &u.Disabled, &u.MustChange, &created)
-	u.CreatedAt = msTime(created)
+	var created, expires int64
+	err := row.Scan(userDest(&u, &created, &expires)...)
+	u.CreatedAt, u.PasswordExpires = msTime(created), msTime(expires)
 	return u, err
+}
+
+// nullTime is t in Unix ms, or NULL for the zero time.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
 }
 
 // CreateUser implements Store.
 func (s *SQLite) CreateUser(ctx context.Context, u User) (User, error) {
 	u.Email = strings.TrimSpace(u.Email)
 	u.CreatedAt = time.Now().UTC()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO users (email, role, password_hash, disabled, must_change, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		u.Email, u.Role, u.PasswordHash, u.Disabled, u.MustChange, u.CreatedAt.UnixMilli())
+	res, err := s.db.ExecContext(ctx, `INSERT INTO users (email, role, password_hash, disabled, must_change, created_at, password_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.Email, u.Role, u.PasswordHash, u.Disabled, u.MustChange, u.CreatedAt.UnixMilli(), nullTime(u.PasswordExpires))
 	if isUnique(err) {
 		return User{}, fmt.Errorf("user %s: %w", u.Email, ErrConflict)
 	}
@@ -185,8 +227,14 @@ func (s *SQLite) UserByEmail(ctx context.Context, email string) (User, error) {
 
 // UpdateUser implements Store.
 func (s *SQLite) UpdateUser(ctx context.Context, u User) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET role = ?, password_hash = ?, disabled = ?, must_change = ? WHERE id = ?`,
-		u.Role, u.PasswordHash, u.Disabled, u.MustChange, u.ID)
+	return updateUser(ctx, s.db, u)
+}
+
+func updateUser(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, u User) error {
+	res, err := db.ExecContext(ctx, `UPDATE users SET role = ?, password_hash = ?, disabled = ?, must_change = ?, password_expires_at = ? WHERE id = ?`,
+		u.Role, u.PasswordHash, u.Disabled, u.MustChange, nullTime(u.PasswordExpires), u.ID)
 	if err != nil {
 		return err
 	}
@@ -194,6 +242,25 @@ func (s *SQLite) UpdateUser(ctx context.Context, u User) error {
 		return fmt.Errorf("user %d: %w", u.ID, ErrNotFound)
 	}
 	return nil
+}
+
+// UpdateCredentials implements Store.
+func (s *SQLite) UpdateCredentials(ctx context.Context, u User) (User, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return u, err
+	}
+	defer tx.Rollback()
+	if err := updateUser(ctx, tx, u); err != nil {
+		return u, err
+	}
+	if err := tx.QueryRowContext(ctx, `UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ? RETURNING session_epoch`, u.ID).Scan(&u.SessionEpoch); err != nil {
+		return u, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM api_tokens WHERE user_id = ?`, u.ID); err != nil {
+		return u, err
+	}
+	return u, tx.Commit()
 }
 
 // CountUsers implements Store.
@@ -211,7 +278,7 @@ func (s *SQLite) CreateToken(ctx context.Context, userID int64, hash, name strin
 
 // UserByToken implements Store.
 func (s *SQLite) UserByToken(ctx context.Context, hash string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT u.id, u.email, u.role, u.password_hash, u.disabled, u.must_change, u.created_at
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT u.id, u.email, u.role, u.password_hash, u.disabled, u.must_change, u.created_at, u.session_epoch, COALESCE(u.password_expires_at, 0)
 		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND u.disabled = 0`, hash))
 	return u, notFound(err, "token", "")
 }
@@ -310,9 +377,11 @@ func (s *SQLite) Datasets(ctx context.Context, ownerID int64) ([]Dataset, error)
 	return out, rows.Err()
 }
 
-// DeleteDataset implements Store. Foreign keys cascade to the signal, the
-// identity, analyses, chunk outputs and results; secure_delete overwrites
-// the freed pages.
+// DeleteDataset implements Store. Foreign keys cascade to the segments,
+// the identity, the metadata, analyses and their batches, chunk outputs and
+// results; secure_delete overwrites the freed pages and the checkpoint
+// (scrub) moves the overwritten pages into the database file and empties
+// the WAL, which still held the deleted rows.
 func (s *SQLite) DeleteDataset(ctx context.Context, id int64) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM datasets WHERE id = ?`, id)
 	if err != nil {
@@ -321,7 +390,32 @@ func (s *SQLite) DeleteDataset(ctx context.Context, id int64) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("dataset %d: %w", id, ErrNotFound)
 	}
+	s.scrub(ctx)
 	return nil
+}
+
+// scrub checkpoints the WAL into the database file and truncates it, so
+// that rows deleted with secure_delete leave no copy in either file. A
+// checkpoint that readers keep from finishing is retried a few times; the
+// next delete's or SQLite's own automatic checkpoint finish the job
+// otherwise (Scrub reports whether it completed).
+func (s *SQLite) scrub(ctx context.Context) {
+	for i := range 5 {
+		if ok, err := s.Scrub(context.WithoutCancel(ctx)); ok || err != nil {
+			return
+		}
+		time.Sleep(time.Duration(20<<i) * time.Millisecond)
+	}
+}
+
+// Scrub runs PRAGMA wal_checkpoint(TRUNCATE); ok is false when a reader
+// or writer kept it from copying every frame and truncating the WAL.
+func (s *SQLite) Scrub(ctx context.Context) (ok bool, err error) {
+	var busy, logFrames, done int
+	if err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
+		return false, fmt.Errorf("checkpoint: %w", err)
+	}
+	return busy == 0, nil
 }
 
 // --- analyses
@@ -518,7 +612,8 @@ func (s *SQLite) AnalysisResult(ctx context.Context, id int64) ([]byte, error) {
 	return b, notFound(err, "result of analysis", id)
 }
 
-// DeleteAnalysis implements Store.
+// DeleteAnalysis implements Store; like DeleteDataset it leaves no copy
+// of the deleted rows in the database files.
 func (s *SQLite) DeleteAnalysis(ctx context.Context, id int64) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM analyses WHERE id = ?`, id)
 	if err != nil {
@@ -527,6 +622,7 @@ func (s *SQLite) DeleteAnalysis(ctx context.Context, id int64) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("analysis %d: %w", id, ErrNotFound)
 	}
+	s.scrub(ctx)
 	return nil
 }
 
@@ -619,22 +715,30 @@ func (s *SQLite) SaveVolunteers(ctx context.Context, vs []Volunteer) error {
 
 // --- audit
 
-// Audit implements Store.
+// Audit implements Store. The entry is written even when ctx is
+// cancelled: a client that hangs up must not erase its traces.
 func (s *SQLite) Audit(ctx context.Context, e AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
+	}
+	if e.Address == "" {
+		e.Address = AuditAddress(ctx)
+	}
+	if e.Outcome == "" {
+		e.Outcome = OutcomeOK
 	}
 	var uid any
 	if e.UserID != 0 {
 		uid = e.UserID
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_log (at, user_id, action, object, detail) VALUES (?, ?, ?, ?, ?)`, e.At.UnixMilli(), uid, e.Action, e.Object, e.Detail)
+	_, err := s.db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO audit_log (at, user_id, actor, action, object, detail, address, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.At.UnixMilli(), uid, e.Actor, e.Action, e.Object, e.Detail, e.Address, e.Outcome)
 	return err
 }
 
 // AuditLog implements Store.
 func (s *SQLite) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT at, COALESCE(user_id, 0), action, object, detail FROM audit_log ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT at, COALESCE(user_id, 0), actor, action, object, detail, address, outcome FROM audit_log ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -643,7 +747,7 @@ func (s *SQLite) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) 
 	for rows.Next() {
 		var e AuditEntry
 		var at int64
-		if err := rows.Scan(&at, &e.UserID, &e.Action, &e.Object, &e.Detail); err != nil {
+		if err := rows.Scan(&at, &e.UserID, &e.Actor, &e.Action, &e.Object, &e.Detail, &e.Address, &e.Outcome); err != nil {
 			return nil, err
 		}
 		e.At = msTime(at)
@@ -653,11 +757,21 @@ func (s *SQLite) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) 
 }
 
 // Backup implements Store with VACUUM INTO: a consistent, compacted copy,
-// taken while the server keeps writing. path must not exist yet.
+// taken while the server keeps writing. path must not exist yet. The copy
+// holds identities and session tokens, so it is created 0600 (VACUUM INTO
+// writes into an empty file it finds).
 func (s *SQLite) Backup(ctx context.Context, path string) error {
-	if _, err := os.Stat(path); err == nil {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("backup: %s already exists; choose a new file", path)
 	}
-	_, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, path)
-	return err
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	f.Close()
+	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("backup: %w", err)
+	}
+	return os.Chmod(path, 0o600)
 }

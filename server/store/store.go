@@ -50,6 +50,12 @@ type User struct {
 	MustChange   bool      `json:"must_change_password"`
 	CreatedAt    time.Time `json:"created_at"`
 	PasswordHash string    `json:"-"`
+	// SessionEpoch is copied into a session at login; UpdateCredentials
+	// increments it, which ends every session opened before.
+	SessionEpoch int64 `json:"-"`
+	// PasswordExpires is when a one-time password stops working (zero for
+	// a password the user chose).
+	PasswordExpires time.Time `json:"-"`
 }
 
 // ChannelInfo describes one channel of a dataset without its samples.
@@ -163,9 +169,41 @@ func (v *Volunteer) Credit() float64 { return float64(v.CreditMicros) / 1e6 }
 type AuditEntry struct {
 	At     time.Time `json:"at"`
 	UserID int64     `json:"user_id"`
-	Action string    `json:"action"` // e.g. "dataset.delete", "analysis.export"
-	Object string    `json:"object"` // e.g. "dataset/5"
-	Detail string    `json:"detail,omitempty"`
+	// Actor names who acted when there is no account to point at: "cli:NAME"
+	// for the command line, the email tried for a login to an unknown
+	// account. Empty for an account's own actions.
+	Actor  string `json:"actor,omitempty"`
+	Action string `json:"action"` // e.g. "dataset.delete", "analysis.export"
+	Object string `json:"object"` // the target, e.g. "dataset/5"
+	Detail string `json:"detail,omitempty"`
+	// Address is the client's address (Audit takes it from the context
+	// when empty, see WithAuditAddress); "local" for the command line.
+	Address string `json:"address,omitempty"`
+	// Outcome is OutcomeOK when empty.
+	Outcome string `json:"outcome"`
+}
+
+// Outcomes of audited actions.
+const (
+	OutcomeOK        = "ok"
+	OutcomeFailed    = "failed"    // wrong credentials
+	OutcomeRefused   = "refused"   // not allowed: disabled account, someone else's data
+	OutcomeThrottled = "throttled" // too many attempts
+)
+
+type auditAddrKey struct{}
+
+// WithAuditAddress returns ctx carrying the client address that Audit
+// records for entries without one, so that every entry written while
+// serving a request names where it came from.
+func WithAuditAddress(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, auditAddrKey{}, addr)
+}
+
+// AuditAddress is the address WithAuditAddress put in ctx, or "".
+func AuditAddress(ctx context.Context) string {
+	a, _ := ctx.Value(auditAddrKey{}).(string)
+	return a
 }
 
 // GridWrite is one change the grid makes in a batch: a verified chunk
@@ -202,6 +240,12 @@ type Store interface {
 	UserByToken(ctx context.Context, hash string) (User, error)
 	// DeleteTokens revokes every token of a user.
 	DeleteTokens(ctx context.Context, userID int64) error
+	// UpdateCredentials saves u as UpdateUser does and, in the same
+	// transaction, ends every session of the account and deletes every API
+	// token it has: the one path for disable, enable, reset and a password
+	// change, from the portal and the CLI alike. It returns u with its new
+	// SessionEpoch.
+	UpdateCredentials(ctx context.Context, u User) (User, error)
 
 	// CreateDataset stores a dataset's metadata, signal and identity, all or
 	// nothing; it returns the dataset with its id.
