@@ -102,7 +102,7 @@ type SignalSpec struct {
 	ADCResolution int    // bits; the format's natural width when absent
 	ADCZero       int
 	InitValue     int
-	Checksum      int  // 16-bit signed sum of all samples, valid when HasChecksum
+	Checksum      int  // 16-bit sum of all samples, signed or unsigned (only the low 16 bits count), valid when HasChecksum
 	HasChecksum   bool // the header gave a checksum field
 	BlockSize     int
 	Description   string // e.g. "MLII"; "record R, signal N" when absent

@@ -335,8 +335,14 @@ func (r *recordReader) openGroup(hname string, h *Header, file string, data []by
 		sums := groupChecksums(srcs)
 		for k, i := range idx {
 			s := h.Signals[i]
-			if s.HasChecksum && int(sums[k]) != s.Checksum {
-				return 0, fileErr(file, "checksum mismatch for signal %d (%s): header %s line %d expects %d, the samples sum to %d", i, s.Description, hname, s.Line, s.Checksum, sums[k])
+			// libwfdb compares the low 16 bits: wfdb-python writes the
+			// sum unsigned (0–65535), the C library signed.
+			if s.HasChecksum && uint16(sums[k]) != uint16(s.Checksum) {
+				got := int(sums[k])
+				if s.Checksum > 32767 {
+					got = int(uint16(sums[k])) // say it as the header does
+				}
+				return 0, fileErr(file, "checksum mismatch for signal %d (%s): header %s line %d expects %d, the samples sum to %d", i, s.Description, hname, s.Line, s.Checksum, got)
 			}
 		}
 	}

@@ -380,3 +380,38 @@ func BenchmarkReadRecord100(b *testing.B) {
 		}
 	}
 }
+
+// TestChecksumLow16Bits: a checksum is compared in its low 16 bits, as
+// libwfdb does, so the unsigned sum wfdb-python writes (0–65535) and the
+// signed one the C library writes are both accepted, and a wrong one is
+// still refused.
+func TestChecksumLow16Bits(t *testing.T) {
+	dat := []byte{0x30, 0x75, 0x30, 0x75} // two samples of 30000: sum 60000, int16 -5536
+	for _, tc := range []struct {
+		name, sum, wantErr string
+	}{
+		{"Unsigned", "60000", ""},
+		{"Signed", "-5536", ""},
+		{"ErrWrong", "60001", "r.dat: checksum mismatch for signal 0 (ECG): header r.hea line 2 expects 60001, the samples sum to 60000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string][]byte{"r.hea": []byte("r 1 360 2\nr.dat 16 200 16 0 0 " + tc.sum + " 0 ECG\n"), "r.dat": dat}
+			rec, err := ReadRecord("r.hea", MapOpener(files))
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("got %v, want %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := rec.Signal.Channels[0].Samples; len(s) != 2 || s[0] != 150 {
+				t.Errorf("got %v, want two samples of 150 mV", s)
+			}
+			if _, err := refReadRecord("r.hea", MapOpener(files)); err != nil {
+				t.Errorf("reference reader: %v", err)
+			}
+		})
+	}
+}

@@ -226,7 +226,7 @@ func (r *refReader) refDecodeGroup(hname string, h *Header, file string, data []
 			for _, v := range adc[k] {
 				sum += int16(v)
 			}
-			if int(sum) != s.Checksum {
+			if uint16(sum) != uint16(s.Checksum) {
 				return 0, fileErr(file, "checksum mismatch for signal %d (%s): header %s line %d expects %d, the samples sum to %d", i, s.Description, hname, s.Line, s.Checksum, sum)
 			}
 		}
