@@ -2,7 +2,9 @@ package server
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -43,9 +46,6 @@ type spooled struct {
 	path string
 	size int64
 }
-
-// maxZipEntries bounds the members of one uploaded .zip.
-const maxZipEntries = 2000
 
 // upload is one multipart upload request: its files, spooled to disk, and
 // its other form fields.
@@ -173,10 +173,19 @@ func ingest(ctx context.Context, d Deps, owner int64, u *upload, tpl *template.T
 	if err != nil {
 		return nil, nil, err
 	}
-	files, release, problems := openSpooled(u.files, d.MaxUpload*4, dir)
+	budget := 2 * d.MaxUpload
+	for _, f := range u.files {
+		budget -= f.size
+	}
+	files, release, problems := openSpooled(u.files, budget, dir)
 	defer release()
 	if len(problems) > 0 {
 		return nil, problems, nil
+	}
+	if len(files) == 0 {
+		// openSpooled names an archive with nothing in it; this guards both
+		// handlers, which answer with the first recording stored.
+		return nil, []uploadProblem{{Message: "the upload holds no recording files"}}, nil
 	}
 	trusted, _ := strconv.ParseBool(u.fields["trusted_only"])
 	trusted = trusted || u.fields["trusted_only"] == "on"
@@ -353,18 +362,41 @@ func spool(dir string, part io.ReadCloser) (spooled, error) {
 	return s, err
 }
 
+// Limits of .zip expansion. An upload may use at most 2 × --max-upload of
+// disk in all: its spooled files plus what its archives expand to, counted
+// as the bytes are written (not from the sizes an archive declares, which
+// a hostile one can get wrong).
+const (
+	// maxZipEntries bounds the members of one uploaded .zip.
+	maxZipEntries = 2000
+	// maxZipDirectory bounds an archive's central directory, which
+	// archive/zip reads whole into memory before anything can be checked.
+	maxZipDirectory = 4 << 20
+	// maxZipRatio is the largest expansion (uncompressed ÷ compressed) of a
+	// member beyond its first zipRatioFloor bytes: sampled signals and CSV
+	// text deflate 2- to 20-fold, a run of zeros 1000-fold.
+	maxZipRatio   = 200
+	zipRatioFloor = 1 << 20
+)
+
 // openSpooled maps the spooled files into memory (not onto the heap:
-// mapFile), expanding .zip archives into more spooled files first (at most
-// maxExpanded bytes uncompressed in all). release unmaps and removes what
-// it made.
-func openSpooled(files []spooled, maxExpanded int64, dir string) (out []formats.File, release func(), problems []uploadProblem) {
+// mapFile), expanding .zip archives into more spooled files first, which
+// may write at most diskBudget bytes in all. release unmaps and removes
+// what it made.
+func openSpooled(files []spooled, diskBudget int64, dir string) (out []formats.File, release func(), problems []uploadProblem) {
 	var undo []func()
 	release = func() {
 		for _, f := range undo {
 			f()
 		}
 	}
-	open := func(name, path string) {
+	from := map[string]string{} // file name → where it came from, for duplicates
+	open := func(name, origin, path string) {
+		if prev, dup := from[name]; dup {
+			problems = append(problems, uploadProblem{File: name, Message: fmt.Sprintf("%s and %s have the same name: a recording's files are matched by name, so each name may occur once", prev, origin)})
+			return
+		}
+		from[name] = origin
 		b, unmap, err := mapFile(path)
 		if err != nil {
 			problems = append(problems, uploadProblem{File: name, Message: err.Error()})
@@ -373,53 +405,101 @@ func openSpooled(files []spooled, maxExpanded int64, dir string) (out []formats.
 		undo = append(undo, unmap)
 		out = append(out, formats.File{Name: name, Data: b})
 	}
-	var expanded int64
+	budget := diskBudget
 	for _, f := range files {
 		if !strings.EqualFold(filepath.Ext(f.name), ".zip") {
-			open(f.name, f.path)
+			open(f.name, "the uploaded file", f.path)
 			continue
 		}
-		zr, err := zip.OpenReader(f.path)
-		if err != nil {
-			problems = append(problems, uploadProblem{File: f.name, Message: "not a readable .zip archive: " + err.Error()})
-			continue
+		members, tmps, probs := expandZip(f, dir, &budget)
+		for _, tmp := range tmps {
+			undo = append(undo, func() { os.Remove(tmp) })
 		}
-		if len(zr.File) > maxZipEntries {
-			problems = append(problems, uploadProblem{File: f.name, Message: fmt.Sprintf("%d members; at most %d per archive", len(zr.File), maxZipEntries)})
-			zr.Close()
-			continue
+		for _, m := range members {
+			open(path.Base(m.name), f.name+" member "+m.name, m.path)
 		}
-		for _, zf := range zr.File {
-			if zf.FileInfo().IsDir() {
-				continue
-			}
-			base := path.Base(zf.Name)
-			if strings.HasPrefix(base, ".") || strings.HasPrefix(zf.Name, "__MACOSX/") {
-				continue // Finder's resource forks and hidden files
-			}
-			expanded += int64(zf.UncompressedSize64)
-			if expanded > maxExpanded {
-				problems = append(problems, uploadProblem{File: f.name, Message: fmt.Sprintf("expands to more than %d MiB", maxExpanded>>20)})
-				break
-			}
-			tmp, err := extract(zf, dir)
-			if tmp != "" {
-				undo = append(undo, func() { os.Remove(tmp) })
-			}
-			if err != nil {
-				problems = append(problems, uploadProblem{File: f.name + ":" + zf.Name, Message: err.Error()})
-				continue
-			}
-			open(base, tmp)
+		problems = append(problems, probs...)
+		if budget < 0 {
+			break // nothing more may be written
 		}
-		zr.Close()
 	}
 	return out, release, problems
 }
 
-// extract copies one archive member to a spooled file, no longer than the
-// archive says it is.
-func extract(zf *zip.File, dir string) (string, error) {
+// expandZip extracts the members of an uploaded archive to spooled files:
+// members are named as in the archive; tmps lists every file it wrote, for
+// removal. Directories, hidden files and macOS resource forks are skipped;
+// an archive with nothing else is a problem, as are member names that
+// leave the archive, links, archives inside the archive, and members that
+// expand beyond *budget (which is then negative) or maxZipRatio.
+func expandZip(f spooled, dir string, budget *int64) (members []spooled, tmps []string, problems []uploadProblem) {
+	problem := func(format string, args ...any) {
+		problems = append(problems, uploadProblem{File: f.name, Message: fmt.Sprintf(format, args...)})
+	}
+	if err := checkZipDirectory(f.path); err != nil {
+		problem("%v", err)
+		return nil, nil, problems
+	}
+	zr, err := zip.OpenReader(f.path)
+	if err != nil {
+		problem("not a readable .zip archive: %v", err)
+		return nil, nil, problems
+	}
+	defer zr.Close()
+	kept, skipped := 0, 0
+	for _, zf := range zr.File {
+		name := strings.ReplaceAll(zf.Name, "\\", "/")
+		base := path.Base(name)
+		switch {
+		case zf.FileInfo().IsDir() || strings.HasSuffix(name, "/"):
+			skipped++
+			continue
+		case strings.HasPrefix(base, ".") || strings.HasPrefix(name, "__MACOSX/"):
+			skipped++ // Finder's resource forks and hidden files
+			continue
+		case path.IsAbs(name) || slices.Contains(strings.Split(name, "/"), "..") || strings.Contains(name, ":"):
+			problem("member %q: a name that leaves the archive (absolute, with a drive letter or \"..\") is refused", zf.Name)
+			continue
+		case zf.Mode()&os.ModeSymlink != 0:
+			problem("member %s is a symbolic link: archive the file itself", zf.Name)
+			continue
+		case strings.EqualFold(path.Ext(base), ".zip"):
+			problem("member %s is itself a .zip archive: archives inside archives are not expanded; put the recording's files in one archive", zf.Name)
+			continue
+		}
+		kept++
+		if zf.UncompressedSize64 > uint64(max(*budget, 0)) {
+			problem("member %s declares %d bytes uncompressed, more than the %d MiB left of the upload's disk budget (2 × serve --max-upload)", zf.Name, zf.UncompressedSize64, max(*budget, 0)>>20)
+			*budget = -1
+			return members, tmps, problems
+		}
+		tmp, err := extract(zf, dir, budget)
+		if tmp != "" {
+			tmps = append(tmps, tmp)
+		}
+		if err != nil {
+			problem("member %s: %v", zf.Name, err)
+			if *budget < 0 {
+				return members, tmps, problems
+			}
+			continue
+		}
+		members = append(members, spooled{name: name, path: tmp})
+	}
+	if kept == 0 && len(problems) == 0 {
+		if skipped == 0 {
+			problem("the archive is empty: zip the recording's files (a .hea with its .dat, an .edf or a .csv)")
+		} else {
+			problem("the archive holds no recording files: its %d members are all directories or hidden files (names starting with \".\", __MACOSX/), which are skipped", skipped)
+		}
+	}
+	return members, tmps, problems
+}
+
+// extract copies one archive member to a spooled file, counting what it
+// writes against *budget and stopping at once when the member is longer
+// than it declares, than the budget, or expands more than maxZipRatio-fold.
+func extract(zf *zip.File, dir string, budget *int64) (string, error) {
 	rc, err := zf.Open()
 	if err != nil {
 		return "", err
@@ -429,14 +509,88 @@ func extract(zf *zip.File, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	n, err := io.Copy(f, io.LimitReader(rc, int64(zf.UncompressedSize64)+1))
+	lw := &limitedWriter{w: f, declared: int64(zf.UncompressedSize64), compressed: int64(zf.CompressedSize64), budget: budget}
+	_, err = io.Copy(lw, rc)
+	if lw.err != nil {
+		err = lw.err
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && n > int64(zf.UncompressedSize64) {
-		err = fmt.Errorf("longer than the %d bytes the archive declares", zf.UncompressedSize64)
-	}
 	return f.Name(), err
+}
+
+// limitedWriter is extract's file: it refuses the write that would break a
+// limit before that write reaches the disk.
+type limitedWriter struct {
+	w          io.Writer
+	n          int64 // written so far
+	declared   int64 // the member's uncompressed size, as the archive says
+	compressed int64
+	budget     *int64
+	err        error
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	n := l.n + int64(len(p))
+	switch {
+	case n > l.declared:
+		l.err = fmt.Errorf("longer than the %d bytes the archive declares", l.declared)
+	case int64(len(p)) > *l.budget:
+		*l.budget = -1
+		l.err = errors.New("the upload expands beyond its disk budget (2 × serve --max-upload)")
+	case n > zipRatioFloor && n > maxZipRatio*max(l.compressed, 1):
+		l.err = fmt.Errorf("expands more than %d-fold (%d bytes from %d compressed), which no recording does: refused as a decompression bomb", maxZipRatio, n, l.compressed)
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	l.n = n
+	*l.budget -= int64(len(p))
+	return l.w.Write(p)
+}
+
+// checkZipDirectory reads an archive's end-of-central-directory record and
+// refuses an archive whose directory (which archive/zip reads whole into
+// memory) has more than maxZipEntries entries or maxZipDirectory bytes.
+func checkZipDirectory(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	tail := min(fi.Size(), 20+22+65535) // zip64 locator, the record, its comment
+	buf := make([]byte, tail)
+	if _, err := f.ReadAt(buf, fi.Size()-tail); err != nil {
+		return err
+	}
+	i := bytes.LastIndex(buf, []byte("PK\x05\x06"))
+	if i < 0 || len(buf)-i < 22 {
+		return errors.New("not a .zip archive: no end-of-central-directory record")
+	}
+	entries := uint64(binary.LittleEndian.Uint16(buf[i+10:]))
+	size := uint64(binary.LittleEndian.Uint32(buf[i+12:]))
+	if i >= 20 && bytes.Equal(buf[i-20:i-16], []byte("PK\x06\x07")) {
+		// zip64: the counts are in the end record the locator points at.
+		off := int64(binary.LittleEndian.Uint64(buf[i-20+8:]))
+		rec := make([]byte, 56)
+		if _, err := f.ReadAt(rec, off); err != nil || !bytes.Equal(rec[:4], []byte("PK\x06\x06")) {
+			return errors.New("not a readable .zip archive: bad zip64 end record")
+		}
+		entries = binary.LittleEndian.Uint64(rec[32:])
+		size = binary.LittleEndian.Uint64(rec[40:])
+	}
+	if entries > maxZipEntries {
+		return fmt.Errorf("%d members; at most %d per archive", entries, maxZipEntries)
+	}
+	if size > maxZipDirectory {
+		return fmt.Errorf("a central directory of %d bytes; at most %d MiB per archive", size, maxZipDirectory>>20)
+	}
+	return nil
 }
 
 // recording is one recording of an upload; rec has no samples (they went
