@@ -237,8 +237,8 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 	for _, f := range g {
 		rc.size += int64(len(f.Data))
 	}
-	if k, err := formats.Detect(g[0]); err == nil {
-		rc.format = string(k)
+	if k, errs := formats.DetectAll(g); errs[0] == nil {
+		rc.format = string(k[0])
 	}
 	opt := formats.Options{}
 	if tpl != nil {
@@ -611,9 +611,9 @@ type recording struct {
 func groupFiles(files []formats.File) [][]formats.File {
 	var groups [][]formats.File
 	var wfdbFiles []formats.File
-	for _, f := range files {
-		k, err := formats.Detect(f)
-		if err == nil && k == formats.KindWFDB {
+	kinds, errs := formats.DetectAll(files)
+	for i, f := range files {
+		if errs[i] == nil && kinds[i] == formats.KindWFDB {
 			wfdbFiles = append(wfdbFiles, f)
 			continue
 		}
