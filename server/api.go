@@ -137,14 +137,7 @@ func handleDatasetUpload(d Deps) http.Handler {
 			return
 		}
 		if len(problems) > 0 {
-			msg := problems[0].Message
-			if problems[0].File != "" {
-				msg = problems[0].File + ": " + msg
-			}
-			if len(problems) > 1 {
-				msg = fmt.Sprintf("%s (and %d more problems; nothing was stored)", msg, len(problems)-1)
-			}
-			writeJSON(w, statusOf[EUnprocessable], map[string]any{"code": EUnprocessable, "error": msg, "problems": problems})
+			writeJSON(w, statusOf[EUnprocessable], map[string]any{"code": EUnprocessable, "error": summary(problems), "problems": problems})
 			return
 		}
 		out := make([]datasetJSON, len(stored))

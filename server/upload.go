@@ -246,7 +246,7 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 	}
 	st, err := formats.Open(g, opt)
 	if err != nil {
-		return rc, nil, problemsOf(first, err), nil
+		return rc, nil, problemsOf(g, err), nil
 	}
 	rec := st.Recording
 	if rec.Identity.Record != "" {
@@ -263,7 +263,7 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 		}
 	}
 	if err := (&signal.Signal{Channels: channels}).Validate(); err != nil {
-		return rc, nil, problemsOf(first, err), nil
+		return rc, nil, problemsOf(g, err), nil
 	}
 	var w store.DatasetWriter
 	if keep {
@@ -284,14 +284,14 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 			break
 		}
 		if err != nil {
-			return fail(problemsOf(first, err), nil)
+			return fail(problemsOf(g, err), nil)
 		}
 		if clean != nil {
 			blocks = clean.Clean(blocks)
 		}
 		for i, b := range blocks {
 			if err := signal.CheckSamples(i, channels[i].Name, pos[i], b); err != nil {
-				return fail(problemsOf(first, err), nil)
+				return fail(problemsOf(g, err), nil)
 			}
 			pos[i] += int64(len(b))
 		}
@@ -511,8 +511,13 @@ func extract(zf *zip.File, dir string, budget *int64) (string, error) {
 	}
 	lw := &limitedWriter{w: f, declared: int64(zf.UncompressedSize64), compressed: int64(zf.CompressedSize64), budget: budget}
 	_, err = io.Copy(lw, rc)
-	if lw.err != nil {
+	switch {
+	case lw.err != nil:
 		err = lw.err
+	case errors.Is(err, zip.ErrFormat):
+		err = fmt.Errorf("damaged: its data does not match the %d bytes the archive declares", zf.UncompressedSize64)
+	case errors.Is(err, zip.ErrChecksum):
+		err = errors.New("damaged: its CRC-32 does not match its data")
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -646,9 +651,11 @@ func groupFiles(files []formats.File) [][]formats.File {
 	return append(groups, wfdbFiles)
 }
 
-// problemsOf splits a joined error into one problem per line and picks up
-// "line N" where the reader named it.
-func problemsOf(file string, err error) []uploadProblem {
+// problemsOf splits a joined error into one problem per line. A reader's
+// message starts with the file it is about (one of files, else the first
+// is named) and often "line N" or "byte N": the file and line become the
+// problem's fields and leave the message, so that each is said once.
+func problemsOf(files []formats.File, err error) []uploadProblem {
 	var out []uploadProblem
 	var joined interface{ Unwrap() []error }
 	errs := []error{err}
@@ -660,21 +667,56 @@ func problemsOf(file string, err error) []uploadProblem {
 			if msg = strings.TrimSpace(msg); msg == "" {
 				continue
 			}
-			out = append(out, uploadProblem{File: file, Line: lineOf(msg), Message: msg})
+			out = append(out, splitProblem(files, msg))
 		}
 	}
 	return out
 }
 
-func lineOf(msg string) int {
-	_, rest, ok := strings.Cut(msg, "line ")
-	if !ok {
-		return 0
+// splitProblem takes "FILE: line N: what", "FILE line N: what", "FILE: line
+// N, column C: what" or "FILE byte N: what" apart.
+func splitProblem(files []formats.File, msg string) uploadProblem {
+	p := uploadProblem{File: files[0].Name, Message: msg}
+	for _, f := range files {
+		if rest, ok := strings.CutPrefix(msg, f.Name); ok && (strings.HasPrefix(rest, ": ") || strings.HasPrefix(rest, " ")) {
+			p.File = f.Name
+			msg = strings.TrimPrefix(strings.TrimPrefix(rest, ":"), " ")
+			break
+		}
 	}
-	end := 0
-	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
-		end++
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		end := 0
+		for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+			end++
+		}
+		if n, err := strconv.Atoi(rest[:end]); err == nil && end < len(rest) && (rest[end] == ':' || rest[end] == ',') {
+			p.Line = n
+			msg = strings.TrimPrefix(strings.TrimPrefix(rest[end:], ":"), " ")
+			if strings.HasPrefix(msg, ",") {
+				msg = strings.TrimSpace(msg[1:])
+			}
+		}
 	}
-	n, _ := strconv.Atoi(rest[:end])
-	return n
+	p.Message = msg
+	return p
+}
+
+// String is the problem in one line: "FILE, line N: what".
+func (p uploadProblem) String() string {
+	switch {
+	case p.File == "":
+		return p.Message
+	case p.Line > 0:
+		return fmt.Sprintf("%s, line %d: %s", p.File, p.Line, p.Message)
+	}
+	return p.File + ": " + p.Message
+}
+
+// summary is the one message an answer with problems leads with.
+func summary(problems []uploadProblem) string {
+	msg := problems[0].String()
+	if len(problems) > 1 {
+		msg = fmt.Sprintf("%s (and %d more problems; nothing was stored)", msg, len(problems)-1)
+	}
+	return msg
 }
