@@ -678,7 +678,7 @@ func problemsOf(files []formats.File, err error) []uploadProblem {
 func splitProblem(files []formats.File, msg string) uploadProblem {
 	p := uploadProblem{File: files[0].Name, Message: msg}
 	for _, f := range files {
-		if rest, ok := strings.CutPrefix(msg, f.Name); ok && (strings.HasPrefix(rest, ": ") || strings.HasPrefix(rest, " ")) {
+		if rest, ok := strings.CutPrefix(msg, f.Name); ok && (strings.HasPrefix(rest, ": ") || strings.HasPrefix(rest, " line ") || strings.HasPrefix(rest, " byte ")) {
 			p.File = f.Name
 			msg = strings.TrimPrefix(strings.TrimPrefix(rest, ":"), " ")
 			break

@@ -140,7 +140,11 @@ func open(files []File, opt Options, streamCSV bool) (*Stream, error) {
 		return nil, err
 	}
 	if n := len(s.Recording.Signal.Channels); n > MaxChannels {
-		return nil, fmt.Errorf("%s: %d channels; at most %d are accepted", files[0].Name, n, MaxChannels)
+		name := files[0].Name
+		if hea, err := pickHeader(files); err == nil {
+			name = hea.Name // a WFDB record's channels are its header's
+		}
+		return nil, fmt.Errorf("%s: %d channels; at most %d are accepted", name, n, MaxChannels)
 	}
 	s.Recording.Identity.FileNames = nil
 	for _, f := range files {
@@ -195,7 +199,7 @@ func Detect(f File) (Kind, error) {
 		return KindWFDB, nil
 	case ext == ".edf" || ext == ".bdf" || ext == ".rec":
 		if !edfMagic {
-			return "", fmt.Errorf("%s does not start with an EDF header (\"0\" and 7 spaces) or a BDF one (0xFF \"BIOSEMI\")", f.Name)
+			return "", fmt.Errorf("%s: does not start with an EDF header (\"0\" and 7 spaces) or a BDF one (0xFF \"BIOSEMI\")", f.Name)
 		}
 		return KindEDF, nil
 	case ext == ".csv" || ext == ".txt":
@@ -209,7 +213,7 @@ func Detect(f File) (Kind, error) {
 		// openWFDB checks by requiring every file to be used.
 		return KindWFDB, nil
 	}
-	return "", fmt.Errorf("unknown file type %s (%s): expected .hea+.dat, .edf or .csv (a WFDB signal file of another name is taken when the header that names it is uploaded with it)", ext, f.Name)
+	return "", fmt.Errorf("%s: unknown file type %s: expected .hea+.dat, .edf or .csv (a WFDB signal file of another name is taken when the header that names it is uploaded with it)", f.Name, ext)
 }
 
 // recordName is a file name without its extension.
@@ -326,9 +330,9 @@ func openWFDB(files []File) (*Stream, error) {
 		case ext == ".qrs" && annFile != nil && recordName(f.Name) == record:
 			// <record>.qrs beside <record>.atr: the reference annotations win.
 		case ext == ".atr" || ext == ".qrs":
-			return nil, fmt.Errorf("%s is not an annotation file of record %s (expected %s.atr or %s.qrs)", f.Name, record, record, record)
+			return nil, fmt.Errorf("%s: not an annotation file of record %s (expected %s.atr or %s.qrs)", f.Name, record, record, record)
 		default:
-			return nil, fmt.Errorf("%s was uploaded, but record %s does not use it: upload only the files its header %s names", f.Name, record, hea.Name)
+			return nil, fmt.Errorf("%s: uploaded, but record %s does not use it: upload only the files its header %s names", f.Name, record, hea.Name)
 		}
 	}
 	return s, nil

@@ -279,6 +279,9 @@ func (sc *scanner) fail(line, col int, colName, format string, args ...any) erro
 func newScanner(name string, data []byte, opt Options, onDrop func(int, string)) (*scanner, error) {
 	sc := &scanner{name: name, opt: opt, onDrop: onDrop, timeCol: -1, timeScale: 1}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if off, b, ok := binaryByte(data); ok {
+		return nil, sc.fail(0, 0, "", "not a text file: byte %d is 0x%02x, a control character no CSV log holds", off, b)
+	}
 	sep, err := separator(data)
 	if err != nil {
 		return nil, sc.fail(0, 0, "", "%v", err)
@@ -506,6 +509,18 @@ func (l *lineLimiter) Read(p []byte) (int, error) {
 	return k, nil
 }
 
+// binaryByte finds a control character other than tab, CR, LF and FF
+// (form feed) in the first 4 KiB, where a binary file betrays itself: a
+// NUL never occurs in a text log.
+func binaryByte(data []byte) (offset int, b byte, found bool) {
+	for i, c := range data[:min(len(data), 4096)] {
+		if c < 0x20 && c != '\t' && c != '\r' && c != '\n' && c != '\f' {
+			return i, c, true
+		}
+	}
+	return 0, 0, false
+}
+
 // separator picks ',' or ';' from the header line.
 func separator(data []byte) (rune, error) {
 	rest := data
@@ -549,13 +564,18 @@ func (sc *scanner) csvError(err error) error {
 	name := sc.name
 	var long *lineTooLong
 	if errors.As(err, &long) {
-		return &Error{File: name, Line: long.line, Err: fmt.Sprintf("line is longer than %d KiB (it starts at byte %d): expected a line break after each row", MaxLineBytes>>10, long.offset)}
+		return &Error{File: name, Line: long.line, Err: fmt.Sprintf("longer than %d KiB (the line starts at byte %d): expected a line break after each row", MaxLineBytes>>10, long.offset)}
 	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		msg := pe.Err.Error()
-		if errors.Is(pe.Err, csv.ErrFieldCount) {
+		switch {
+		case errors.Is(pe.Err, csv.ErrFieldCount):
 			msg = "wrong number of fields: every row needs one field per header column"
+		case errors.Is(pe.Err, csv.ErrBareQuote):
+			msg = `a " inside a field that does not start with one: quote the whole field ("...") and double quotes inside it ("")`
+		case errors.Is(pe.Err, csv.ErrQuote):
+			msg = `a quoted field is not closed, or a " follows its closing quote: expected "..." with inner quotes doubled`
 		}
 		return &Error{File: name, Line: pe.Line, Column: pe.Column, Err: msg}
 	}

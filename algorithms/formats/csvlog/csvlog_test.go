@@ -170,8 +170,10 @@ func TestReadErrors(t *testing.T) {
 		{"ErrQuote", "time,HR [bpm]\n0,\"70\n", Options{}, "log.csv: line 2"},
 		{"ErrSingleRow", "time,HR [bpm]\n0,70\n", Options{}, "only one row"},
 		{"ErrHugeGap", "time,HR [bpm]\n0,70\n1,71\n2,72\n1e12,72\n", Options{}, "line 5, column 1 (time): time is 1e+12s after the first row"},
-		{"ErrLongLine", "time,HR [bpm]\n0,70\n1," + strings.Repeat("7", MaxLineBytes) + "\n", Options{}, "log.csv: line 3: line is longer than 64 KiB (it starts at byte 19): expected a line break after each row"},
-		{"ErrEndlessHeader", strings.Repeat("\x00", 3*MaxLineBytes), Options{}, "log.csv: line 1: line is longer than 64 KiB (it starts at byte 0)"},
+		{"ErrLongLine", "time,HR [bpm]\n0,70\n1," + strings.Repeat("7", MaxLineBytes) + "\n", Options{}, "log.csv: line 3: longer than 64 KiB (the line starts at byte 19): expected a line break after each row"},
+		{"ErrEndlessHeader", strings.Repeat("0", 3*MaxLineBytes), Options{}, "log.csv: line 1: longer than 64 KiB (the line starts at byte 0)"},
+		{"ErrBinary", "time,HR\n0,\x00\x01", Options{}, "log.csv: not a text file: byte 10 is 0x00"},
+		{"ErrBareQuote", "time,HR [bpm]\n0,7\"0\n", Options{}, `log.csv: line 2, column 4: a " inside a field that does not start with one`},
 		{"ErrTooManyColumns", "time" + strings.Repeat(",x", MaxChannels+1) + "\n", Options{}, "log.csv: line 1: header has 257 channel columns; at most 256 are accepted"},
 	}
 	for _, tt := range tests {
@@ -261,10 +263,10 @@ func TestLineLimit(t *testing.T) {
 	for _, tail := range []string{"\n2,71\n", ""} {
 		bad := "time,HR [bpm]\n0,70\n" + pad(MaxLineBytes+1) + tail
 		_, err := Read("log.csv", []byte(bad), Options{Rate: 1})
-		if err == nil || !strings.Contains(err.Error(), "line 3: line is longer than 64 KiB") {
+		if err == nil || !strings.Contains(err.Error(), "line 3: longer than 64 KiB") {
 			t.Errorf("line of %d bytes: got %v, want line 3 refused", MaxLineBytes+1, err)
 		}
-		if _, err := Open("log.csv", []byte(bad), Options{Rate: 1}); err == nil || !strings.Contains(err.Error(), "line 3: line is longer") {
+		if _, err := Open("log.csv", []byte(bad), Options{Rate: 1}); err == nil || !strings.Contains(err.Error(), "line 3: longer than") {
 			t.Errorf("Open, line of %d bytes: got %v, want line 3 refused", MaxLineBytes+1, err)
 		}
 	}

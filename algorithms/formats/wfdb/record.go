@@ -89,7 +89,7 @@ func OpenRecord(headerName string, open Opener) (*Stream, error) {
 	r := &recordReader{open: open, dir: path.Dir(headerName)}
 	data, err := open(headerName)
 	if err != nil {
-		return nil, fmt.Errorf("open header %s: %w", headerName, err)
+		return nil, openErr(headerName, err)
 	}
 	base := path.Base(headerName)
 	h, err := ParseHeader(base, data)
@@ -182,6 +182,16 @@ func (r *recordReader) addFile(name string) {
 	r.files = append(r.files, name)
 }
 
+// openErr is an Opener's error for the file name; most name it already
+// ("r.dat was not uploaded", "open /data/r.dat: no such file"), and saying
+// it twice helps nobody.
+func openErr(name string, err error) error {
+	if strings.Contains(err.Error(), name) {
+		return err
+	}
+	return fmt.Errorf("open %s: %w", name, err)
+}
+
 func (r *recordReader) openFile(name string) ([]byte, error) {
 	p := name
 	if r.dir != "." {
@@ -189,7 +199,7 @@ func (r *recordReader) openFile(name string) ([]byte, error) {
 	}
 	b, err := r.open(p)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", name, err)
+		return nil, openErr(name, err)
 	}
 	r.addFile(name)
 	return b, nil
