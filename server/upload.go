@@ -447,6 +447,9 @@ func expandZip(f spooled, dir string, budget *int64) (members []spooled, tmps []
 	}
 	defer zr.Close()
 	kept, skipped := 0, 0
+	// What the whole archive may expand to: a thousand members of a few
+	// kilobytes each can hide as many bombs.
+	archive := zipRatioFloor + maxZipRatio*f.size
 	for _, zf := range zr.File {
 		name := strings.ReplaceAll(zf.Name, "\\", "/")
 		base := path.Base(name)
@@ -473,16 +476,15 @@ func expandZip(f spooled, dir string, budget *int64) (members []spooled, tmps []
 			*budget = -1
 			return members, tmps, problems
 		}
-		tmp, err := extract(zf, dir, budget)
+		tmp, err := extract(zf, dir, budget, &archive)
 		if tmp != "" {
 			tmps = append(tmps, tmp)
 		}
 		if err != nil {
+			// One bad member condemns the archive: reading on would
+			// only spend more disk on a file that is refused anyway.
 			problem("member %s: %v", zf.Name, err)
-			if *budget < 0 {
-				return members, tmps, problems
-			}
-			continue
+			return members, tmps, problems
 		}
 		members = append(members, spooled{name: name, path: tmp})
 	}
@@ -499,7 +501,7 @@ func expandZip(f spooled, dir string, budget *int64) (members []spooled, tmps []
 // extract copies one archive member to a spooled file, counting what it
 // writes against *budget and stopping at once when the member is longer
 // than it declares, than the budget, or expands more than maxZipRatio-fold.
-func extract(zf *zip.File, dir string, budget *int64) (string, error) {
+func extract(zf *zip.File, dir string, budget, archive *int64) (string, error) {
 	rc, err := zf.Open()
 	if err != nil {
 		return "", err
@@ -509,7 +511,7 @@ func extract(zf *zip.File, dir string, budget *int64) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	lw := &limitedWriter{w: f, declared: int64(zf.UncompressedSize64), compressed: int64(zf.CompressedSize64), budget: budget}
+	lw := &limitedWriter{w: f, declared: int64(zf.UncompressedSize64), compressed: int64(zf.CompressedSize64), budget: budget, archive: archive}
 	_, err = io.Copy(lw, rc)
 	switch {
 	case lw.err != nil:
@@ -532,7 +534,8 @@ type limitedWriter struct {
 	n          int64 // written so far
 	declared   int64 // the member's uncompressed size, as the archive says
 	compressed int64
-	budget     *int64
+	budget     *int64 // the upload's disk left
+	archive    *int64 // what the archive may still expand to
 	err        error
 }
 
@@ -546,12 +549,15 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 		l.err = errors.New("the upload expands beyond its disk budget (2 × serve --max-upload)")
 	case n > zipRatioFloor && n > maxZipRatio*max(l.compressed, 1):
 		l.err = fmt.Errorf("expands more than %d-fold (%d bytes from %d compressed), which no recording does: refused as a decompression bomb", maxZipRatio, n, l.compressed)
+	case int64(len(p)) > *l.archive:
+		l.err = fmt.Errorf("the archive's members expand to more than %d times its size, which no recording does: refused as a decompression bomb", maxZipRatio)
 	}
 	if l.err != nil {
 		return 0, l.err
 	}
 	l.n = n
 	*l.budget -= int64(len(p))
+	*l.archive -= int64(len(p))
 	return l.w.Write(p)
 }
 

@@ -100,10 +100,11 @@ def zipped(members, raw=None):
     b = io.BytesIO()
     with zipfile.ZipFile(b, 'w', zipfile.ZIP_DEFLATED) as z:
         for name, data in members:
-            if name.endswith('/'):
-                z.writestr(zipfile.ZipInfo(name), b'')
-            else:
-                z.writestr(name, data)
+            # A fixed date, so that the archives are the same every run.
+            zi = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            if not name.endswith('/'):
+                zi.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(zi, data)
     return b.getvalue()
 
 
@@ -116,6 +117,7 @@ case('zip-path-traversal', {'a.zip': zipped([('../x.hea', hea()), ('x.dat', good
 case('zip-absolute-name', {'a.zip': zipped([('/etc/v.csv', good_csv)])})
 case('zip-duplicate-names', {'a.zip': zipped([('a/v.csv', good_csv), ('b/v.csv', good_csv)])})
 case('zip-bomb', {'bomb.zip': zipped([('zeros.csv', bytes(64 << 20))])})
+case('zip-many-small-bombs', {'a.zip': zipped([(f'f{i:03}.csv', bytes(300 << 10)) for i in range(300)])})
 case('zip-not-a-zip', {'a.zip': 'this is not an archive\n'})
 case('zip-too-many-members', {'a.zip': zipped([(f'f{i}.csv', good_csv) for i in range(2001)])})
 case('zip-bad-member', {'a.zip': zipped([('v.csv', 'time,HR [bpm]\n0,70\n1,x\n')])})
