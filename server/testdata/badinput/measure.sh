@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# measure.sh BINARY WORKDIR: the hostile-upload worst cases against a real
+# `pulsegrid serve` (default settings, --max-upload 1024 MiB), one fresh
+# server and data directory per input. For each: the HTTP status, the
+# server's peak RSS (VmHWM from /proc/PID/status, which includes file pages
+# of mapped uploads), the peak of `du -sb DATA/tmp` sampled every 50 ms,
+# and the wall time. Inputs are made in WORKDIR/in once. docs/benchmarks.md
+# ("Hostile uploads") has the figures.
+set -u
+BIN=$1 W=$2
+IN=$W/in
+mkdir -p "$IN"
+port=18940
+
+make_inputs() {
+  [ -f "$IN/cols10k.csv" ] || python3 -c "
+import sys
+n=10000
+sys.stdout.write('time'+''.join(f',c{i}' for i in range(n))+'\n')
+for t in range(4): sys.stdout.write(str(t)+',1'*n+'\n')" > "$IN/cols10k.csv"
+  [ -f "$IN/zeros1000.csv" ] || head -c $((1000 << 20)) /dev/zero > "$IN/zeros1000.csv"
+  [ -f "$IN/line1000.csv" ] || { printf 'time,HR [bpm]\n0,' ; head -c $((1000 << 20)) /dev/zero | tr '\0' '7'; } > "$IN/line1000.csv"
+  [ -f "$IN/bomb500.zip" ] || python3 -c "
+import zipfile
+with zipfile.ZipFile('$IN/bomb500.zip','w',zipfile.ZIP_DEFLATED) as z:
+    z.writestr('zeros.csv', bytes(500 << 20))"
+  [ -f "$IN/smallbombs.zip" ] || python3 -c "
+import zipfile
+with zipfile.ZipFile('$IN/smallbombs.zip','w',zipfile.ZIP_DEFLATED) as z:
+    for i in range(2000): z.writestr(f'f{i:04}.csv', bytes(1 << 20))"
+  [ -f "$IN/wide256.csv" ] || python3 -c "
+import sys
+n=256
+w=sys.stdout.write
+w('time'+''.join(f',c{i} [mV]' for i in range(n))+'\n')
+row=','.join(str(i%97) for i in range(n))
+for t in range(40000): w(f'{t},{row}\n')" > "$IN/wide256.csv"
+  [ -f "$IN/valid200.csv" ] || python3 -c "
+import sys
+w=sys.stdout.write
+w('time,MLII [mV],V5 [mV]\n')
+for i in range(9_000_000): w(f'{i/360:.6f},{(i%700-350)/200},{(i%500-250)/200}\n')" > "$IN/valid200.csv"
+}
+
+run_case() { # name file...
+  local name=$1; shift
+  local d=$W/data-$name
+  rm -rf "$d"; port=$((port + 1))
+  "$BIN" serve --addr 127.0.0.1:$port --data "$d" > "$d.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
+  local tok
+  tok=$("$BIN" user token --data "$d" --email admin@localhost | tail -1)
+  local base
+  base=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+  ( peak=0; while kill -0 $pid 2>/dev/null; do
+      s=$(du -sb "$d/tmp" 2>/dev/null | cut -f1); [ "${s:-0}" -gt $peak ] && peak=$s && echo $peak > "$d.du"
+      sleep 0.05; done ) &
+  local du_pid=$!
+  local args=()
+  for f in "$@"; do args+=(-F "files=@$f"); done
+  local t0 t1 code
+  t0=$(date +%s.%N)
+  code=$(curl -s -o "$d.out" -w '%{http_code}' -H "Authorization: Bearer $tok" "${args[@]}" http://127.0.0.1:$port/api/v1/datasets)
+  t1=$(date +%s.%N)
+  local hwm
+  hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+  kill $pid; wait $pid 2>/dev/null; kill $du_pid 2>/dev/null; wait $du_pid 2>/dev/null
+  local size=0
+  for f in "$@"; do size=$((size + $(stat -c %s "$f"))); done
+  printf '| %s | %.1f MB | %s | %d MB (idle %d MB) | %d MB | %.1f s | %s |\n' "$name" "$(echo "$size/1000000" | bc -l)" "$code" $((hwm / 1024)) $((base / 1024)) \
+    $(( $(cat "$d.du" 2>/dev/null || echo 0) / 1000000 )) "$(echo "$t1 - $t0" | bc -l)" "$(head -c 160 "$d.out" | tr '\n|' ' /')"
+  rm -rf "$d"
+}
+
+make_inputs
+echo "| input | size | status | peak RSS (VmHWM) | peak DATA/tmp | time | answer |"
+echo "|---|---|---|---|---|---|---|"
+run_case cols10k "$IN/cols10k.csv"
+run_case zeros1000 "$IN/zeros1000.csv"
+run_case line1000 "$IN/line1000.csv"
+run_case bomb500 "$IN/bomb500.zip"
+run_case smallbombs "$IN/smallbombs.zip"
+run_case wide256 "$IN/wide256.csv"
+run_case valid200 "$IN/valid200.csv"
