@@ -1,17 +1,22 @@
 package server_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -248,4 +253,113 @@ func mustHash(t *testing.T, pw string) string {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// TestHostileUploadHeap streams uploads that once took the server to
+// gigabytes (an endless CSV line; a zip of zeros; a 10,000-column CSV;
+// thousands of small bombs in one archive) and bounds the heap they grow,
+// sampled while each request runs. Before the limits, the endless line
+// alone grew the heap by several times its size.
+func TestHostileUploadHeap(t *testing.T) {
+	size := 256 << 20
+	if testing.Short() {
+		size = 32 << 20
+	}
+	cs := startCorpusServer(t)
+	u, err := cs.st.CreateUser(context.Background(), store.User{Email: "clin@example.org", Role: store.RoleClinician, PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, hash, _ := auth.NewToken()
+	if err := cs.st.CreateToken(context.Background(), u.ID, hash, "heap"); err != nil {
+		t.Fatal(err)
+	}
+	zipOf := func(w io.Writer, members int, each int) {
+		zw := zip.NewWriter(w)
+		zero := make([]byte, 64<<10)
+		for i := range members {
+			fw, _ := zw.Create(fmt.Sprintf("m%04d.csv", i))
+			for n := 0; n < each; n += len(zero) {
+				fw.Write(zero[:min(len(zero), each-n)])
+			}
+		}
+		zw.Close()
+	}
+	for _, tc := range []struct {
+		name, file string
+		write      func(w io.Writer)
+		want       string
+	}{
+		{"EndlessLine", "endless.csv", func(w io.Writer) {
+			io.WriteString(w, "time,HR [bpm]\n0,")
+			sevens := bytes.Repeat([]byte("7"), 64<<10)
+			for n := 0; n < size; n += len(sevens) {
+				w.Write(sevens)
+			}
+		}, "endless.csv, line 2: longer than 64 KiB"},
+		{"ZipOfZeros", "zeros.zip", func(w io.Writer) { zipOf(w, 1, size) }, "refused as a decompression bomb"},
+		{"ManySmallBombs", "bombs.zip", func(w io.Writer) { zipOf(w, 500, 256<<10) }, "refused as a decompression bomb"},
+		{"TenThousandColumns", "wide.csv", func(w io.Writer) {
+			io.WriteString(w, "time")
+			for i := range 10000 {
+				fmt.Fprintf(w, ",c%d", i)
+			}
+			for r := range 100 {
+				fmt.Fprintf(w, "\n%d", r)
+				io.WriteString(w, strings.Repeat(",1", 10000))
+			}
+		}, "header has 10000 channel columns; at most 256"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			mw := multipart.NewWriter(pw)
+			go func() {
+				fw, _ := mw.CreateFormFile("files", tc.file)
+				tc.write(fw)
+				pw.CloseWithError(mw.Close())
+			}()
+			runtime.GC()
+			var base runtime.MemStats
+			runtime.ReadMemStats(&base)
+			var peak atomic.Uint64
+			stop, sampled := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(sampled)
+				var m runtime.MemStats
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(2 * time.Millisecond):
+					}
+					runtime.ReadMemStats(&m)
+					if m.HeapAlloc > peak.Load() {
+						peak.Store(m.HeapAlloc)
+					}
+				}
+			}()
+			req, _ := http.NewRequest("POST", cs.base+"/api/v1/datasets", pr)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			close(stop)
+			<-sampled
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), tc.want) {
+				t.Fatalf("got %d %s, want 422 with %q", resp.StatusCode, body, tc.want)
+			}
+			growth := int64(peak.Load()) - int64(base.HeapAlloc)
+			t.Logf("peak heap growth %.1f MB", float64(growth)/1e6)
+			if growth > 64<<20 {
+				t.Errorf("the heap grew by %.0f MB on a refused upload, want at most 64 MB", float64(growth)/1e6)
+			}
+			if left, _ := os.ReadDir(filepath.Join(cs.dir, "tmp")); len(left) > 0 {
+				t.Errorf("%d files left in DATA/tmp", len(left))
+			}
+		})
+	}
 }
