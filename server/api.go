@@ -143,7 +143,7 @@ func handleDatasetUpload(d Deps) http.Handler {
 		out := make([]datasetJSON, len(stored))
 		for i, s := range stored {
 			audit(d, r, "dataset.upload", fmt.Sprintf("dataset/%d", s.dataset.ID), fmt.Sprintf("%d files, %s", len(s.files), s.format))
-			out[i] = datasetJSON{Dataset: s.dataset, Identity: &s.rec.Identity, Warnings: s.warnings, References: len(s.rec.Annotations)}
+			out[i] = datasetJSON{Dataset: s.dataset, Identity: &s.rec.Identity, Warnings: s.warnings, References: s.references}
 		}
 		if len(out) == 1 {
 			writeJSON(w, http.StatusCreated, out[0])

@@ -308,11 +308,15 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 		}
 		rec, rc.warnings = cleaned, vs
 	}
-	rc.rec = rec
+	// The annotations go to the store with the dataset; an upload of many
+	// recordings keeps only their count until it answers.
+	rc.rec, rc.references = rec, len(rec.Annotations)
+	anns := rec.Annotations
+	rec.Annotations = nil
 	if w == nil {
 		return rc, nil, nil, nil
 	}
-	ds, err := w.Commit(rec.Identity, rec.Annotations, rec.AnnotationRate)
+	ds, err := w.Commit(rec.Identity, anns, rec.AnnotationRate)
 	if err == nil {
 		tplName := ""
 		if tpl != nil {
@@ -611,7 +615,9 @@ type recording struct {
 	format string
 	size   int64
 	files  []formats.File
-	rec    *signal.Recording
+	rec    *signal.Recording // without its annotations, once stored
+	// references is how many annotations the recording came with.
+	references int
 	// warnings are the template's violations that did not reject it.
 	warnings []template.Violation
 }
