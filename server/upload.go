@@ -245,6 +245,13 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 		opt.CSV = tpl.CSVOptions()
 	}
 	st, err := formats.Open(g, opt)
+	// Open may have read every file through (a CSV log's first reading).
+	release := func() {
+		for _, f := range g {
+			releasePages(f.Data)
+		}
+	}
+	release()
 	if err != nil {
 		return rc, nil, problemsOf(g, err), nil
 	}
@@ -278,7 +285,10 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 		return rc, nil, probs, err
 	}
 	pos := make([]int64, len(channels))
-	for {
+	for n := 1; ; n++ {
+		if n%32 == 0 {
+			release() // every 2 M samples or so
+		}
 		blocks, err := st.Next()
 		if err == io.EOF {
 			break

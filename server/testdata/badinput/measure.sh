@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# measure.sh BINARY WORKDIR: the hostile-upload worst cases against a real
+# measure.sh BINARY WORKDIR [CASE...]: the hostile-upload worst cases against a real
 # `pulsegrid serve` (default settings, --max-upload 1024 MiB), one fresh
 # server and data directory per input. For each: the HTTP status, the
 # server's peak RSS (VmHWM from /proc/PID/status, which includes file pages
@@ -35,6 +35,15 @@ w=sys.stdout.write
 w('time'+''.join(f',c{i} [mV]' for i in range(n))+'\n')
 row=','.join(str(i%97) for i in range(n))
 for t in range(40000): w(f'{t},{row}\n')" > "$IN/wide256.csv"
+  [ -f "$IN/big.dat" ] || python3 -c "
+import struct
+frames = 31_000_000  # 16 signals in format 16 at 500 Hz: 992 MB, 17 h
+sec = b''.join(struct.pack('<16h', *[(f * 7 + s * 100) % 2000 - 1000 for s in range(16)]) for f in range(500))
+with open('$IN/big.dat', 'wb') as out:
+    for _ in range(frames // 500): out.write(sec)
+with open('$IN/big.hea', 'w') as h:
+    h.write(f'big 16 500 {frames}\n')
+    for s in range(16): h.write(f'big.dat 16 200 16 0 0 0 0 ECG{s}\n')"
   [ -f "$IN/valid200.csv" ] || python3 -c "
 import sys
 w=sys.stdout.write
@@ -73,13 +82,20 @@ run_case() { # name file...
   rm -rf "$d"
 }
 
+want() { [ $# -eq 0 ] || [[ " $* " == *" $case "* ]]; }
 make_inputs
 echo "| input | size | status | peak RSS (VmHWM) | peak DATA/tmp | time | answer |"
 echo "|---|---|---|---|---|---|---|"
-run_case cols10k "$IN/cols10k.csv"
-run_case zeros1000 "$IN/zeros1000.csv"
-run_case line1000 "$IN/line1000.csv"
-run_case bomb500 "$IN/bomb500.zip"
-run_case smallbombs "$IN/smallbombs.zip"
-run_case wide256 "$IN/wide256.csv"
-run_case valid200 "$IN/valid200.csv"
+while read -r case files; do
+  # shellcheck disable=SC2086
+  want "${@:3}" && run_case "$case" $files
+done <<CASES
+cols10k $IN/cols10k.csv
+zeros1000 $IN/zeros1000.csv
+line1000 $IN/line1000.csv
+bomb500 $IN/bomb500.zip
+smallbombs $IN/smallbombs.zip
+wide256 $IN/wide256.csv
+valid200 $IN/valid200.csv
+wfdb1000 $IN/big.hea $IN/big.dat
+CASES
