@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/formats"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
@@ -244,14 +245,8 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 	if tpl != nil {
 		opt.CSV = tpl.CSVOptions()
 	}
+	defer releaseWhileReading(g)()
 	st, err := formats.Open(g, opt)
-	// Open may have read every file through (a CSV log's first reading).
-	release := func() {
-		for _, f := range g {
-			releasePages(f.Data)
-		}
-	}
-	release()
 	if err != nil {
 		return rc, nil, problemsOf(g, err), nil
 	}
@@ -285,10 +280,7 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 		return rc, nil, probs, err
 	}
 	pos := make([]int64, len(channels))
-	for n := 1; ; n++ {
-		if n%32 == 0 {
-			release() // every 2 M samples or so
-		}
+	for {
 		blocks, err := st.Next()
 		if err == io.EOF {
 			break
@@ -339,6 +331,35 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 		return rc, nil, nil, err
 	}
 	return rc, &ds, nil, nil
+}
+
+// releaseWhileReading drops the pages of the mapped files from the process
+// every 50 ms until stop is called: the readers go through a file once or
+// twice (Open checks a CSV log's every row and a WFDB file's checksums),
+// and without it every page they touched would stay resident, so the
+// server's memory would grow with the length of the upload.
+func releaseWhileReading(files []formats.File) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, f := range files {
+					releasePages(f.Data)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 // templateProblems lists the violations that made a template reject a
