@@ -43,7 +43,19 @@ with open('$IN/big.dat', 'wb') as out:
     for _ in range(frames // 500): out.write(sec)
 with open('$IN/big.hea', 'w') as h:
     h.write(f'big 16 500 {frames}\n')
-    for s in range(16): h.write(f'big.dat 16 200 16 0 0 0 0 ECG{s}\n')"
+    for s in range(16): h.write(f'big.dat 16 200 16 0 0\n')"
+  [ -f "$IN/wide256.edf" ] || python3 -c "
+ns, spr, records = 256, 256, 3000  # 256 channels at 256 Hz for 50 min: 393 MB
+f = lambda s, n: s.ljust(n)[:n].encode()
+h = f('0', 8) + f('X X X X', 80) + f('Startdate X X X X', 80) + f('01.01.26', 8) + f('12.00.00', 8)
+h += f(str(256 * (ns + 1)), 8) + f('', 44) + f(str(records), 8) + f('1', 8) + f(str(ns), 4)
+for v, n in [('EEG', 16), ('', 80), ('uV', 8), ('-3276.8', 8), ('3276.7', 8), ('-32768', 8), ('32767', 8), ('', 80), (str(spr), 8), ('', 32)]:
+    for i in range(ns): h += f(v + (str(i) if v == 'EEG' else ''), n)
+import struct
+rec = b''.join(struct.pack(f'<{spr}h', *[(j * 37 + i) % 4000 - 2000 for j in range(spr)]) for i in range(ns))
+with open('$IN/wide256.edf', 'wb') as out:
+    out.write(h)
+    for _ in range(records): out.write(rec)"
   [ -f "$IN/valid200.csv" ] || python3 -c "
 import sys
 w=sys.stdout.write
@@ -57,7 +69,7 @@ run_case() { # name file...
   rm -rf "$d"; port=$((port + 1))
   "$BIN" serve --addr 127.0.0.1:$port --data "$d" > "$d.log" 2>&1 &
   local pid=$!
-  for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
+  for _ in $(seq 600); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && grep -q "first account" "$d.log" && break; sleep 0.1; done
   local tok
   tok=$("$BIN" user token --data "$d" --email admin@localhost | tail -1)
   local base
@@ -98,4 +110,5 @@ smallbombs $IN/smallbombs.zip
 wide256 $IN/wide256.csv
 valid200 $IN/valid200.csv
 wfdb512 $IN/big.hea $IN/big.dat
+edf256 $IN/wide256.edf
 CASES
