@@ -137,20 +137,13 @@ func handleDatasetUpload(d Deps) http.Handler {
 			return
 		}
 		if len(problems) > 0 {
-			msg := problems[0].Message
-			if problems[0].File != "" {
-				msg = problems[0].File + ": " + msg
-			}
-			if len(problems) > 1 {
-				msg = fmt.Sprintf("%s (and %d more problems; nothing was stored)", msg, len(problems)-1)
-			}
-			writeJSON(w, statusOf[EUnprocessable], map[string]any{"code": EUnprocessable, "error": msg, "problems": problems})
+			writeJSON(w, statusOf[EUnprocessable], map[string]any{"code": EUnprocessable, "error": summary(problems), "problems": problems})
 			return
 		}
 		out := make([]datasetJSON, len(stored))
 		for i, s := range stored {
 			audit(d, r, "dataset.upload", fmt.Sprintf("dataset/%d", s.dataset.ID), fmt.Sprintf("%d files, %s", len(s.files), s.format))
-			out[i] = datasetJSON{Dataset: s.dataset, Identity: &s.rec.Identity, Warnings: s.warnings, References: len(s.rec.Annotations)}
+			out[i] = datasetJSON{Dataset: s.dataset, Identity: &s.rec.Identity, Warnings: s.warnings, References: s.references}
 		}
 		if len(out) == 1 {
 			writeJSON(w, http.StatusCreated, out[0])

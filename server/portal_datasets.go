@@ -146,11 +146,7 @@ func (p *portal) handleUpload() http.Handler {
 				problems[i] = problems[i].saidOnce()
 			}
 			if wantJSON {
-				msg := problems[0].Message
-				if len(problems) > 1 {
-					msg = fmt.Sprintf("%d problems; nothing was stored", len(problems))
-				}
-				writeJSON(w, status, map[string]any{"error": msg, "problems": problems})
+				writeJSON(w, status, map[string]any{"error": summary(problems), "problems": problems})
 				return
 			}
 			page := views.UploadPage{Templates: p.templateOptions(r), Template: r.FormValue("template"), MaxBytes: p.d.MaxUpload}

@@ -2,7 +2,9 @@ package server
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,9 +47,6 @@ type spooled struct {
 	path string
 	size int64
 }
-
-// maxZipEntries bounds the members of one uploaded .zip.
-const maxZipEntries = 2000
 
 // upload is one multipart upload request: its files, spooled to disk, and
 // its other form fields.
@@ -174,10 +174,19 @@ func ingest(ctx context.Context, d Deps, owner int64, u *upload, tpl *template.T
 	if err != nil {
 		return nil, nil, err
 	}
-	files, release, problems := openSpooled(u.files, d.MaxUpload*4, dir)
+	budget := 2 * d.MaxUpload
+	for _, f := range u.files {
+		budget -= f.size
+	}
+	files, release, problems := openSpooled(u.files, budget, dir)
 	defer release()
 	if len(problems) > 0 {
 		return nil, problems, nil
+	}
+	if len(files) == 0 {
+		// openSpooled names an archive with nothing in it; this guards both
+		// handlers, which answer with the first recording stored.
+		return nil, []uploadProblem{{Message: "the upload holds no recording files"}}, nil
 	}
 	trusted, _ := strconv.ParseBool(u.fields["trusted_only"])
 	trusted = trusted || u.fields["trusted_only"] == "on"
@@ -233,16 +242,17 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 	for _, f := range g {
 		rc.size += int64(len(f.Data))
 	}
-	if k, err := formats.Detect(g[0]); err == nil {
-		rc.format = string(k)
+	if k, errs := formats.DetectAll(g); errs[0] == nil {
+		rc.format = string(k[0])
 	}
 	opt := formats.Options{}
 	if tpl != nil {
 		opt.CSV = tpl.CSVOptions()
 	}
+	defer releaseWhileReading(g)()
 	st, err := formats.Open(g, opt)
 	if err != nil {
-		return rc, nil, problemsOf(first, err), nil
+		return rc, nil, problemsOf(g, err), nil
 	}
 	rec := st.Recording
 	if rec.Identity.Record != "" {
@@ -259,7 +269,7 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 		}
 	}
 	if err := (&signal.Signal{Channels: channels}).Validate(); err != nil {
-		return rc, nil, problemsOf(first, err), nil
+		return rc, nil, problemsOf(g, err), nil
 	}
 	var w store.DatasetWriter
 	if keep {
@@ -280,14 +290,14 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 			break
 		}
 		if err != nil {
-			return fail(problemsOf(first, err), nil)
+			return fail(problemsOf(g, err), nil)
 		}
 		if clean != nil {
 			blocks = clean.Clean(blocks)
 		}
 		for i, b := range blocks {
 			if err := signal.CheckSamples(i, channels[i].Name, pos[i], b); err != nil {
-				return fail(problemsOf(first, err), nil)
+				return fail(problemsOf(g, err), nil)
 			}
 			pos[i] += int64(len(b))
 		}
@@ -304,11 +314,15 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 		}
 		rec, rc.warnings = cleaned, append(rc.warnings, vs...)
 	}
-	rc.rec = rec
+	// The annotations go to the store with the dataset; an upload of many
+	// recordings keeps only their count until it answers.
+	rc.rec, rc.references = rec, len(rec.Annotations)
+	anns := rec.Annotations
+	rec.Annotations = nil
 	if w == nil {
 		return rc, nil, nil, nil
 	}
-	ds, err := w.Commit(rec.Identity, rec.Annotations, rec.AnnotationRate)
+	ds, err := w.Commit(rec.Identity, anns, rec.AnnotationRate)
 	if err == nil {
 		tplName := ""
 		if tpl != nil {
@@ -321,6 +335,35 @@ func ingestRecording(ctx context.Context, d Deps, g []formats.File, tpl *templat
 		return rc, nil, nil, err
 	}
 	return rc, &ds, nil, nil
+}
+
+// releaseWhileReading drops the pages of the mapped files from the process
+// every 50 ms until stop is called: the readers go through a file once or
+// twice (Open checks a CSV log's every row and a WFDB file's checksums),
+// and without it every page they touched would stay resident, so the
+// server's memory would grow with the length of the upload.
+func releaseWhileReading(files []formats.File) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, f := range files {
+					releasePages(f.Data)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 // templateProblems lists the violations that made a template reject a
@@ -358,18 +401,41 @@ func spool(dir string, part io.ReadCloser) (spooled, error) {
 	return s, err
 }
 
+// Limits of .zip expansion. An upload may use at most 2 × --max-upload of
+// disk in all: its spooled files plus what its archives expand to, counted
+// as the bytes are written (not from the sizes an archive declares, which
+// a hostile one can get wrong).
+const (
+	// maxZipEntries bounds the members of one uploaded .zip.
+	maxZipEntries = 2000
+	// maxZipDirectory bounds an archive's central directory, which
+	// archive/zip reads whole into memory before anything can be checked.
+	maxZipDirectory = 4 << 20
+	// maxZipRatio is the largest expansion (uncompressed ÷ compressed) of a
+	// member beyond its first zipRatioFloor bytes: sampled signals and CSV
+	// text deflate 2- to 20-fold, a run of zeros 1000-fold.
+	maxZipRatio   = 200
+	zipRatioFloor = 1 << 20
+)
+
 // openSpooled maps the spooled files into memory (not onto the heap:
-// mapFile), expanding .zip archives into more spooled files first (at most
-// maxExpanded bytes uncompressed in all). release unmaps and removes what
-// it made.
-func openSpooled(files []spooled, maxExpanded int64, dir string) (out []formats.File, release func(), problems []uploadProblem) {
+// mapFile), expanding .zip archives into more spooled files first, which
+// may write at most diskBudget bytes in all. release unmaps and removes
+// what it made.
+func openSpooled(files []spooled, diskBudget int64, dir string) (out []formats.File, release func(), problems []uploadProblem) {
 	var undo []func()
 	release = func() {
 		for _, f := range undo {
 			f()
 		}
 	}
-	open := func(name, path string) {
+	from := map[string]string{} // file name → where it came from, for duplicates
+	open := func(name, origin, path string) {
+		if prev, dup := from[name]; dup {
+			problems = append(problems, uploadProblem{File: name, Message: fmt.Sprintf("%s and %s have the same name: a recording's files are matched by name, so each name may occur once", prev, origin)})
+			return
+		}
+		from[name] = origin
 		b, unmap, err := mapFile(path)
 		if err != nil {
 			problems = append(problems, uploadProblem{File: name, Message: err.Error()})
@@ -378,53 +444,103 @@ func openSpooled(files []spooled, maxExpanded int64, dir string) (out []formats.
 		undo = append(undo, unmap)
 		out = append(out, formats.File{Name: name, Data: b})
 	}
-	var expanded int64
+	budget := diskBudget
 	for _, f := range files {
 		if !strings.EqualFold(filepath.Ext(f.name), ".zip") {
-			open(f.name, f.path)
+			open(f.name, "the uploaded file", f.path)
 			continue
 		}
-		zr, err := zip.OpenReader(f.path)
-		if err != nil {
-			problems = append(problems, uploadProblem{File: f.name, Message: "not a readable .zip archive: " + err.Error()})
-			continue
+		members, tmps, probs := expandZip(f, dir, &budget)
+		for _, tmp := range tmps {
+			undo = append(undo, func() { os.Remove(tmp) })
 		}
-		if len(zr.File) > maxZipEntries {
-			problems = append(problems, uploadProblem{File: f.name, Message: fmt.Sprintf("%d members; at most %d per archive", len(zr.File), maxZipEntries)})
-			zr.Close()
-			continue
+		for _, m := range members {
+			open(path.Base(m.name), f.name+" member "+m.name, m.path)
 		}
-		for _, zf := range zr.File {
-			if zf.FileInfo().IsDir() {
-				continue
-			}
-			base := path.Base(zf.Name)
-			if strings.HasPrefix(base, ".") || strings.HasPrefix(zf.Name, "__MACOSX/") {
-				continue // Finder's resource forks and hidden files
-			}
-			expanded += int64(zf.UncompressedSize64)
-			if expanded > maxExpanded {
-				problems = append(problems, uploadProblem{File: f.name, Message: fmt.Sprintf("expands to more than %d MiB", maxExpanded>>20)})
-				break
-			}
-			tmp, err := extract(zf, dir)
-			if tmp != "" {
-				undo = append(undo, func() { os.Remove(tmp) })
-			}
-			if err != nil {
-				problems = append(problems, uploadProblem{File: f.name + ":" + zf.Name, Message: err.Error()})
-				continue
-			}
-			open(base, tmp)
+		problems = append(problems, probs...)
+		if budget < 0 {
+			break // nothing more may be written
 		}
-		zr.Close()
 	}
 	return out, release, problems
 }
 
-// extract copies one archive member to a spooled file, no longer than the
-// archive says it is.
-func extract(zf *zip.File, dir string) (string, error) {
+// expandZip extracts the members of an uploaded archive to spooled files:
+// members are named as in the archive; tmps lists every file it wrote, for
+// removal. Directories, hidden files and macOS resource forks are skipped;
+// an archive with nothing else is a problem, as are member names that
+// leave the archive, links, archives inside the archive, and members that
+// expand beyond *budget (which is then negative) or maxZipRatio.
+func expandZip(f spooled, dir string, budget *int64) (members []spooled, tmps []string, problems []uploadProblem) {
+	problem := func(format string, args ...any) {
+		problems = append(problems, uploadProblem{File: f.name, Message: fmt.Sprintf(format, args...)})
+	}
+	if err := checkZipDirectory(f.path); err != nil {
+		problem("%v", err)
+		return nil, nil, problems
+	}
+	zr, err := zip.OpenReader(f.path)
+	if err != nil {
+		problem("not a readable .zip archive: %v", err)
+		return nil, nil, problems
+	}
+	defer zr.Close()
+	kept, skipped := 0, 0
+	// What the whole archive may expand to: a thousand members of a few
+	// kilobytes each can hide as many bombs.
+	archive := zipRatioFloor + maxZipRatio*f.size
+	for _, zf := range zr.File {
+		name := strings.ReplaceAll(zf.Name, "\\", "/")
+		base := path.Base(name)
+		switch {
+		case zf.FileInfo().IsDir() || strings.HasSuffix(name, "/"):
+			skipped++
+			continue
+		case strings.HasPrefix(base, ".") || strings.HasPrefix(name, "__MACOSX/"):
+			skipped++ // Finder's resource forks and hidden files
+			continue
+		case path.IsAbs(name) || slices.Contains(strings.Split(name, "/"), "..") || strings.Contains(name, ":"):
+			problem("member %q: a name that leaves the archive (absolute, with a drive letter or \"..\") is refused", zf.Name)
+			continue
+		case zf.Mode()&os.ModeSymlink != 0:
+			problem("member %s is a symbolic link: archive the file itself", zf.Name)
+			continue
+		case strings.EqualFold(path.Ext(base), ".zip"):
+			problem("member %s is itself a .zip archive: archives inside archives are not expanded; put the recording's files in one archive", zf.Name)
+			continue
+		}
+		kept++
+		if zf.UncompressedSize64 > uint64(max(*budget, 0)) {
+			problem("member %s declares %d bytes uncompressed, more than the %d MiB left of the upload's disk budget (2 × serve --max-upload)", zf.Name, zf.UncompressedSize64, max(*budget, 0)>>20)
+			*budget = -1
+			return members, tmps, problems
+		}
+		tmp, err := extract(zf, dir, budget, &archive)
+		if tmp != "" {
+			tmps = append(tmps, tmp)
+		}
+		if err != nil {
+			// One bad member condemns the archive: reading on would
+			// only spend more disk on a file that is refused anyway.
+			problem("member %s: %v", zf.Name, err)
+			return members, tmps, problems
+		}
+		members = append(members, spooled{name: name, path: tmp})
+	}
+	if kept == 0 && len(problems) == 0 {
+		if skipped == 0 {
+			problem("the archive is empty: zip the recording's files (a .hea with its .dat, an .edf or a .csv)")
+		} else {
+			problem("the archive holds no recording files: its %d members are all directories or hidden files (names starting with \".\", __MACOSX/), which are skipped", skipped)
+		}
+	}
+	return members, tmps, problems
+}
+
+// extract copies one archive member to a spooled file, counting what it
+// writes against *budget and stopping at once when the member is longer
+// than it declares, than the budget, or expands more than maxZipRatio-fold.
+func extract(zf *zip.File, dir string, budget, archive *int64) (string, error) {
 	rc, err := zf.Open()
 	if err != nil {
 		return "", err
@@ -434,14 +550,97 @@ func extract(zf *zip.File, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	n, err := io.Copy(f, io.LimitReader(rc, int64(zf.UncompressedSize64)+1))
+	lw := &limitedWriter{w: f, declared: int64(zf.UncompressedSize64), compressed: int64(zf.CompressedSize64), budget: budget, archive: archive}
+	_, err = io.Copy(lw, rc)
+	switch {
+	case lw.err != nil:
+		err = lw.err
+	case errors.Is(err, zip.ErrFormat):
+		err = fmt.Errorf("damaged: its data does not match the %d bytes the archive declares", zf.UncompressedSize64)
+	case errors.Is(err, zip.ErrChecksum):
+		err = errors.New("damaged: its CRC-32 does not match its data")
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && n > int64(zf.UncompressedSize64) {
-		err = fmt.Errorf("longer than the %d bytes the archive declares", zf.UncompressedSize64)
-	}
 	return f.Name(), err
+}
+
+// limitedWriter is extract's file: it refuses the write that would break a
+// limit before that write reaches the disk.
+type limitedWriter struct {
+	w          io.Writer
+	n          int64 // written so far
+	declared   int64 // the member's uncompressed size, as the archive says
+	compressed int64
+	budget     *int64 // the upload's disk left
+	archive    *int64 // what the archive may still expand to
+	err        error
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	n := l.n + int64(len(p))
+	switch {
+	case n > l.declared:
+		l.err = fmt.Errorf("longer than the %d bytes the archive declares", l.declared)
+	case int64(len(p)) > *l.budget:
+		*l.budget = -1
+		l.err = errors.New("the upload expands beyond its disk budget (2 × serve --max-upload)")
+	case n > zipRatioFloor && n > maxZipRatio*max(l.compressed, 1):
+		l.err = fmt.Errorf("expands more than %d-fold (%d bytes from %d compressed), which no recording does: refused as a decompression bomb", maxZipRatio, n, l.compressed)
+	case int64(len(p)) > *l.archive:
+		l.err = fmt.Errorf("the archive's members expand to more than %d times its size, which no recording does: refused as a decompression bomb", maxZipRatio)
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	l.n = n
+	*l.budget -= int64(len(p))
+	*l.archive -= int64(len(p))
+	return l.w.Write(p)
+}
+
+// checkZipDirectory reads an archive's end-of-central-directory record and
+// refuses an archive whose directory (which archive/zip reads whole into
+// memory) has more than maxZipEntries entries or maxZipDirectory bytes.
+func checkZipDirectory(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	tail := min(fi.Size(), 20+22+65535) // zip64 locator, the record, its comment
+	buf := make([]byte, tail)
+	if _, err := f.ReadAt(buf, fi.Size()-tail); err != nil {
+		return err
+	}
+	i := bytes.LastIndex(buf, []byte("PK\x05\x06"))
+	if i < 0 || len(buf)-i < 22 {
+		return errors.New("not a .zip archive: no end-of-central-directory record")
+	}
+	entries := uint64(binary.LittleEndian.Uint16(buf[i+10:]))
+	size := uint64(binary.LittleEndian.Uint32(buf[i+12:]))
+	if i >= 20 && bytes.Equal(buf[i-20:i-16], []byte("PK\x06\x07")) {
+		// zip64: the counts are in the end record the locator points at.
+		off := int64(binary.LittleEndian.Uint64(buf[i-20+8:]))
+		rec := make([]byte, 56)
+		if _, err := f.ReadAt(rec, off); err != nil || !bytes.Equal(rec[:4], []byte("PK\x06\x06")) {
+			return errors.New("not a readable .zip archive: bad zip64 end record")
+		}
+		entries = binary.LittleEndian.Uint64(rec[32:])
+		size = binary.LittleEndian.Uint64(rec[40:])
+	}
+	if entries > maxZipEntries {
+		return fmt.Errorf("%d members; at most %d per archive", entries, maxZipEntries)
+	}
+	if size > maxZipDirectory {
+		return fmt.Errorf("a central directory of %d bytes; at most %d MiB per archive", size, maxZipDirectory>>20)
+	}
+	return nil
 }
 
 // recording is one recording of an upload; rec has no samples (they went
@@ -451,7 +650,9 @@ type recording struct {
 	format string
 	size   int64
 	files  []formats.File
-	rec    *signal.Recording
+	rec    *signal.Recording // without its annotations, once stored
+	// references is how many annotations the recording came with.
+	references int
 	// warnings are the template's violations that did not reject it.
 	warnings []template.Violation
 }
@@ -462,9 +663,9 @@ type recording struct {
 func groupFiles(files []formats.File) [][]formats.File {
 	var groups [][]formats.File
 	var wfdbFiles []formats.File
-	for _, f := range files {
-		k, err := formats.Detect(f)
-		if err == nil && k == formats.KindWFDB {
+	kinds, errs := formats.DetectAll(files)
+	for i, f := range files {
+		if errs[i] == nil && kinds[i] == formats.KindWFDB {
 			wfdbFiles = append(wfdbFiles, f)
 			continue
 		}
@@ -497,9 +698,11 @@ func groupFiles(files []formats.File) [][]formats.File {
 	return append(groups, wfdbFiles)
 }
 
-// problemsOf splits a joined error into one problem per line and picks up
-// "line N" where the reader named it.
-func problemsOf(file string, err error) []uploadProblem {
+// problemsOf splits a joined error into one problem per line. A reader's
+// message starts with the file it is about (one of files, else the first
+// is named) and often "line N" or "byte N": the file and line become the
+// problem's fields and leave the message, so that each is said once.
+func problemsOf(files []formats.File, err error) []uploadProblem {
 	var out []uploadProblem
 	var joined interface{ Unwrap() []error }
 	errs := []error{err}
@@ -511,21 +714,56 @@ func problemsOf(file string, err error) []uploadProblem {
 			if msg = strings.TrimSpace(msg); msg == "" {
 				continue
 			}
-			out = append(out, uploadProblem{File: file, Line: lineOf(msg), Message: msg})
+			out = append(out, splitProblem(files, msg))
 		}
 	}
 	return out
 }
 
-func lineOf(msg string) int {
-	_, rest, ok := strings.Cut(msg, "line ")
-	if !ok {
-		return 0
+// splitProblem takes "FILE: line N: what", "FILE line N: what", "FILE: line
+// N, column C: what" or "FILE byte N: what" apart.
+func splitProblem(files []formats.File, msg string) uploadProblem {
+	p := uploadProblem{File: files[0].Name, Message: msg}
+	for _, f := range files {
+		if rest, ok := strings.CutPrefix(msg, f.Name); ok && (strings.HasPrefix(rest, ": ") || strings.HasPrefix(rest, " line ") || strings.HasPrefix(rest, " byte ")) {
+			p.File = f.Name
+			msg = strings.TrimPrefix(strings.TrimPrefix(rest, ":"), " ")
+			break
+		}
 	}
-	end := 0
-	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
-		end++
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		end := 0
+		for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+			end++
+		}
+		if n, err := strconv.Atoi(rest[:end]); err == nil && end < len(rest) && (rest[end] == ':' || rest[end] == ',') {
+			p.Line = n
+			msg = strings.TrimPrefix(strings.TrimPrefix(rest[end:], ":"), " ")
+			if strings.HasPrefix(msg, ",") {
+				msg = strings.TrimSpace(msg[1:])
+			}
+		}
 	}
-	n, _ := strconv.Atoi(rest[:end])
-	return n
+	p.Message = msg
+	return p
+}
+
+// String is the problem in one line: "FILE, line N: what".
+func (p uploadProblem) String() string {
+	switch {
+	case p.File == "":
+		return p.Message
+	case p.Line > 0:
+		return fmt.Sprintf("%s, line %d: %s", p.File, p.Line, p.Message)
+	}
+	return p.File + ": " + p.Message
+}
+
+// summary is the one message an answer with problems leads with.
+func summary(problems []uploadProblem) string {
+	msg := problems[0].String()
+	if len(problems) > 1 {
+		msg = fmt.Sprintf("%s (and %d more problems; nothing was stored)", msg, len(problems)-1)
+	}
+	return msg
 }

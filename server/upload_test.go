@@ -110,3 +110,46 @@ func TestAPIUploadListsEveryProblem(t *testing.T) {
 		t.Errorf("a rejected upload left datasets behind: %s", b)
 	}
 }
+
+// TestAPIUploadInterop: records other tools write are taken — a checksum
+// written unsigned (wfdb-python writes 0–65535; this one is above 32767)
+// and signal files the header names .xyz and .d0, in one upload with the
+// header and inside a .zip.
+func TestAPIUploadInterop(t *testing.T) {
+	ts := startServer(t, t.TempDir(), "127.0.0.1:0", gridConfig())
+	defer ts.stop()
+	tok := ts.user("clin@example.org", store.RoleClinician)
+	dat := make([]byte, 0, 2*360)
+	sum := 0
+	for i := range 360 {
+		v := 100 + i%100
+		sum += v
+		dat = append(dat, byte(v), byte(v>>8))
+	}
+	if sum&0xffff <= 32767 {
+		t.Fatalf("checksum %d does not test the unsigned form", sum&0xffff)
+	}
+	hea := func(rec, file string) []byte {
+		return fmt.Appendf(nil, "%s 1 360 360\n%s 16 200 16 0 0 %d 0 MLII\n", rec, file, sum&0xffff)
+	}
+	var zbuf bytes.Buffer
+	zw := zip.NewWriter(&zbuf)
+	for name, b := range map[string][]byte{"ptb/s0010_re.hea": hea("s0010_re", "s0010_re.xyz"), "ptb/s0010_re.xyz": dat} {
+		w, _ := zw.Create(name)
+		w.Write(b)
+	}
+	zw.Close()
+	for name, files := range map[string]map[string][]byte{
+		"UnsignedChecksum": {"r.hea": hea("r", "r.dat"), "r.dat": dat},
+		"SignalFileD0":     {"r.hea": hea("r", "r.d0"), "r.d0": dat},
+		"ZipWithXYZ":       {"ptb.zip": zbuf.Bytes()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			body, ctype := multipartBody(t, files, nil)
+			code, b := ts.do("POST", "/api/v1/datasets", tok, body, ctype)
+			if code != http.StatusCreated || !strings.Contains(string(b), `"samples": 360`) {
+				t.Fatalf("got %d %s, want 201 with 360 samples", code, b)
+			}
+		})
+	}
+}

@@ -35,6 +35,7 @@ import (
 	"strings"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/csvlog"
+	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
 
@@ -96,7 +97,8 @@ func open(files []File, opt Options, streamCSV bool) (*Stream, error) {
 	byKind := map[Kind][]File{}
 	var kinds []Kind
 	seen := map[string]bool{}
-	for _, f := range files {
+	detected, errs := DetectAll(files)
+	for i, f := range files {
 		if f.Name == "" {
 			return nil, fmt.Errorf("a file has no name: the name's extension says what format it is")
 		}
@@ -104,7 +106,7 @@ func open(files []File, opt Options, streamCSV bool) (*Stream, error) {
 			return nil, fmt.Errorf("file %s was uploaded twice", f.Name)
 		}
 		seen[f.Name] = true
-		k, err := Detect(f)
+		k, err := detected[i], errs[i]
 		if err != nil {
 			return nil, err
 		}
@@ -137,11 +139,50 @@ func open(files []File, opt Options, streamCSV bool) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n := len(s.Recording.Signal.Channels); n > MaxChannels {
+		name := files[0].Name
+		if hea, err := pickHeader(files); err == nil {
+			name = hea.Name // a WFDB record's channels are its header's
+		}
+		return nil, fmt.Errorf("%s: %d channels; at most %d are accepted", name, n, MaxChannels)
+	}
 	s.Recording.Identity.FileNames = nil
 	for _, f := range files {
 		s.Recording.Identity.FileNames = append(s.Recording.Identity.FileNames, f.Name)
 	}
 	return s, nil
+}
+
+// MaxChannels bounds the channels of one recording, in every format:
+// storing a recording buffers each channel, so memory grows with the
+// channel count a file asks for (an EDF header may ask for 9999).
+const MaxChannels = csvlog.MaxChannels
+
+// DetectAll says which format each of an upload's files belongs to, as
+// Detect does, knowing the others: a file that an uploaded WFDB header
+// names as a signal file is WFDB whatever its extension (PTB's .xyz,
+// .d0, ...). errs[i] is file i's error.
+func DetectAll(files []File) (kinds []Kind, errs []error) {
+	named := map[string]bool{}
+	for _, f := range files {
+		if strings.ToLower(path.Ext(f.Name)) != ".hea" {
+			continue
+		}
+		if h, err := wfdb.ParseHeader(f.Name, f.Data); err == nil {
+			for _, s := range h.Signals {
+				named[s.File] = true
+			}
+		}
+	}
+	kinds, errs = make([]Kind, len(files)), make([]error, len(files))
+	for i, f := range files {
+		if named[f.Name] {
+			kinds[i] = KindWFDB
+			continue
+		}
+		kinds[i], errs[i] = Detect(f)
+	}
+	return kinds, errs
 }
 
 // wfdbExts are the extensions of the parts of a WFDB record that Detect
@@ -158,7 +199,7 @@ func Detect(f File) (Kind, error) {
 		return KindWFDB, nil
 	case ext == ".edf" || ext == ".bdf" || ext == ".rec":
 		if !edfMagic {
-			return "", fmt.Errorf("%s does not start with an EDF header (\"0\" and 7 spaces) or a BDF one (0xFF \"BIOSEMI\")", f.Name)
+			return "", fmt.Errorf("%s: does not start with an EDF header (\"0\" and 7 spaces) or a BDF one (0xFF \"BIOSEMI\")", f.Name)
 		}
 		return KindEDF, nil
 	case ext == ".csv" || ext == ".txt":
@@ -172,7 +213,7 @@ func Detect(f File) (Kind, error) {
 		// openWFDB checks by requiring every file to be used.
 		return KindWFDB, nil
 	}
-	return "", fmt.Errorf("unknown file type %s (%s): expected .hea+.dat, .edf or .csv", ext, f.Name)
+	return "", fmt.Errorf("%s: unknown file type %s: expected .hea+.dat, .edf or .csv (a WFDB signal file of another name is taken when the header that names it is uploaded with it)", f.Name, ext)
 }
 
 // recordName is a file name without its extension.
@@ -289,9 +330,9 @@ func openWFDB(files []File) (*Stream, error) {
 		case ext == ".qrs" && annFile != nil && recordName(f.Name) == record:
 			// <record>.qrs beside <record>.atr: the reference annotations win.
 		case ext == ".atr" || ext == ".qrs":
-			return nil, fmt.Errorf("%s is not an annotation file of record %s (expected %s.atr or %s.qrs)", f.Name, record, record, record)
+			return nil, fmt.Errorf("%s: not an annotation file of record %s (expected %s.atr or %s.qrs)", f.Name, record, record, record)
 		default:
-			return nil, fmt.Errorf("%s was uploaded, but record %s does not use it: upload only the files its header %s names", f.Name, record, hea.Name)
+			return nil, fmt.Errorf("%s: uploaded, but record %s does not use it: upload only the files its header %s names", f.Name, record, hea.Name)
 		}
 	}
 	return s, nil

@@ -154,7 +154,7 @@ func TestOpenErrors(t *testing.T) {
 		{"ErrChecksum", []File{{Name: "h.hea", Data: []byte(badSum)}, h[1]}, "h.dat: checksum mismatch"},
 		{"ErrTruncatedEDF", []File{{Name: "x.edf", Data: edfFile.Data[:len(edfFile.Data)-1]}}, "x.edf: file is truncated"},
 		{"ErrBadATR", []File{mit[0], mit[1], {Name: "100.atr", Data: []byte{1}}}, "100.atr byte 0"},
-		{"ErrStray", []File{mit[0], mit[1], {Name: "stray.dat", Data: []byte{1}}}, "stray.dat was uploaded, but record 100 does not use it"},
+		{"ErrStray", []File{mit[0], mit[1], {Name: "stray.dat", Data: []byte{1}}}, "stray.dat: uploaded, but record 100 does not use it"},
 		{"ErrCSV", []File{{Name: "x.csv", Data: []byte("time,HR\n0,abc\n")}}, `x.csv: line 2, column 2 (HR): "abc" is not a number`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -77,21 +77,31 @@ func cmdRun(ctx context.Context, e env) error {
 		_, err = e.stdout.Write(body)
 		return err
 	}
-	if err := writeFileAtomic(*out, body); err != nil {
+	if err := writeFileAtomicMode(*out, body, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s: %s → %s\n", alg.Name(), res.Summary(), *out)
 	return nil
 }
 
-// writeFileAtomic writes through a temporary file and a rename, so that a
-// crash never leaves a half-written result behind.
-func writeFileAtomic(path string, b []byte) error {
+// writeFileAtomic writes a private file (0600, e.g. a volunteer's
+// identity) through a temporary file and a rename, so that a crash never
+// leaves a half-written file behind.
+func writeFileAtomic(path string, b []byte) error { return writeFileAtomicMode(path, b, 0o600) }
+
+// writeFileAtomicMode is writeFileAtomic with the file's permissions: a
+// result the user asked for with --out is 0644 like any other output
+// file, since os.CreateTemp makes 0600 files.
+func writeFileAtomicMode(path string, b []byte, perm os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return err

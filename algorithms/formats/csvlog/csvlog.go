@@ -50,6 +50,22 @@ import (
 // by leaving a long gap between two rows. Tests lower it.
 var maxSamples = int64(1) << 27
 
+// MaxLineBytes bounds one line of a log, so that a file without line
+// breaks (a gigabyte of zeros named .csv) fails at its first 64 KiB
+// instead of being read whole into memory. A row of MaxChannels values
+// written with full float64 precision takes about 6 KiB.
+const MaxLineBytes = 64 << 10
+
+// MaxChannels bounds the channel columns of a log: the server buffers
+// every channel while storing it, so memory grows with the column count
+// a file asks for. 256 covers high-density EEG exported as CSV.
+const MaxChannels = 256
+
+// maxSteps bounds the distinct time steps between successive rows (the
+// timeline keeps one count per distinct step): jitter gives a log a few
+// hundred, while a hostile one could give every row its own. Tests lower it.
+var maxSteps = 1 << 16
+
 // Duplicates says what to do with a row whose time equals the previous row's.
 type Duplicates int
 
@@ -126,7 +142,9 @@ func Read(name string, data []byte, opt Options) (*signal.Recording, error) {
 			return nil, err
 		}
 		rows = append(rows, row{line: line, t: t, values: slices.Clone(values)})
-		tl.add(line, t)
+		if err := tl.add(sc, line, t); err != nil {
+			return nil, err
+		}
 	}
 	rate, n, err := sc.grid(&tl)
 	if err != nil {
@@ -172,14 +190,18 @@ type timeline struct {
 }
 
 // add records the next kept row.
-func (tl *timeline) add(line int, t float64) {
+func (tl *timeline) add(sc *scanner, line int, t float64) error {
 	if tl.rows == 0 {
 		tl.t0, tl.steps = t, map[float64]int{}
 	} else {
 		tl.steps[t-tl.last]++
+		if len(tl.steps) > maxSteps {
+			return sc.fail(line, sc.timeCol+1, sc.header[sc.timeCol], "the steps between successive times take more than %d different values by this row: a log's times must lie on a regular grid (with some jitter)", maxSteps)
+		}
 	}
 	tl.rows++
 	tl.last, tl.lastLine = t, line
+	return nil
 }
 
 // median is the step in the middle of the sorted steps (the upper of the
@@ -245,6 +267,7 @@ type scanner struct {
 	prevT        float64
 	prevLine     int
 	values       []float64
+	lines        *lineLimiter
 }
 
 func (sc *scanner) fail(line, col int, colName, format string, args ...any) error {
@@ -256,11 +279,15 @@ func (sc *scanner) fail(line, col int, colName, format string, args ...any) erro
 func newScanner(name string, data []byte, opt Options, onDrop func(int, string)) (*scanner, error) {
 	sc := &scanner{name: name, opt: opt, onDrop: onDrop, timeCol: -1, timeScale: 1}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if off, b, ok := binaryByte(data); ok {
+		return nil, sc.fail(0, 0, "", "not a text file: byte %d is 0x%02x, a control character no CSV log holds", off, b)
+	}
 	sep, err := separator(data)
 	if err != nil {
 		return nil, sc.fail(0, 0, "", "%v", err)
 	}
-	r := csv.NewReader(bytes.NewReader(data))
+	sc.lines = &lineLimiter{data: data, line: 1}
+	r := csv.NewReader(sc.lines)
 	r.Comma = sep
 	r.Comment = '#'
 	r.TrimLeadingSpace = true
@@ -271,9 +298,12 @@ func newScanner(name string, data []byte, opt Options, onDrop func(int, string))
 		return nil, sc.fail(0, 0, "", "file is empty: expected a header line such as \"time,HR [bpm]\"")
 	}
 	if err != nil {
-		return nil, csvError(name, err)
+		return nil, sc.csvError(err)
 	}
 	sc.headerLine, _ = r.FieldPos(0)
+	if n := len(header) - 1; n > MaxChannels {
+		return nil, sc.fail(sc.headerLine, 0, "", "header has %d channel columns; at most %d are accepted", n, MaxChannels)
+	}
 	sc.header = slices.Clone(header)
 	seen := map[string]int{}
 	for i, h := range sc.header {
@@ -324,7 +354,7 @@ func (sc *scanner) next() (line int, t float64, values []float64, err error) {
 			return 0, 0, nil, io.EOF
 		}
 		if err != nil {
-			return 0, 0, nil, csvError(sc.name, err)
+			return 0, 0, nil, sc.csvError(err)
 		}
 		line, _ := sc.r.FieldPos(0)
 		tc := sc.timeCol
@@ -428,12 +458,77 @@ func (sc *scanner) recording() *signal.Recording {
 
 var timeUnits = map[string]float64{"": 1, "s": 1, "ms": 0.001, "min": 60, "h": 3600}
 
+// lineLimiter serves a log's bytes to encoding/csv, which holds a whole
+// line in memory, and fails on a line longer than MaxLineBytes.
+type lineLimiter struct {
+	data  []byte
+	pos   int
+	start int // where the current line starts
+	line  int // its 1-based number
+}
+
+// lineTooLong is lineLimiter's error: the line and the byte it starts at.
+type lineTooLong struct {
+	line   int
+	offset int
+}
+
+func (e *lineTooLong) Error() string {
+	return fmt.Sprintf("line %d (from byte %d) is longer than %d bytes", e.line, e.offset, MaxLineBytes)
+}
+
+func (l *lineLimiter) Read(p []byte) (int, error) {
+	if l.pos >= len(l.data) {
+		return 0, io.EOF
+	}
+	end := min(len(l.data), l.pos+len(p))
+	n := l.pos
+	for n < end {
+		// The current line may hold MaxLineBytes bytes and its line break.
+		lim := min(end, l.start+MaxLineBytes+1)
+		if n >= lim {
+			break
+		}
+		i := bytes.IndexByte(l.data[n:lim], '\n')
+		if i < 0 {
+			n = lim
+			break
+		}
+		n += i + 1
+		l.line++
+		l.start = n
+	}
+	// Bytes beyond MaxLineBytes of a line not (yet) ended are never served.
+	n = min(n, l.start+MaxLineBytes)
+	if n <= l.pos {
+		return 0, &lineTooLong{line: l.line, offset: l.start}
+	}
+	copy(p, l.data[l.pos:n])
+	k := n - l.pos
+	l.pos = n
+	return k, nil
+}
+
+// binaryByte finds a control character other than tab, CR, LF and FF
+// (form feed) in the first 4 KiB, where a binary file betrays itself: a
+// NUL never occurs in a text log.
+func binaryByte(data []byte) (offset int, b byte, found bool) {
+	for i, c := range data[:min(len(data), 4096)] {
+		if c < 0x20 && c != '\t' && c != '\r' && c != '\n' && c != '\f' {
+			return i, c, true
+		}
+	}
+	return 0, 0, false
+}
+
 // separator picks ',' or ';' from the header line.
 func separator(data []byte) (rune, error) {
 	rest := data
 	for len(rest) > 0 {
-		line := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+		// The reader refuses a line longer than MaxLineBytes, so the
+		// search for its end stops there.
+		line := rest[:min(len(rest), MaxLineBytes+1)]
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
 			line, rest = rest[:i], rest[i+1:]
 		} else {
 			rest = nil
@@ -465,12 +560,22 @@ func splitHeader(h string) (name, unit string, err error) {
 }
 
 // csvError turns an encoding/csv error into an Error with its position.
-func csvError(name string, err error) error {
+func (sc *scanner) csvError(err error) error {
+	name := sc.name
+	var long *lineTooLong
+	if errors.As(err, &long) {
+		return &Error{File: name, Line: long.line, Err: fmt.Sprintf("longer than %d KiB (the line starts at byte %d): expected a line break after each row", MaxLineBytes>>10, long.offset)}
+	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		msg := pe.Err.Error()
-		if errors.Is(pe.Err, csv.ErrFieldCount) {
+		switch {
+		case errors.Is(pe.Err, csv.ErrFieldCount):
 			msg = "wrong number of fields: every row needs one field per header column"
+		case errors.Is(pe.Err, csv.ErrBareQuote):
+			msg = `a " inside a field that does not start with one: quote the whole field ("...") and double quotes inside it ("")`
+		case errors.Is(pe.Err, csv.ErrQuote):
+			msg = `a quoted field is not closed, or a " follows its closing quote: expected "..." with inner quotes doubled`
 		}
 		return &Error{File: name, Line: pe.Line, Column: pe.Column, Err: msg}
 	}

@@ -170,6 +170,11 @@ func TestReadErrors(t *testing.T) {
 		{"ErrQuote", "time,HR [bpm]\n0,\"70\n", Options{}, "log.csv: line 2"},
 		{"ErrSingleRow", "time,HR [bpm]\n0,70\n", Options{}, "only one row"},
 		{"ErrHugeGap", "time,HR [bpm]\n0,70\n1,71\n2,72\n1e12,72\n", Options{}, "line 5, column 1 (time): time is 1e+12s after the first row"},
+		{"ErrLongLine", "time,HR [bpm]\n0,70\n1," + strings.Repeat("7", MaxLineBytes) + "\n", Options{}, "log.csv: line 3: longer than 64 KiB (the line starts at byte 19): expected a line break after each row"},
+		{"ErrEndlessHeader", strings.Repeat("0", 3*MaxLineBytes), Options{}, "log.csv: line 1: longer than 64 KiB (the line starts at byte 0)"},
+		{"ErrBinary", "time,HR\n0,\x00\x01", Options{}, "log.csv: not a text file: byte 10 is 0x00"},
+		{"ErrBareQuote", "time,HR [bpm]\n0,7\"0\n", Options{}, `log.csv: line 2, column 4: a " inside a field that does not start with one`},
+		{"ErrTooManyColumns", "time" + strings.Repeat(",x", MaxChannels+1) + "\n", Options{}, "log.csv: line 1: header has 257 channel columns; at most 256 are accepted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,6 +201,10 @@ func FuzzRead(f *testing.F) {
 		"Time;Temp [°C]\n0;36,6\n0,5;36,7\n",
 		"timestamp,HR [bpm]\n2024-03-01T08:00:00Z,70\n2024-03-01T08:01:00Z,71\n",
 		"time [ms],ECG [mV]\n0,0.1\n4,0.2\n4,0.3\n9,-\n",
+		"time,HR [bpm]\n0,70\n1," + strings.Repeat("7", MaxLineBytes+5) + "\n",
+		strings.Repeat("0", MaxLineBytes+1),
+		"time" + strings.Repeat(",x", MaxChannels+1) + "\n0" + strings.Repeat(",1", MaxChannels+1) + "\n",
+		"time,HR [bpm]\n0,70\n1.5,71\n3.25,72\n5.125,73\n",
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
@@ -237,5 +246,49 @@ func BenchmarkRead(b *testing.B) {
 		if _, err := Read("day.csv", data, Options{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestLineLimit: a line of exactly MaxLineBytes (and its line break) is
+// read; one byte more is refused, whether or not a line break follows.
+func TestLineLimit(t *testing.T) {
+	pad := func(n int) string { return "1," + strings.Repeat(" ", n-4) + "70" }
+	ok := "time,HR [bpm]\n0,70\n" + pad(MaxLineBytes) + "\n2,71\n"
+	if _, err := Read("log.csv", []byte(ok), Options{}); err != nil {
+		t.Errorf("line of %d bytes: %v", MaxLineBytes, err)
+	}
+	if _, err := Read("log.csv", []byte(strings.TrimSuffix(ok, "\n2,71\n")+"\n"), Options{Rate: 1}); err != nil {
+		t.Errorf("last line of %d bytes: %v", MaxLineBytes, err)
+	}
+	for _, tail := range []string{"\n2,71\n", ""} {
+		bad := "time,HR [bpm]\n0,70\n" + pad(MaxLineBytes+1) + tail
+		_, err := Read("log.csv", []byte(bad), Options{Rate: 1})
+		if err == nil || !strings.Contains(err.Error(), "line 3: longer than 64 KiB") {
+			t.Errorf("line of %d bytes: got %v, want line 3 refused", MaxLineBytes+1, err)
+		}
+		if _, err := Open("log.csv", []byte(bad), Options{Rate: 1}); err == nil || !strings.Contains(err.Error(), "line 3: longer than") {
+			t.Errorf("Open, line of %d bytes: got %v, want line 3 refused", MaxLineBytes+1, err)
+		}
+	}
+}
+
+// TestTooManySteps: a log whose every row has its own step would make the
+// timeline keep one count per row; past maxSteps it is refused.
+func TestTooManySteps(t *testing.T) {
+	defer func(m int) { maxSteps = m }(maxSteps)
+	maxSteps = 3
+	in := "time,HR [bpm]\n0,70\n1,70\n2.5,70\n4.25,70\n6.125,70\n"
+	for name, read := range map[string]func() error{
+		"Read": func() error { _, err := Read("log.csv", []byte(in), Options{}); return err },
+		"Open": func() error { _, err := Open("log.csv", []byte(in), Options{}); return err },
+	} {
+		err := read()
+		if err == nil || !strings.Contains(err.Error(), "log.csv: line 6, column 1 (time): the steps between successive times take more than 3 different values") {
+			t.Errorf("%s: got %v, want line 6 refused", name, err)
+		}
+	}
+	maxSteps = 4
+	if _, err := Read("log.csv", []byte(in), Options{}); err != nil {
+		t.Errorf("four distinct steps with maxSteps 4: %v", err)
 	}
 }

@@ -48,7 +48,9 @@ func Open(name string, data []byte, opt Options) (*Stream, error) {
 		if err != nil {
 			return nil, err
 		}
-		tl.add(line, t)
+		if err := tl.add(sc, line, t); err != nil {
+			return nil, err
+		}
 	}
 	rate, n, err := sc.grid(&tl)
 	if err != nil {

@@ -40,6 +40,11 @@ import (
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
 
+// MaxAnnotations bounds the annotation texts of one file (each costs
+// about 60 bytes in memory plus its text): tens of thousands is a long
+// sleep study, a million is a hostile file.
+const MaxAnnotations = 1 << 20
+
 // maxSamples bounds the samples (all signals together) that an EDF+D file
 // may ask for by spreading its records far apart in time, so a corrupt onset cannot make
 // the reader allocate gigabytes. Tests lower it.

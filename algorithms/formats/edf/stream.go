@@ -82,6 +82,7 @@ func openRecords(h *Header, data []byte, keepStarts bool) (*Stream, []float64, e
 	}
 	t0, last := 0.0, 0.0 // start of the first and the last record
 	var order error      // the first EDF+D record out of order, reported after every TAL parsed
+	texts := 0           // annotation texts so far
 	for r := 0; r < h.DataRecords; r++ {
 		start := float64(r) * h.RecordDuration
 		first := true
@@ -99,6 +100,11 @@ func openRecords(h *Header, data []byte, keepStarts bool) (*Stream, []float64, e
 			}
 			first = false
 			s.TALs = append(s.TALs, tals...)
+			for _, t := range tals {
+				if texts += len(t.Texts); texts > MaxAnnotations {
+					return nil, nil, fmt.Errorf("data record %d, signal %d (%q): more than %d annotations, more than this reader accepts", r, i+1, sg.Label, MaxAnnotations)
+				}
+			}
 		}
 		if keepStarts {
 			starts[r] = start

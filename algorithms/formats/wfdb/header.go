@@ -57,6 +57,11 @@ func fileErr(file string, format string, args ...any) error {
 	return &Error{File: file, Offset: -1, Msg: fmt.Sprintf(format, args...)}
 }
 
+// MaxHeaderBytes bounds a header file, which is parsed in memory: the
+// master header of a multi-day multi-segment record has a few thousand
+// lines, about 100 KiB.
+const MaxHeaderBytes = 1 << 20
+
 // Defaults that WFDB applies when a header leaves a field out.
 const (
 	DefaultFrequency = 250 // frames per second
@@ -102,7 +107,7 @@ type SignalSpec struct {
 	ADCResolution int    // bits; the format's natural width when absent
 	ADCZero       int
 	InitValue     int
-	Checksum      int  // 16-bit signed sum of all samples, valid when HasChecksum
+	Checksum      int  // 16-bit sum of all samples, signed or unsigned (only the low 16 bits count), valid when HasChecksum
 	HasChecksum   bool // the header gave a checksum field
 	BlockSize     int
 	Description   string // e.g. "MLII"; "record R, signal N" when absent
@@ -130,6 +135,9 @@ const maxSignals = 4096
 func ParseHeader(name string, data []byte) (*Header, error) {
 	if len(data) == 0 {
 		return nil, fileErr(name, "empty header file; expected a record line such as \"100 2 360 650000\"")
+	}
+	if len(data) > MaxHeaderBytes {
+		return nil, fileErr(name, "header of %d bytes, more than the %d KiB this reader accepts: is it a signal file named .hea?", len(data), MaxHeaderBytes>>10)
 	}
 	h := &Header{}
 	lines := splitLines(data)

@@ -89,7 +89,7 @@ func OpenRecord(headerName string, open Opener) (*Stream, error) {
 	r := &recordReader{open: open, dir: path.Dir(headerName)}
 	data, err := open(headerName)
 	if err != nil {
-		return nil, fmt.Errorf("open header %s: %w", headerName, err)
+		return nil, openErr(headerName, err)
 	}
 	base := path.Base(headerName)
 	h, err := ParseHeader(base, data)
@@ -182,6 +182,16 @@ func (r *recordReader) addFile(name string) {
 	r.files = append(r.files, name)
 }
 
+// openErr is an Opener's error for the file name; most name it already
+// ("r.dat was not uploaded", "open /data/r.dat: no such file"), and saying
+// it twice helps nobody.
+func openErr(name string, err error) error {
+	if strings.Contains(err.Error(), name) {
+		return err
+	}
+	return fmt.Errorf("open %s: %w", name, err)
+}
+
 func (r *recordReader) openFile(name string) ([]byte, error) {
 	p := name
 	if r.dir != "." {
@@ -189,7 +199,7 @@ func (r *recordReader) openFile(name string) ([]byte, error) {
 	}
 	b, err := r.open(p)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", name, err)
+		return nil, openErr(name, err)
 	}
 	r.addFile(name)
 	return b, nil
@@ -335,8 +345,14 @@ func (r *recordReader) openGroup(hname string, h *Header, file string, data []by
 		sums := groupChecksums(srcs)
 		for k, i := range idx {
 			s := h.Signals[i]
-			if s.HasChecksum && int(sums[k]) != s.Checksum {
-				return 0, fileErr(file, "checksum mismatch for signal %d (%s): header %s line %d expects %d, the samples sum to %d", i, s.Description, hname, s.Line, s.Checksum, sums[k])
+			// libwfdb compares the low 16 bits: wfdb-python writes the
+			// sum unsigned (0–65535), the C library signed.
+			if s.HasChecksum && uint16(sums[k]) != uint16(s.Checksum) {
+				got := int(sums[k])
+				if s.Checksum > 32767 {
+					got = int(uint16(sums[k])) // say it as the header does
+				}
+				return 0, fileErr(file, "checksum mismatch for signal %d (%s): header %s line %d expects %d, the samples sum to %d", i, s.Description, hname, s.Line, s.Checksum, got)
 			}
 		}
 	}

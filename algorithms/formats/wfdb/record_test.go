@@ -317,8 +317,8 @@ func TestReadRecordErrors(t *testing.T) {
 		{"ErrTruncatedData", map[string][]byte{"r.hea": []byte(strings.Replace(good, "%s", "3072", 1)), "r.dat": dat[:7]},
 			"r.dat byte 7: file ends after 2 complete frames; the header r.hea announces 3 frames of 2 samples in format 212, which take 9 bytes"},
 		{"ErrMissingFile", map[string][]byte{"r.hea": []byte(strings.Replace(good, "%s", "3072", 1))},
-			"open r.dat: r.dat was not uploaded with the record"},
-		{"ErrMissingHeader", map[string][]byte{}, "open header r.hea: r.hea was not uploaded with the record"},
+			"r.dat was not uploaded with the record"},
+		{"ErrMissingHeader", map[string][]byte{}, "r.hea was not uploaded with the record"},
 		{"ErrMixedFormats", map[string][]byte{"r.hea": []byte("r 2 360 3\nr.dat 212\nr.dat 16\n"), "r.dat": dat},
 			"r.hea line 3: signal 1 is in r.dat with format 16, but signal 0 in the same file has format 212; one file holds one format"},
 		{"ErrOffsetBeyondEnd", map[string][]byte{"r.hea": []byte("r 1 360 3\nr.dat 16+100\n"), "r.dat": dat},
@@ -326,7 +326,7 @@ func TestReadRecordErrors(t *testing.T) {
 		{"ErrTooLong", map[string][]byte{"r.hea": []byte("r 1 360 99999999999\nr.dat 16\n"), "r.dat": dat},
 			"r.dat: record holds more than 268435456 samples, more than this reader accepts"},
 		{"ErrSegmentMissing", map[string][]byte{"r.hea": []byte("r/1 1 360 3\ns1 3\n")},
-			"open s1.hea: s1.hea was not uploaded with the record"},
+			"s1.hea was not uploaded with the record"},
 		{"ErrNestedSegments", map[string][]byte{"r.hea": []byte("r/1 1 360 3\ns1 3\n"), "s1.hea": []byte("s1/1 1 360 3\ns2 3\n")},
 			"r.hea line 2: segment s1 is itself a multi-segment record; segments must be single-segment"},
 		{"ErrSegmentRate", map[string][]byte{"r.hea": []byte("r/1 1 360 3\ns1 3\n"), "s1.hea": []byte("s1 1 250 3\ns1.dat 16\n")},
@@ -378,5 +378,40 @@ func BenchmarkReadRecord100(b *testing.B) {
 		if _, err := ReadRecord("100s.hea", open); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestChecksumLow16Bits: a checksum is compared in its low 16 bits, as
+// libwfdb does, so the unsigned sum wfdb-python writes (0–65535) and the
+// signed one the C library writes are both accepted, and a wrong one is
+// still refused.
+func TestChecksumLow16Bits(t *testing.T) {
+	dat := []byte{0x30, 0x75, 0x30, 0x75} // two samples of 30000: sum 60000, int16 -5536
+	for _, tc := range []struct {
+		name, sum, wantErr string
+	}{
+		{"Unsigned", "60000", ""},
+		{"Signed", "-5536", ""},
+		{"ErrWrong", "60001", "r.dat: checksum mismatch for signal 0 (ECG): header r.hea line 2 expects 60001, the samples sum to 60000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string][]byte{"r.hea": []byte("r 1 360 2\nr.dat 16 200 16 0 0 " + tc.sum + " 0 ECG\n"), "r.dat": dat}
+			rec, err := ReadRecord("r.hea", MapOpener(files))
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("got %v, want %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := rec.Signal.Channels[0].Samples; len(s) != 2 || s[0] != 150 {
+				t.Errorf("got %v, want two samples of 150 mV", s)
+			}
+			if _, err := refReadRecord("r.hea", MapOpener(files)); err != nil {
+				t.Errorf("reference reader: %v", err)
+			}
+		})
 	}
 }

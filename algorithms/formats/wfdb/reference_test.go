@@ -6,7 +6,6 @@ package wfdb
 // error-or-not on every input (TestStreamMatchesReference, FuzzStream).
 
 import (
-	"fmt"
 	"path"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
@@ -16,7 +15,7 @@ func refReadRecord(headerName string, open Opener) (*signal.Recording, error) {
 	r := &refReader{open: open, dir: path.Dir(headerName)}
 	data, err := open(headerName)
 	if err != nil {
-		return nil, fmt.Errorf("open header %s: %w", headerName, err)
+		return nil, openErr(headerName, err)
 	}
 	base := path.Base(headerName)
 	h, err := ParseHeader(base, data)
@@ -76,7 +75,7 @@ func (r *refReader) refOpenFile(name string) ([]byte, error) {
 	}
 	b, err := r.open(p)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", name, err)
+		return nil, openErr(name, err)
 	}
 	r.refAddFile(name)
 	return b, nil
@@ -226,7 +225,7 @@ func (r *refReader) refDecodeGroup(hname string, h *Header, file string, data []
 			for _, v := range adc[k] {
 				sum += int16(v)
 			}
-			if int(sum) != s.Checksum {
+			if uint16(sum) != uint16(s.Checksum) {
 				return 0, fileErr(file, "checksum mismatch for signal %d (%s): header %s line %d expects %d, the samples sum to %d", i, s.Description, hname, s.Line, s.Checksum, sum)
 			}
 		}

@@ -1,0 +1,365 @@
+package server_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/catalog"
+	"github.com/pulsegrid/pulsegrid/server"
+	"github.com/pulsegrid/pulsegrid/server/auth"
+	"github.com/pulsegrid/pulsegrid/server/grid"
+	"github.com/pulsegrid/pulsegrid/server/store"
+)
+
+// badCase is one case of testdata/badinput/cases.json: the files of
+// testdata/badinput/NAME/ (made by gen.py), uploaded with Fields, and what
+// the server must answer.
+type badCase struct {
+	Name    string
+	Comment string
+	// Zeros adds files of that many zero bytes (too big to keep in git).
+	Zeros  map[string]int
+	Fields map[string]string
+	// Raw, when set, is sent as the whole body with Content-Type
+	// text/plain instead of a multipart upload.
+	Raw     string
+	Status  int
+	Message string // a fragment of the answer's "error"
+	// Portal also uploads the case through the portal's form (as upload.js
+	// does, asking for JSON); PortalStatus is its status when it differs.
+	Portal       bool
+	PortalStatus int
+}
+
+func loadBadCases(t *testing.T) []badCase {
+	t.Helper()
+	var cases []badCase
+	if err := json.Unmarshal(mustReadFile(t, "testdata/badinput/cases.json"), &cases); err != nil {
+		t.Fatal(err)
+	}
+	return cases
+}
+
+// body builds the case's request body.
+func (c badCase) body(t *testing.T) (*bytes.Buffer, string) {
+	t.Helper()
+	if c.Raw != "" {
+		return bytes.NewBufferString(c.Raw), "text/plain"
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	entries, _ := os.ReadDir(filepath.Join("testdata/badinput", c.Name))
+	for _, e := range entries {
+		name, _ := url.PathUnescape(e.Name())
+		fw, _ := mw.CreateFormFile("files", name)
+		fw.Write(mustReadFile(t, filepath.Join("testdata/badinput", c.Name, e.Name())))
+	}
+	names := make([]string, 0, len(c.Zeros))
+	for name := range c.Zeros {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		fw, _ := mw.CreateFormFile("files", name)
+		fw.Write(make([]byte, c.Zeros[name]))
+	}
+	for k, v := range c.Fields {
+		mw.WriteField(k, v)
+	}
+	mw.Close()
+	return &buf, mw.FormDataContentType()
+}
+
+// corpusServer is the real server with its data directory, so that the
+// test sees what an upload leaves in DATA/tmp.
+type corpusServer struct {
+	base, dir string
+	st        *store.SQLite
+}
+
+func startCorpusServer(t *testing.T) *corpusServer {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "pulsegrid.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	g := grid.New(st, catalog.All(), grid.Config{Metrics: reg})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: catalog.All(), Gatherer: reg, Portal: server.PortalConfig{DataDir: dir}})
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		g.Close()
+		st.Close()
+	})
+	cs := &corpusServer{base: "http://" + ln.Addr().String(), dir: dir, st: st}
+	waitHealthy(t, cs.base)
+	return cs
+}
+
+// post sends one upload and decodes the error answer.
+func (cs *corpusServer) post(t *testing.T, c *http.Client, path, token, accept string, c0 badCase) (int, badAnswer, []byte) {
+	t.Helper()
+	body, ctype := c0.body(t)
+	req, _ := http.NewRequest("POST", cs.base+path, body)
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Accept", accept)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	var a badAnswer
+	json.Unmarshal(b.Bytes(), &a)
+	return resp.StatusCode, a, b.Bytes()
+}
+
+type badAnswer struct {
+	Error    string
+	Problems []struct {
+		File    string
+		Line    int
+		Message string
+	}
+}
+
+// check compares an answer with the case: status, message, each thing said
+// once, and nothing left behind (no dataset, no file in DATA/tmp).
+func (cs *corpusServer) check(t *testing.T, c badCase, status, want int, a badAnswer) {
+	t.Helper()
+	if status != want || !strings.Contains(a.Error, c.Message) {
+		t.Errorf("got %d %q (%d problems)\nwant %d with an error containing %q", status, a.Error, len(a.Problems), want, c.Message)
+	}
+	for _, p := range a.Problems {
+		if p.File != "" && (strings.HasPrefix(p.Message, p.File) || strings.Contains(p.Message, p.File+": line")) {
+			t.Errorf("problem %+v repeats its file in its message", p)
+		}
+		if p.Line > 0 && strings.HasPrefix(p.Message, "line ") {
+			t.Errorf("problem %+v repeats its line in its message", p)
+		}
+	}
+	if ds, _ := cs.st.Datasets(context.Background(), 0); len(ds) > 0 {
+		t.Errorf("a rejected upload left %d datasets", len(ds))
+	}
+	if left, _ := os.ReadDir(filepath.Join(cs.dir, "tmp")); len(left) > 0 {
+		t.Errorf("a rejected upload left %d files in DATA/tmp (%s...)", len(left), left[0].Name())
+	}
+}
+
+// TestBadInputCorpus uploads every case of testdata/badinput to the real
+// server through the API, and the cases marked portal through the portal's
+// upload form too, and checks each answer names the problem.
+func TestBadInputCorpus(t *testing.T) {
+	cases := loadBadCases(t)
+	if len(cases) < 40 {
+		t.Fatalf("the corpus has %d cases, want at least 40", len(cases))
+	}
+	cs := startCorpusServer(t)
+	u, err := cs.st.CreateUser(context.Background(), store.User{Email: "clin@example.org", Role: store.RoleClinician, PasswordHash: mustHash(t, "corpus password 1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, hash, _ := auth.NewToken()
+	if err := cs.st.CreateToken(context.Background(), u.ID, hash, "corpus"); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, cs.base)
+	if p := b.login("clin@example.org", "corpus password 1"); p.status != http.StatusSeeOther {
+		t.Fatalf("login: %d", p.status)
+	}
+	seen := map[string]bool{}
+	for _, c := range cases {
+		if seen[c.Name] {
+			t.Fatalf("case %s twice in cases.json", c.Name)
+		}
+		seen[c.Name] = true
+		t.Run(c.Name, func(t *testing.T) {
+			if c.Status == 0 || c.Message == "" {
+				t.Fatal("the case has no expected status or message")
+			}
+			status, a, _ := cs.post(t, http.DefaultClient, "/api/v1/datasets", tok, "application/json", c)
+			cs.check(t, c, status, c.Status, a)
+			if !c.Portal {
+				return
+			}
+			want := c.Status
+			if c.PortalStatus != 0 {
+				want = c.PortalStatus
+			}
+			status, a, _ = cs.post(t, b.c, "/datasets/upload", "", "application/json", c)
+			cs.check(t, c, status, want, a)
+		})
+	}
+	// A browser without JavaScript gets the upload page back with the
+	// problem listed (an empty archive once redirected to "0 recordings
+	// stored").
+	t.Run("PortalPageWithoutJavaScript", func(t *testing.T) {
+		c := cases[slices.IndexFunc(cases, func(c badCase) bool { return c.Name == "zip-empty" })]
+		body, ctype := c.body(t)
+		req, _ := http.NewRequest("POST", cs.base+"/datasets/upload", body)
+		req.Header.Set("Content-Type", ctype)
+		req.Header.Set("Accept", "text/html")
+		p := b.do(req)
+		got := strings.Join(strings.Fields(p.text("problem")), " ")
+		got = strings.ReplaceAll(got, " :", ":") // the file is a span of its own
+		if p.status != http.StatusUnprocessableEntity || !strings.Contains(got, c.Message) {
+			t.Errorf("got %d with problem %q, want 422 listing %q", p.status, got, c.Message)
+		}
+	})
+	entries, _ := os.ReadDir("testdata/badinput")
+	for _, e := range entries {
+		if e.IsDir() && !seen[e.Name()] {
+			t.Errorf("testdata/badinput/%s has no case in cases.json", e.Name())
+		}
+	}
+}
+
+func mustHash(t *testing.T, pw string) string {
+	t.Helper()
+	h, err := auth.HashPassword(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestHostileUploadHeap streams uploads that once took the server to
+// gigabytes (an endless CSV line; a zip of zeros; a 10,000-column CSV;
+// thousands of small bombs in one archive) and bounds the heap they grow,
+// sampled while each request runs. Before the limits, the endless line
+// alone grew the heap by several times its size.
+func TestHostileUploadHeap(t *testing.T) {
+	size := 256 << 20
+	if testing.Short() {
+		size = 32 << 20
+	}
+	cs := startCorpusServer(t)
+	u, err := cs.st.CreateUser(context.Background(), store.User{Email: "clin@example.org", Role: store.RoleClinician, PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, hash, _ := auth.NewToken()
+	if err := cs.st.CreateToken(context.Background(), u.ID, hash, "heap"); err != nil {
+		t.Fatal(err)
+	}
+	zipOf := func(w io.Writer, members int, each int) {
+		zw := zip.NewWriter(w)
+		zero := make([]byte, 64<<10)
+		for i := range members {
+			fw, _ := zw.Create(fmt.Sprintf("m%04d.csv", i))
+			for n := 0; n < each; n += len(zero) {
+				fw.Write(zero[:min(len(zero), each-n)])
+			}
+		}
+		zw.Close()
+	}
+	for _, tc := range []struct {
+		name, file string
+		write      func(w io.Writer)
+		want       string
+	}{
+		{"EndlessLine", "endless.csv", func(w io.Writer) {
+			io.WriteString(w, "time,HR [bpm]\n0,")
+			sevens := bytes.Repeat([]byte("7"), 64<<10)
+			for n := 0; n < size; n += len(sevens) {
+				w.Write(sevens)
+			}
+		}, "endless.csv, line 2: longer than 64 KiB"},
+		{"ZipOfZeros", "zeros.zip", func(w io.Writer) { zipOf(w, 1, size) }, "refused as a decompression bomb"},
+		{"ManySmallBombs", "bombs.zip", func(w io.Writer) { zipOf(w, 500, 256<<10) }, "refused as a decompression bomb"},
+		{"TenThousandColumns", "wide.csv", func(w io.Writer) {
+			io.WriteString(w, "time")
+			for i := range 10000 {
+				fmt.Fprintf(w, ",c%d", i)
+			}
+			for r := range 100 {
+				fmt.Fprintf(w, "\n%d", r)
+				io.WriteString(w, strings.Repeat(",1", 10000))
+			}
+		}, "header has 10000 channel columns; at most 256"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			mw := multipart.NewWriter(pw)
+			go func() {
+				fw, _ := mw.CreateFormFile("files", tc.file)
+				tc.write(fw)
+				pw.CloseWithError(mw.Close())
+			}()
+			runtime.GC()
+			var base runtime.MemStats
+			runtime.ReadMemStats(&base)
+			var peak atomic.Uint64
+			stop, sampled := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(sampled)
+				var m runtime.MemStats
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(2 * time.Millisecond):
+					}
+					runtime.ReadMemStats(&m)
+					if m.HeapAlloc > peak.Load() {
+						peak.Store(m.HeapAlloc)
+					}
+				}
+			}()
+			req, _ := http.NewRequest("POST", cs.base+"/api/v1/datasets", pr)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			close(stop)
+			<-sampled
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), tc.want) {
+				t.Fatalf("got %d %s, want 422 with %q", resp.StatusCode, body, tc.want)
+			}
+			growth := int64(peak.Load()) - int64(base.HeapAlloc)
+			t.Logf("peak heap growth %.1f MB", float64(growth)/1e6)
+			if growth > 64<<20 {
+				t.Errorf("the heap grew by %.0f MB on a refused upload, want at most 64 MB", float64(growth)/1e6)
+			}
+			if left, _ := os.ReadDir(filepath.Join(cs.dir, "tmp")); len(left) > 0 {
+				t.Errorf("%d files left in DATA/tmp", len(left))
+			}
+		})
+	}
+}
