@@ -69,27 +69,39 @@ const segStride = qrsLen + 2*maxLag
 func newMorphology(snip [][]int16, gap []bool, n int) *morphology {
 	m := &morphology{leads: len(snip), n: n}
 	m.seg = make([]float64, n*m.leads*segStride)
+	// Both leads share one scale, the median peak-to-peak amplitude of the
+	// first lead's QRS windows: correlation ignores scale, but the
+	// amplitude ratios do not, and a lead with a small QRS (often mostly
+	// noise) should weigh less in the combined correlation.
+	p2p := make([]float64, n)
+	for i := range n {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for k := qrsFrom; k <= qrsTo; k++ {
+			v := float64(snip[0][i*SnippetPoints+k])
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		p2p[i] = hi - lo
+	}
+	scale := median(p2p)
+	if !(scale > 0) {
+		scale = 1
+	}
 	for l, s := range snip {
-		// A lead's scale is the median peak-to-peak amplitude of its QRS
-		// windows: correlation ignores scale, but the amplitude ratios and
-		// the weight of each lead in the combined correlation do not.
-		p2p := make([]float64, n)
 		for i := range n {
-			lo, hi := math.Inf(1), math.Inf(-1)
-			for k := qrsFrom; k <= qrsTo; k++ {
-				v := float64(s[i*SnippetPoints+k])
-				lo, hi = min(lo, v), max(hi, v)
+			// The baseline under the window is the line through the means
+			// of the three points at each of its ends (P–R and S–T levels):
+			// removing it keeps baseline wander out of the correlation.
+			src := s[i*SnippetPoints+qrsFrom-maxLag:][:segStride]
+			var a, b float64
+			for k := range 3 {
+				a += float64(src[k])
+				b += float64(src[segStride-1-k])
 			}
-			p2p[i] = hi - lo
-		}
-		scale := median(p2p)
-		if !(scale > 0) {
-			scale = 1
-		}
-		for i := range n {
+			a, b = a/3, b/3
 			dst := m.seg[(i*m.leads+l)*segStride:][:segStride]
 			for k := range dst {
-				dst[k] = float64(s[i*SnippetPoints+qrsFrom-maxLag+k]) / scale
+				base := a + float64(float64(b-a)*float64(k-1))/float64(segStride-3)
+				dst[k] = (float64(src[k]) - base) / scale
 			}
 		}
 	}
