@@ -1,5 +1,7 @@
 package ecg
 
+import "slices"
+
 // beatFacts are the per-beat measures the class rules read: RR intervals
 // and the patient-relative morphology.
 type beatFacts struct {
@@ -54,8 +56,31 @@ func (f *beatFacts) localRR(excl []bool) []float64 {
 
 // classifyBeats labels every beat and finds the rhythm events.
 func classifyBeats(p ClassifyParams, mb *mergedBeats) *ClassifyResult {
-	f := newBeatFacts(mb)
-	cls := f.classes()
+	return classifyWith(p, mb, newBeatFacts(mb), vScoreMin)
+}
+
+// classifyWith is classifyBeats with the facts computed and the
+// ventricular threshold given.
+func classifyWith(p ClassifyParams, mb *mergedBeats, f *beatFacts, vmin float64) *ClassifyResult {
+	cls := f.classes(vmin)
+	rate := mb.info.rate
+	// Atrial fibrillation, from the rhythm of the beats that are not
+	// ventricular, in episodes of at least af_s. Inside one, an early
+	// narrow beat is the fibrillation's irregular conduction, not a
+	// supraventricular ectopic (MIT-BIH labels those beats N).
+	af := afFlags(mb.samples, cls)
+	for _, s := range spans(af) {
+		if float64(mb.samples[s[1]]-mb.samples[s[0]]) < p.AFSeconds*rate {
+			for k := s[0]; k <= s[1]; k++ {
+				af[k] = false
+			}
+		}
+	}
+	for i, a := range af {
+		if a && cls[i] == ClassS {
+			cls[i] = ClassN
+		}
+	}
 	res := &ClassifyResult{
 		Algorithm: ClassifyName, Params: p, Lead: mb.info.lead, LeadIndex: mb.info.leadIndex,
 		Leads: mb.leads, Rate: mb.info.rate, Samples: mb.info.samples, Count: len(cls),
@@ -65,11 +90,14 @@ func classifyBeats(p ClassifyParams, mb *mergedBeats) *ClassifyResult {
 		res.Beats[i] = ClassifiedBeat{Sample: mb.samples[i], Time: float64(mb.samples[i]) / mb.info.rate, RR: f.pre[i], Class: c, Family: f.m.family[i]}
 		res.Classes.add(c)
 	}
+	res.Events, res.Rhythm = events(p, mb.samples, cls, af, rate)
+	res.Families = f.families(cls, mb.samples)
 	return res
 }
 
-// classes assigns the EC57 classes.
-func (f *beatFacts) classes() []Class {
+// classes assigns the EC57 classes, with vmin the threshold of the
+// ventricular score (vScoreMin; a parameter for cross-validation).
+func (f *beatFacts) classes(vmin float64) []Class {
 	n := len(f.pre)
 	m := f.m
 	out := make([]Class, n)
@@ -92,7 +120,7 @@ func (f *beatFacts) classes() []Class {
 	}
 	famV := make([]bool, len(m.tmpl))
 	for c := range famV {
-		famV[c] = ventricular(m.famCorr[c], m.famWidth[c], m.famAmp[c], 2*famEarly[c] >= m.size[c])
+		famV[c] = ventricular(m.famCorr[c], m.famWidth[c], 2*famEarly[c] >= m.size[c], vmin)
 	}
 	for i := range n {
 		fam := m.family[i]
@@ -103,7 +131,7 @@ func (f *beatFacts) classes() []Class {
 		// A beat of a small family is judged on its own, and only when it
 		// also comes early or is followed by a pause: a lone odd shape
 		// in time with the rhythm is more often noise than an ectopic.
-		v[i] = early[i] && ventricular(m.corr[i], m.width[i], m.amp[i], true)
+		v[i] = early[i] && ventricular(m.corr[i], m.width[i], true, vmin)
 	}
 	local := f.localRR(v)
 	for i := range n {
@@ -140,10 +168,40 @@ const (
 // so that runs and escape beats (not early) and narrow-looking ectopics
 // of another axis (not wide) are found, while the dominant beat changed
 // by posture or noise (different, but neither wide nor early) is not.
-func ventricular(corr, width, amp float64, early bool) bool {
+func ventricular(corr, width float64, early bool, vmin float64) bool {
 	s := 1 - corr + float64(vWidthWeight*(width-1))
 	if early {
 		s += vEarlyWeight
 	}
-	return s > vScoreMin
+	return s > vmin
+}
+
+// families describes the morphology families: size, majority class,
+// template against the dominant one, and an example beat.
+func (f *beatFacts) families(cls []Class, samples []int64) []Family {
+	m := f.m
+	out := make([]Family, len(m.tmpl))
+	votes := make([][5]int, len(m.tmpl))
+	order := []Class{ClassN, ClassS, ClassV, ClassF, ClassQ}
+	for c := range out {
+		out[c] = Family{Index: c, Corr: m.famCorr[c], Width: m.famWidth[c], Amp: m.famAmp[c], Example: -1}
+	}
+	for i, c := range cls {
+		fam := m.family[i]
+		out[fam].Beats++
+		if out[fam].Example < 0 {
+			out[fam].Example = samples[i]
+		}
+		votes[fam][slices.Index(order, c)]++
+	}
+	for c := range out {
+		best := 0
+		for k, v := range votes[c] {
+			if v > votes[c][best] {
+				best = k
+			}
+		}
+		out[c].Class = order[best]
+	}
+	return out
 }
