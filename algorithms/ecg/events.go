@@ -186,7 +186,8 @@ func events(p ClassifyParams, samples []int64, cls []Class, af []bool, rate floa
 			in[i] = kind == EventBrady && hr[i] < p.BradyBPM || kind == EventTachy && hr[i] > p.TachyBPM
 		}
 		for _, s := range spans(in) {
-			i, j := max(0, s[0]-hrBeats), s[1] // the episode covers the intervals that made the rate
+			// The episode starts with the interval into its first beat.
+			i, j := s[0]-1, s[1]
 			if t(j)-t(i) < p.EpisodeSeconds {
 				continue
 			}
