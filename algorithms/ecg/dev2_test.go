@@ -38,19 +38,27 @@ func TestDevFamilies(t *testing.T) {
 		f := newBeatFacts(c.mb)
 		ref := refClasses(c)
 		m := f.m
+		cls := f.classes(vScoreMin)
+		early := f.earlyFlags()
 		fmt.Printf("== %s dominant %d families %d\n", name, m.dominant, len(m.tmpl))
 		for fam := range m.tmpl {
 			cnt := map[Class]int{}
+			got := map[Class]int{}
 			for i := range ref {
 				if m.family[i] == fam {
 					cnt[ref[i]]++
+					got[cls[i]]++
+					if early[i] {
+						got['e']++
+					}
 				}
 			}
-			if m.size[fam] < 3 {
+			if m.size[fam] < 4 {
 				continue
 			}
-			fmt.Printf("fam %2d n %4d corr %.2f width %.2f amp %.2f  N%d S%d V%d F%d Q%d -%d\n", fam, m.size[fam], m.famCorr[fam], m.famWidth[fam], m.famAmp[fam],
+			fmt.Printf("fam %2d n %4d corr %.2f full %.2f width %.2f amp %.2f  N%d S%d V%d F%d Q%d -%d\n", fam, m.size[fam], m.famCorr[fam], m.famFullCorr[fam], m.famWidth[fam], m.famAmp[fam],
 				cnt[ClassN], cnt[ClassS], cnt[ClassV], cnt[ClassF], cnt[ClassQ], cnt[0])
+			fmt.Printf("        got N%d S%d V%d early %d\n", got[ClassN], got[ClassS], got[ClassV], got['e'])
 		}
 	}
 }

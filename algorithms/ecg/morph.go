@@ -58,6 +58,15 @@ type morphology struct {
 	famCorr  []float64
 	famWidth []float64
 	famAmp   []float64
+	// full holds each beat's whole snippet on every lead (P wave, QRS and
+	// T wave), detrended and scaled: n × leads × SnippetPoints values.
+	full []float64
+	// fullCorr and famFullCorr are the correlations of the whole snippet
+	// of each beat and of each family's mean snippet with the dominant
+	// family's mean snippet: a ventricular beat has no P wave before it
+	// and a T wave of its own.
+	fullCorr    []float64
+	famFullCorr []float64
 }
 
 // segStride is the length of one beat's stored window on one lead.
@@ -105,9 +114,52 @@ func newMorphology(snip [][]int16, gap []bool, n int) *morphology {
 			}
 		}
 	}
+	m.full = make([]float64, n*m.leads*SnippetPoints)
+	for l, s := range snip {
+		for i := range n {
+			src := s[i*SnippetPoints:][:SnippetPoints]
+			var a, b float64
+			for k := range 3 {
+				a += float64(src[k])
+				b += float64(src[SnippetPoints-1-k])
+			}
+			a, b = a/3, b/3
+			dst := m.full[(i*m.leads+l)*SnippetPoints:][:SnippetPoints]
+			for k := range dst {
+				base := a + float64(float64(b-a)*float64(k-1))/float64(SnippetPoints-3)
+				dst[k] = (float64(src[k]) - base) / scale
+			}
+		}
+	}
 	m.cluster(gap)
 	m.relate()
 	return m
+}
+
+// fullOf returns beat i's whole snippets (all leads).
+func (m *morphology) fullOf(i int) []float64 {
+	return m.full[i*m.leads*SnippetPoints:][:m.leads*SnippetPoints]
+}
+
+// corrLeads is the correlation of x and y (leads × len values each), each
+// lead's mean removed.
+func corrLeads(x, y []float64, leads int) float64 {
+	per := len(x) / leads
+	var sxy, sxx, syy float64
+	for l := range leads {
+		a, b := x[l*per:][:per], y[l*per:][:per]
+		ma, mb := mean(a), mean(b)
+		for k := range a {
+			da, db := a[k]-ma, b[k]-mb
+			sxy += float64(da * db)
+			sxx += float64(da * da)
+			syy += float64(db * db)
+		}
+	}
+	if !(sxx > 0 && syy > 0) {
+		return 0
+	}
+	return sxy / math.Sqrt(float64(sxx*syy))
 }
 
 // window returns beat i's QRS window on lead l shifted by lag steps.
@@ -262,6 +314,31 @@ func (m *morphology) relate() {
 			m.famAmp[c] = math.Sqrt(sxx / syy)
 		}
 		m.famWidth[c] = qrsWidth(t, m.leads) / domW
+	}
+	// Mean whole snippets of every family, in beat order.
+	per := m.leads * SnippetPoints
+	famFull := make([][]float64, len(m.tmpl))
+	for c := range famFull {
+		famFull[c] = make([]float64, per)
+	}
+	for i := range m.n {
+		t := famFull[m.family[i]]
+		for k, v := range m.fullOf(i) {
+			t[k] += v
+		}
+	}
+	for c, t := range famFull {
+		for k := range t {
+			t[k] /= float64(m.size[c])
+		}
+	}
+	m.famFullCorr = make([]float64, len(m.tmpl))
+	for c, t := range famFull {
+		m.famFullCorr[c] = corrLeads(t, famFull[m.dominant], m.leads)
+	}
+	m.fullCorr = make([]float64, m.n)
+	for i := range m.n {
+		m.fullCorr[i] = corrLeads(m.fullOf(i), famFull[m.dominant], m.leads)
 	}
 }
 

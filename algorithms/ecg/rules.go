@@ -102,19 +102,10 @@ func (f *beatFacts) classes(vmin float64) []Class {
 	m := f.m
 	out := make([]Class, n)
 	v := make([]bool, n)
-	// Prematurity is judged against the intervals between beats shaped
-	// like the dominant one, so that frequent ectopy (bigeminy, runs) does
-	// not shorten the reference.
-	odd := make([]bool, n)
-	for i := range n {
-		odd[i] = m.famCorr[m.family[i]] < 0.9
-	}
-	ref := f.localRR(odd)
-	early := make([]bool, n)
+	early := f.earlyFlags()
 	famEarly := make([]int, len(m.tmpl))
-	for i := range n {
-		early[i] = f.pre[i] > 0 && ref[i] > 0 && (f.pre[i] < 0.9*ref[i] || f.post[i] > 1.1*ref[i])
-		if early[i] {
+	for i, e := range early {
+		if e {
 			famEarly[m.family[i]]++
 		}
 	}
@@ -204,4 +195,44 @@ func (f *beatFacts) families(cls []Class, samples []int64) []Family {
 		out[c].Class = order[best]
 	}
 	return out
+}
+
+// earlyFlags marks the beats that come early or are followed by a pause.
+// Prematurity is judged against the intervals between beats shaped like
+// the dominant one, so that frequent ectopy (bigeminy, runs) does not
+// shorten the reference.
+func (f *beatFacts) earlyFlags() []bool {
+	m := f.m
+	n := len(f.pre)
+	odd := make([]bool, n)
+	for i := range n {
+		odd[i] = m.famCorr[m.family[i]] < 0.9
+	}
+	ref := f.localRR(odd)
+	// Where no two dominant-shaped beats follow each other nearby (a
+	// ventricular run, bigeminy), the last reference holds.
+	for i := 1; i < n; i++ {
+		if ref[i] == 0 {
+			ref[i] = ref[i-1]
+		}
+	}
+	early := make([]bool, n)
+	for i := range n {
+		switch {
+		case f.pre[i] > 0 && ref[i] > 0:
+			early[i] = f.pre[i] < 0.9*ref[i] || f.post[i] > 1.1*ref[i]
+		case f.pre[i] > 0 && f.post[i] > 0:
+			// No reference yet (the record starts in bigeminy or a
+			// run): an ectopic's own intervals still show it, a short
+			// one before and a pause after.
+			early[i] = f.pre[i] < 0.85*f.post[i]
+		}
+		// The beats of a run of odd beats that started early come no
+		// later than the rhythm: a ventricular run, whose inner beats
+		// are neither early nor followed by a pause.
+		if i > 0 && !early[i] && odd[i] && odd[i-1] && early[i-1] && f.pre[i] < ref[i] {
+			early[i] = true
+		}
+	}
+	return early
 }
