@@ -124,19 +124,69 @@ func (f *beatFacts) classes(vmin float64) []Class {
 		// in time with the rhythm is more often noise than an ectopic.
 		v[i] = early[i] && ventricular(m.corr[i], m.width[i], true, vmin)
 	}
-	local := f.localRR(v)
+	// Supraventricular ectopics: beats that are not ventricular and come
+	// early against the rhythm before them: the median of the last
+	// sHistory intervals between two beats that were neither ventricular
+	// nor early. The reference looks back only and ignores early beats,
+	// so a supraventricular tachycardia is measured against the rhythm it
+	// interrupted, not against itself; a run that lasts sRunMax beats is
+	// taken as the new rhythm.
+	var hist []float64
+	run := 0
 	for i := range n {
-		switch {
-		case v[i]:
+		out[i] = ClassN
+		if v[i] {
 			out[i] = ClassV
-		case f.pre[i] > 0 && local[i] > 0 && f.pre[i] < 0.85*local[i]:
+			run = 0
+			continue
+		}
+		ref := median(hist)
+		early := f.pre[i] > 0 && ref > 0 && f.pre[i] < sPremature*ref && run < sRunMax
+		if early && run == 0 {
+			// A run starts only with a sudden shortening: a sinus rhythm
+			// that speeds up (breathing, effort) does so gradually.
+			early = f.pre[i] < sOnset*f.pre[i-1]
+		} else if early {
+			// and goes on as long as the beats keep its pace.
+			early = f.pre[i] < sPace*f.pre[i-1]
+		}
+		if early {
 			out[i] = ClassS
-		default:
-			out[i] = ClassN
+			run++
+			continue
+		}
+		run = 0
+		if i > 0 && f.pre[i] > 0 && out[i-1] == ClassN {
+			if len(hist) == sHistory {
+				copy(hist, hist[1:])
+				hist = hist[:sHistory-1]
+			}
+			hist = append(hist, f.pre[i])
 		}
 	}
 	return out
 }
+
+// sPremature is the prematurity (RR before the beat ÷ the local
+// reference) below which a beat of supraventricular shape is ectopic.
+const sPremature = 0.85
+
+// sOnset is how much shorter than the interval before it the interval
+// into the first early beat of a run must be; sPace is how much longer
+// than the one before a following early beat's interval may be for it to
+// continue the run.
+const (
+	sOnset = 0.9
+	sPace  = 1.15
+)
+
+// sHistory is how many recent intervals the supraventricular reference
+// takes the median of; sRunMax is the longest run of early beats before
+// they are taken as the rhythm.
+const (
+	sHistory = 8
+	sRunMax  = 40
+)
 
 // minFamily is the size from which a family's template, not each beat,
 // decides whether its beats are ventricular.
