@@ -38,7 +38,7 @@ func TestDevFamilies(t *testing.T) {
 		f := newBeatFacts(c.mb)
 		ref := refClasses(c)
 		m := f.m
-		cls := f.classes(vScoreMin)
+		cls := f.classes(defaultTuning)
 		early := f.earlyFlags()
 		fmt.Printf("== %s dominant %d families %d\n", name, m.dominant, len(m.tmpl))
 		for fam := range m.tmpl {

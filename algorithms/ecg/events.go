@@ -78,7 +78,7 @@ type Event struct {
 const (
 	afWindow = 32
 	// afIrregularity is the irregularity above which a beat is in AF.
-	afIrregularity = 0.08
+	afIrregularity = 0.1
 )
 
 // afFlags marks the beats in atrial fibrillation by irregularity alone

@@ -56,13 +56,22 @@ func (f *beatFacts) localRR(excl []bool) []float64 {
 
 // classifyBeats labels every beat and finds the rhythm events.
 func classifyBeats(p ClassifyParams, mb *mergedBeats) *ClassifyResult {
-	return classifyWith(p, mb, newBeatFacts(mb), vScoreMin)
+	return classifyWith(p, mb, newBeatFacts(mb), defaultTuning)
 }
 
+// tuning holds the two thresholds the DS1 records were tuned on, as values
+// so that cross-validation can vary them.
+type tuning struct {
+	vScoreMin  float64 // see ventricular
+	sPremature float64 // see sPremature
+}
+
+var defaultTuning = tuning{vScoreMin: vScoreMin, sPremature: sPremature}
+
 // classifyWith is classifyBeats with the facts computed and the
-// ventricular threshold given.
-func classifyWith(p ClassifyParams, mb *mergedBeats, f *beatFacts, vmin float64) *ClassifyResult {
-	cls := f.classes(vmin)
+// thresholds given.
+func classifyWith(p ClassifyParams, mb *mergedBeats, f *beatFacts, tu tuning) *ClassifyResult {
+	cls := f.classes(tu)
 	rate := mb.info.rate
 	// Atrial fibrillation, from the rhythm of the beats that are not
 	// ventricular, in episodes of at least af_s. Inside one, an early
@@ -95,9 +104,9 @@ func classifyWith(p ClassifyParams, mb *mergedBeats, f *beatFacts, vmin float64)
 	return res
 }
 
-// classes assigns the EC57 classes, with vmin the threshold of the
-// ventricular score (vScoreMin; a parameter for cross-validation).
-func (f *beatFacts) classes(vmin float64) []Class {
+// classes assigns the EC57 classes.
+func (f *beatFacts) classes(tu tuning) []Class {
+	vmin := tu.vScoreMin
 	n := len(f.pre)
 	m := f.m
 	out := make([]Class, n)
@@ -141,7 +150,7 @@ func (f *beatFacts) classes(vmin float64) []Class {
 			continue
 		}
 		ref := median(hist)
-		early := f.pre[i] > 0 && ref > 0 && f.pre[i] < sPremature*ref && run < sRunMax
+		early := f.pre[i] > 0 && ref > 0 && f.pre[i] < tu.sPremature*ref && run < sRunMax
 		if early && run == 0 {
 			// A run starts only with a sudden shortening: a sinus rhythm
 			// that speeds up (breathing, effort) does so gradually.
@@ -198,7 +207,7 @@ const minFamily = 5
 const (
 	vWidthWeight = 2.0
 	vEarlyWeight = 0.5
-	vScoreMin    = 1.1
+	vScoreMin    = 1.3
 )
 
 // ventricular is the rule for a ventricular beat: a score that adds how
