@@ -8,19 +8,19 @@ import "slices"
 
 // Event kinds.
 const (
-	EventAF          = "af"          // atrial fibrillation episode
-	EventPause       = "pause"       // RR interval of at least pause_s
-	EventBrady       = "brady"       // heart rate below brady_bpm for episode_s
-	EventTachy       = "tachy"       // heart rate above tachy_bpm for episode_s
-	EventVCouplet    = "v_couplet"   // two consecutive V beats
-	EventVTriplet    = "v_triplet"   // three consecutive V beats at 100 bpm or less
-	EventVRun        = "v_run"       // 3+ V beats at 100 bpm or less (idioventricular)
-	EventNSVT        = "nsvt"        // 3+ V beats above 100 bpm, shorter than 30 s
-	EventVT          = "vt"          // V beats above 100 bpm for 30 s or more
-	EventSVCouplet   = "sv_couplet"  // two consecutive S beats
-	EventSVRun       = "sv_run"      // 3+ consecutive S beats
-	EventBigeminy    = "bigeminy"    // 3+ cycles of one non-V beat and one V beat
-	EventTrigeminy   = "trigeminy"   // 3+ cycles of two non-V beats and one V beat
+	EventAF          = "af"         // atrial fibrillation episode
+	EventPause       = "pause"      // RR interval of at least pause_s
+	EventBrady       = "brady"      // heart rate below brady_bpm for episode_s
+	EventTachy       = "tachy"      // heart rate above tachy_bpm for episode_s
+	EventVCouplet    = "v_couplet"  // two consecutive V beats
+	EventVTriplet    = "v_triplet"  // three consecutive V beats at 100 bpm or less
+	EventVRun        = "v_run"      // 3+ V beats at 100 bpm or less (idioventricular)
+	EventNSVT        = "nsvt"       // 3+ V beats above 100 bpm, shorter than 30 s
+	EventVT          = "vt"         // V beats above 100 bpm for 30 s or more
+	EventSVCouplet   = "sv_couplet" // two consecutive S beats
+	EventSVRun       = "sv_run"     // 3+ consecutive S beats
+	EventBigeminy    = "bigeminy"   // 3+ cycles of one non-V beat and one V beat
+	EventTrigeminy   = "trigeminy"  // 3+ cycles of two non-V beats and one V beat
 	sustainedSeconds = 30
 )
 
@@ -162,7 +162,7 @@ func events(p ClassifyParams, samples []int64, cls []Class, af []bool, rate floa
 		rh.AFBurden = rh.AFSeconds / rh.AnalysedSeconds
 	}
 
-	pause := int64(p.PauseSeconds*rate + 0.5)
+	pause := int64(float64(p.PauseSeconds*rate) + 0.5)
 	for i := 1; i < n; i++ {
 		d := samples[i] - samples[i-1]
 		rh.LongestPause = max(rh.LongestPause, float64(d)/rate)

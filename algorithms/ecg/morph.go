@@ -268,7 +268,7 @@ func qrsWidth(w []float64, leads int) float64 {
 	if !(total > 0) {
 		return 0
 	}
-	lo, hi := 0.1*total, 0.9*total
+	lo, hi := float64(0.1*total), float64(0.9*total)
 	var cum float64
 	var a, b float64 = -1, -1
 	for k, v := range e {
