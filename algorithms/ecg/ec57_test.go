@@ -227,14 +227,14 @@ func ec57Table(names []string, veb, sveb map[string]ec57) string {
 // more fails. The cross-validated floors are lower, as the estimate of
 // what unseen records get.
 const (
-	floorVEBSe    = 96.0
-	floorVEBPPV   = 85.0
-	floorSVEBSe   = 66.0
-	floorSVEBPPV  = 58.0
+	floorVEBSe    = 93.0
+	floorVEBPPV   = 88.0
+	floorSVEBSe   = 60.0
+	floorSVEBPPV  = 70.0
 	floorCVVEBSe  = 93.0
-	floorCVVEBPPV = 80.0
-	floorCVSVEBSe = 63.0
-	floorCVSVEBP  = 58.0
+	floorCVVEBPPV = 86.0
+	floorCVSVEBSe = 60.0
+	floorCVSVEBP  = 57.0
 )
 
 // ec57Records is the DS1 subset a test scores: all of it natively, three

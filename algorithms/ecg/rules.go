@@ -120,7 +120,7 @@ func (f *beatFacts) classes(tu tuning) []Class {
 	}
 	famV := make([]bool, len(m.tmpl))
 	for c := range famV {
-		famV[c] = ventricular(m.famCorr[c], m.famWidth[c], 2*famEarly[c] >= m.size[c], vmin)
+		famV[c] = ventricular(m.famCorr[c], m.famWidth[c], m.famAmp[c], 2*famEarly[c] >= m.size[c], vmin)
 	}
 	for i := range n {
 		fam := m.family[i]
@@ -131,7 +131,7 @@ func (f *beatFacts) classes(tu tuning) []Class {
 		// A beat of a small family is judged on its own, and only when it
 		// also comes early or is followed by a pause: a lone odd shape
 		// in time with the rhythm is more often noise than an ectopic.
-		v[i] = early[i] && ventricular(m.corr[i], m.width[i], true, vmin)
+		v[i] = early[i] && ventricular(m.corr[i], m.width[i], m.amp[i], true, vmin)
 	}
 	// Supraventricular ectopics: beats that are not ventricular and come
 	// early against the rhythm before them: the median of the last
@@ -178,7 +178,7 @@ func (f *beatFacts) classes(tu tuning) []Class {
 
 // sPremature is the prematurity (RR before the beat ÷ the local
 // reference) below which a beat of supraventricular shape is ectopic.
-const sPremature = 0.85
+const sPremature = 0.8
 
 // sOnset is how much shorter than the interval before it the interval
 // into the first early beat of a run must be; sPace is how much longer
@@ -212,14 +212,19 @@ const (
 
 // ventricular is the rule for a ventricular beat: a score that adds how
 // different its shape is from the dominant beat's (1 − correlation), how
-// much wider its QRS is (ratio − 1, weighted), and whether it (or most
-// beats of its family) comes early or before a pause. A ventricular beat
+// much wider its QRS is (ratio − 1, weighted), whether it (or most beats
+// of its family) comes early or before a pause, and takes off how much
+// smaller it is (1 − amplitude ratio, when below 1: a small odd complex
+// is more often noise or a changed dominant beat than an ectopic). A ventricular beat
 // is typically different, wide and early; any two of the three suffice,
 // so that runs and escape beats (not early) and narrow-looking ectopics
 // of another axis (not wide) are found, while the dominant beat changed
 // by posture or noise (different, but neither wide nor early) is not.
-func ventricular(corr, width float64, early bool, vmin float64) bool {
+func ventricular(corr, width, amp float64, early bool, vmin float64) bool {
 	s := 1 - corr + float64(vWidthWeight*(width-1))
+	if amp < 1 {
+		s += amp - 1
+	}
 	if early {
 		s += vEarlyWeight
 	}
