@@ -229,12 +229,12 @@ func ec57Table(names []string, veb, sveb map[string]ec57) string {
 const (
 	floorVEBSe    = 93.0
 	floorVEBPPV   = 88.0
-	floorSVEBSe   = 60.0
-	floorSVEBPPV  = 70.0
+	floorSVEBSe   = 72.0
+	floorSVEBPPV  = 74.0
 	floorCVVEBSe  = 93.0
 	floorCVVEBPPV = 86.0
-	floorCVSVEBSe = 60.0
-	floorCVSVEBP  = 57.0
+	floorCVSVEBSe = 72.0
+	floorCVSVEBP  = 60.0
 )
 
 // ec57Records is the DS1 subset a test scores: all of it natively, three

@@ -194,7 +194,7 @@ const (
 // they are taken as the rhythm.
 const (
 	sHistory = 8
-	sRunMax  = 40
+	sRunMax  = 200
 )
 
 // minFamily is the size from which a family's template, not each beat,
