@@ -59,14 +59,15 @@ func classifyBeats(p ClassifyParams, mb *mergedBeats) *ClassifyResult {
 	return classifyWith(p, mb, newBeatFacts(mb), defaultTuning)
 }
 
-// tuning holds the two thresholds the DS1 records were tuned on, as values
+// tuning holds the three constants the DS1 records were tuned on, as values
 // so that cross-validation can vary them.
 type tuning struct {
-	vScoreMin  float64 // see ventricular
-	sPremature float64 // see sPremature
+	vScoreMin    float64 // see ventricular
+	vWidthWeight float64 // see ventricular
+	sPremature   float64 // see sPremature
 }
 
-var defaultTuning = tuning{vScoreMin: vScoreMin, sPremature: sPremature}
+var defaultTuning = tuning{vScoreMin: vScoreMin, vWidthWeight: vWidthWeight, sPremature: sPremature}
 
 // classifyWith is classifyBeats with the facts computed and the
 // thresholds given.
@@ -106,7 +107,6 @@ func classifyWith(p ClassifyParams, mb *mergedBeats, f *beatFacts, tu tuning) *C
 
 // classes assigns the EC57 classes.
 func (f *beatFacts) classes(tu tuning) []Class {
-	vmin := tu.vScoreMin
 	n := len(f.pre)
 	m := f.m
 	out := make([]Class, n)
@@ -120,7 +120,7 @@ func (f *beatFacts) classes(tu tuning) []Class {
 	}
 	famV := make([]bool, len(m.tmpl))
 	for c := range famV {
-		famV[c] = ventricular(m.famCorr[c], m.famWidth[c], m.famAmp[c], 2*famEarly[c] >= m.size[c], vmin)
+		famV[c] = ventricular(m.famCorr[c], m.famWidth[c], m.famAmp[c], 2*famEarly[c] >= m.size[c], tu)
 	}
 	for i := range n {
 		fam := m.family[i]
@@ -131,7 +131,7 @@ func (f *beatFacts) classes(tu tuning) []Class {
 		// A beat of a small family is judged on its own, and only when it
 		// also comes early or is followed by a pause: a lone odd shape
 		// in time with the rhythm is more often noise than an ectopic.
-		v[i] = early[i] && ventricular(m.corr[i], m.width[i], m.amp[i], true, vmin)
+		v[i] = early[i] && ventricular(m.corr[i], m.width[i], m.amp[i], true, tu)
 	}
 	// Supraventricular ectopics: beats that are not ventricular and come
 	// early against the rhythm before them: the median of the last
@@ -205,9 +205,9 @@ const minFamily = 5
 // They were set by hand on the families of the DS1 records and checked by
 // leave-one-record-out cross-validation of vScoreMin (docs/algorithms.md).
 const (
-	vWidthWeight = 2.0
+	vWidthWeight = 2.5
 	vEarlyWeight = 0.5
-	vScoreMin    = 1.3
+	vScoreMin    = 1.4
 )
 
 // ventricular is the rule for a ventricular beat: a score that adds how
@@ -220,15 +220,15 @@ const (
 // so that runs and escape beats (not early) and narrow-looking ectopics
 // of another axis (not wide) are found, while the dominant beat changed
 // by posture or noise (different, but neither wide nor early) is not.
-func ventricular(corr, width, amp float64, early bool, vmin float64) bool {
-	s := 1 - corr + float64(vWidthWeight*(width-1))
+func ventricular(corr, width, amp float64, early bool, tu tuning) bool {
+	s := 1 - corr + float64(tu.vWidthWeight*(width-1))
 	if amp < 1 {
 		s += amp - 1
 	}
 	if early {
 		s += vEarlyWeight
 	}
-	return s > vmin
+	return s > tu.vScoreMin
 }
 
 // families describes the morphology families: size, majority class,
