@@ -228,11 +228,11 @@ func ec57Table(names []string, veb, sveb map[string]ec57) string {
 // what unseen records get.
 const (
 	floorVEBSe    = 95.0
-	floorVEBPPV   = 88.5
+	floorVEBPPV   = 93.5
 	floorSVEBSe   = 73.0
 	floorSVEBPPV  = 75.0
 	floorCVVEBSe  = 95.0
-	floorCVVEBPPV = 88.5
+	floorCVVEBPPV = 93.5
 	floorCVSVEBSe = 73.0
 	floorCVSVEBP  = 68.0
 )

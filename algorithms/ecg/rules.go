@@ -122,10 +122,19 @@ func (f *beatFacts) classes(tu tuning) []Class {
 	for c := range famV {
 		famV[c] = ventricular(m.famCorr[c], m.famWidth[c], m.famAmp[c], 2*famEarly[c] >= m.size[c], tu)
 	}
+	// A ventricular-looking family that is not early and still resembles
+	// the dominant beat is fusion: a ventricular ectopic that fires at
+	// about the time the sinus beat arrives, so both shape one QRS.
+	famF := make([]bool, len(m.tmpl))
+	for c := range famF {
+		famF[c] = famV[c] && m.size[c] >= minFamily && m.famCorr[c] >= fusionCorr && float64(famEarly[c]) < float64(fusionEarly*float64(m.size[c]))
+	}
+	fusion := make([]bool, n)
 	for i := range n {
 		fam := m.family[i]
 		if m.size[fam] >= minFamily {
-			v[i] = famV[fam]
+			v[i] = famV[fam] && !famF[fam]
+			fusion[i] = famF[fam]
 			continue
 		}
 		// A beat of a small family is judged on its own, and only when it
@@ -144,8 +153,11 @@ func (f *beatFacts) classes(tu tuning) []Class {
 	run := 0
 	for i := range n {
 		out[i] = ClassN
-		if v[i] {
+		if v[i] || fusion[i] {
 			out[i] = ClassV
+			if fusion[i] {
+				out[i] = ClassF
+			}
 			run = 0
 			continue
 		}
@@ -195,6 +207,13 @@ const (
 const (
 	sHistory = 8
 	sRunMax  = 200
+)
+
+// fusionCorr is the least correlation with the dominant template, and
+// fusionEarly the largest fraction of early beats, of a fusion family.
+const (
+	fusionCorr  = 0.6
+	fusionEarly = 0.2
 )
 
 // minFamily is the size from which a family's template, not each beat,
