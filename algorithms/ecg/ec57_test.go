@@ -229,12 +229,12 @@ func ec57Table(names []string, veb, sveb map[string]ec57) string {
 const (
 	floorVEBSe    = 95.0
 	floorVEBPPV   = 93.5
-	floorSVEBSe   = 73.0
-	floorSVEBPPV  = 75.0
+	floorSVEBSe   = 78.5
+	floorSVEBPPV  = 74.5
 	floorCVVEBSe  = 95.0
 	floorCVVEBPPV = 93.5
-	floorCVSVEBSe = 73.0
-	floorCVSVEBP  = 68.0
+	floorCVSVEBSe = 78.5
+	floorCVSVEBP  = 74.5
 )
 
 // ec57Records is the DS1 subset a test scores: all of it natively, three

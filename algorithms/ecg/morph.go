@@ -67,7 +67,16 @@ type morphology struct {
 	// and a T wave of its own.
 	fullCorr    []float64
 	famFullCorr []float64
+	// pCorr is the correlation of each beat's P-wave window (−220 … −60
+	// ms, both leads) with the dominant family's mean one.
+	pCorr []float64
 }
+
+// The P-wave window, in snippet steps.
+const (
+	pFrom = snippetZero - 22
+	pTo   = snippetZero - 6 // inclusive
+)
 
 // segStride is the length of one beat's stored window on one lead.
 const segStride = qrsLen + 2*maxLag
@@ -339,6 +348,19 @@ func (m *morphology) relate() {
 	m.fullCorr = make([]float64, m.n)
 	for i := range m.n {
 		m.fullCorr[i] = corrLeads(m.fullOf(i), famFull[m.dominant], m.leads)
+	}
+	pw := pTo - pFrom + 1
+	pWindow := func(x []float64) []float64 {
+		out := make([]float64, 0, m.leads*pw)
+		for l := range m.leads {
+			out = append(out, x[l*SnippetPoints+pFrom:l*SnippetPoints+pTo+1]...)
+		}
+		return out
+	}
+	domP := pWindow(famFull[m.dominant])
+	m.pCorr = make([]float64, m.n)
+	for i := range m.n {
+		m.pCorr[i] = corrLeads(pWindow(m.fullOf(i)), domP, m.leads)
 	}
 }
 

@@ -162,7 +162,8 @@ func (f *beatFacts) classes(tu tuning) []Class {
 			continue
 		}
 		ref := median(hist)
-		early := f.pre[i] > 0 && ref > 0 && f.pre[i] < tu.sPremature*ref && run < sRunMax
+		early := f.pre[i] > 0 && ref > 0 && run < sRunMax &&
+			(f.pre[i] < tu.sPremature*ref || f.pre[i] < sMild*ref && f.m.pCorr[i] < sPWave)
 		if early && run == 0 {
 			// A run starts only with a sudden shortening: a sinus rhythm
 			// that speeds up (breathing, effort) does so gradually.
@@ -199,6 +200,15 @@ const sPremature = 0.8
 const (
 	sOnset = 0.9
 	sPace  = 1.15
+)
+
+// sMild and sPWave: a beat only mildly early (RR below sMild × the
+// reference) is supraventricular ectopic when its P wave differs from the
+// dominant beat's (correlation below sPWave): an ectopic focus makes
+// another P wave, a sinus rhythm that speeds up the same one.
+const (
+	sMild  = 0.9
+	sPWave = 0.3
 )
 
 // sHistory is how many recent intervals the supraventricular reference
