@@ -109,7 +109,7 @@ func TestRhythmAgainstAnnotations(t *testing.T) {
 		det = detected(res, EventTrigeminy)
 		se, ppv = episodeScore(ref, det)
 		t.Logf("%s trigeminy: %d reference episodes, %d detected; episode Se %.0f %%, +P %.0f %%", name, len(ref), len(det), se, ppv)
-		// Floors at the measured figures (Se 96 %, +P 57 %): the extra
+		// Floors near the measured figures (Se 96 %, +P 51 %): the extra
 		// episodes are mostly three-cycle patterns the annotators did not
 		// mark, and patterns of fusion beats, which the classifier calls V.
 		if len(ref) < 10 || se < 90 || ppv < 50 {
