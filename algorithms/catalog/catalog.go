@@ -12,7 +12,7 @@ import (
 // All returns a new registry of every shipped algorithm.
 func All() *pipeline.Registry {
 	return pipeline.NewRegistry(
-		ecg.NewBeats(),
+		ecg.NewBeats(), ecg.NewClassify(),
 		vitals.NewSummary(), vitals.NewAlarms(),
 		hrv.NewECG(),
 	)

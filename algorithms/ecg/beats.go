@@ -235,22 +235,35 @@ func RunBeats(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 	if len(t.Channels) != 1 {
 		return nil, fmt.Errorf("beats task: %d channels, want 1", len(t.Channels))
 	}
-	ch := &t.Channels[0]
-	if !(ch.Rate >= MinRate && ch.Rate <= MaxRate) {
-		return nil, fmt.Errorf("beats task: sample rate %v Hz is outside %d..%d Hz", ch.Rate, MinRate, MaxRate)
+	beats, err := detectOwned(&t.Channels[0], t.Aux, y, "beats task")
+	if err != nil {
+		return nil, err
 	}
-	r := canon.NewReader(t.Aux, taskMagic)
+	w := canon.NewWriter(outputMagic)
+	w.I64s(beats)
+	return w.Bytes(), nil
+}
+
+// detectOwned detects the beats of the blocks a task owns (its Aux is the
+// block geometry SplitBeats writes) on channel ch, and returns their
+// samples relative to the first sample of the task. what names the task in
+// errors.
+func detectOwned(ch *signal.Channel, aux []byte, y pipeline.Yielder, what string) ([]int64, error) {
+	if !(ch.Rate >= MinRate && ch.Rate <= MaxRate) {
+		return nil, fmt.Errorf("%s: sample rate %v Hz is outside %d..%d Hz", what, ch.Rate, MinRate, MaxRate)
+	}
+	r := canon.NewReader(aux, taskMagic)
 	block, leadIn, leadOut, lo, hi := r.I64(), r.I64(), r.I64(), r.I64(), r.I64()
 	if err := r.Done(); err != nil {
-		return nil, fmt.Errorf("beats task aux: %w", err)
+		return nil, fmt.Errorf("%s aux: %w", what, err)
 	}
 	n := int64(len(ch.Samples))
 	if g := geometryFor(ch.Rate); block != g.block || leadIn != g.leadIn || leadOut != g.leadOut {
-		return nil, fmt.Errorf("beats task aux: block geometry %d/%d/%d, want %d/%d/%d for %v Hz",
-			block, leadIn, leadOut, g.block, g.leadIn, g.leadOut, ch.Rate)
+		return nil, fmt.Errorf("%s aux: block geometry %d/%d/%d, want %d/%d/%d for %v Hz",
+			what, block, leadIn, leadOut, g.block, g.leadIn, g.leadOut, ch.Rate)
 	}
 	if lo < 0 || hi <= lo || hi > n {
-		return nil, fmt.Errorf("beats task aux: owned samples [%d, %d) do not fit in %d samples", lo, hi, n)
+		return nil, fmt.Errorf("%s aux: owned samples [%d, %d) do not fit in %d samples", what, lo, hi, n)
 	}
 	det := newDetector(ch.Rate)
 	pad := det.pad()
@@ -280,9 +293,7 @@ func RunBeats(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 	if err := y.Yield(total, total); err != nil {
 		return nil, err
 	}
-	w := canon.NewWriter(outputMagic)
-	w.I64s(beats)
-	return w.Bytes(), nil
+	return beats, nil
 }
 
 // toInt converts physical samples to integers: ADC units when the gain is
