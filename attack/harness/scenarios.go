@@ -1,0 +1,259 @@
+package harness
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pulsegrid/pulsegrid/attack/client"
+)
+
+// BaselineName is the honest-only scenario; its time is the undisturbed
+// time of its shape.
+const BaselineName = "honest-baseline"
+
+// InjectedError is the error text the error injectors send: what a
+// clinician must never read.
+const InjectedError = "Recording unusable. Call 0800-555-0199 now"
+
+// The targets (issue 10, "How it is shown").
+
+func noWrong(o *Outcome) error {
+	if o.Wrong > 0 {
+		return fmt.Errorf("%d of %d chunks wrong in final results (%d of them lied on)", o.Wrong, o.Chunks, o.WrongLied)
+	}
+	return nil
+}
+
+func allDone(o *Outcome) error {
+	if o.Done != o.Analyses {
+		return fmt.Errorf("%d of %d analyses done (%d failed, %d unfinished): %s", o.Done, o.Analyses, o.Failed, o.Unfinished, strings.Join(o.AnalysisErrors, "; "))
+	}
+	return nil
+}
+
+func wrongAtMostPer1000(n float64) func(*Outcome) error {
+	return func(o *Outcome) error {
+		if o.WrongPer1000() > n {
+			return fmt.Errorf("%d of %d chunks wrong (%.1f per 1000, target %.0f)", o.Wrong, o.Chunks, o.WrongPer1000(), n)
+		}
+		return nil
+	}
+}
+
+func costAtMost(c float64) func(*Outcome) error {
+	return func(o *Outcome) error {
+		if o.ChunksAccepted == 0 || o.Cost > c {
+			return fmt.Errorf("verification cost %.2f (%.0f results for %.0f chunks), target ≤ %.1f", o.Cost, o.ResultsComputed, o.ChunksAccepted, c)
+		}
+		return nil
+	}
+}
+
+// noStall: every analysis finishes within twice the undisturbed time plus
+// the ack timeout.
+func noStall(o *Outcome) error {
+	limit := 2*o.Undisturbed + AckTimeout.Seconds()
+	if o.Unfinished > 0 || o.Done != o.Analyses || o.Seconds > limit {
+		return fmt.Errorf("%d of %d done (%d unfinished) after %.1f s; target all within %.1f s (2 × %.1f s undisturbed + ack timeout)",
+			o.Done, o.Analyses, o.Unfinished, o.Seconds, limit, o.Undisturbed)
+	}
+	return nil
+}
+
+func noLeak(o *Outcome) error {
+	if len(o.Leaks) > 0 {
+		return fmt.Errorf("volunteer error text shown in %s", strings.Join(o.Leaks, ", "))
+	}
+	return nil
+}
+
+func noFailed(o *Outcome) error {
+	if o.Failed > 0 {
+		return fmt.Errorf("%d analyses failed: %s", o.Failed, strings.Join(o.AnalysisErrors, "; "))
+	}
+	return nil
+}
+
+func creditWithinWall(o *Outcome) error {
+	if o.MaxCredit > o.WallSeconds {
+		return fmt.Errorf("credit %.1f s granted from %.1f s connected", o.MaxCredit, o.WallSeconds)
+	}
+	return nil
+}
+
+func memoryAtMost(mb float64) func(*Outcome) error {
+	return func(o *Outcome) error {
+		if grow := o.PeakRSSMB - o.RSSBeforeMB; grow > mb {
+			return fmt.Errorf("server resident set grew %.0f MiB (%.0f → peak %.0f) for %d partial frames of %.1f MiB; target ≤ %.0f MiB",
+				grow, o.RSSBeforeMB, o.PeakRSSMB, o.Adversary.PartialFrames, float64(o.Adversary.PartialBytes)/float64(max(1, o.Adversary.PartialFrames))/(1<<20), mb)
+		}
+		return nil
+	}
+}
+
+func check(name string, strict bool, fn func(*Outcome) error) Check {
+	return Check{Name: name, Strict: strict, Fn: fn}
+}
+
+// Scenarios is the catalogue. short cuts the record counts for `make
+// test`; the full form is what docs/benchmarks.md reports.
+func Scenarios(short bool) []Scenario {
+	n := func(full, s int) int {
+		if short {
+			return s
+		}
+		return full
+	}
+	liar := func(forge client.Forge) client.Behaviour {
+		return client.Behaviour{Lie: client.LieAlways, Forge: forge}
+	}
+	var scs []Scenario
+	scs = append(scs, Scenario{
+		Name: BaselineName, About: "honest native volunteers only: the undisturbed time and the verification cost",
+		Warmup: n(2, 1), Records: n(4, 2), Honest: 2,
+		Checks: []Check{check("all done", false, allDone), check("0 wrong", false, noWrong), check("cost ≤ 1.2", true, costAtMost(1.2))},
+	})
+	scs = append(scs, Scenario{
+		Name: "solo-liars", About: "3 identities that always lie, each its own way (no collusion)",
+		Records: n(4, 2), Honest: 2,
+		Groups: []Group{{Count: 3, Addrs: ManyPrefixes, Behaviour: liar(client.ForgeSolo)}},
+		Checks: []Check{check("0 wrong", false, noWrong), check("all done", false, allDone)},
+	})
+	for _, k := range []int{2, 3, 5} {
+		for _, p := range []AddrPlan{OneAddress, OnePrefix, ManyPrefixes} {
+			if short && (k != 2 || p != OnePrefix) {
+				continue
+			}
+			scs = append(scs, Scenario{
+				Name:    fmt.Sprintf("collude-%d-%s", k, strings.ReplaceAll(p.String(), " ", "-")),
+				About:   fmt.Sprintf("%d colluding identities on %s, every second beat removed", k, p),
+				Records: n(4, 2), Honest: 2,
+				Groups: []Group{{Count: k, Addrs: p, Behaviour: liar(client.ForgeCollude)}},
+				Checks: []Check{check("0 wrong", true, noWrong)},
+			})
+		}
+	}
+	scs = append(scs, Scenario{
+		Name: "trusted-then-lying", About: "1 identity honest for 12 verified verdicts, then lying on everything",
+		Warmup: n(3, 2), Records: n(4, 2), Honest: 2,
+		Groups: []Group{{Count: 1, Behaviour: client.Behaviour{Lie: client.LieAfterTrusted, After: 12, Forge: client.ForgeCollude}}},
+		Checks: []Check{check("0 wrong", true, noWrong)},
+	})
+	scs = append(scs, Scenario{
+		Name: "rare-liar", About: "1 identity lying on 1 chunk in 50, honest otherwise",
+		Warmup: n(2, 1), Records: n(12, 3), Honest: 2,
+		Groups: []Group{{Count: 1, Behaviour: client.Behaviour{Lie: client.LieRare, Every: 50, Forge: client.ForgeCollude}}},
+		Checks: []Check{check("≤ 1 wrong per 1000", true, wrongAtMostPer1000(1))},
+	})
+	scs = append(scs, Scenario{
+		Name: "new-identity-per-catch", About: "2 colluders on one prefix that come back as new identities after every rejection",
+		Records: n(4, 2), Honest: 2,
+		Groups: []Group{{Count: 2, Addrs: OnePrefix, Behaviour: client.Behaviour{Lie: client.LieAlways, Forge: client.ForgeCollude, Renew: true}}},
+		Checks: []Check{check("0 wrong", true, noWrong)},
+	})
+	scs = append(scs, Scenario{
+		Name: "hoard-progress", About: "2 identities that ack 4 leases each and send progress forever, never a result",
+		Records: n(2, 2), Honest: 2, NeedsBaseline: true, Timeout: 45 * time.Second,
+		Groups: []Group{{Count: 2, Behaviour: client.Behaviour{Hoard: client.HoardProgress, Slots: 4}}},
+		Checks: []Check{check("no stall", true, noStall), check("0 wrong", false, noWrong)},
+	})
+	scs = append(scs, Scenario{
+		Name: "hoard-never-ack", About: "20 identities that take a lease each and never ack it",
+		Records: n(2, 2), Honest: 2, NeedsBaseline: true, Timeout: 45 * time.Second,
+		Groups: []Group{{Count: 20, Behaviour: client.Behaviour{Hoard: client.HoardNeverAck}}},
+		Checks: []Check{check("no stall", true, noStall), check("0 wrong", false, noWrong)},
+	})
+	scs = append(scs, Scenario{
+		Name: "hoard-1000-connections", About: "1000 connections (one identity each, 1000 /24s) holding one lease each with progress",
+		Records: n(2, 2), Honest: 2, NeedsBaseline: true, Timeout: 45 * time.Second,
+		Groups: []Group{{Count: 1000, Behaviour: client.Behaviour{Hoard: client.HoardProgress}}},
+		Checks: []Check{check("no stall", true, noStall), check("0 wrong", false, noWrong)},
+	})
+	scs = append(scs, Scenario{
+		Name: "error-one", About: "1 identity answering every lease with the same error text",
+		Records: n(4, 2), Honest: 2, ErrorText: InjectedError,
+		Groups: []Group{{Count: 1, Behaviour: client.Behaviour{ErrorReason: InjectedError}}},
+		Checks: []Check{check("no failed analysis", false, noFailed), check("error text not shown", false, noLeak), check("0 wrong", false, noWrong)},
+	})
+	scs = append(scs, Scenario{
+		Name: "error-collude", About: "3 identities on many prefixes answering every lease with the same error text",
+		Records: n(4, 2), Honest: 2, ErrorText: InjectedError,
+		Groups: []Group{{Count: 3, Behaviour: client.Behaviour{ErrorReason: InjectedError}}},
+		Checks: []Check{check("no failed analysis", true, noFailed), check("error text not shown", true, noLeak)},
+	})
+	scs = append(scs, Scenario{
+		Name: "credit-claim", About: "1 identity holding one lease at a time for 1 s, honest output, cpu_ms 1e9",
+		Records: n(1, 1), Honest: 2,
+		Groups: []Group{{Count: 1, Behaviour: client.Behaviour{HoldFor: time.Second, CPUMS: 1e9}}},
+		Checks: []Check{check("credit ≤ wall time", false, creditWithinWall), check("0 wrong", false, noWrong)},
+	})
+	scs = append(scs, Scenario{
+		Name: "credit-claim-parallel", About: "1 identity holding 16 leases at once for 3 s each, honest output, cpu_ms 1e9",
+		Records: n(2, 1), Honest: 2,
+		Groups: []Group{{Count: 1, Behaviour: client.Behaviour{HoldFor: 3 * time.Second, CPUMS: 1e9, Slots: 16}}},
+		Checks: []Check{check("credit ≤ wall time", true, creditWithinWall), check("0 wrong", false, noWrong)},
+	})
+	scs = append(scs, Scenario{
+		Name: "partial-frames", About: "50 anonymous connections, each a result declaring 8 MiB then 8 MiB − 1 KiB of its frame, then silence",
+		Records: n(1, 1), Honest: 2, Memory: true,
+		Groups: []Group{{Count: 50, Behaviour: client.Behaviour{PartialFrame: client.MaxOutput - 1024}}},
+		Checks: []Check{check("resident set growth ≤ 64 MiB", true, memoryAtMost(64)), check("all done", false, allDone)},
+	})
+	return scs
+}
+
+// Default are the scenarios the default (not strict) run asserts: those
+// with at least one check that is not strict.
+func Default(scs []Scenario) []Scenario {
+	var out []Scenario
+	for _, s := range scs {
+		for _, c := range s.Checks {
+			if !c.Strict {
+				out = append(out, s)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// WriteTable prints the outcomes as a table.
+func WriteTable(w io.Writer, os []*Outcome) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\tproto\tdone/all\tfailed\tunfinished\tlies\tlied chunks\twrong chunks\twrong/1000\ttime s\tundisturbed s\tcost\tpeak RSS MiB\tcredit/wall s\ttargets")
+	for _, o := range os {
+		rss, credit, undist := "", "", ""
+		if o.PeakRSSMB > 0 && strings.Contains(o.Scenario, "partial") {
+			rss = fmt.Sprintf("%.0f (from %.0f)", o.PeakRSSMB, o.RSSBeforeMB)
+		}
+		if o.MaxCredit > 0 {
+			credit = fmt.Sprintf("%.1f/%.1f", o.MaxCredit, o.WallSeconds)
+		}
+		if o.Undisturbed > 0 {
+			undist = fmt.Sprintf("%.1f", o.Undisturbed)
+		}
+		targets := "met"
+		if len(o.Failures) > 0 {
+			targets = "NOT MET: " + strings.Join(o.Failures, "; ")
+		}
+		to := ""
+		if o.TimedOut {
+			to = " (timeout)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%.1f%s\t%s\t%.2f\t%s\t%s\t%s\n",
+			o.Scenario, o.Protocol, o.Done, o.Analyses, o.Failed, o.Unfinished, o.Lies, o.LiedChunks, o.Wrong, o.WrongPer1000(),
+			o.Seconds, to, undist, o.Cost, rss, credit, targets)
+	}
+	tw.Flush()
+}
+
+// WriteJSON writes the outcomes as indented JSON.
+func WriteJSON(w io.Writer, os []*Outcome) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(os)
+}
