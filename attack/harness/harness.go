@@ -143,8 +143,8 @@ type Scenario struct {
 	// Records are analysed in the measured batch.
 	Records int
 	// Honest native volunteers, one worker each.
-	Honest int
-	Groups []Group
+	Honest     int
+	Groups     []Group
 	ServerArgs []string
 	// Timeout bounds each batch (warm-up and measured).
 	Timeout time.Duration
