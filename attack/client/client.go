@@ -64,8 +64,9 @@ type Behaviour struct {
 	// Every is LieRare's period.
 	Every int
 	// Renew starts a new identity after every rejected verdict, fatal
-	// message or refused connection other than 1013 (a ban), as an
-	// attacker whose identity costs nothing would.
+	// message, close for a policy violation (1008) or application-defined
+	// close status (4000 and up, a ban), as an attacker whose identities
+	// cost nothing would. 1013 (try again later) keeps the identity.
 	Renew bool
 	Hoard Hoard
 	// ErrorReason, if set, answers every lease with this error text.
@@ -178,8 +179,8 @@ func (v *Volunteer) Run(ctx context.Context) {
 		case status == statusTryAgainLater:
 			v.cfg.Stats.add(func(s *Summary) { s.Refused++ })
 		case renew:
-		case v.cfg.Behaviour.Renew:
-			renew = true // a ban or a fatal: come back as someone else
+		case v.cfg.Behaviour.Renew && (status == websocket.StatusPolicyViolation || status >= 4000):
+			renew = true // a fatal or an application-defined ban: come back as someone else
 		}
 		if renew {
 			v.id = newIdentity()

@@ -108,6 +108,12 @@ func Scenarios(short bool) []Scenario {
 		}
 		return full
 	}
+	// Hoarding scenarios wait at most this long for the batch: the target
+	// is seconds, the current server stalls until the timeout.
+	stall := n(45, 20)
+	// The short form keeps the server's memory modest on a shared machine.
+	partials := n(50, 10)
+	conns := n(1000, 200)
 	liar := func(forge client.Forge) client.Behaviour {
 		return client.Behaviour{Lie: client.LieAlways, Forge: forge}
 	}
@@ -157,21 +163,21 @@ func Scenarios(short bool) []Scenario {
 	})
 	scs = append(scs, Scenario{
 		Name: "hoard-progress", About: "2 identities that ack 4 leases each and send progress forever, never a result",
-		Records: n(2, 2), Honest: 2, NeedsBaseline: true, Timeout: 45 * time.Second,
+		Records: n(2, 2), Honest: 2, NeedsBaseline: true, Timeout: time.Duration(stall) * time.Second,
 		Groups: []Group{{Count: 2, Behaviour: client.Behaviour{Hoard: client.HoardProgress, Slots: 4}}},
-		Checks: []Check{check("no stall", true, noStall), check("0 wrong", false, noWrong)},
+		Checks: []Check{check("no stall", true, noStall), check("0 wrong", true, noWrong)},
 	})
 	scs = append(scs, Scenario{
 		Name: "hoard-never-ack", About: "20 identities that take a lease each and never ack it",
-		Records: n(2, 2), Honest: 2, NeedsBaseline: true, Timeout: 45 * time.Second,
+		Records: n(2, 2), Honest: 2, NeedsBaseline: true, Timeout: time.Duration(stall) * time.Second,
 		Groups: []Group{{Count: 20, Behaviour: client.Behaviour{Hoard: client.HoardNeverAck}}},
-		Checks: []Check{check("no stall", true, noStall), check("0 wrong", false, noWrong)},
+		Checks: []Check{check("no stall", true, noStall), check("0 wrong", true, noWrong)},
 	})
 	scs = append(scs, Scenario{
-		Name: "hoard-1000-connections", About: "1000 connections (one identity each, 1000 /24s) holding one lease each with progress",
-		Records: n(2, 2), Honest: 2, NeedsBaseline: true, Timeout: 45 * time.Second,
-		Groups: []Group{{Count: 1000, Behaviour: client.Behaviour{Hoard: client.HoardProgress}}},
-		Checks: []Check{check("no stall", true, noStall), check("0 wrong", false, noWrong)},
+		Name: fmt.Sprintf("hoard-%d-connections", conns), About: fmt.Sprintf("%d connections (one identity each, one /24 each) holding one lease each with progress", conns),
+		Records: n(2, 2), Honest: 2, NeedsBaseline: true, Timeout: time.Duration(stall) * time.Second,
+		Groups: []Group{{Count: conns, Behaviour: client.Behaviour{Hoard: client.HoardProgress}}},
+		Checks: []Check{check("no stall", true, noStall), check("0 wrong", true, noWrong)},
 	})
 	scs = append(scs, Scenario{
 		Name: "error-one", About: "1 identity answering every lease with the same error text",
@@ -185,23 +191,25 @@ func Scenarios(short bool) []Scenario {
 		Groups: []Group{{Count: 3, Behaviour: client.Behaviour{ErrorReason: InjectedError}}},
 		Checks: []Check{check("no failed analysis", true, noFailed), check("error text not shown", true, noLeak)},
 	})
+	// The credit claimants are the only volunteers, so that each of their
+	// leases is answered and verified (two honest outputs agree).
 	scs = append(scs, Scenario{
-		Name: "credit-claim", About: "1 identity holding one lease at a time for 1 s, honest output, cpu_ms 1e9",
-		Records: n(1, 1), Honest: 2,
-		Groups: []Group{{Count: 1, Behaviour: client.Behaviour{HoldFor: time.Second, CPUMS: 1e9}}},
-		Checks: []Check{check("credit ≤ wall time", false, creditWithinWall), check("0 wrong", false, noWrong)},
+		Name: "credit-claim", About: "2 identities holding one lease at a time for 0.25 s, honest output, cpu_ms 1e9",
+		Records: n(1, 1),
+		Groups:  []Group{{Count: 2, Behaviour: client.Behaviour{HoldFor: 250 * time.Millisecond, CPUMS: 1e9}}},
+		Checks:  []Check{check("credit ≤ wall time", false, creditWithinWall), check("all done", false, allDone), check("0 wrong", false, noWrong)},
 	})
 	scs = append(scs, Scenario{
-		Name: "credit-claim-parallel", About: "1 identity holding 16 leases at once for 3 s each, honest output, cpu_ms 1e9",
-		Records: n(2, 1), Honest: 2,
-		Groups: []Group{{Count: 1, Behaviour: client.Behaviour{HoldFor: 3 * time.Second, CPUMS: 1e9, Slots: 16}}},
-		Checks: []Check{check("credit ≤ wall time", true, creditWithinWall), check("0 wrong", false, noWrong)},
+		Name: "credit-claim-parallel", About: "2 identities holding 16 leases at once for 2 s each, honest output, cpu_ms 1e9",
+		Records: n(1, 1),
+		Groups:  []Group{{Count: 2, Behaviour: client.Behaviour{HoldFor: 2 * time.Second, CPUMS: 1e9, Slots: 16}}},
+		Checks:  []Check{check("credit ≤ wall time", true, creditWithinWall), check("0 wrong", false, noWrong)},
 	})
 	scs = append(scs, Scenario{
-		Name: "partial-frames", About: "50 anonymous connections, each a result declaring 8 MiB then 8 MiB − 1 KiB of its frame, then silence",
+		Name: "partial-frames", About: fmt.Sprintf("%d anonymous connections, each a result declaring 8 MiB then 8 MiB − 1 KiB of its frame, then silence", partials),
 		Records: n(1, 1), Honest: 2, Memory: true,
-		Groups: []Group{{Count: 50, Behaviour: client.Behaviour{PartialFrame: client.MaxOutput - 1024}}},
-		Checks: []Check{check("resident set growth ≤ 64 MiB", true, memoryAtMost(64)), check("all done", false, allDone)},
+		Groups: []Group{{Count: partials, Behaviour: client.Behaviour{PartialFrame: client.MaxOutput - 1024}}},
+		Checks: []Check{check("resident set growth ≤ 32 MiB", true, memoryAtMost(32)), check("all done", false, allDone)},
 	})
 	return scs
 }
