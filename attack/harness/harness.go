@@ -44,6 +44,11 @@ type Env struct {
 	ChunkSeconds float64
 	// ServerArgs are added to every `serve`.
 	ServerArgs []string
+	// HonestClients runs a scenario's honest volunteers as honest
+	// attack/client identities, each from its own prefix 127.(200+i).0.1,
+	// instead of native `pulsegrid volunteer`s on 127.0.0.1 (for a server
+	// that wants agreeing results from distinct prefixes even on loopback).
+	HonestClients bool
 	// Logf receives progress lines; nil is silent.
 	Logf func(format string, args ...any)
 
@@ -188,8 +193,17 @@ type Outcome struct {
 	ResultsComputed float64 `json:"results_computed"`
 	ChunksAccepted  float64 `json:"chunks_accepted"`
 	Cost            float64 `json:"cost"`
-	// AdversaryResults is what the hostile volunteers sent.
-	AdversaryResults int `json:"adversary_results"`
+	// Verified is the chunks verified at the end, over all analyses (the
+	// progress of unfinished ones included).
+	Verified int `json:"chunks_verified"`
+	// AdversaryResults is what the hostile volunteers sent; the others
+	// count their connections (welcomes), identities, leases received and
+	// connections refused with 1013.
+	AdversaryResults     int `json:"adversary_results"`
+	AdversaryConnections int `json:"adversary_connections"`
+	AdversaryIdentities  int `json:"adversary_identities"`
+	AdversaryLeases      int `json:"adversary_leases"`
+	AdversaryRefused     int `json:"adversary_refused"`
 	// Memory, in MiB: the server's VmRSS before the attack and its VmHWM
 	// after.
 	RSSBeforeMB float64 `json:"rss_before_mb,omitempty"`
@@ -299,7 +313,8 @@ func (e *Env) Run(ctx context.Context, sc Scenario, strict bool) (*Outcome, erro
 		wg.Wait()
 	}
 	defer stopAll()
-	waitFor(ctx, 20*time.Second, func() bool { return stats.Snapshot().Connections >= total })
+	// A server may refuse some (1013); they keep retrying in the background.
+	waitFor(ctx, 20*time.Second, func() bool { s := stats.Snapshot(); return s.Connections+s.Refused >= total })
 	if sc.Memory {
 		waitFor(ctx, 20*time.Second, func() bool { return stats.Snapshot().PartialFrames >= partial })
 		time.Sleep(time.Second) // let the server read what was sent
@@ -310,7 +325,14 @@ func (e *Env) Run(ctx context.Context, sc Scenario, strict bool) (*Outcome, erro
 			h.Stop()
 		}
 	}()
-	for range sc.Honest {
+	honestStats := &client.Stats{}
+	for i := range sc.Honest {
+		if e.HonestClients {
+			v := client.New(client.Config{Server: srv.Base, Protocol: e.Protocol, LocalAddr: fmt.Sprintf("127.%d.0.1", 200+i), Stats: honestStats})
+			wg.Add(1)
+			go func() { defer wg.Done(); v.Run(advCtx) }()
+			continue
+		}
 		h, err := StartHonest(e.Bin, srv.Base)
 		if err != nil {
 			return nil, err
@@ -360,7 +382,8 @@ func (e *Env) Run(ctx context.Context, sc Scenario, strict bool) (*Outcome, erro
 	stopAll()
 	adv := stats.Snapshot()
 	o.Adversary = adv
-	o.AdversaryResults = adv.Results
+	o.AdversaryResults, o.AdversaryConnections, o.AdversaryIdentities = adv.Results, adv.Connections, adv.Identities
+	o.AdversaryLeases, o.AdversaryRefused = adv.Leases, adv.Refused
 	o.Lies = adv.Lies
 	credit, wall := adv.MaxCredit()
 	o.MaxCredit, o.WallSeconds = credit, wall.Seconds()
@@ -409,6 +432,7 @@ func (e *Env) score(srv *Server, sc Scenario, runs []*analysisRun, o *Outcome) e
 		}
 		o.Analyses++
 		o.Chunks += len(r.rec.Chunks)
+		o.Verified += a.Progress.Verified
 		for _, c := range r.rec.Chunks {
 			if lied[c.Key] {
 				o.LiedChunks++
@@ -556,8 +580,9 @@ func (e *Env) RunAll(ctx context.Context, scs []Scenario, strict bool) ([]*Outco
 
 // Line is a one-line account of the outcome.
 func (o *Outcome) Line() string {
-	s := fmt.Sprintf("%s: %d/%d done, %d failed, %d unfinished; lies %d on %d chunks; wrong %d of %d chunks; %.1f s; cost %.2f",
-		o.Scenario, o.Done, o.Analyses, o.Failed, o.Unfinished, o.Lies, o.LiedChunks, o.Wrong, o.Chunks, o.Seconds, o.Cost)
+	s := fmt.Sprintf("%s: %d/%d done, %d failed, %d unfinished (%d of %d chunks verified); lies %d on %d chunks; wrong %d; %.1f s; cost %.2f; adversaries: %d connections, %d identities, %d leases, %d results, %d refused",
+		o.Scenario, o.Done, o.Analyses, o.Failed, o.Unfinished, o.Verified, o.Chunks, o.Lies, o.LiedChunks, o.Wrong, o.Seconds, o.Cost,
+		o.AdversaryConnections, o.AdversaryIdentities, o.AdversaryLeases, o.AdversaryResults, o.AdversaryRefused)
 	if len(o.Failures) > 0 {
 		s += "; NOT MET: " + strings.Join(o.Failures, "; ")
 	}

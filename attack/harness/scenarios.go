@@ -232,7 +232,7 @@ func Default(scs []Scenario) []Scenario {
 // WriteTable prints the outcomes as a table.
 func WriteTable(w io.Writer, os []*Outcome) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tproto\tdone/all\tfailed\tunfinished\tlies\tlied chunks\twrong chunks\twrong/1000\ttime s\tundisturbed s\tcost\tpeak RSS MiB\tcredit/wall s\ttargets")
+	fmt.Fprintln(tw, "scenario\tproto\tdone/all\tfailed\tunfinished\tverified/chunks\tlies\tlied chunks\twrong chunks\twrong/1000\ttime s\tundisturbed s\tcost\tpeak RSS MiB\tcredit/wall s\ttargets")
 	for _, o := range os {
 		rss, credit, undist := "", "", ""
 		if o.PeakRSSMB > 0 && strings.Contains(o.Scenario, "partial") {
@@ -252,8 +252,8 @@ func WriteTable(w io.Writer, os []*Outcome) {
 		if o.TimedOut {
 			to = " (timeout)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%.1f%s\t%s\t%.2f\t%s\t%s\t%s\n",
-			o.Scenario, o.Protocol, o.Done, o.Analyses, o.Failed, o.Unfinished, o.Lies, o.LiedChunks, o.Wrong, o.WrongPer1000(),
+		fmt.Fprintf(tw, "%s\t%d\t%d/%d\t%d\t%d\t%d/%d\t%d\t%d\t%d\t%.1f\t%.1f%s\t%s\t%.2f\t%s\t%s\t%s\n",
+			o.Scenario, o.Protocol, o.Done, o.Analyses, o.Failed, o.Unfinished, o.Verified, o.Chunks, o.Lies, o.LiedChunks, o.Wrong, o.WrongPer1000(),
 			o.Seconds, to, undist, o.Cost, rss, credit, targets)
 	}
 	tw.Flush()

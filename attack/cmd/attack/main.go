@@ -44,6 +44,7 @@ func run() error {
 	jsonOut := flag.String("json", "", "also write the outcomes as JSON to this file")
 	serverArgs := flag.String("server-args", "", "extra flags for every serve, space-separated")
 	verbose := flag.Bool("v", false, "log each scenario as it runs")
+	honestClients := flag.Bool("honest-clients", false, "run the honest volunteers as honest attack clients, each from its own /24, instead of native volunteers on 127.0.0.1")
 	flag.Parse()
 	if *proto != 1 && *proto != 2 {
 		return fmt.Errorf("-protocol %d: want 1 or 2", *proto)
@@ -81,7 +82,7 @@ func run() error {
 	if *mitdb == "" {
 		*mitdb = filepath.Join(root, "..", "shared", "data", "mitdb")
 	}
-	env := &harness.Env{Bin: *bin, Tmp: tmp, MITDB: *mitdb, Protocol: *proto, ChunkSeconds: *chunk, ServerArgs: strings.Fields(*serverArgs)}
+	env := &harness.Env{Bin: *bin, Tmp: tmp, MITDB: *mitdb, Protocol: *proto, ChunkSeconds: *chunk, ServerArgs: strings.Fields(*serverArgs), HonestClients: *honestClients}
 	if *verbose {
 		env.Logf = func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
