@@ -150,9 +150,9 @@ func Scenarios(short bool) []Scenario {
 		Checks: []Check{check("0 wrong", true, noWrong)},
 	})
 	scs = append(scs, Scenario{
-		Name: "rare-liar", About: "1 identity lying on 1 chunk in 50, honest otherwise",
-		Warmup: n(2, 1), Records: n(12, 3), Honest: 2,
-		Groups: []Group{{Count: 1, Behaviour: client.Behaviour{Lie: client.LieRare, Every: 50, Forge: client.ForgeCollude}}},
+		Name: "rare-liar", About: "1 identity with 4 slots lying on 1 chunk in 50, honest otherwise",
+		Warmup: n(2, 1), Records: n(16, 3), Honest: 2,
+		Groups: []Group{{Count: 1, Behaviour: client.Behaviour{Lie: client.LieRare, Every: 50, Forge: client.ForgeCollude, Slots: 4}}},
 		Checks: []Check{check("≤ 1 wrong per 1000", true, wrongAtMostPer1000(1))},
 	})
 	scs = append(scs, Scenario{
@@ -264,4 +264,41 @@ func WriteJSON(w io.Writer, os []*Outcome) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(os)
+}
+
+// WriteMarkdown prints the outcomes as the table of docs/benchmarks.md,
+// "Adversaries".
+func WriteMarkdown(w io.Writer, outs []*Outcome) {
+	fmt.Fprintln(w, "| scenario | analyses done / failed / unfinished | chunks verified | lies (chunks) | wrong chunks | time s | cost | other | targets not met |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	for _, o := range outs {
+		var other []string
+		if strings.Contains(o.Scenario, "partial") {
+			other = append(other, fmt.Sprintf("peak RSS %.0f MiB (from %.0f)", o.PeakRSSMB, o.RSSBeforeMB))
+		}
+		if strings.Contains(o.Scenario, "credit") {
+			other = append(other, fmt.Sprintf("credit %.1f s from %.1f s connected", o.MaxCredit, o.WallSeconds))
+		}
+		if o.AdversaryConnections > 5 {
+			other = append(other, fmt.Sprintf("%d adversary connections", o.AdversaryConnections))
+		}
+		if o.AdversaryRefused > 0 {
+			other = append(other, fmt.Sprintf("%d refused (1013)", o.AdversaryRefused))
+		}
+		t := fmt.Sprintf("%.1f", o.Seconds)
+		if o.TimedOut {
+			t += " (timeout)"
+		}
+		if o.Undisturbed > 0 {
+			t += fmt.Sprintf(", undisturbed %.1f", o.Undisturbed)
+		}
+		var names []string
+		for _, f := range o.Failures {
+			name, _, _ := strings.Cut(f, ":")
+			names = append(names, name)
+		}
+		fmt.Fprintf(w, "| %s | %d / %d / %d | %d of %d | %d (%d) | %d | %s | %.2f | %s | %s |\n",
+			o.Scenario, o.Done, o.Failed, o.Unfinished, o.Verified, o.Chunks, o.Lies, o.LiedChunks, o.Wrong, t, o.Cost,
+			strings.Join(other, "; "), strings.Join(names, ", "))
+	}
 }

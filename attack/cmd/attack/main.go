@@ -42,6 +42,7 @@ func run() error {
 	mitdb := flag.String("mitdb", "", "MIT-BIH directory (default: ../shared/data/mitdb from the module root)")
 	chunk := flag.Float64("chunk-seconds", 60, "seconds of signal per chunk")
 	jsonOut := flag.String("json", "", "also write the outcomes as JSON to this file")
+	mdOut := flag.String("md", "", "also write the outcomes as a Markdown table (docs/benchmarks.md) to this file")
 	serverArgs := flag.String("server-args", "", "extra flags for every serve, space-separated")
 	verbose := flag.Bool("v", false, "log each scenario as it runs")
 	honestClients := flag.Bool("honest-clients", false, "run the honest volunteers as honest attack clients, each from its own /24, instead of native volunteers on 127.0.0.1")
@@ -100,6 +101,13 @@ func run() error {
 			return err
 		}
 		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	if *mdOut != "" {
+		var b strings.Builder
+		harness.WriteMarkdown(&b, outs)
+		if err := os.WriteFile(*mdOut, []byte(b.String()), 0o644); err != nil {
 			return err
 		}
 	}
