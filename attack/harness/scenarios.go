@@ -118,10 +118,15 @@ func Scenarios(short bool) []Scenario {
 		return client.Behaviour{Lie: client.LieAlways, Forge: forge}
 	}
 	var scs []Scenario
+	// The baseline's cost is 1.08–1.19 on main in the short form (93
+	// chunks, 10 % spot checks), so the default run asserts 1.5, which
+	// still fails when trusted work is not settled at quorum 1 (2.0);
+	// the 1.2 target is strict until a larger short form or a steadier
+	// audit rate makes it safe.
 	scs = append(scs, Scenario{
 		Name: BaselineName, About: "honest native volunteers only: the undisturbed time and the verification cost",
-		Warmup: n(2, 1), Records: n(4, 2), Honest: 2,
-		Checks: []Check{check("all done", false, allDone), check("0 wrong", false, noWrong), check("cost ≤ 1.2", true, costAtMost(1.2))},
+		Warmup: n(2, 1), Records: n(4, 3), Honest: 2,
+		Checks: []Check{check("all done", false, allDone), check("0 wrong", false, noWrong), check("cost ≤ 1.5", false, costAtMost(1.5)), check("cost ≤ 1.2", true, costAtMost(1.2))},
 	})
 	scs = append(scs, Scenario{
 		Name: "solo-liars", About: "3 identities that always lie, each its own way (no collusion)",
