@@ -69,7 +69,9 @@ type Behaviour struct {
 	// cost nothing would. 1013 (try again later) keeps the identity.
 	Renew bool
 	Hoard Hoard
-	// ErrorReason, if set, answers every lease with this error text.
+	// ErrorReason, if set, is the lie: an error with this text instead of
+	// a result, on every lease (Lie LieNever) or on those Lie picks (e.g.
+	// a trusted volunteer's single error).
 	ErrorReason string
 	// CPUMS, if above 0, is the cpu_ms claimed for every result (else
 	// the compute time measured).
@@ -126,6 +128,21 @@ type identity struct {
 	key      ed25519.PrivateKey
 	verified int // verified verdicts seen
 	answered int // results sent
+	// leased are the payload digests this identity has been leased.
+	leased map[string]bool
+}
+
+// held records a lease's payload digest and reports whether this identity
+// had been leased it before.
+func (id *identity) held(digest string) bool {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if id.leased == nil {
+		id.leased = map[string]bool{}
+	}
+	again := id.leased[digest]
+	id.leased[digest] = true
+	return again
 }
 
 // New returns a Volunteer; Run connects it.
@@ -385,7 +402,13 @@ func (s *session) run(ctx context.Context) error {
 			if hex.EncodeToString(sum[:]) != m.Digest {
 				return fmt.Errorf("lease %d: payload digest mismatch", m.LeaseID)
 			}
-			st.add(func(x *Summary) { x.Leases++ })
+			again := s.id.held(m.Digest)
+			st.add(func(x *Summary) {
+				x.Leases++
+				if again {
+					x.LeasedAgain++
+				}
+			})
 			done := make(chan struct{})
 			s.mu.Lock()
 			s.leases[m.LeaseID] = done
@@ -480,9 +503,18 @@ func (s *session) lease(ctx context.Context, l *message, payload []byte, cancell
 		return
 	}
 	st.add(func(x *Summary) { x.Acks++ })
-	if b.ErrorReason != "" {
+	if b.ErrorReason != "" && (b.Lie == LieNever || s.shouldLie()) {
 		forget()
-		st.add(func(x *Summary) { x.Errors++ })
+		key := ""
+		if task, err := pipeline.DecodeTask(payload); err == nil {
+			key = ChunkKey(task)
+		}
+		st.add(func(x *Summary) {
+			// An injected error is a lie about the chunk too.
+			x.Errors++
+			x.Lies++
+			x.LiedOn[key]++
+		})
 		s.c.send(ctx, &message{Type: "error", LeaseID: l.LeaseID, Reason: b.ErrorReason, Count: 1}, nil)
 		return
 	}

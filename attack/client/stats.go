@@ -24,14 +24,17 @@ type Summary struct {
 	// FatalReasons are the first few distinct fatal reasons.
 	FatalReasons []string
 
-	Leases   int // leases received
-	Acks     int
-	Progress int // progress messages sent
-	Hoarded  int // leases held without ever answering
-	Cancels  int
-	Results  int // results sent
-	Errors   int // error messages sent
-	Lies     int // results that were forged
+	Leases int // leases received
+	// LeasedAgain counts leases of a chunk (payload digest) the identity
+	// had been leased before: the server gave a hoarder its chunk back.
+	LeasedAgain int
+	Acks        int
+	Progress    int // progress messages sent
+	Hoarded     int // leases held without ever answering
+	Cancels     int
+	Results     int // results sent
+	Errors      int // error messages sent
+	Lies        int // results that were forged
 	// LiedOn counts lies by ChunkKey of the task, so that a harness can
 	// tell which chunk of which record each lie was about.
 	LiedOn map[string]int

@@ -204,6 +204,8 @@ type Outcome struct {
 	AdversaryIdentities  int `json:"adversary_identities"`
 	AdversaryLeases      int `json:"adversary_leases"`
 	AdversaryRefused     int `json:"adversary_refused"`
+	// LeasedAgain counts leases of a chunk to an identity that had held it.
+	LeasedAgain int `json:"leased_again"`
 	// Memory, in MiB: the server's VmRSS before the attack and its VmHWM
 	// after.
 	RSSBeforeMB float64 `json:"rss_before_mb,omitempty"`
@@ -383,7 +385,7 @@ func (e *Env) Run(ctx context.Context, sc Scenario, strict bool) (*Outcome, erro
 	adv := stats.Snapshot()
 	o.Adversary = adv
 	o.AdversaryResults, o.AdversaryConnections, o.AdversaryIdentities = adv.Results, adv.Connections, adv.Identities
-	o.AdversaryLeases, o.AdversaryRefused = adv.Leases, adv.Refused
+	o.AdversaryLeases, o.AdversaryRefused, o.LeasedAgain = adv.Leases, adv.Refused, adv.LeasedAgain
 	o.Lies = adv.Lies
 	credit, wall := adv.MaxCredit()
 	o.MaxCredit, o.WallSeconds = credit, wall.Seconds()

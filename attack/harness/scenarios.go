@@ -95,6 +95,13 @@ func memoryAtMost(mb float64) func(*Outcome) error {
 	}
 }
 
+func neverLeasedAgain(o *Outcome) error {
+	if o.LeasedAgain > 0 {
+		return fmt.Errorf("%d leases of a chunk went to an identity that had already held it", o.LeasedAgain)
+	}
+	return nil
+}
+
 func check(name string, strict bool, fn func(*Outcome) error) Check {
 	return Check{Name: name, Strict: strict, Fn: fn}
 }
@@ -176,7 +183,7 @@ func Scenarios(short bool) []Scenario {
 		Name: "hoard-never-ack", About: "20 identities that take a lease each and never ack it",
 		Records: n(2, 2), Honest: 2, NeedsBaseline: true, Timeout: time.Duration(stall) * time.Second,
 		Groups: []Group{{Count: 20, Behaviour: client.Behaviour{Hoard: client.HoardNeverAck}}},
-		Checks: []Check{check("no stall", true, noStall), check("0 wrong", true, noWrong)},
+		Checks: []Check{check("no stall", true, noStall), check("0 wrong", true, noWrong), check("never leased again", true, neverLeasedAgain)},
 	})
 	scs = append(scs, Scenario{
 		Name: fmt.Sprintf("hoard-%d-connections", conns), About: fmt.Sprintf("%d connections (one identity each, one /24 each) holding one lease each with progress", conns),
@@ -189,6 +196,12 @@ func Scenarios(short bool) []Scenario {
 		Records: n(4, 2), Honest: 2, ErrorText: InjectedError,
 		Groups: []Group{{Count: 1, Behaviour: client.Behaviour{ErrorReason: InjectedError}}},
 		Checks: []Check{check("no failed analysis", false, noFailed), check("error text not shown", false, noLeak), check("0 wrong", false, noWrong)},
+	})
+	scs = append(scs, Scenario{
+		Name: "error-trusted", About: "1 identity honest for 12 verified verdicts, then answering with an error text",
+		Warmup: n(2, 1), Records: n(4, 2), Honest: 2, ErrorText: InjectedError,
+		Groups: []Group{{Count: 1, Behaviour: client.Behaviour{Lie: client.LieAfterTrusted, After: 12, ErrorReason: InjectedError}}},
+		Checks: []Check{check("no failed analysis", true, noFailed), check("error text not shown", true, noLeak)},
 	})
 	scs = append(scs, Scenario{
 		Name: "error-collude", About: "3 identities on many prefixes answering every lease with the same error text",
