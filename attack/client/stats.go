@@ -34,7 +34,7 @@ type Summary struct {
 	Cancels     int
 	Results     int // results sent
 	Errors      int // error messages sent
-	Lies        int // results that were forged
+	Lies        int // results that were forged, and injected errors
 	// LiedOn counts lies by ChunkKey of the task, so that a harness can
 	// tell which chunk of which record each lie was about.
 	LiedOn map[string]int
