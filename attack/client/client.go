@@ -31,7 +31,9 @@ const (
 	// LieAlways forges every output.
 	LieAlways
 	// LieAfterTrusted is honest until the identity has Behaviour.After
-	// verified verdicts, then forges every output.
+	// verified verdicts in a row, then forges every output until one is
+	// rejected; then it is honest again to rebuild its standing (a
+	// reputation that resets on a catch is earned back this way).
 	LieAfterTrusted
 	// LieRare forges one output in Behaviour.Every (the last of each run
 	// of Every answers), honest otherwise.
@@ -59,7 +61,7 @@ const (
 type Behaviour struct {
 	Lie   Lie
 	Forge Forge
-	// After is LieAfterTrusted's count of verified verdicts.
+	// After is LieAfterTrusted's count of verified verdicts in a row.
 	After int
 	// Every is LieRare's period.
 	Every int
@@ -126,7 +128,7 @@ type identity struct {
 	id       string // from welcome
 	secret   string // v1
 	key      ed25519.PrivateKey
-	verified int // verified verdicts seen
+	verified int // verified verdicts since the last rejected one
 	answered int // results sent
 	// leased are the payload digests this identity has been leased.
 	leased map[string]bool
@@ -457,8 +459,11 @@ func (s *session) run(ctx context.Context) error {
 func (s *session) verdict(m *message) bool {
 	b := s.v.cfg.Behaviour
 	s.id.mu.Lock()
-	if m.Verdict == "verified" {
+	switch m.Verdict {
+	case "verified":
 		s.id.verified++
+	case "rejected":
+		s.id.verified = 0 // caught: earn the standing back first
 	}
 	id := s.id.id
 	s.id.mu.Unlock()

@@ -334,3 +334,45 @@ func TestReconnects(t *testing.T) {
 		t.Errorf("stats refused %d rejected %d renewed %d, want 1 each", sn.Refused, sn.Rejected, sn.Renewed)
 	}
 }
+
+func TestLieSchedules(t *testing.T) {
+	run := func(b Behaviour, verdicts []string) string {
+		s := &session{v: &Volunteer{cfg: Config{Behaviour: b, Stats: &Stats{}}}, id: &identity{}}
+		out := ""
+		for _, v := range verdicts {
+			if v != "" {
+				s.verdict(&message{Type: "verdict", Verdict: v})
+				continue
+			}
+			if s.shouldLie() {
+				out += "L"
+			} else {
+				out += "h"
+			}
+		}
+		return out
+	}
+	// "" is an answer; a verdict name is that verdict arriving.
+	answers := func(n int, verdict string) []string {
+		var v []string
+		for range n {
+			v = append(v, "", verdict)
+		}
+		return v
+	}
+	trusted := Behaviour{Lie: LieAfterTrusted, After: 3}
+	seq := append(answers(4, "verified"), answers(2, "rejected")...)
+	seq = append(seq, answers(4, "verified")...)
+	if got := run(trusted, seq); got != "hhhLLhhhhL" {
+		t.Errorf("trusted-then-lying: %s, want hhhLLhhhhL (honest for 3 verified in a row, lying until caught, honest again)", got)
+	}
+	if got := run(Behaviour{Lie: LieRare, Every: 3}, answers(7, "verified")); got != "hhLhhLh" {
+		t.Errorf("rare 1 in 3: %s, want hhLhhLh", got)
+	}
+	if got := run(Behaviour{Lie: LieAlways}, answers(3, "rejected")); got != "LLL" {
+		t.Errorf("always: %s", got)
+	}
+	if got := run(Behaviour{}, answers(3, "verified")); got != "hhh" {
+		t.Errorf("never: %s", got)
+	}
+}
