@@ -104,6 +104,12 @@ type Config struct {
 	Behaviour Behaviour
 	// Stats collects what every volunteer sharing it did; required.
 	Stats *Stats
+	// Identity, if set, is shared with other Volunteers (one identity, many
+	// connections); nil makes a new one.
+	Identity *Identity
+	// BadSignature signs another nonce than the challenge's (v2): the
+	// server must refuse the hello.
+	BadSignature bool
 	// Seed makes ForgeSolo forgeries differ between volunteers.
 	Seed uint64
 	// MinBackoff is the first wait before reconnecting (200 ms when 0),
@@ -118,12 +124,13 @@ type Volunteer struct {
 	cfg   Config
 	reg   *pipeline.Registry
 	httpc *http.Client
-	id    *identity
+	id    *Identity
 }
 
-// identity is who the volunteer is to the server: v1 an id and a secret
-// the server issued, v2 an Ed25519 key.
-type identity struct {
+// Identity is who a volunteer is to the server: v1 an id and a secret the
+// server issued, v2 an Ed25519 key. Several Volunteers may share one (one
+// identity over many connections).
+type Identity struct {
 	mu       sync.Mutex
 	id       string // from welcome
 	secret   string // v1
@@ -136,7 +143,7 @@ type identity struct {
 
 // held records a lease's payload digest and reports whether this identity
 // had been leased it before.
-func (id *identity) held(digest string) bool {
+func (id *Identity) held(digest string) bool {
 	id.mu.Lock()
 	defer id.mu.Unlock()
 	if id.leased == nil {
@@ -163,15 +170,21 @@ func New(cfg Config) *Volunteer {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(cfg.LocalAddr)}
 	}
 	tr := &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}
-	return &Volunteer{cfg: cfg, reg: catalog.All(), httpc: &http.Client{Transport: tr}, id: newIdentity()}
+	id := cfg.Identity
+	if id == nil {
+		id = NewIdentity()
+	}
+	return &Volunteer{cfg: cfg, reg: catalog.All(), httpc: &http.Client{Transport: tr}, id: id}
 }
 
-func newIdentity() *identity {
+// NewIdentity makes a new identity: a fresh Ed25519 key (v2), no id yet
+// (v1: the first welcome issues one).
+func NewIdentity() *Identity {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		panic("client: " + err.Error()) // crypto/rand does not fail on Linux
 	}
-	return &identity{key: key}
+	return &Identity{key: key}
 }
 
 func (v *Volunteer) logf(format string, args ...any) {
@@ -202,7 +215,7 @@ func (v *Volunteer) Run(ctx context.Context) {
 			renew = true // a fatal or an application-defined ban: come back as someone else
 		}
 		if renew {
-			v.id = newIdentity()
+			v.id = NewIdentity()
 			v.cfg.Stats.add(func(s *Summary) { s.Renewed++ })
 			backoff = v.cfg.MinBackoff
 			continue
@@ -272,10 +285,17 @@ func (v *Volunteer) hello(nonce []byte) *message {
 	if v.cfg.Protocol >= 2 {
 		pub := v.id.key.Public().(ed25519.PublicKey)
 		h.PublicKey = b64(pub)
-		h.Signature = b64(ed25519.Sign(v.id.key, append([]byte(helloV2Prefix), nonce...)))
+		signed := nonce
+		if v.cfg.BadSignature {
+			signed = make([]byte, len(nonce))
+			rand.Read(signed)
+		}
+		h.Signature = b64(ed25519.Sign(v.id.key, append([]byte(helloV2Prefix), signed...)))
 		return h
 	}
+	v.id.mu.Lock()
 	h.VolunteerID, h.Secret = v.id.id, v.id.secret
+	v.id.mu.Unlock()
 	return h
 }
 
@@ -365,7 +385,7 @@ func (v *Volunteer) session(ctx context.Context) error {
 type session struct {
 	v         *Volunteer
 	c         *conn
-	id        *identity
+	id        *Identity
 	heartbeat time.Duration
 	mu        sync.Mutex
 	leases    map[int64]chan struct{} // closed on cancel

@@ -337,7 +337,7 @@ func TestReconnects(t *testing.T) {
 
 func TestLieSchedules(t *testing.T) {
 	run := func(b Behaviour, verdicts []string) string {
-		s := &session{v: &Volunteer{cfg: Config{Behaviour: b, Stats: &Stats{}}}, id: &identity{}}
+		s := &session{v: &Volunteer{cfg: Config{Behaviour: b, Stats: &Stats{}}}, id: &Identity{}}
 		out := ""
 		for _, v := range verdicts {
 			if v != "" {

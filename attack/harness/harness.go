@@ -121,11 +121,17 @@ func (p AddrPlan) addr(g, i int) string {
 	return fmt.Sprintf("127.%d.%d.%d", g+1, i%250+1, i/250+1)
 }
 
-// Group is Count hostile identities with one behaviour.
+// Group is Count hostile volunteers with one behaviour: Count identities,
+// or one identity over Count connections.
 type Group struct {
 	Count     int
 	Addrs     AddrPlan
 	Behaviour client.Behaviour
+	// SharedIdentity makes the Count volunteers one identity (the first
+	// connects alone, the others resume its identity).
+	SharedIdentity bool
+	// BadSignature signs the wrong nonce (protocol 2).
+	BadSignature bool
 }
 
 // Check is one target of a scenario. Strict checks are those the current
@@ -296,15 +302,25 @@ func (e *Env) Run(ctx context.Context, sc Scenario, strict bool) (*Outcome, erro
 	var wg sync.WaitGroup
 	total, partial := 0, 0
 	for g, grp := range sc.Groups {
+		var shared *client.Identity
+		if grp.SharedIdentity {
+			shared = client.NewIdentity()
+		}
 		for i := range grp.Count {
 			v := client.New(client.Config{Server: srv.Base, Protocol: e.Protocol, LocalAddr: grp.Addrs.addr(g, i),
-				Behaviour: grp.Behaviour, Stats: stats, Seed: uint64(1000*g + i + 1)})
+				Behaviour: grp.Behaviour, Stats: stats, Seed: uint64(1000*g + i + 1), Identity: shared, BadSignature: grp.BadSignature})
 			total++
 			if grp.Behaviour.PartialFrame > 0 {
 				partial++
 			}
 			wg.Add(1)
 			go func() { defer wg.Done(); v.Run(advCtx) }()
+			if shared != nil && i == 0 {
+				// v1 issues the identity in the first welcome: the other
+				// connections resume it.
+				before := total - 1
+				waitFor(ctx, 10*time.Second, func() bool { s := stats.Snapshot(); return s.Connections+s.Fatals+s.Refused > before })
+			}
 			if total%50 == 0 {
 				time.Sleep(20 * time.Millisecond) // let the server accept a burst before the next
 			}
@@ -316,7 +332,7 @@ func (e *Env) Run(ctx context.Context, sc Scenario, strict bool) (*Outcome, erro
 	}
 	defer stopAll()
 	// A server may refuse some (1013); they keep retrying in the background.
-	waitFor(ctx, 20*time.Second, func() bool { s := stats.Snapshot(); return s.Connections+s.Refused >= total })
+	waitFor(ctx, 20*time.Second, func() bool { s := stats.Snapshot(); return s.Connections+s.Refused+s.Fatals >= total })
 	if sc.Memory {
 		waitFor(ctx, 20*time.Second, func() bool { return stats.Snapshot().PartialFrames >= partial })
 		time.Sleep(time.Second) // let the server read what was sent

@@ -39,7 +39,7 @@ func TestShortForm(t *testing.T) {
 		}
 	}
 	env := &Env{Bin: bin, Tmp: tmp, MITDB: mitdb, Protocol: 1, Logf: t.Logf}
-	scs := Scenarios(true)
+	scs := Scenarios(true, env.Protocol)
 	if !strict {
 		scs = Default(scs)
 	}

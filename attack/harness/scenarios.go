@@ -102,13 +102,21 @@ func neverLeasedAgain(o *Outcome) error {
 	return nil
 }
 
+func allRefused(o *Outcome) error {
+	if o.AdversaryConnections > 0 || o.Adversary.Fatals == 0 {
+		return fmt.Errorf("%d connections welcomed, %d fatal answers; want every hello refused", o.AdversaryConnections, o.Adversary.Fatals)
+	}
+	return nil
+}
+
 func check(name string, strict bool, fn func(*Outcome) error) Check {
 	return Check{Name: name, Strict: strict, Fn: fn}
 }
 
-// Scenarios is the catalogue. short cuts the record counts for `make
+// Scenarios is the catalogue for the adversaries' protocol (1 or 2;
+// some attacks exist only in v2). short cuts the record counts for `make
 // test`; the full form is what docs/benchmarks.md reports.
-func Scenarios(short bool) []Scenario {
+func Scenarios(short bool, protocol int) []Scenario {
 	n := func(full, s int) int {
 		if short {
 			return s
@@ -191,6 +199,22 @@ func Scenarios(short bool) []Scenario {
 		Groups: []Group{{Count: conns, Behaviour: client.Behaviour{Hoard: client.HoardProgress}}},
 		Checks: []Check{check("no stall", true, noStall), check("0 wrong", true, noWrong)},
 	})
+	scs = append(scs, Scenario{
+		Name: "hoard-one-identity-100-connections", About: "1 identity over 100 connections (one /24), each holding one lease with progress",
+		Records: n(2, 2), Honest: 2, NeedsBaseline: true, Timeout: time.Duration(stall) * time.Second,
+		Groups: []Group{{Count: 100, Addrs: OnePrefix, SharedIdentity: true, Behaviour: client.Behaviour{Hoard: client.HoardProgress}}},
+		// Met on main: one identity gets at most one lease of a chunk, so
+		// the honest volunteers settle every chunk.
+		Checks: []Check{check("no stall", false, noStall), check("never leased again", false, neverLeasedAgain)},
+	})
+	if protocol >= 2 {
+		scs = append(scs, Scenario{
+			Name: "bad-signature", About: "5 identities whose hello signs another nonce than the challenge's",
+			Records: n(1, 1), Honest: 2,
+			Groups: []Group{{Count: 5, BadSignature: true, Behaviour: client.Behaviour{Lie: client.LieAlways}}},
+			Checks: []Check{check("every hello refused", false, allRefused), check("0 wrong", false, noWrong)},
+		})
+	}
 	scs = append(scs, Scenario{
 		Name: "error-one", About: "1 identity answering every lease with the same error text",
 		Records: n(4, 2), Honest: 2, ErrorText: InjectedError,

@@ -50,7 +50,7 @@ func run() error {
 	if *proto != 1 && *proto != 2 {
 		return fmt.Errorf("-protocol %d: want 1 or 2", *proto)
 	}
-	scs := harness.Scenarios(*short)
+	scs := harness.Scenarios(*short, *proto)
 	if *list {
 		for _, s := range scs {
 			fmt.Printf("%-24s %s\n", s.Name, s.About)
