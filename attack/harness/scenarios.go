@@ -203,9 +203,12 @@ func Scenarios(short bool, protocol int) []Scenario {
 		Name: "hoard-one-identity-100-connections", About: "1 identity over 100 connections (one /24), each holding one lease with progress",
 		Records: n(2, 2), Honest: 2, NeedsBaseline: true, Timeout: time.Duration(stall) * time.Second,
 		Groups: []Group{{Count: 100, Addrs: OnePrefix, SharedIdentity: true, Behaviour: client.Behaviour{Hoard: client.HoardProgress}}},
-		// Met on main: one identity gets at most one lease of a chunk, so
-		// the honest volunteers settle every chunk.
-		Checks: []Check{check("no stall", false, noStall), check("never leased again", false, neverLeasedAgain)},
+		// Strict: on main this stalls in about half the runs. The identity
+		// gets one lease of every chunk; its other connections stay hungry
+		// and grid.kickLocked gives up after 8 hungry sessions that cannot
+		// take the new work, so the honest volunteers are often never
+		// offered it (docs/benchmarks.md, "Adversaries").
+		Checks: []Check{check("no stall", true, noStall), check("never leased again", true, neverLeasedAgain)},
 	})
 	if protocol >= 2 {
 		scs = append(scs, Scenario{
@@ -236,9 +239,9 @@ func Scenarios(short bool, protocol int) []Scenario {
 	// The credit claimants are the only volunteers, so that each of their
 	// leases is answered and verified (two honest outputs agree).
 	scs = append(scs, Scenario{
-		Name: "credit-claim", About: "2 identities holding one lease at a time for 0.25 s, honest output, cpu_ms 1e9",
+		Name: "credit-claim", About: "2 identities holding one lease at a time for 0.15 s, honest output, cpu_ms 1e9",
 		Records: n(1, 1),
-		Groups:  []Group{{Count: 2, Behaviour: client.Behaviour{HoldFor: 250 * time.Millisecond, CPUMS: 1e9}}},
+		Groups:  []Group{{Count: 2, Behaviour: client.Behaviour{HoldFor: 150 * time.Millisecond, CPUMS: 1e9}}},
 		Checks:  []Check{check("credit ≤ wall time", false, creditWithinWall), check("all done", false, allDone), check("0 wrong", false, noWrong)},
 	})
 	scs = append(scs, Scenario{
