@@ -90,9 +90,14 @@ func TestForgeBeats(t *testing.T) {
 	}
 	s1 := decode(forgeOutput(task, out, ForgeSolo, 1))
 	s2 := decode(forgeOutput(task, out, ForgeSolo, 2))
-	if slices.Equal(s1, s2) || len(s1) != len(honest)-1 {
-		t.Errorf("solo forgeries of seeds 1 and 2: %d and %d beats of %d, and equal=%v; want one beat dropped each, at different places",
+	if slices.Equal(s1, s2) || len(s1) != len(honest) || len(s2) != len(honest) {
+		t.Errorf("solo forgeries of seeds 1 and 2: %d and %d beats of %d, and equal=%v; want one beat moved each, differently",
 			len(s1), len(s2), len(honest), slices.Equal(s1, s2))
+	}
+	// Seeds that pick the same beat still move it by different amounts.
+	n := uint64(len(honest) - 1)
+	if a, b := decode(forgeOutput(task, out, ForgeSolo, 1)), decode(forgeOutput(task, out, ForgeSolo, 1+n)); slices.Equal(a, b) {
+		t.Error("seeds 1 and 1+len-1 forged alike")
 	}
 	for _, f := range [][]int64{c1, s1, s2} {
 		if !slices.IsSorted(f) || slices.Equal(f, honest) {

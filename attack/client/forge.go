@@ -27,8 +27,9 @@ const (
 	// flipped.
 	ForgeCollude Forge = iota
 	// ForgeSolo forges differently in each identity (by its seed), so
-	// independent liars never agree with each other: one beat dropped (or
-	// one byte flipped) at a position chosen by the seed.
+	// independent liars never agree with each other: one beat moved later
+	// by 1 + seed%7 samples (or one byte flipped) at a position chosen by
+	// the seed.
 	ForgeSolo
 )
 
@@ -70,8 +71,15 @@ func forgeBeats(task *pipeline.Task, beats []int64, mode Forge, seed uint64) []i
 	var kept []int64
 	switch mode {
 	case ForgeSolo:
-		drop := int(seed % uint64(len(beats)))
-		kept = append(append(kept, beats[:drop]...), beats[drop+1:]...)
+		if len(beats) == 1 {
+			return nil
+		}
+		// Never the last beat, which may sit just before the end of the
+		// owned samples; the next beat is a refractory period (hundreds of
+		// milliseconds) away, so the order holds.
+		kept = append(kept, beats...)
+		i := int(seed % uint64(len(beats)-1))
+		kept[i] += int64(1 + seed%7)
 	default:
 		for i, b := range beats {
 			if i%2 == 0 {
