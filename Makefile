@@ -11,7 +11,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +dirty)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: help run build test unit wasmtest fmacheck check generate wasm bench e2e clean
+.PHONY: help run build test unit wasmtest fmacheck check generate wasm bench e2e attack clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ bench: ## benchmarks: pipeline native and wasm, coordinator (figures go to docs/
 	$(GO) test -run '^$$' -bench . -benchmem ./algorithms/...
 	GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench . -exec="$(WASM_EXEC)" ./algorithms/catalog/
 	$(GO) run ./cmd/pulsegrid bench coordinator --volunteers 1000 --duration 10s
+
+attack: ## adversarial volunteers against a real serve, every scenario (docs/benchmarks.md, "Adversaries"); ATTACK_ARGS='-run NAME -strict -protocol 2 -json F'
+	$(GO) run ./attack/cmd/attack $(ATTACK_ARGS)
 
 clean: ## remove build output
 	rm -rf bin static/worker.wasm static/worker.wasm.gz static/wasm_exec.js
