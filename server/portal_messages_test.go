@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -59,24 +60,27 @@ func TestMessagesSayEachThingOnce(t *testing.T) {
 			fits[name+" "+c.AttrOr("data-algorithm", "")] = c.AttrOr("data-fits", "") + " " + strings.TrimSpace(c.Text())
 		})
 	})
+	// Uploads are named neutrally, in upload order (server/naming.go).
+	day := time.Now().UTC().Format(time.DateOnly)
+	ward, mit := "Recording "+day+" #1", "Recording "+day+" #2"
 	for key, want := range map[string]string{
-		"ward ecg.beats@1":      "false",
-		"ward vitals.summary@1": "true",
-		"100 ecg.beats@1":       "true",
-		"100 ecg.hrv@1":         "true",
-		"ward vitals.alarms@1":  "true",
-		"100 vitals.alarms@1":   "false",
+		ward + " ecg.beats@1":      "false",
+		ward + " vitals.summary@1": "true",
+		mit + " ecg.beats@1":       "true",
+		mit + " ecg.hrv@1":         "true",
+		ward + " vitals.alarms@1":  "true",
+		mit + " vitals.alarms@1":   "false",
 	} {
 		if got := fits[key]; !strings.HasPrefix(got, want) {
 			t.Errorf("fit of %s: got %q, want %s", key, got, want)
 		}
 	}
-	if got := fits["ward ecg.beats@1"]; !strings.Contains(got, "no ECG channel") {
+	if got := fits[ward+" ecg.beats@1"]; !strings.Contains(got, "no ECG channel") {
 		t.Errorf("ecg.beats@1 on a vitals log: got %q, want the reason", got)
 	}
 	start := b.post("/analyses", url.Values{"algorithm": {"ecg.beats@1"}, "dataset": {fmt.Sprint(ds)}, "priority": {"routine"}})
 	flash := b.follow(start.location()).text("flash")
-	if !strings.Contains(flash, "ecg.beats@1 on ward") || strings.Contains(flash, "dataset "+fmt.Sprint(ds)) || strings.Count(flash, "ecg.beats@1") != 1 {
+	if !strings.Contains(flash, "ecg.beats@1 on "+ward) || strings.Contains(flash, "dataset "+fmt.Sprint(ds)) || strings.Count(flash, "ecg.beats@1") != 1 {
 		t.Errorf("analysis that cannot start: flash %q, want the algorithm once and the recording by name", flash)
 	}
 }

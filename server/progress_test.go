@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -229,15 +230,17 @@ func TestBatchPageBeforeDone(t *testing.T) {
 	if res := b.get(fmt.Sprintf("/analyses/%d/result", ids[0])); res.status != 200 {
 		t.Errorf("portal result when done: got %d, want 200", res.status)
 	}
-	// Downloads are named after the recording; the beats CSV leaves the
+	// Downloads are named after the recording (its neutral dataset name:
+	// the file stem may identify a patient); the beats CSV leaves the
 	// first beat's rr and hr empty (there is no interval before it).
 	atr := b.get(fmt.Sprintf("/analyses/%d/download?format=wfdb", ids[0]))
-	if cd := atr.header.Get("Content-Disposition"); atr.status != 200 || cd != `attachment; filename="119.atr"` {
-		t.Errorf("WFDB download: got %d %q, want 119.atr", atr.status, cd)
+	named := regexp.MustCompile(`^attachment; filename="Recording_\d{4}-\d\d-\d\d__\d+`)
+	if cd := atr.header.Get("Content-Disposition"); atr.status != 200 || !named.MatchString(cd) || !strings.HasSuffix(cd, `.atr"`) {
+		t.Errorf("WFDB download: got %d %q, want named after the recording", atr.status, cd)
 	}
 	csv := b.get(fmt.Sprintf("/analyses/%d/download?format=csv", ids[0]))
 	lines := strings.SplitN(string(csv.body), "\n", 4)
-	if cd := csv.header.Get("Content-Disposition"); !strings.Contains(cd, fmt.Sprintf(`filename="119-analysis-%d.csv"`, ids[0])) {
+	if cd := csv.header.Get("Content-Disposition"); !named.MatchString(cd) || !strings.HasSuffix(cd, fmt.Sprintf(`-analysis-%d.csv"`, ids[0])) {
 		t.Errorf("CSV download named %q", cd)
 	}
 	if len(lines) < 3 || lines[0] != "sample,time_s,rr_s,hr_bpm" || !strings.HasSuffix(lines[1], ",,") || strings.HasSuffix(lines[2], ",,") {

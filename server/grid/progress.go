@@ -58,7 +58,9 @@ func (g *Grid) ProgressDetail(id int64) (ProgressDetail, bool) {
 		case len(c.leases) > 0:
 			d.Running++
 			for _, l := range c.leases {
-				working[l.s.vol] = true
+				if !l.s.vol.auditor {
+					working[l.s.vol] = true
+				}
 			}
 		case len(c.results) > 0:
 			d.AwaitingReplica++
@@ -73,7 +75,7 @@ func (g *Grid) ProgressDetail(id int64) (ProgressDetail, bool) {
 	connected := map[*volunteer]bool{}
 	var able []*Session
 	for s := range g.sessions {
-		if s.closed || !s.algs[a.alg.Name()] || (a.trustedOnly && !s.vol.local && !s.vol.enrolled) {
+		if s.closed || s.vol.auditor || !s.algs[a.alg.Name()] || (a.trustedOnly && !s.vol.local && !s.vol.enrolled) {
 			continue
 		}
 		connected[s.vol] = true
