@@ -33,11 +33,16 @@ const (
 	readPiece = 64 << 10
 )
 
-// resultBudget bounds the bytes of result frames being received, over all
-// connections: a client that announces large frames and sends them slowly
-// holds at most this much of the server's memory together with everyone
-// else (docs/security.md).
-var resultBudget = semaphore.NewWeighted(64 << 20)
+// resultBudget bounds the bytes of large result frames being received,
+// over all connections: clients that announce large frames and send them
+// slowly hold at most this much of the server's memory together
+// (docs/security.md). Frames of at most smallResult bytes (every chunk
+// output of the shipped algorithms but the longest) are read without it,
+// so such clients cannot hold up honest results.
+var resultBudget = semaphore.NewWeighted(24 << 20)
+
+// smallResult is the largest result frame read outside resultBudget.
+const smallResult = 64 << 10
 
 // handleVolunteerSocket upgrades to the volunteer protocol (docs/protocol.md).
 func handleVolunteerSocket(d Deps) http.Handler {
@@ -252,10 +257,12 @@ func readVolunteer(ctx context.Context, conn *websocket.Conn, sess *grid.Session
 func readOutput(ctx context.Context, conn *websocket.Conn, size int) ([]byte, error) {
 	rctx, cancel := context.WithTimeout(ctx, resultTimeout)
 	defer cancel()
-	if err := resultBudget.Acquire(rctx, int64(size)); err != nil {
-		return nil, fmt.Errorf("result of %d bytes: no room to receive it in time: %w", size, err)
+	if size > smallResult {
+		if err := resultBudget.Acquire(rctx, int64(size)); err != nil {
+			return nil, fmt.Errorf("result of %d bytes: no room to receive it in time: %w", size, err)
+		}
+		defer resultBudget.Release(int64(size))
 	}
-	defer resultBudget.Release(int64(size))
 	typ, r, err := conn.Reader(rctx)
 	if err != nil {
 		return nil, err

@@ -332,9 +332,12 @@ func (v *Volunteer) session(ctx context.Context) error {
 		if ch.Type != "challenge" {
 			return fmt.Errorf("first message %q, want challenge (is the server protocol v1?)", ch.Type)
 		}
-		if nonce, err = base64.RawURLEncoding.DecodeString(ch.Nonce); err != nil || len(nonce) != 32 {
+		if raw, err := base64.RawURLEncoding.DecodeString(ch.Nonce); err != nil || len(raw) != 32 {
 			return fmt.Errorf("challenge nonce %q is not 32 bytes of unpadded base64url", ch.Nonce)
 		}
+		// docs/protocol.md: the signed bytes are the prefix and the nonce
+		// string exactly as received.
+		nonce = []byte(ch.Nonce)
 	}
 	if err := c.send(ctx, v.hello(nonce), nil); err != nil {
 		return err

@@ -247,7 +247,7 @@ func TestProtocolV2(t *testing.T) {
 		t.Errorf("v2 hello %+v: want version 2, a 32-byte public_key, no volunteer_id or secret", h)
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(h.Signature)
-	if err != nil || !ed25519.Verify(s.pub, append([]byte("pulsegrid-hello-v2\n"), nonce...), sig) {
+	if err != nil || !ed25519.Verify(s.pub, append([]byte("pulsegrid-hello-v2\n"), base64.RawURLEncoding.EncodeToString(nonce)...), sig) {
 		t.Errorf("signature %q does not verify over the prefix and the nonce (%v)", h.Signature, err)
 	}
 	if !slices.Contains(h.Algorithms, ecg.BeatsName) {

@@ -20,7 +20,7 @@ const (
 	maxPayload = 32<<20 + 1024
 	// MaxOutput is the largest result frame the server reads (8 MiB).
 	MaxOutput = 8 << 20
-	// helloV2Prefix is signed, followed by the challenge's nonce bytes.
+	// helloV2Prefix is signed, followed by the challenge's nonce string as received.
 	helloV2Prefix = "pulsegrid-hello-v2\n"
 	// statusTryAgainLater is websocket close status 1013: the server is at
 	// a capacity or per-network cap; back off.
