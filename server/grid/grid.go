@@ -149,6 +149,7 @@ type need uint8
 
 const (
 	needNone        need = iota
+	needTieBreak         // outputs disagree: anyone may vote, and the auditors are asked to
 	needEstablished      // agreement among volunteers none of whom is established
 	needTrusted          // errors, or a dispute the replica cap cannot settle: a trusted worker decides
 )

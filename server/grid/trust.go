@@ -83,8 +83,11 @@ func (g *Grid) caughtLocked(v *volunteer, why string, fix *store.ChunkOutput) {
 		g.log.Warn("volunteer caught", "volunteer", v.rec.ID, "why", why, "banned_until", v.rec.BannedUntil)
 	}
 	v.dirty = true
+	// Its networks are suspended too, unless one network may verify
+	// itself (AllowSameNetwork): then its neighbours are the honest
+	// volunteers the operator counts on.
 	nets := map[string]bool{}
-	for _, s := range g.sessionsLocked(func(s *Session) bool { return s.vol == v }) {
+	for _, s := range g.sessionsLocked(func(s *Session) bool { return s.vol == v && !g.cfg.AllowSameNetwork }) {
 		nets[s.net] = true
 	}
 	for net := range nets {

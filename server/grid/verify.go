@@ -21,7 +21,8 @@ import (
 //
 // Agreement among fresh identities only is not enough: the chunk then
 // waits for an established volunteer or an auditor to vote, so identities
-// made for the purpose cannot settle anything among themselves. Errors are
+// made for the purpose cannot settle anything among themselves. A dispute
+// takes a further vote from anyone, and the auditors are asked to give one. Errors are
 // an outcome like an output, but one that only a trusted worker can
 // accept: when volunteers agree that a chunk fails, an auditor runs it, and
 // the chunk fails with the reason the server's own run gives. Disagreement
@@ -96,8 +97,15 @@ func (g *Grid) evaluateLocked(c *chunk) {
 			completable = true // any further vote from another network settles it
 		}
 	}
-	if waitsEstablished && !completable && c.needs == needNone {
+	switch {
+	case c.needs != needNone:
+	case waitsEstablished && !completable:
 		c.needs = needEstablished
+	case len(groups) > 1:
+		// A dispute: any further vote may settle it, and the auditors are
+		// asked too, so that a chunk every connected volunteer has already
+		// computed does not wait for ever.
+		c.needs = needTieBreak
 	}
 	if len(c.results) >= g.cfg.MaxReplicas {
 		c.needs = needTrusted // no agreement within the cap: a trusted worker decides
