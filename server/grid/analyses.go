@@ -190,7 +190,7 @@ func (g *Grid) newAnalysis(alg pipeline.Algorithm, chunks []pipeline.Chunk) (*an
 			a.spill.Close()
 			return nil, err
 		}
-		a.chunks = append(a.chunks, &chunk{a: a, spec: chunks[i].Spec, payload: p, digest: canon.Digest(b), held: map[*volunteer]bool{}})
+		a.chunks = append(a.chunks, &chunk{a: a, spec: chunks[i].Spec, payload: p, digest: canon.Digest(b), held: map[string]bool{}})
 	}
 	return a, nil
 }

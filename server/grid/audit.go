@@ -39,6 +39,7 @@ type check struct {
 	index      int
 	voters     []string
 	nets       []string // of the voters
+	held       []string // every identity that was leased the chunk: never given it as a known answer
 	c          *chunk   // while its analysis is in memory
 	// For ringers: identities and networks that have computed it.
 	touchedVols map[string]bool
@@ -86,7 +87,7 @@ func (g *Grid) sampleAuditLocked(c *chunk, gr *group, onTrust bool) {
 	c.audited = true
 	g.auditBytes += len(body)
 	g.auditQ = append(g.auditQ, &check{alg: c.a.alg.Name(), payload: body, digest: c.digest, want: c.outDig,
-		analysisID: c.a.id, index: c.spec.Index, voters: slices.Clone(c.voters), nets: gr.netList(), c: c})
+		analysisID: c.a.id, index: c.spec.Index, voters: slices.Clone(c.voters), nets: gr.netList(), held: heldList(c), c: c})
 	g.kickLocked()
 }
 
@@ -189,7 +190,7 @@ func (g *Grid) auditorsIdleLocked() {
 	if len(g.needQ) == 0 && len(g.auditQ) == 0 {
 		return
 	}
-	for s := range g.hungry {
+	for s := range g.hungryEst {
 		if s.vol.local {
 			g.dispatchLocked(s)
 		}

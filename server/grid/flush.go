@@ -119,6 +119,9 @@ func (g *Grid) saveVolunteers(all bool) {
 			vs = append(vs, v.rec)
 			v.dirty = false
 		}
+		if !v.local && v.conns == 0 {
+			delete(g.vols, v.rec.ID) // kept by liveVolLocked until saved
+		}
 	}
 	g.mu.Unlock()
 	if len(vs) > 0 {

@@ -73,6 +73,7 @@ type Grid struct {
 	byPrio     [3][]*analysis
 	sessions   map[*Session]struct{}
 	hungry     map[*Session]struct{}
+	hungryEst  map[*Session]struct{} // the hungry sessions of established volunteers and trusted workers: kicked first
 	leases     map[int64]*lease
 	vols       map[string]*volunteer
 	nets       map[string]*network
@@ -131,13 +132,13 @@ type chunk struct {
 	state   chunkState
 	leases  []*lease
 	results []replica
-	held    map[*volunteer]bool // every identity ever leased this chunk: never leased to again
-	entered bool                // has been leased at least once (left the fresh queue)
-	inMore  bool                // has a live entry in a.more
-	inNeed  bool                // is in g.needQ
-	qseq    uint32              // the live entry of this chunk in a.more has this seq
-	single  *volunteer          // may settle the chunk alone (trusted, no spot check)
-	needs   need                // who must still vote before an output can be accepted
+	held    map[string]bool // ids of every identity ever leased this chunk: never leased to again
+	entered bool            // has been leased at least once (left the fresh queue)
+	inMore  bool            // has a live entry in a.more
+	inNeed  bool            // is in g.needQ
+	qseq    uint32          // the live entry of this chunk in a.more has this seq
+	single  *volunteer      // may settle the chunk alone (trusted, no spot check)
+	needs   need            // who must still vote before an output can be accepted
 	output  []byte
 	outDig  string
 	voters  []string // ids of who settled it: all of it is reopened if one of them is caught
@@ -194,6 +195,7 @@ type volunteer struct {
 	secPerMB float64 // measured compute speed, EWMA; 0 until measured
 	conns    int
 	unacked  int
+	window   int // unacked leases it may hold now: grows with acks, falls to 1 when one times out
 	dirty    bool
 }
 
@@ -206,7 +208,7 @@ func New(st store.Store, reg *pipeline.Registry, cfg Config) *Grid {
 	cfg.defaults()
 	g := &Grid{
 		cfg: cfg, store: st, reg: reg, log: cfg.Logger, now: cfg.Now,
-		analyses: map[int64]*analysis{}, sessions: map[*Session]struct{}{}, hungry: map[*Session]struct{}{},
+		analyses: map[int64]*analysis{}, sessions: map[*Session]struct{}{}, hungry: map[*Session]struct{}{}, hungryEst: map[*Session]struct{}{},
 		leases: map[int64]*lease{}, vols: map[string]*volunteer{}, nets: map[string]*network{}, owners: map[int64]uint64{},
 		costs:     map[string]*cost{},
 		nextLease: time.Now().UnixMilli() << 8, // unique across restarts: stale leases never match

@@ -356,6 +356,7 @@ func TestPriorityFairShareInterleaving(t *testing.T) {
 		if l == nil {
 			break
 		}
+		v.s.Handle(&protocol.Message{Type: protocol.TypeAck, LeaseID: l.LeaseID}, nil)
 		got = append(got, int(v.payload(l).Channels[0].Samples[0]))
 	}
 	want := "4 4 4 1 3 1 3 1 3 1 2 1 2 2 2 2"
@@ -766,19 +767,24 @@ func TestConnectionCaps(t *testing.T) {
 	}
 }
 
-// TestUnackedLeasesCapped: a connection that never acks holds at most
-// MaxUnacked leases, so hoarders cannot take a queue.
+// TestUnackedLeasesCapped: an identity that does not ack holds few
+// leases: 2 at first, one more per ack, never more than MaxUnacked, so
+// hoarders cannot take a queue.
 func TestUnackedLeasesCapped(t *testing.T) {
 	e := newEnv(t, quiet(Config{Quorum: 1, MaxUnacked: 4}))
 	e.analysis(e.owner("a@x"), 1, 200, "routine", false) // 20 chunks
 	v := e.connect("", "")
 	v.s.Handle(&protocol.Message{Type: protocol.TypeRequest, Count: 100}, nil)
-	if got := len(v.leases()); got != 4 {
-		t.Fatalf("leases without ack: got %d, want 4", got)
+	ackAll := func() {
+		for _, l := range v.leases() {
+			v.s.Handle(&protocol.Message{Type: protocol.TypeAck, LeaseID: l.LeaseID}, nil)
+		}
 	}
-	v.s.Handle(&protocol.Message{Type: protocol.TypeAck, LeaseID: v.leases()[0].LeaseID}, nil)
-	if got := len(v.leases()); got != 5 {
-		t.Errorf("after one ack: got %d leases, want 5", got)
+	for i, want := range []int{2, 6, 10, 14} { // window 2, then 4 (2 acks), then capped at 4
+		if got := len(v.leases()); got != want {
+			t.Fatalf("round %d: %d leases in all, want %d", i, got, want)
+		}
+		ackAll()
 	}
 }
 
@@ -812,8 +818,41 @@ func TestLeaseDeadlines(t *testing.T) {
 	if h.take() != nil {
 		t.Error("the chunk was leased again to the identity that held it")
 	}
-	if o := e.connect("", ""); o.take() == nil {
-		t.Error("the expired chunk was not offered to another volunteer")
+	h.s.Close() // all its connections gone: its record is dropped from memory
+	if again := e.connectKey(h.key, "", ""); again.take() != nil {
+		t.Error("the chunk was leased again to the identity that held it, after it reconnected")
+	}
+	if o := e.connect("", ""); o.take() != nil {
+		t.Error("a chunk whose lease stalled went to a fresh identity (the next hoarder in line)")
+	}
+	o := e.connect("", "")
+	o.setStanding(3)
+	if o.take() == nil {
+		t.Error("the expired chunk was not offered to an established volunteer")
+	}
+}
+
+// TestAckTimeoutShrinksWindow: an identity that lets leases time out
+// without an ack holds one lease at a time after that.
+func TestAckTimeoutShrinksWindow(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1e9, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := newEnv(t, quiet(Config{Quorum: 1, AckTimeout: 5 * time.Second, Now: clock}))
+	e.analysis(e.owner("a@x"), 1, 200, "routine", false) // 20 chunks
+	v := e.connect("", "")
+	v.s.Handle(&protocol.Message{Type: protocol.TypeRequest, Count: 100}, nil)
+	if got := len(v.leases()); got != 2 {
+		t.Fatalf("a new identity got %d leases without an ack, want 2", got)
+	}
+	mu.Lock()
+	now = now.Add(6 * time.Second)
+	mu.Unlock()
+	e.g.mu.Lock()
+	e.g.reapLocked(clock())
+	e.g.mu.Unlock()
+	if got := len(v.leases()); got != 3 {
+		t.Errorf("after its acks timed out it holds %d leases in all, want 3 (one more)", got)
 	}
 }
 

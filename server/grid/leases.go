@@ -31,7 +31,7 @@ func (g *Grid) issueLocked(s *Session, c *chunk) {
 		c.entered = true
 	}
 	c.leases = append(c.leases, l)
-	c.held[s.vol] = true
+	c.held[s.vol.rec.ID] = true
 	g.track(s, l)
 	a.inflight[c] = struct{}{}
 	s.lastDataset = a.dataset
@@ -69,6 +69,9 @@ func (g *Grid) track(s *Session, l *lease) {
 func (g *Grid) ackLocked(l *lease, now time.Time) {
 	l.acked, l.beat = now, now
 	g.releaseUnackedLocked(l)
+	if v := l.s.vol; v.window < g.cfg.MaxUnacked {
+		v.window++
+	}
 	g.kickLocked() // room for another lease of this identity or network
 }
 
@@ -119,7 +122,19 @@ func (g *Grid) expireLocked(l *lease, reason string) {
 	g.removeLeaseLocked(l)
 	l.s.sendLocked(&protocol.Message{Type: protocol.TypeCancel, LeaseID: l.id, Reason: reason}, nil)
 	if l.check == nil {
+		g.stalledLocked(l.c)
 		g.requeueLocked(l.c)
+	}
+}
+
+// stalledLocked: a lease of c was overdue or expired. Hoarders come in
+// numbers (a thousand fresh identities each holding a chunk), so the
+// chunk now goes only to a volunteer with a record or to the auditors,
+// never to the next fresh identity in line.
+func (g *Grid) stalledLocked(c *chunk) {
+	if c.state == chunkOpen && !c.a.gone && c.needs == needNone {
+		c.needs = needEstablished
+		g.needVoteLocked(c)
 	}
 }
 
@@ -156,6 +171,7 @@ func (g *Grid) reapLocked(now time.Time) {
 	for _, l := range g.leases {
 		switch {
 		case l.acked.IsZero() && now.Sub(l.issued) > g.cfg.AckTimeout:
+			l.s.vol.window = 1
 			g.expireLocked(l, "lease expired: not acknowledged in time")
 		case now.After(l.deadline):
 			g.expireLocked(l, "lease expired: deadline passed")
@@ -163,6 +179,7 @@ func (g *Grid) reapLocked(now time.Time) {
 			g.expireLocked(l, "lease expired: no progress")
 		case l.check == nil && g.overdueLocked(l, now) && !l.overdue:
 			l.overdue = true
+			g.stalledLocked(l.c)
 			g.requeueLocked(l.c)
 		}
 	}

@@ -36,6 +36,9 @@ func (p *ringerPool) offer(k *check) {
 	for _, id := range k.voters {
 		r.touchedVols[id] = true
 	}
+	for _, id := range k.held {
+		r.touchedVols[id] = true
+	}
 	for _, n := range k.nets {
 		r.touchedNets[n] = true
 	}
@@ -88,7 +91,16 @@ func (g *Grid) offerChunkLocked(c *chunk, gr *group) {
 		return
 	}
 	g.ringers.offer(&check{alg: c.a.alg.Name(), payload: body, digest: c.digest, want: c.outDig, analysisID: c.a.id,
-		index: c.spec.Index, voters: c.voters, nets: gr.netList()})
+		index: c.spec.Index, voters: c.voters, nets: gr.netList(), held: heldList(c)})
+}
+
+// heldList is the ids of every identity leased c.
+func heldList(c *chunk) []string {
+	out := make([]string, 0, len(c.held))
+	for id := range c.held {
+		out = append(out, id)
+	}
+	return out
 }
 
 func (gr *group) netList() []string {

@@ -62,7 +62,7 @@ func (q *queue) pop() {
 func (g *Grid) dispatchLocked(s *Session) bool {
 	got := false
 	if g.bannedLocked(s) {
-		delete(g.hungry, s)
+		g.fedLocked(s)
 		return false
 	}
 	for s.credits > 0 && !s.closed && !g.closed && g.roomLocked(s) {
@@ -82,16 +82,16 @@ func (g *Grid) dispatchLocked(s *Session) bool {
 			}
 		}
 		if c == nil {
-			g.hungry[s] = struct{}{}
+			g.hungryLocked(s)
 			return got
 		}
 		g.issueLocked(s, c)
 		got = true
 	}
 	if s.credits == 0 || s.closed {
-		delete(g.hungry, s)
+		g.fedLocked(s)
 	} else {
-		g.hungry[s] = struct{}{} // waits for room (an ack) or work
+		g.hungryLocked(s) // waits for room (an ack) or work
 	}
 	return got
 }
@@ -99,26 +99,47 @@ func (g *Grid) dispatchLocked(s *Session) bool {
 // roomLocked: s may take another lease now. Unacknowledged leases are
 // capped per identity and per network, so that connections which never
 // ack cannot take a queue hostage; in-process workers are not capped.
+// An identity's own cap starts at 2 and grows by one with each ack (slow
+// start): one that lets an ack time out is back to one lease in flight.
 func (g *Grid) roomLocked(s *Session) bool {
 	if s.vol.local {
 		return true
 	}
-	return s.vol.unacked < g.cfg.MaxUnacked && g.nets[s.net].leases < 4*g.cfg.MaxUnacked
+	return s.vol.unacked < min(s.vol.window, g.cfg.MaxUnacked) && g.nets[s.net].leases < 4*g.cfg.MaxUnacked
 }
 
 // kickLocked offers work to idle sessions, after work appeared or room
 // was freed. It stops after a few sessions found nothing, so one event
 // costs bounded time however many volunteers wait.
 func (g *Grid) kickLocked() {
-	misses := 0
-	for s := range g.hungry {
-		if !g.dispatchLocked(s) {
-			misses++
-			if misses >= 16 {
-				return
+	// Established volunteers first: work that waits for them (a stalled
+	// chunk, a fresh group's agreement) must not be lost behind a crowd of
+	// fresh identities that cannot take it.
+	for _, set := range []map[*Session]struct{}{g.hungryEst, g.hungry} {
+		misses := 0
+		for s := range set {
+			if !g.dispatchLocked(s) {
+				misses++
+				if misses >= 16 {
+					break
+				}
 			}
 		}
 	}
+}
+
+// hungryLocked marks s as waiting for work or room.
+func (g *Grid) hungryLocked(s *Session) {
+	g.hungry[s] = struct{}{}
+	if g.establishedLocked(s.vol) {
+		g.hungryEst[s] = struct{}{}
+	}
+}
+
+// fedLocked: s waits for nothing (no credits, closed or banned).
+func (g *Grid) fedLocked(s *Session) {
+	delete(g.hungry, s)
+	delete(g.hungryEst, s)
 }
 
 // pickLocked chooses the next chunk for s, or nil. Trusted workers first
@@ -246,7 +267,7 @@ const (
 // live lease of c comes from s's network (unless AllowSameNetwork), and,
 // when c waits for an established vote, s can give one.
 func (g *Grid) eligibleLocked(c *chunk, s *Session) eligibility {
-	if c.held[s.vol] {
+	if c.held[s.vol.rec.ID] {
 		return never
 	}
 	if !g.cfg.AllowSameNetwork {
@@ -298,9 +319,11 @@ func (g *Grid) endGameLocked(s *Session) *chunk {
 // typically take. It stops counting towards its chunk's replicas, so the
 // chunk is offered again (a hoarder cannot hold it until its deadline).
 func (g *Grid) overdueLocked(l *lease, now time.Time) bool {
-	limit := max(4*l.c.a.chunkTime, 2*time.Second)
+	limit := max(4*l.c.a.chunkTime, time.Second)
 	if l.acked.IsZero() {
-		limit = g.cfg.AckTimeout
+		// An honest volunteer acks on receipt: a second without one is
+		// enough to offer the chunk to someone else (the lease lives on).
+		limit = min(g.cfg.AckTimeout, time.Second)
 	}
 	return now.Sub(l.issued) > limit
 }

@@ -84,6 +84,21 @@ const (
 	auditor        // a trusted in-process worker that only verifies (audit.go)
 )
 
+// liveVolLocked is the one in-memory record of v's identity. A result
+// outlives the connection that sent it: its identity may have reconnected
+// since (with a new record) or be gone (then v is kept until it is saved),
+// and standing earned or lost must land on the record that is saved.
+func (g *Grid) liveVolLocked(v *volunteer) *volunteer {
+	if v.local {
+		return v
+	}
+	if o := g.vols[v.rec.ID]; o != nil {
+		return o
+	}
+	g.vols[v.rec.ID] = v
+	return v
+}
+
 func (g *Grid) connect(hello *protocol.Message, rec store.Volunteer, enrolledBy int64, addr string, send Sender, kind int) (*Session, *protocol.Message, error) {
 	local := kind != remote
 	g.mu.Lock()
@@ -94,7 +109,7 @@ func (g *Grid) connect(hello *protocol.Message, rec store.Volunteer, enrolledBy 
 	now := g.now()
 	v := g.vols[rec.ID]
 	if v == nil {
-		v = &volunteer{rec: rec, local: local, auditor: kind == auditor}
+		v = &volunteer{rec: rec, local: local, auditor: kind == auditor, window: 2}
 		g.decayLocked(v, now)
 	}
 	net := g.cfg.networkOf(addr)
@@ -329,7 +344,7 @@ func (g *Grid) closeLocked(s *Session) {
 	}
 	s.closed = true
 	delete(g.sessions, s)
-	delete(g.hungry, s)
+	g.fedLocked(s)
 	if !s.vol.auditor {
 		g.metrics.Connected.Dec()
 	}

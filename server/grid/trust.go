@@ -106,7 +106,7 @@ func (g *Grid) caughtLocked(v *volunteer, why string, fix *store.ChunkOutput) {
 				g.requeueLocked(l.c)
 			}
 		}
-		delete(g.hungry, s)
+		g.fedLocked(s)
 	}
 	// Its results still waiting for a second opinion count for nothing.
 	for _, a := range g.analyses {
@@ -135,10 +135,10 @@ func (g *Grid) caughtLocked(v *volunteer, why string, fix *store.ChunkOutput) {
 
 // dropResultsLocked removes v's results from an open chunk.
 func (g *Grid) dropResultsLocked(c *chunk, v *volunteer) {
-	if c.state != chunkOpen || !slices.ContainsFunc(c.results, func(r replica) bool { return r.vol == v }) {
+	if c.state != chunkOpen || !slices.ContainsFunc(c.results, func(r replica) bool { return r.vol.rec.ID == v.rec.ID }) {
 		return
 	}
-	c.results = slices.DeleteFunc(c.results, func(r replica) bool { return r.vol == v })
+	c.results = slices.DeleteFunc(c.results, func(r replica) bool { return r.vol.rec.ID == v.rec.ID })
 	g.evaluateLocked(c) // what remains may settle it now
 }
 
@@ -176,7 +176,7 @@ func (g *Grid) reopenLocked(volID, why string, fix *store.ChunkOutput) {
 				suspects[id] = true
 			}
 			c.state, c.output, c.outDig, c.voters, c.audited = chunkOpen, nil, "", nil, false
-			c.results, c.held, c.needs = nil, map[*volunteer]bool{}, needNone
+			c.results, c.held, c.needs = nil, map[string]bool{}, needNone
 			a.verified--
 			g.metrics.ChunksReopened.Inc()
 			g.pending = append(g.pending, store.GridWrite{Withdraw: &store.ChunkRef{AnalysisID: a.id, Index: c.spec.Index}})

@@ -56,9 +56,10 @@ func (g *Grid) groupsLocked(c *chunk) []*group {
 		gr := out[i]
 		gr.members = append(gr.members, r)
 		gr.nets[r.net] = true
-		gr.vols[r.vol] = true
-		gr.trusted = gr.trusted || r.vol.local
-		gr.established = gr.established || g.establishedLocked(r.vol)
+		v := g.liveVolLocked(r.vol)
+		gr.vols[v] = true
+		gr.trusted = gr.trusted || v.local
+		gr.established = gr.established || g.establishedLocked(v)
 	}
 	return out
 }
@@ -144,7 +145,7 @@ func (g *Grid) verifyLocked(c *chunk, gr *group, onTrust bool) {
 	g.metrics.ChunksVerified.Inc()
 	credit := g.creditLocked(a.alg.Name(), c.payload.Len())
 	for _, r := range results {
-		v := r.vol
+		v := g.liveVolLocked(r.vol)
 		v.dirty = true
 		switch {
 		case r.digest == gr.digest:
@@ -168,11 +169,12 @@ func (g *Grid) verifyLocked(c *chunk, gr *group, onTrust bool) {
 	g.pending = append(g.pending, store.GridWrite{Verify: &store.ChunkOutput{AnalysisID: a.id, Index: c.spec.Index, Digest: c.outDig, Output: c.output, Replicas: len(gr.members), Voters: slices.Clone(c.voters)}})
 	// Verdicts go out after the write commits: "verified" means durable.
 	for _, r := range results {
-		if r.s == nil || r.vol.local {
+		v := g.liveVolLocked(r.vol)
+		if r.s == nil || v.local {
 			continue
 		}
 		m := &protocol.Message{Type: protocol.TypeVerdict, LeaseID: r.leaseID, Verdict: protocol.VerdictVerified,
-			TotalVerified: r.vol.rec.Validated, Credit: r.vol.rec.Credit()}
+			TotalVerified: v.rec.Validated, Credit: v.rec.Credit()}
 		if r.digest != gr.digest {
 			m.Verdict, m.Reason = protocol.VerdictRejected, "the output disagreed with the verified one"
 		}
