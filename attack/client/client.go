@@ -451,11 +451,10 @@ func (s *session) run(ctx context.Context) error {
 			s.mu.Unlock()
 			if done != nil {
 				close(done)
-				if b.Hoard != HoardNone || b.HoldFor > 0 {
-					// A hoarder wants the slot filled again at once.
-					if err := s.c.send(ctx, &message{Type: "request", Count: 1}, nil); err != nil {
-						return err
-					}
+				// The slot is free again (docs/protocol.md: after a cancel,
+				// request again); a hoarder wants it filled at once too.
+				if err := s.c.send(ctx, &message{Type: "request", Count: 1}, nil); err != nil {
+					return err
 				}
 			}
 		case "verdict":
