@@ -1,10 +1,12 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
@@ -183,6 +185,70 @@ func BenchmarkAlgorithms(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(samples)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
+}
+
+// readsLabels lists the algorithms whose Run reads channel labels, so the
+// grid still sends them the recording's labels (issue 11): every other
+// algorithm must implement pipeline.LabelBlind.
+var readsLabels = map[string]bool{"vitals.summary@1": true, "vitals.alarms@1": true}
+
+// TestLabelBlindRunsIgnoreLabels: for every algorithm that says its Run
+// reads no label, each chunk's output with canonical roles (what the grid
+// sends volunteers) equals its output with the recording's labels (what
+// `pulsegrid run` computes), byte for byte, and the role-labelled tasks
+// encode none of the recording's labels.
+func TestLabelBlindRunsIgnoreLabels(t *testing.T) {
+	reg := All()
+	for _, name := range reg.Names() {
+		t.Run(name, func(t *testing.T) {
+			alg, _ := reg.Lookup(name)
+			if _, ok := alg.(pipeline.LabelBlind); !ok {
+				if !readsLabels[name] {
+					t.Fatalf("%s neither implements pipeline.LabelBlind nor is listed as reading labels", name)
+				}
+				// Listed above: Run matches and outputs labels, so the grid
+				// sends them (issue 11); nothing to compare.
+				return
+			}
+			if readsLabels[name] {
+				t.Fatalf("%s is LabelBlind and listed as reading labels", name)
+			}
+			rec := mustRead(t, input[name])
+			params, _ := alg.Params(nil)
+			chunks, err := alg.Split(&rec.Signal, params, pipeline.SplitOptions{ChunkSeconds: 300})
+			if err != nil {
+				t.Fatal(err)
+			}
+			roled := slices.Clone(chunks)
+			pipeline.UseRoles(roled)
+			for i := range chunks {
+				want, err := alg.Run(&chunks[i].Task, pipeline.NoYield{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				task, err := pipeline.DecodeTask(roled[i].Task.Encode())
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := alg.Run(task, pipeline.NoYield{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("chunk %d: output with roles differs from the output with the recording's labels", i)
+				}
+				enc := roled[i].Task.Encode()
+				for _, c := range rec.Signal.Channels {
+					if len(c.Name) >= 2 && bytes.Contains(enc, []byte(c.Name)) {
+						t.Fatalf("chunk %d: the role-labelled task still encodes the label %q", i, c.Name)
+					}
+				}
+			}
+			if chunks[0].Task.Channels[0].Name == pipeline.Role(0) {
+				t.Errorf("UseRoles relabelled the chunks it was given a clone of")
+			}
 		})
 	}
 }

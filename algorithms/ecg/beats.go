@@ -123,6 +123,9 @@ func (Beats) SplitChannels(meta *signal.Signal, params []byte) ([]int, error) {
 }
 
 // Run implements pipeline.Algorithm.
+// RunReadsNoLabels implements pipeline.LabelBlind: Split picks the lead (Channels[0]) on the server.
+func (Beats) RunReadsNoLabels() {}
+
 func (Beats) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) { return RunBeats(t, y) }
 
 // Merge implements pipeline.Algorithm.

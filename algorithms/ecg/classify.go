@@ -143,6 +143,9 @@ func (Classify) SplitChannels(meta *signal.Signal, params []byte) ([]int, error)
 }
 
 // Run implements pipeline.Algorithm.
+// RunReadsNoLabels implements pipeline.LabelBlind: Split picks both leads on the server.
+func (Classify) RunReadsNoLabels() {}
+
 func (Classify) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 	if t.Algorithm != ClassifyName {
 		return nil, fmt.Errorf("%s: task is for %q", ClassifyName, t.Algorithm)

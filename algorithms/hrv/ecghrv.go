@@ -114,6 +114,9 @@ func (ECG) SplitChannels(meta *signal.Signal, params []byte) ([]int, error) {
 }
 
 // Run implements pipeline.Algorithm: ecg.beats@1's Run.
+// RunReadsNoLabels implements pipeline.LabelBlind: Split picks the lead on the server.
+func (ECG) RunReadsNoLabels() {}
+
 func (ECG) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 	if t.Algorithm != ECGName {
 		return nil, fmt.Errorf("%s: task is for %q", ECGName, t.Algorithm)

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
@@ -183,4 +184,36 @@ func (r *Registry) Names() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// LabelBlind is implemented by algorithms whose Run reads no channel label
+// (signal.Channel.Name): the channels a Task carries, and their order, are
+// chosen by Split on the server, so a volunteer needs only their units,
+// rates and samples. The grid then sends canonical roles (Roles) instead of
+// the labels the recording wrote, which may identify a patient (an EDF
+// label such as "ECG-JDOE"). An algorithm must not claim it when its Run
+// or its output depends on a label: grid results would then differ from
+// RunLocal's, which the server's tests compare.
+type LabelBlind interface {
+	// RunReadsNoLabels marks the algorithm; it is never called.
+	RunReadsNoLabels()
+}
+
+// Role is the canonical label of a task's i-th channel, "ch0", "ch1"...:
+// it depends only on the channel's position in the task, never on the
+// recording.
+func Role(i int) string { return "ch" + strconv.Itoa(i) }
+
+// UseRoles replaces the label of every channel of every chunk's task by
+// its Role, leaving units, rates, gains and samples as they are. The
+// channels are copied, so the signal the chunks were split from keeps its
+// labels.
+func UseRoles(chunks []Chunk) {
+	for i := range chunks {
+		cs := slices.Clone(chunks[i].Task.Channels)
+		for j := range cs {
+			cs[j].Name = Role(j)
+		}
+		chunks[i].Task.Channels = cs
+	}
 }

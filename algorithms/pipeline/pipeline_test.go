@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -146,5 +147,29 @@ func TestRegistryLookup(t *testing.T) {
 	}
 	if _, err := r.Lookup("ecg.beat"); !errors.Is(err, ErrUnknownAlgorithm) || !strings.Contains(err.Error(), "ecg.beats@1") {
 		t.Errorf("unknown name: got %v, want ErrUnknownAlgorithm listing the known names", err)
+	}
+}
+
+// TestUseRoles: every task channel gets its role, nothing else changes, and
+// the signal the chunks share keeps its labels.
+func TestUseRoles(t *testing.T) {
+	src := []signal.Channel{{Name: "ECG-JDOE", Unit: "mV", Rate: 360, Gain: 200, Samples: []float64{1, 2}}, {Name: "SpO2 Doe", Unit: "%", Rate: 1, Samples: []float64{97}}}
+	chunks := []Chunk{{Task: Task{Algorithm: "a", Channels: src}}, {Task: Task{Algorithm: "a", Channels: src[1:]}}}
+	UseRoles(chunks)
+	for i, want := range [][]string{{"ch0", "ch1"}, {"ch0"}} {
+		for j, c := range chunks[i].Task.Channels {
+			if c.Name != want[j] {
+				t.Errorf("chunk %d channel %d is %q, want %q", i, j, c.Name, want[j])
+			}
+			if bytes.Contains(chunks[i].Task.Encode(), []byte("JDOE")) || bytes.Contains(chunks[i].Task.Encode(), []byte("Doe")) {
+				t.Errorf("chunk %d still encodes a label", i)
+			}
+		}
+	}
+	if c := chunks[0].Task.Channels[1]; c.Unit != "%" || c.Rate != 1 || c.Samples[0] != 97 {
+		t.Errorf("UseRoles changed more than the label: %+v", c)
+	}
+	if src[0].Name != "ECG-JDOE" || src[1].Name != "SpO2 Doe" {
+		t.Errorf("UseRoles relabelled the source signal: %q, %q", src[0].Name, src[1].Name)
 	}
 }

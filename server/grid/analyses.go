@@ -72,6 +72,12 @@ func (g *Grid) split(ctx context.Context, alg pipeline.Algorithm, a store.Analys
 	if len(chunks) == 0 {
 		return nil, &SplitError{fmt.Errorf("%s made no chunks of dataset %d (is the recording empty?)", alg.Name(), a.DatasetID)}
 	}
+	// Volunteers never see the recording's channel labels when the
+	// algorithm does not need them: Split has chosen the channels (the
+	// ECG lead included) here on the server.
+	if _, ok := alg.(pipeline.LabelBlind); ok {
+		pipeline.UseRoles(chunks)
+	}
 	return chunks, nil
 }
 
