@@ -62,11 +62,16 @@ func handleVolunteerSocket(d Deps) http.Handler {
 // wsSender is a grid.Sender over one websocket: a bounded queue drained by
 // one writer goroutine, with a timeout on every write.
 type wsSender struct {
-	conn *websocket.Conn
-	out  chan wsFrame
-	done chan struct{}
-	once sync.Once
+	conn   *websocket.Conn
+	out    chan wsFrame
+	done   chan struct{}
+	once   sync.Once
+	reason string // the close reason, set once before done is closed
 }
+
+// closeDrain bounds the time a closing connection spends writing what was
+// queued before the close (a verdict for the result that got it suspended).
+const closeDrain = 2 * time.Second
 
 type wsFrame struct {
 	text, bin []byte
@@ -88,10 +93,12 @@ func (s *wsSender) Send(m *protocol.Message, payload []byte) bool {
 }
 
 // Close implements grid.Sender.
+// The writer sends what was queued before the close, within closeDrain,
+// then closes the websocket with the reason.
 func (s *wsSender) Close(reason string) {
 	s.once.Do(func() {
+		s.reason = truncate(reason, 120)
 		close(s.done)
-		go s.conn.Close(websocket.StatusGoingAway, truncate(reason, 120))
 	})
 }
 
@@ -101,6 +108,7 @@ func (s *wsSender) writer(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.done:
+			s.drain(ctx)
 			return
 		case f := <-s.out:
 			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
@@ -113,6 +121,28 @@ func (s *wsSender) writer(ctx context.Context) {
 				s.conn.CloseNow()
 				return
 			}
+		}
+	}
+}
+
+// drain writes the frames queued before Close, then closes the connection.
+func (s *wsSender) drain(ctx context.Context) {
+	dctx, cancel := context.WithTimeout(ctx, closeDrain)
+	defer cancel()
+	for {
+		select {
+		case f := <-s.out:
+			err := s.conn.Write(dctx, websocket.MessageText, f.text)
+			if err == nil && f.bin != nil {
+				err = s.conn.Write(dctx, websocket.MessageBinary, f.bin)
+			}
+			if err != nil {
+				s.conn.CloseNow()
+				return
+			}
+		default:
+			go s.conn.Close(websocket.StatusGoingAway, s.reason)
+			return
 		}
 	}
 }

@@ -352,6 +352,10 @@ func (g *Grid) closeLocked(s *Session) {
 		g.removeLeaseLocked(l)
 		g.metrics.LeasesReleased.Inc()
 		if l.check == nil && !l.c.a.gone {
+			// Never leased to this identity again: established volunteers
+			// and the auditors take it, so two volunteers that each held
+			// it do not leave it waiting for a third.
+			g.stalledLocked(l.c)
 			g.requeueLocked(l.c)
 		}
 	}
