@@ -24,7 +24,6 @@ import (
 
 	"github.com/pulsegrid/pulsegrid/algorithms/catalog"
 	"github.com/pulsegrid/pulsegrid/algorithms/formats"
-	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/protocol"
 	"github.com/pulsegrid/pulsegrid/server"
 	"github.com/pulsegrid/pulsegrid/server/auth"
@@ -272,28 +271,7 @@ func reference(t *testing.T, record, alg string) []byte {
 		}
 		files = append(files, formats.File{Name: record + ext, Data: b})
 	}
-	rec, err := formats.Read(files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := catalog.All().Lookup(alg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	params, _ := a.Params(nil)
-	chunks, err := a.Split(&rec.Signal, params, pipeline.SplitOptions{Whole: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := pipeline.RunLocal(context.Background(), a, chunks, params, pipeline.LocalOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return referenceFiles(t, files, alg)
 }
 
 func (ts *testServer) result(token string, id int64, format string) []byte {
