@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	mrand "math/rand/v2"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -1036,5 +1038,40 @@ func TestCreditGrantedNotClaimed(t *testing.T) {
 	e.g.mu.Unlock()
 	if ca != cb || ca <= 0 || ca > 1_000_000 {
 		t.Errorf("credit %d and %d µs: want one small server estimate for both", ca, cb)
+	}
+}
+
+// TestSpotCheckRate: a trusted volunteer's leases are replicated anyway
+// with probability max(SpotCheck, 1/√standing), and it cannot tell which.
+func TestSpotCheckRate(t *testing.T) {
+	for _, tc := range []struct {
+		standing int64
+		want     float64
+	}{{25, 0.2}, {400, 0.05}, {10_000, 0.05}} {
+		t.Run(fmt.Sprint(tc.standing), func(t *testing.T) {
+			r := mrand.New(mrand.NewPCG(1, uint64(tc.standing)))
+			e := newEnv(t, quiet(Config{Quorum: 2, SpotCheck: 0.05, Rand: r.Float64}))
+			const chunks = 400
+			id := e.analysis(e.owner("a@x"), 1, chunks*10, "routine", false)
+			v := e.connect("", "")
+			v.setStanding(tc.standing)
+			checked := 0
+			for range chunks {
+				l := v.take()
+				if l == nil {
+					t.Fatal("the trusted volunteer got no lease")
+				}
+				before := e.verified(id)
+				v.answer(l, false)
+				if e.verified(id) == before {
+					checked++ // it waits for a second replica: a spot check
+				}
+			}
+			got := float64(checked) / chunks
+			sigma := math.Sqrt(tc.want * (1 - tc.want) / chunks)
+			if math.Abs(got-tc.want) > 4*sigma {
+				t.Errorf("standing %d: %.3f of leases spot-checked, want %.3f ± %.3f", tc.standing, got, tc.want, 4*sigma)
+			}
+		})
 	}
 }
