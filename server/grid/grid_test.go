@@ -1075,3 +1075,23 @@ func TestSpotCheckRate(t *testing.T) {
 		})
 	}
 }
+
+// TestTrustedLeaseNotSettledByAnotherAlone: a chunk leased to a trusted
+// volunteer alone may be settled by its result only; the lone result of an
+// untrusted end-game replica of it settles nothing.
+func TestTrustedLeaseNotSettledByAnotherAlone(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 2}))
+	id := e.analysis(e.owner("a@x"), 1, 10, "routine", false) // one chunk
+	tr := e.connect("", "")
+	tr.setStanding(25)
+	l := tr.take()
+	u := e.connect("", "")
+	lu := u.take()
+	if l == nil || lu == nil || lu.Digest != l.Digest {
+		t.Fatalf("want an end-game replica of the trusted volunteer's chunk: %+v %+v", l, lu)
+	}
+	u.answer(lu, true)
+	if got := e.verified(id); got != 0 {
+		t.Fatal("an untrusted replica's lone (forged) result settled a chunk reserved for a trusted volunteer")
+	}
+}
