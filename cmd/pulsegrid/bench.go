@@ -118,10 +118,15 @@ func cmdBench(ctx context.Context, e env) error {
 	fmt.Fprintf(e.stdout, "  results/s            %.0f (%.2f per verified chunk)\n", res.resultsPerSec, res.resultsPerSec/max(res.verifiedPerSec, 1))
 	fmt.Fprintf(e.stdout, "  lease latency        p50 %s  p99 %s  (volunteer's request → lease received)\n", res.leaseP50, res.leaseP99)
 	fmt.Fprintf(e.stdout, "  verdict latency      p50 %s  p99 %s  (result sent → verdict received, includes the batched SQLite commit)\n", res.verdictP50, res.verdictP99)
+	if len(res.drops) > 0 {
+		fmt.Fprintf(e.stdout, "  DROPPED              %d of %d simulated volunteers; the figures are the others'. First reason: %s\n", len(res.drops), *vols, res.drops[0])
+		return fmt.Errorf("bench: %d simulated volunteers were dropped", len(res.drops))
+	}
 	return nil
 }
 
 type benchFigures struct {
+	drops                         []string // one reason per simulated volunteer dropped
 	elapsed                       time.Duration
 	verifiedPerSec, resultsPerSec float64
 	leaseP50, leaseP99            time.Duration
@@ -141,7 +146,13 @@ func benchCoordinator(ctx context.Context, nvol int, dur time.Duration, quorum, 
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	algs := pipeline.NewRegistry(benchAlg{})
-	g := grid.New(st, algs, grid.Config{Quorum: quorum, Metrics: reg, SpotCheck: 1, TrustAfter: 1 << 30})
+	// Steady state: every simulated volunteer is established (its standing
+	// is stored before it connects), none is trusted, so every chunk is
+	// replicated to quorum and settled by volunteers alone; the server's
+	// own audits and known answers are off, so the coordinator is what is
+	// measured.
+	g := grid.New(st, algs, grid.Config{Quorum: quorum, Metrics: reg, SpotCheck: 1, TrustAfter: 1 << 30,
+		Auditors: -1, AuditRate: -1, RingerRate: -1})
 	defer g.Close()
 	owner, err := st.CreateUser(ctx, store.User{Email: "bench@localhost", Role: store.RoleClinician, PasswordHash: "x"})
 	if err != nil {
@@ -156,6 +167,7 @@ func benchCoordinator(ctx context.Context, nvol int, dur time.Duration, quorum, 
 		return nil, err
 	}
 	var started atomic.Int64
+	var drops []string // why simulated volunteers were dropped
 	addWork := func() error {
 		_, err := g.Start(ctx, store.Analysis{DatasetID: ds.ID, OwnerID: owner.ID, Algorithm: "bench.echo@1", Params: []byte("{}"), Priority: "routine"})
 		started.Add(int64(per))
@@ -175,6 +187,15 @@ func benchCoordinator(ctx context.Context, nvol int, dur time.Duration, quorum, 
 	defer srv.Close()
 	url := "ws://" + ln.Addr().String() + protocol.Path
 
+	keys := make([]protocol.Key, nvol)
+	recs := make([]store.Volunteer, nvol)
+	for i := range keys {
+		keys[i] = protocol.NewKey()
+		recs[i] = store.Volunteer{ID: keys[i].ID(), PublicKey: keys[i].PublicKey(), Reputation: int64(g.Config().EstablishAfter), CreatedAt: time.Now()}
+	}
+	if err := st.SaveVolunteers(ctx, recs); err != nil {
+		return nil, err
+	}
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var measuring atomic.Bool
@@ -187,7 +208,7 @@ func benchCoordinator(ctx context.Context, nvol int, dur time.Duration, quorum, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := simVolunteer(bctx, url, slots, lat[i], &measuring, &results); err != nil && bctx.Err() == nil {
+			if err := simVolunteer(bctx, url, i, keys[i], slots, lat[i], &measuring, &results); err != nil && bctx.Err() == nil {
 				errc <- err
 			}
 		}()
@@ -211,7 +232,12 @@ func benchCoordinator(ctx context.Context, nvol int, dur time.Duration, quorum, 
 			}
 			select {
 			case err := <-errc:
-				return fmt.Errorf("simulated volunteer: %w", err)
+				// A dropped volunteer is a finding, not the end of the run:
+				// count it and measure on with the others.
+				drops = append(drops, err.Error())
+				if len(drops) == nvol {
+					return fmt.Errorf("every simulated volunteer was dropped; the first: %s", drops[0])
+				}
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-time.After(50 * time.Millisecond):
@@ -247,7 +273,10 @@ func benchCoordinator(ctx context.Context, nvol int, dur time.Duration, quorum, 
 		leases = append(leases, l.lease...)
 		verdicts = append(verdicts, l.verdict...)
 	}
-	f := &benchFigures{elapsed: elapsed, verifiedPerSec: (v1 - v0) / elapsed.Seconds(), resultsPerSec: float64(r1-r0) / elapsed.Seconds()}
+	for len(errc) > 0 {
+		drops = append(drops, (<-errc).Error())
+	}
+	f := &benchFigures{elapsed: elapsed, verifiedPerSec: (v1 - v0) / elapsed.Seconds(), resultsPerSec: float64(r1-r0) / elapsed.Seconds(), drops: drops}
 	f.leaseP50, f.leaseP99 = percentile(leases, 0.50), percentile(leases, 0.99)
 	f.verdictP50, f.verdictP99 = percentile(verdicts, 0.50), percentile(verdicts, 0.99)
 	return f, nil
@@ -267,13 +296,12 @@ func percentile(d []time.Duration, p float64) time.Duration {
 
 // simVolunteer speaks the protocol with no computing to speak of: it
 // answers each lease at once, so the coordinator is what is measured.
-func simVolunteer(ctx context.Context, url string, slots int, lat *benchLatencies, measuring *atomic.Bool, results *atomic.Int64) error {
-	conn, _, err := websocket.Dial(ctx, url, nil)
+func simVolunteer(ctx context.Context, url string, i int, key protocol.Key, slots int, lat *benchLatencies, measuring *atomic.Bool, results *atomic.Int64) error {
+	conn, err := benchConnect(ctx, url, i, key, []string{"bench.echo@1"}, slots)
 	if err != nil {
 		return err
 	}
 	defer conn.CloseNow()
-	conn.SetReadLimit(protocol.MaxPayload + 1024)
 	write := func(m *protocol.Message, payload []byte) error {
 		if err := conn.Write(ctx, websocket.MessageText, m.Encode()); err != nil {
 			return err
@@ -282,12 +310,6 @@ func simVolunteer(ctx context.Context, url string, slots int, lat *benchLatencie
 			return conn.Write(ctx, websocket.MessageBinary, payload)
 		}
 		return nil
-	}
-	if err := write(&protocol.Message{Type: protocol.TypeHello, Version: protocol.Version, Algorithms: []string{"bench.echo@1"}, Slots: slots, Agent: "bench"}, nil); err != nil {
-		return err
-	}
-	if _, _, err := conn.Read(ctx); err != nil { // welcome
-		return err
 	}
 	asked := make([]time.Time, 0, slots)
 	for range slots {

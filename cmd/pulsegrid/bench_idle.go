@@ -71,7 +71,6 @@ func benchIdle(ctx context.Context, n int) (*idleFigures, error) {
 		return nil, err
 	}
 	url := "ws://" + addr + protocol.Path
-	hello := (&protocol.Message{Type: protocol.TypeHello, Version: protocol.Version, Algorithms: []string{"ecg.beats@1"}, Slots: 1, Agent: "bench-idle"}).Encode()
 	conns := make([]*websocket.Conn, 0, n)
 	defer func() {
 		for _, c := range conns {
@@ -79,18 +78,14 @@ func benchIdle(ctx context.Context, n int) (*idleFigures, error) {
 		}
 	}()
 	start := time.Now()
-	for range n {
-		c, _, err := websocket.Dial(ctx, url, nil)
+	// One identity and one /24 each, as n machines would be (the server
+	// caps connections per network and per identity).
+	for i := range n {
+		c, err := benchConnect(ctx, url, i, protocol.NewKey(), []string{"ecg.beats@1"}, 1)
 		if err != nil {
-			return nil, fmt.Errorf("connection %d: %w", len(conns)+1, err)
+			return nil, fmt.Errorf("connection %d (from %s): %w", i+1, benchAddr(i), err)
 		}
 		conns = append(conns, c)
-		if err := c.Write(ctx, websocket.MessageText, hello); err != nil {
-			return nil, err
-		}
-		if _, _, err := c.Read(ctx); err != nil { // the welcome
-			return nil, fmt.Errorf("connection %d: no welcome: %w", len(conns), err)
-		}
 	}
 	took := time.Since(start)
 	runtime.GC()
