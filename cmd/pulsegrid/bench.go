@@ -83,14 +83,19 @@ func cmdBench(ctx context.Context, e env) error {
 	slots := fs.Int("slots", 2, "leases each volunteer asks for at once")
 	per := fs.Int("chunks", 20000, "chunks per analysis (analyses are added to keep the queue full)")
 	conns := fs.Int("connections", 5000, "idle: volunteer connections to open")
+	clientURL := fs.String("url", "", "idle-client (internal): the server's websocket URL")
+	clientFirst := fs.Int("first", 0, "idle-client (internal): the index of its first volunteer")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured interval (server and simulated volunteers together) to this file")
 	pos, err := parseInterleaved(fs, e.args)
 	if err != nil {
 		return err
 	}
+	if len(pos) == 1 && pos[0] == "idle-client" {
+		return benchIdleClient(ctx, *clientURL, *clientFirst, *conns, e.stdout)
+	}
 	if len(pos) == 1 && pos[0] == "idle" {
-		if *conns < 1 || *conns > 15000 {
-			return fmt.Errorf("bench idle: keep --connections in 1..15000")
+		if *conns < 1 || *conns > 60000 {
+			return fmt.Errorf("bench idle: keep --connections in 1..60000 (the server holds fewer: --max-volunteers)")
 		}
 		res, err := benchIdle(ctx, *conns)
 		if err != nil {
@@ -100,6 +105,10 @@ func cmdBench(ctx context.Context, e env) error {
 		fmt.Fprintf(e.stdout, "  server resident memory  %.1f MiB before, %.1f MiB after\n", float64(res.before)/(1<<20), float64(res.after)/(1<<20))
 		fmt.Fprintf(e.stdout, "  per connection          %.1f KiB\n", res.perConn/1024)
 		fmt.Fprintf(e.stdout, "  connections per GiB     %.0f\n", res.connsPerGiB)
+		if res.failure != nil {
+			fmt.Fprintf(e.stdout, "  PARTIAL                 %d of %d connections opened: %v\n", res.conns, *conns, res.failure)
+			return fmt.Errorf("bench idle: %d of %d connections opened", res.conns, *conns)
+		}
 		return nil
 	}
 	if len(pos) != 1 || pos[0] != "coordinator" {

@@ -29,6 +29,7 @@ type idleFigures struct {
 	perConn         float64
 	connsPerGiB     float64
 	connectDuration time.Duration
+	failure         error // why fewer connections than asked for were opened
 }
 
 // benchIdle starts `pulsegrid serve` as a child process (so that its memory
@@ -71,22 +72,45 @@ func benchIdle(ctx context.Context, n int) (*idleFigures, error) {
 		return nil, err
 	}
 	url := "ws://" + addr + protocol.Path
-	conns := make([]*websocket.Conn, 0, n)
+	// Client processes of at most idlePerClient connections each: one
+	// process has 20,000 file descriptors, fewer than the server may hold.
+	start := time.Now()
+	var clients []*exec.Cmd
 	defer func() {
-		for _, c := range conns {
-			c.CloseNow()
+		for _, c := range clients {
+			c.Process.Kill()
+			c.Wait()
 		}
 	}()
-	start := time.Now()
-	// One identity and one /24 each, as n machines would be (the server
-	// caps connections per network and per identity).
-	for i := range n {
-		c, err := benchConnect(ctx, url, i, protocol.NewKey(), []string{"ecg.beats@1"}, 1)
+	connected := 0
+	var failure error
+	for first := 0; first < n; first += idlePerClient {
+		count := min(idlePerClient, n-first)
+		c := exec.CommandContext(ctx, self, "bench", "idle-client", "--url", url, "--first", strconv.Itoa(first), "--connections", strconv.Itoa(count))
+		out, err := c.StdoutPipe()
 		if err != nil {
-			return nil, fmt.Errorf("connection %d (from %s): %w", i+1, benchAddr(i), err)
+			return nil, err
 		}
-		conns = append(conns, c)
+		c.Stderr = os.Stderr
+		if err := c.Start(); err != nil {
+			return nil, err
+		}
+		clients = append(clients, c)
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		var k int
+		if _, err := fmt.Sscanf(line, "connected %d", &k); err != nil {
+			failure = fmt.Errorf("client process %d: %s", len(clients), strings.TrimSpace(line))
+			fmt.Sscanf(line, "error after %d", &k)
+		}
+		connected += k
+		if failure != nil {
+			break
+		}
 	}
+	if connected == 0 {
+		return nil, failure
+	}
+	n = connected
 	took := time.Since(start)
 	runtime.GC()
 	time.Sleep(2 * time.Second) // the server's flusher saves the new identities
@@ -95,7 +119,34 @@ func benchIdle(ctx context.Context, n int) (*idleFigures, error) {
 		return nil, err
 	}
 	per := float64(after-before) / float64(n)
-	return &idleFigures{conns: n, before: before, after: after, perConn: per, connsPerGiB: float64(1<<30) / max(per, 1), connectDuration: took}, nil
+	return &idleFigures{conns: n, before: before, after: after, perConn: per, connsPerGiB: float64(1<<30) / max(per, 1), connectDuration: took, failure: failure}, nil
+}
+
+// idlePerClient is how many connections one client process opens.
+const idlePerClient = 9000
+
+// benchIdleClient is one client process of `bench idle`: it opens count
+// connections (volunteers first … first+count−1), prints "connected N" (or
+// "error after N: why"), and holds them until its parent stops it.
+func benchIdleClient(ctx context.Context, url string, first, count int, stdout io.Writer) error {
+	conns := make([]*websocket.Conn, 0, count)
+	defer func() {
+		for _, c := range conns {
+			c.CloseNow()
+		}
+	}()
+	for i := first; i < first+count; i++ {
+		c, err := benchConnect(ctx, url, i, protocol.NewKey(), []string{"ecg.beats@1"}, 1)
+		if err != nil {
+			fmt.Fprintf(stdout, "error after %d: connection %d (from %s): %v\n", len(conns), i+1, benchAddr(i), err)
+			<-ctx.Done()
+			return nil
+		}
+		conns = append(conns, c)
+	}
+	fmt.Fprintf(stdout, "connected %d\n", len(conns))
+	<-ctx.Done()
+	return nil
 }
 
 func waitHealthy(ctx context.Context, base string, limit time.Duration) error {
