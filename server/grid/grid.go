@@ -143,6 +143,7 @@ type chunk struct {
 	outDig  string
 	voters  []string // ids of who settled it: all of it is reopened if one of them is caught
 	audited bool
+	stalled bool // a lease of it stalled or was dropped: the auditors are asked until it settles
 }
 
 // need is what an agreeing group still lacks before it can be accepted.

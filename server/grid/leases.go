@@ -132,9 +132,12 @@ func (g *Grid) expireLocked(l *lease, reason string) {
 // chunk now goes only to a volunteer with a record or to the auditors,
 // never to the next fresh identity in line.
 func (g *Grid) stalledLocked(c *chunk) {
-	if c.state == chunkOpen && !c.a.gone && c.needs == needNone {
-		c.needs = needEstablished
-		g.needVoteLocked(c)
+	if c.state == chunkOpen && !c.a.gone {
+		c.stalled = true
+		if c.needs == needNone {
+			c.needs = needEstablished
+			g.needVoteLocked(c)
+		}
 	}
 }
 

@@ -100,6 +100,10 @@ func (g *Grid) evaluateLocked(c *chunk) {
 	}
 	switch {
 	case c.needs != needNone:
+	case c.stalled:
+		// Its holders never get it again, and they may be every volunteer
+		// there is: keep asking the auditors.
+		c.needs = needEstablished
 	case waitsEstablished && !completable:
 		c.needs = needEstablished
 	case len(groups) > 1:
@@ -126,7 +130,7 @@ func (g *Grid) evaluateLocked(c *chunk) {
 func (g *Grid) verifyLocked(c *chunk, gr *group, onTrust bool) {
 	a := c.a
 	results := c.results
-	c.results, c.single, c.needs = nil, nil, needNone
+	c.results, c.single, c.needs, c.stalled = nil, nil, needNone, false
 	// Settle the chunk before anything else runs (cancelling a lease may drop
 	// a slow session, which hands out work): it must not be leased again.
 	c.state = chunkVerified
