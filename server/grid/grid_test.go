@@ -1095,3 +1095,30 @@ func TestTrustedLeaseNotSettledByAnotherAlone(t *testing.T) {
 		t.Fatal("an untrusted replica's lone (forged) result settled a chunk reserved for a trusted volunteer")
 	}
 }
+
+// TestStalledChunkStaysWithEstablished: once a lease of a chunk was
+// dropped, a later result does not hand the chunk back to fresh
+// identities: it waits for an established volunteer or the auditors (the
+// churn e2e stall, where every connected volunteer had held it).
+func TestStalledChunkStaysWithEstablished(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 2}))
+	id := e.analysis(e.owner("a@x"), 1, 10, "routine", false) // one chunk
+	a, b := e.connect("", ""), e.connect("", "")
+	la, lb := a.take(), b.take()
+	if la == nil || lb == nil {
+		t.Fatal("want both volunteers on the chunk")
+	}
+	b.s.Close() // its lease is released: the chunk stalled
+	a.answer(la, false)
+	if fresh := e.connect("", ""); fresh.take() != nil {
+		t.Error("after a result, a stalled chunk went to a fresh identity")
+	}
+	est := e.connect("", "")
+	est.setStanding(3)
+	l := est.take()
+	if l == nil {
+		t.Fatal("the stalled chunk was not offered to an established volunteer")
+	}
+	est.answer(l, false)
+	e.wait(id, store.StatusDone)
+}
