@@ -334,7 +334,9 @@ func updateUser(ctx context.Context, db execer, u store.User) error {
 }
 
 // UpdateUser implements store.Store.
-func (s *Store) UpdateUser(ctx context.Context, u store.User) error { return updateUser(ctx, s.pool, u) }
+func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	return updateUser(ctx, s.pool, u)
+}
 
 // UpdateCredentials implements store.Store.
 func (s *Store) UpdateCredentials(ctx context.Context, u store.User) (store.User, error) {
