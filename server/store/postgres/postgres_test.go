@@ -7,6 +7,7 @@ import (
 
 	"github.com/pulsegrid/pulsegrid/server/store"
 	"github.com/pulsegrid/pulsegrid/server/store/postgres"
+	"github.com/pulsegrid/pulsegrid/server/store/postgres/pgtest"
 	"github.com/pulsegrid/pulsegrid/server/store/storetest"
 )
 
@@ -23,7 +24,7 @@ func open(t *testing.T, url string) *postgres.Store {
 // each test in a schema of its own.
 func TestPostgresConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) func() store.Store {
-		url := postgres.TestURL(t)
+		url := pgtest.URL(t)
 		return func() store.Store { return open(t, url) }
 	})
 }
@@ -31,7 +32,7 @@ func TestPostgresConformance(t *testing.T) {
 // TestMigrationsAreApplied: a second start applies nothing twice, and the
 // schema holds every table the store writes.
 func TestMigrationsAreApplied(t *testing.T) {
-	url := postgres.TestURL(t)
+	url := pgtest.URL(t)
 	s := open(t, url)
 	s.Close()
 	s = open(t, url)
@@ -47,7 +48,7 @@ func TestMigrationsAreApplied(t *testing.T) {
 // upload another live server is writing.
 func TestAnotherServersUploadSurvivesAStart(t *testing.T) {
 	ctx := context.Background()
-	url := postgres.TestURL(t)
+	url := pgtest.URL(t)
 	a := open(t, url)
 	defer a.Close()
 	u, err := a.CreateUser(ctx, store.User{Email: "a@x.org", Role: store.RoleClinician, PasswordHash: "h"})
@@ -75,7 +76,7 @@ func TestAnotherServersUploadSurvivesAStart(t *testing.T) {
 }
 
 func TestBackupSaysToUsePgDump(t *testing.T) {
-	s := open(t, postgres.TestURL(t))
+	s := open(t, pgtest.URL(t))
 	defer s.Close()
 	if err := s.Backup(context.Background(), t.TempDir()+"/x"); err == nil || !strings.Contains(err.Error(), "pg_dump") {
 		t.Errorf("Backup: %v, want an error naming pg_dump", err)

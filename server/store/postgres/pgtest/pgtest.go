@@ -1,4 +1,6 @@
-package postgres
+// Package pgtest gives tests a PostgreSQL database of their own on the
+// server PULSEGRID_TEST_PG names (scripts/with-postgres.sh starts one).
+package pgtest
 
 import (
 	"context"
@@ -13,19 +15,19 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// TestEnv names the environment variable that gives tests a PostgreSQL
+// Env names the environment variable that gives tests a PostgreSQL
 // server to use (scripts/with-postgres.sh sets it for make test).
-const TestEnv = "PULSEGRID_TEST_PG"
+const Env = "PULSEGRID_TEST_PG"
 
-// TestURL returns the URL of a new, empty schema on the test server for
+// URL returns the URL of a new, empty schema on the test server for
 // t, dropped when t ends. Without PULSEGRID_TEST_PG the test is skipped
 // with a loud message, or fails when CI is set: CI must never pass
 // without having run the PostgreSQL tests.
-func TestURL(t testing.TB) string {
+func URL(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(TestEnv)
+	base := os.Getenv(Env)
 	if base == "" {
-		msg := TestEnv + " is not set: the PostgreSQL tests did NOT run. Run them with `make unit` or `scripts/with-postgres.sh go test ./...`, which start a PostgreSQL server of their own"
+		msg := Env + " is not set: the PostgreSQL tests did NOT run. Run them with `make unit` or `scripts/with-postgres.sh go test ./...`, which start a PostgreSQL server of their own"
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg + " (CI is set: this is a failure)")
 		}
@@ -34,7 +36,7 @@ func TestURL(t testing.TB) string {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
-		t.Fatalf("%s=%s: %v", TestEnv, base, err)
+		t.Fatalf("%s=%s: %v", Env, base, err)
 	}
 	defer conn.Close(ctx)
 	var b [6]byte
