@@ -21,7 +21,7 @@ type Session struct {
 	algs        map[string]bool
 	credits     int
 	leases      map[int64]*lease
-	cursors     map[*analysis]int // scan positions in analyses' more queues (schedule.go)
+	cursors     map[*queue]int // scan positions in analyses' more queues (schedule.go)
 	lastDataset int64
 	faults      int
 	closed      bool
@@ -153,7 +153,7 @@ func (g *Grid) connect(hello *protocol.Message, rec store.Volunteer, enrolledBy 
 			algs[name] = true
 		}
 	}
-	s := &Session{g: g, vol: v, addr: addr, net: net, send: send, algs: algs, leases: map[int64]*lease{}, cursors: map[*analysis]int{}}
+	s := &Session{g: g, vol: v, addr: addr, net: net, send: send, algs: algs, leases: map[int64]*lease{}, cursors: map[*queue]int{}}
 	g.sessions[s] = struct{}{}
 	if kind != auditor {
 		g.metrics.Connected.Inc()
