@@ -79,6 +79,7 @@ const base = Object.assign({ chunks_done: 0, results_verified: 0, busy: 0, compu
 const visit = { computeMs: 0, earned: 0 };
 let lastTick = 0;
 let lastCredit = null;
+let leaving = false; // pagehide happened
 let releaseLock = null;
 let identity = store.get(KEY_IDENTITY);
 let identityWaiters = [];
@@ -145,7 +146,7 @@ function render() {
     el.rate.textContent = tot.computeMs >= 5000 ? `${perHour.toFixed(perHour < 10 ? 2 : 0)} per hour, ${(perHour * 24).toFixed(perHour < 1 ? 2 : 0)} per day computing` : '–';
   }
   const { pending, ...keep } = tot;
-  store.set(KEY_TOTALS, keep);
+  if (!leaving) store.set(KEY_TOTALS, keep); // after pagehide the threads are gone: keep what was saved
 
   const connected = threads.filter((t) => t.connected).length;
   let status = 'idle';
@@ -572,7 +573,8 @@ function init() {
   // Closing or leaving the tab: end the workers now, which closes their
   // websockets, so the server re-issues their chunks without waiting.
   window.addEventListener('pagehide', () => {
-    render(); // keeps the last credit seen (serverCredit) for the next visit
+    render(); // keeps the last credit seen (serverCredit) and the counters for the next visit
+    leaving = true;
     for (const t of threads.splice(0)) t.worker.terminate();
     dropLock();
   });
