@@ -2,6 +2,7 @@ package grid
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -43,6 +44,10 @@ type RefusedError struct{ Reason string }
 // Error implements error.
 func (e *RefusedError) Error() string { return e.Reason }
 
+// ErrBadToken refuses a hello whose enrollment token is not valid; the
+// server counts these per address, as it counts bad API tokens.
+var ErrBadToken = errors.New("enrollment token not valid (it must belong to an enabled volunteer or admin account)")
+
 // Connect admits a volunteer after its hello: it checks the hello's
 // signature of the connection's challenge, resolves (or creates) the
 // identity its public key stands for, checks an enrollment token and the
@@ -59,7 +64,7 @@ func (g *Grid) Connect(ctx context.Context, hello *protocol.Message, peer Peer, 
 	if hello.Token != "" {
 		u, err := g.store.UserByToken(ctx, auth.HashToken(hello.Token))
 		if err != nil || (u.Role != store.RoleVolunteer && u.Role != store.RoleAdmin) {
-			return nil, nil, fmt.Errorf("enrollment token not valid (it must belong to an enabled volunteer or admin account)")
+			return nil, nil, ErrBadToken
 		}
 		enrolledBy = u.ID
 	}
