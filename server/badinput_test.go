@@ -97,6 +97,13 @@ type corpusServer struct {
 
 func startCorpusServer(t *testing.T) *corpusServer {
 	t.Helper()
+	return startCorpusServerLimit(t, 0)
+}
+
+// startCorpusServerLimit is startCorpusServer with serve --max-upload
+// maxUpload bytes (0: the default).
+func startCorpusServerLimit(t *testing.T, maxUpload int64) *corpusServer {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "pulsegrid.db"))
@@ -109,7 +116,7 @@ func startCorpusServer(t *testing.T) *corpusServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: catalog.All(), Gatherer: reg, Portal: server.PortalConfig{DataDir: dir}})
+	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: catalog.All(), Gatherer: reg, MaxUpload: maxUpload, Portal: server.PortalConfig{DataDir: dir}})
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	t.Cleanup(func() {
@@ -361,5 +368,111 @@ func TestHostileUploadHeap(t *testing.T) {
 				t.Errorf("%d files left in DATA/tmp", len(left))
 			}
 		})
+	}
+}
+
+// tmpBytes is what DATA/tmp holds now.
+func (cs *corpusServer) tmpBytes(t *testing.T) int64 {
+	t.Helper()
+	var n int64
+	ents, _ := os.ReadDir(filepath.Join(cs.dir, "tmp"))
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}
+
+// TestParallelUploadsShareOneDiskBudget holds two uploads open while they
+// have spooled most of the shared disk (2 × --max-upload) and checks that a
+// third is refused at once with 413 naming its file, that DATA/tmp never
+// holds more than the budget, and that the disk is given back when the
+// held uploads finish. With a per-upload budget (the old code) the third
+// upload is accepted and the three together exceed 2 × --max-upload.
+func TestParallelUploadsShareOneDiskBudget(t *testing.T) {
+	const limit = 1 << 20
+	cs := startCorpusServerLimit(t, limit)
+	ctx := context.Background()
+	u, err := cs.st.CreateUser(ctx, store.User{Email: "clin@example.org", Role: store.RoleClinician, PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, hash, _ := auth.NewToken()
+	if err := cs.st.CreateToken(ctx, u.ID, hash, "disk"); err != nil {
+		t.Fatal(err)
+	}
+	rows := func(w io.Writer, n int) {
+		io.WriteString(w, "time,HR [bpm]\n")
+		for i := 0; n > 0; i++ {
+			k, _ := fmt.Fprintf(w, "%d,%d\n", i, 60+i%40)
+			n -= k
+		}
+	}
+	type answer struct {
+		status int
+		body   string
+	}
+	// send starts an upload of one CSV whose first size bytes are written
+	// at once; the rest (a last row) waits for hold to be closed.
+	send := func(file string, size int, hold chan struct{}) chan answer {
+		pr, pw := io.Pipe()
+		mw := multipart.NewWriter(pw)
+		done := make(chan answer, 1)
+		go func() {
+			fw, _ := mw.CreateFormFile("files", file)
+			rows(fw, size)
+			if hold != nil {
+				<-hold
+			}
+			mw.Close()
+			pw.Close()
+		}()
+		go func() {
+			req, _ := http.NewRequest("POST", cs.base+"/api/v1/datasets", pr)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				pr.CloseWithError(err)
+				done <- answer{0, err.Error()}
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			pr.Close()
+			done <- answer{resp.StatusCode, string(b)}
+		}()
+		return done
+	}
+	hold := make(chan struct{})
+	a := send("a.csv", 900<<10, hold)
+	b := send("b.csv", 900<<10, hold)
+	deadline := time.Now().Add(20 * time.Second)
+	for cs.tmpBytes(t) < 1800<<10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the two held uploads spooled only %d bytes", cs.tmpBytes(t))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c := <-send("c.csv", 600<<10, nil)
+	if c.status != http.StatusRequestEntityTooLarge || !strings.Contains(c.body, "c.csv") || !strings.Contains(c.body, "shared by every upload") {
+		t.Errorf("third upload while two hold the disk: %d %s, want 413 naming c.csv and the shared budget", c.status, c.body)
+	}
+	if n := cs.tmpBytes(t); n > 2*limit {
+		t.Errorf("DATA/tmp holds %d bytes, more than 2 × --max-upload (%d)", n, 2*limit)
+	}
+	close(hold)
+	for _, ch := range []chan answer{a, b} {
+		if r := <-ch; r.status == http.StatusRequestEntityTooLarge || r.status == 0 {
+			t.Errorf("a held upload, once finished: %d %s", r.status, r.body)
+		}
+	}
+	// The disk is given back: the same upload now gets through.
+	if d := <-send("d.csv", 600<<10, nil); d.status != http.StatusCreated {
+		t.Errorf("upload after the others finished: %d %s, want 201", d.status, d.body)
+	}
+	if n := cs.tmpBytes(t); n != 0 {
+		t.Errorf("DATA/tmp holds %d bytes after every upload finished", n)
 	}
 }

@@ -56,3 +56,30 @@ func publicNav(r *http.Request, active string) views.Nav {
 	}
 	return n
 }
+
+// backlogJSON is GET /api/v1/backlog: what the chunks of every running
+// analysis are doing now, summed. It is public, like /donate, which polls it
+// (static/js/donate.js) to tell a volunteer "no work" from "your results
+// wait for a second opinion" while the page stays open. It names no
+// analysis, dataset or volunteer.
+type backlogJSON struct {
+	Quorum          int `json:"quorum"`
+	Total           int `json:"chunks_total"`
+	Verified        int `json:"chunks_verified"`
+	Queued          int `json:"chunks_queued"`
+	Running         int `json:"chunks_running"`
+	AwaitingReplica int `json:"chunks_awaiting_replica"`
+}
+
+// handleBacklog answers GET /api/v1/backlog (backlogJSON), never cached.
+func handleBacklog(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b backlogJSON
+		if d.Grid != nil {
+			g := d.Grid.Backlog()
+			b = backlogJSON{Quorum: g.Quorum, Total: g.Total, Verified: g.Verified, Queued: g.Queued, Running: g.Running, AwaitingReplica: g.AwaitingReplica}
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, b)
+	})
+}

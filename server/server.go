@@ -39,6 +39,7 @@ type Deps struct {
 	results    *lru[cacheKey, pipeline.Result]
 	references *lru[cacheKey, references]
 	guard      *guard
+	disk       *diskPool // the disk uploads in progress share (diskpool.go)
 }
 
 // NewServer returns the whole HTTP handler.
@@ -55,6 +56,7 @@ func NewServer(d Deps) http.Handler {
 	d.results = newLRU[cacheKey, pipeline.Result](cacheSize)
 	d.references = newLRU[cacheKey, references](cacheSize)
 	d.guard = newGuard(d.Limits)
+	d.disk = newDiskPool(2 * d.MaxUpload)
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
 	var h http.Handler = mux

@@ -731,3 +731,49 @@ func TestAPIErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEnrollmentTokenGuessesThrottled: an address that sends bad
+// enrollment tokens in a hello is refused, like one guessing API tokens,
+// once its allowance is spent; the refusal comes before any lookup, so
+// even a valid token waits (the guesser cannot tell a hit).
+func TestEnrollmentTokenGuessesThrottled(t *testing.T) {
+	ts := startServer(t, t.TempDir(), "127.0.0.1:0", gridConfig())
+	good := ts.user("vol@x", store.RoleVolunteer)
+	hello := func(tok string) *protocol.Message {
+		return &protocol.Message{Type: protocol.TypeHello, Version: protocol.Version, Algorithms: catalog.All().Names(), Slots: 1, Token: tok}
+	}
+	for i := range 10 { // Limits.TokenFailures's default
+		if _, m := dialRaw(t, ts.base, hello(fmt.Sprintf("pgt_guess-%d", i))); m.Type != protocol.TypeFatal || !strings.Contains(m.Reason, "enrollment token") {
+			t.Fatalf("guess %d: got %+v, want a fatal naming the token", i, m)
+		}
+	}
+	r := dialRawClosed(t, ts.base, hello(good))
+	if got := websocket.CloseStatus(r); got != websocket.StatusTryAgainLater {
+		t.Fatalf("after 10 bad tokens a hello got close status %v (%v), want 1013 try again later", got, r)
+	}
+	if !strings.Contains(r.Error(), "too many invalid enrollment tokens") {
+		t.Errorf("refusal %q does not say why", r)
+	}
+}
+
+// dialRawClosed sends a hello and returns the error the connection ends with.
+func dialRawClosed(t *testing.T, base string, hello *protocol.Message) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+protocol.Path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rawVolunteer{t: t, conn: conn}
+	t.Cleanup(func() { conn.CloseNow() })
+	challenge := r.read()
+	key := protocol.NewKey()
+	hello.PublicKey, hello.Signature = key.PublicKey(), key.Sign(challenge.Nonce)
+	r.send(hello, nil)
+	_, err = r.tryRead(5 * time.Second)
+	if err == nil {
+		t.Fatal("the connection stayed open after the hello")
+	}
+	return err
+}

@@ -53,13 +53,19 @@ type spooled struct {
 type upload struct {
 	files  []spooled
 	fields map[string]string
+	// disk is what the upload holds of the server's shared upload disk
+	// (diskpool.go): its spooled files and, once ingest expands them, its
+	// archives' members. remove gives it back.
+	disk *diskLease
 }
 
-// remove deletes the spooled files.
+// remove deletes the spooled files and gives their disk back. ingest has
+// removed the expanded archive members by then.
 func (u *upload) remove() {
 	for _, f := range u.files {
 		os.Remove(f.path)
 	}
+	u.disk.done()
 }
 
 // spoolDir is where uploads are written while they arrive: under the data
@@ -85,7 +91,7 @@ func receiveUpload(w http.ResponseWriter, r *http.Request, d Deps) (*upload, err
 	if err != nil {
 		return nil, Errorf(EInvalid, "the upload must be multipart/form-data with the recording's files in the field \"files\" (e.g. curl -F files=@100.hea -F files=@100.dat): %v", err)
 	}
-	u := &upload{fields: map[string]string{}}
+	u := &upload{fields: map[string]string{}, disk: d.disk.lease()}
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -101,7 +107,7 @@ func receiveUpload(w http.ResponseWriter, r *http.Request, d Deps) (*upload, err
 				part.Close()
 				continue
 			}
-			f, err := spool(dir, part)
+			f, err := spool(dir, part, u.disk)
 			if f.path != "" {
 				u.files = append(u.files, f)
 			}
@@ -131,6 +137,10 @@ func receiveUpload(w http.ResponseWriter, r *http.Request, d Deps) (*upload, err
 
 func uploadError(err error, limit int64) error {
 	var mbe *http.MaxBytesError
+	var e *Error
+	if errors.As(err, &e) {
+		return e // the shared disk budget is full (diskpool.go)
+	}
 	if errors.As(err, &mbe) {
 		return Errorf(ETooLarge, "upload exceeds the limit of %d MiB (serve --max-upload)", limit>>20)
 	}
@@ -178,8 +188,11 @@ func ingest(ctx context.Context, d Deps, owner int64, u *upload, tpl *template.T
 	for _, f := range u.files {
 		budget -= f.size
 	}
-	files, release, problems := openSpooled(u.files, budget, dir)
+	files, release, problems := openSpooled(u.files, budget, dir, u.disk)
 	defer release()
+	if err := u.disk.refusal(); err != nil {
+		return nil, nil, err // 413: the shared disk is full, not the archive's fault
+	}
 	if len(problems) > 0 {
 		return nil, problems, nil
 	}
@@ -382,7 +395,7 @@ func templateProblems(file string, tpl *template.Template, vs []template.Violati
 }
 
 // spool copies one multipart file to a temporary file.
-func spool(dir string, part io.ReadCloser) (spooled, error) {
+func spool(dir string, part io.ReadCloser, disk *diskLease) (spooled, error) {
 	defer part.Close()
 	fp, ok := part.(interface{ FileName() string })
 	name := ""
@@ -394,7 +407,7 @@ func spool(dir string, part io.ReadCloser) (spooled, error) {
 		return spooled{name: name}, err
 	}
 	s := spooled{name: name, path: f.Name()}
-	s.size, err = io.Copy(f, part)
+	s.size, err = io.Copy(leaseWriter{w: f, lease: disk, name: name}, part)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -422,7 +435,7 @@ const (
 // mapFile), expanding .zip archives into more spooled files first, which
 // may write at most diskBudget bytes in all. release unmaps and removes
 // what it made.
-func openSpooled(files []spooled, diskBudget int64, dir string) (out []formats.File, release func(), problems []uploadProblem) {
+func openSpooled(files []spooled, diskBudget int64, dir string, disk *diskLease) (out []formats.File, release func(), problems []uploadProblem) {
 	var undo []func()
 	release = func() {
 		for _, f := range undo {
@@ -450,7 +463,7 @@ func openSpooled(files []spooled, diskBudget int64, dir string) (out []formats.F
 			open(f.name, "the uploaded file", f.path)
 			continue
 		}
-		members, tmps, probs := expandZip(f, dir, &budget)
+		members, tmps, probs := expandZip(f, dir, &budget, disk)
 		for _, tmp := range tmps {
 			undo = append(undo, func() { os.Remove(tmp) })
 		}
@@ -471,7 +484,7 @@ func openSpooled(files []spooled, diskBudget int64, dir string) (out []formats.F
 // an archive with nothing else is a problem, as are member names that
 // leave the archive, links, archives inside the archive, and members that
 // expand beyond *budget (which is then negative) or maxZipRatio.
-func expandZip(f spooled, dir string, budget *int64) (members []spooled, tmps []string, problems []uploadProblem) {
+func expandZip(f spooled, dir string, budget *int64, disk *diskLease) (members []spooled, tmps []string, problems []uploadProblem) {
 	problem := func(format string, args ...any) {
 		problems = append(problems, uploadProblem{File: f.name, Message: fmt.Sprintf(format, args...)})
 	}
@@ -515,7 +528,7 @@ func expandZip(f spooled, dir string, budget *int64) (members []spooled, tmps []
 			*budget = -1
 			return members, tmps, problems
 		}
-		tmp, err := extract(zf, dir, budget, &archive)
+		tmp, err := extract(zf, dir, budget, &archive, disk)
 		if tmp != "" {
 			tmps = append(tmps, tmp)
 		}
@@ -540,7 +553,7 @@ func expandZip(f spooled, dir string, budget *int64) (members []spooled, tmps []
 // extract copies one archive member to a spooled file, counting what it
 // writes against *budget and stopping at once when the member is longer
 // than it declares, than the budget, or expands more than maxZipRatio-fold.
-func extract(zf *zip.File, dir string, budget, archive *int64) (string, error) {
+func extract(zf *zip.File, dir string, budget, archive *int64, disk *diskLease) (string, error) {
 	rc, err := zf.Open()
 	if err != nil {
 		return "", err
@@ -550,7 +563,7 @@ func extract(zf *zip.File, dir string, budget, archive *int64) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	lw := &limitedWriter{w: f, declared: int64(zf.UncompressedSize64), compressed: int64(zf.CompressedSize64), budget: budget, archive: archive}
+	lw := &limitedWriter{w: leaseWriter{w: f, lease: disk, name: zf.Name}, declared: int64(zf.UncompressedSize64), compressed: int64(zf.CompressedSize64), budget: budget, archive: archive}
 	_, err = io.Copy(lw, rc)
 	switch {
 	case lw.err != nil:

@@ -181,6 +181,14 @@ func serveVolunteer(ctx context.Context, d Deps, conn *websocket.Conn, addr stri
 		fatal(ctx, conn, err.Error())
 		return
 	}
+	if hello.Token != "" {
+		// Guessing enrollment tokens costs what guessing API tokens does:
+		// past the address's allowance, the token is not even looked up.
+		if wait := d.guard.tokenBad.wait(addr); wait > 0 {
+			conn.Close(websocket.StatusTryAgainLater, fmt.Sprintf("too many invalid enrollment tokens from this address: try again in %d s", int(wait.Seconds())+1))
+			return
+		}
+	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	snd := &wsSender{conn: conn, out: make(chan wsFrame, sendQueue), done: make(chan struct{})}
@@ -195,6 +203,9 @@ func serveVolunteer(ctx context.Context, d Deps, conn *websocket.Conn, addr stri
 		conn.Close(websocket.StatusTryAgainLater, truncate(refused.Reason, 120))
 		return
 	case err != nil:
+		if errors.Is(err, grid.ErrBadToken) {
+			d.guard.tokenBad.take(addr)
+		}
 		fatal(ctx, conn, err.Error())
 		return
 	}

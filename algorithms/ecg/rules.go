@@ -59,15 +59,20 @@ func classifyBeats(p ClassifyParams, mb *mergedBeats) *ClassifyResult {
 	return classifyWith(p, mb, newBeatFacts(mb), defaultTuning)
 }
 
-// tuning holds the three constants the DS1 records were tuned on, as values
-// so that cross-validation can vary them.
+// tuning holds the constants the DS1 records were tuned on (and a few
+// hand-set ones explored beside them), as values so that cross-validation
+// can vary them.
 type tuning struct {
 	vScoreMin    float64 // see ventricular
 	vWidthWeight float64 // see ventricular
 	sPremature   float64 // see sPremature
+	sMild        float64 // see sMild
+	sPWave       float64 // see sPWave
+	vEarly       float64 // see vEarlyWeight
+	sPost        float64 // see sPost
 }
 
-var defaultTuning = tuning{vScoreMin: vScoreMin, vWidthWeight: vWidthWeight, sPremature: sPremature}
+var defaultTuning = tuning{vScoreMin: vScoreMin, vWidthWeight: vWidthWeight, sPremature: sPremature, sMild: sMild, sPWave: sPWave, vEarly: vEarlyWeight, sPost: sPost}
 
 // classifyWith is classifyBeats with the facts computed and the
 // thresholds given.
@@ -163,7 +168,7 @@ func (f *beatFacts) classes(tu tuning) []Class {
 		}
 		ref := median(hist)
 		early := f.pre[i] > 0 && ref > 0 && run < sRunMax &&
-			(f.pre[i] < tu.sPremature*ref || f.pre[i] < sMild*ref && f.m.pCorr[i] < sPWave)
+			(f.pre[i] < tu.sPremature*ref || f.pre[i] < tu.sMild*ref && f.m.pCorr[i] < tu.sPWave)
 		if early && run == 0 {
 			// A run starts only with a sudden shortening: a sinus rhythm
 			// that speeds up (breathing, effort) does so gradually.
@@ -186,8 +191,20 @@ func (f *beatFacts) classes(tu tuning) []Class {
 			hist = append(hist, f.pre[i])
 		}
 	}
+	for i := 1; i+1 < n; i++ {
+		if out[i] == ClassS && out[i-1] != ClassS && out[i+1] != ClassS && f.post[i] < float64(tu.sPost*f.pre[i]) {
+			out[i] = ClassN
+		}
+	}
 	return out
 }
+
+// sPost: an isolated supraventricular ectopic resets the sinus node, so
+// the interval after it is longer than the short one before it (by at
+// least this factor); an early beat followed by another short interval is
+// the irregular conduction of atrial fibrillation or flutter, or a
+// detection error, not an ectopic.
+const sPost = 1.2
 
 // sPremature is the prematurity (RR before the beat ÷ the local
 // reference) below which a beat of supraventricular shape is ectopic.
@@ -208,7 +225,7 @@ const (
 // another P wave, a sinus rhythm that speeds up the same one.
 const (
 	sMild  = 0.9
-	sPWave = 0.3
+	sPWave = 0.6
 )
 
 // sHistory is how many recent intervals the supraventricular reference
@@ -255,7 +272,7 @@ func ventricular(corr, width, amp float64, early bool, tu tuning) bool {
 		s += amp - 1
 	}
 	if early {
-		s += vEarlyWeight
+		s += tu.vEarly
 	}
 	return s > tu.vScoreMin
 }

@@ -85,6 +85,7 @@ func cmdBench(ctx context.Context, e env) error {
 	conns := fs.Int("connections", 5000, "idle: volunteer connections to open")
 	clientURL := fs.String("url", "", "idle-client (internal): the server's websocket URL")
 	clientFirst := fs.Int("first", 0, "idle-client (internal): the index of its first volunteer")
+	fresh := fs.Int("fresh", 0, "coordinator: this many of the volunteers arrive as fresh identities (no standing), the others established")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured interval (server and simulated volunteers together) to this file")
 	pos, err := parseInterleaved(fs, e.args)
 	if err != nil {
@@ -118,11 +119,14 @@ func cmdBench(ctx context.Context, e env) error {
 	if *dur > 2*time.Minute || *vols < 1 || *vols > 5000 {
 		return fmt.Errorf("bench: keep --duration ≤ 2m and --volunteers in 1..5000")
 	}
-	res, err := benchCoordinator(ctx, *vols, *dur, *quorum, *slots, *per, *cpuProfile)
+	if *fresh < 0 || *fresh >= *vols {
+		return fmt.Errorf("bench: --fresh %d: keep it in 0..%d, at least one volunteer must be established to settle chunks", *fresh, *vols-1)
+	}
+	res, err := benchCoordinator(ctx, *vols, *fresh, *dur, *quorum, *slots, *per, *cpuProfile)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "coordinator: %d volunteers × %d slots, quorum %d, %s measured on %d CPU(s) (%s)\n", *vols, *slots, *quorum, res.elapsed.Round(time.Millisecond), runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(e.stdout, "coordinator: %d volunteers (%d fresh) × %d slots, quorum %d, %s measured on %d CPU(s) (%s)\n", *vols, *fresh, *slots, *quorum, res.elapsed.Round(time.Millisecond), runtime.NumCPU(), runtime.Version())
 	fmt.Fprintf(e.stdout, "  verified chunks/s    %.0f\n", res.verifiedPerSec)
 	fmt.Fprintf(e.stdout, "  results/s            %.0f (%.2f per verified chunk)\n", res.resultsPerSec, res.resultsPerSec/max(res.verifiedPerSec, 1))
 	fmt.Fprintf(e.stdout, "  lease latency        p50 %s  p99 %s  (volunteer's request → lease received)\n", res.leaseP50, res.leaseP99)
@@ -142,7 +146,7 @@ type benchFigures struct {
 	verdictP50, verdictP99        time.Duration
 }
 
-func benchCoordinator(ctx context.Context, nvol int, dur time.Duration, quorum, slots, per int, cpuProfile string) (*benchFigures, error) {
+func benchCoordinator(ctx context.Context, nvol, fresh int, dur time.Duration, quorum, slots, per int, cpuProfile string) (*benchFigures, error) {
 	dir, err := os.MkdirTemp("", "pulsegrid-bench-")
 	if err != nil {
 		return nil, err
@@ -155,8 +159,9 @@ func benchCoordinator(ctx context.Context, nvol int, dur time.Duration, quorum, 
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	algs := pipeline.NewRegistry(benchAlg{})
-	// Steady state: every simulated volunteer is established (its standing
-	// is stored before it connects), none is trusted, so every chunk is
+	// Steady state: every simulated volunteer but the last `fresh` is
+	// established (its standing is stored before it connects), none is
+	// trusted, so every chunk is
 	// replicated to quorum and settled by volunteers alone; the server's
 	// own audits and known answers are off, so the coordinator is what is
 	// measured.
@@ -202,7 +207,7 @@ func benchCoordinator(ctx context.Context, nvol int, dur time.Duration, quorum, 
 		keys[i] = protocol.NewKey()
 		recs[i] = store.Volunteer{ID: keys[i].ID(), PublicKey: keys[i].PublicKey(), Reputation: int64(g.Config().EstablishAfter), CreatedAt: time.Now()}
 	}
-	if err := st.SaveVolunteers(ctx, recs); err != nil {
+	if err := st.SaveVolunteers(ctx, recs[:nvol-fresh]); err != nil {
 		return nil, err
 	}
 	bctx, cancel := context.WithCancel(ctx)

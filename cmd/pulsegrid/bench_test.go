@@ -11,7 +11,7 @@ import (
 // the current protocol, verify chunks, and drop no volunteer.
 func TestBenchCoordinator(t *testing.T) {
 	for _, quorum := range []int{2, 1} {
-		f, err := benchCoordinator(context.Background(), 2, 500*time.Millisecond, quorum, 2, 2000, "")
+		f, err := benchCoordinator(context.Background(), 2, 0, 500*time.Millisecond, quorum, 2, 2000, "")
 		if err != nil {
 			t.Fatalf("quorum %d: %v", quorum, err)
 		}

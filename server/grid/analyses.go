@@ -283,9 +283,10 @@ func (g *Grid) dropLocked(a *analysis, reason string) {
 			g.cancelLeaseLocked(l, reason)
 		}
 	}
-	a.fresh, a.more = queue{}, queue{}
+	a.fresh, a.more, a.moreEst = queue{}, queue{}, queue{}
 	for s := range g.sessions {
-		delete(s.cursors, a)
+		delete(s.cursors, &a.more)
+		delete(s.cursors, &a.moreEst)
 	}
 }
 

@@ -88,6 +88,7 @@ type Grid struct {
 	auditQ     []*check // accepted chunks the trusted workers compute again (bounded)
 	auditBytes int
 	ringers    ringerPool
+	scanned    uint64           // more-queue entries looked at by picks (tests bound it)
 	costs      map[string]*cost // per algorithm: CPU time per payload byte, for credit
 
 	flushNow chan struct{}
@@ -107,7 +108,8 @@ type analysis struct {
 	chunks             []*chunk
 	spill              *spill // large payloads, when Config.SpillDir is set
 	fresh              queue  // chunks never leased, in shuffled order
-	more               queue  // chunks that want another lease: second opinions, expired leases, disputes
+	more               queue  // chunks that want another lease from anyone: second opinions, expired leases, disputes
+	moreEst            queue  // chunks that want another lease from an established volunteer only
 	inflight           map[*chunk]struct{}
 	verified           int
 	finishing          bool
@@ -134,9 +136,10 @@ type chunk struct {
 	results []replica
 	held    map[string]bool // ids of every identity ever leased this chunk: never leased to again
 	entered bool            // has been leased at least once (left the fresh queue)
-	inMore  bool            // has a live entry in a.more
+	inMore  bool            // has a live entry in a.more or, if inEst, a.moreEst
+	inEst   bool            // its live entry is in a.moreEst
 	inNeed  bool            // is in g.needQ
-	qseq    uint32          // the live entry of this chunk in a.more has this seq
+	qseq    uint32          // the live entry of this chunk in a more queue has this seq
 	single  *volunteer      // may settle the chunk alone (trusted, no spot check)
 	needs   need            // who must still vote before an output can be accepted
 	output  []byte

@@ -1122,3 +1122,50 @@ func TestStalledChunkStaysWithEstablished(t *testing.T) {
 	est.answer(l, false)
 	e.wait(id, store.StatusDone)
 }
+
+// TestFreshCrowdScansLittle: when every open chunk waits for an
+// established vote, a crowd of fresh identities asking for work must not
+// each walk the whole queue (the scan that took 69 % of the CPU with a
+// thousand fresh volunteers), and an established volunteer still finds
+// the waiting chunks at once.
+func TestFreshCrowdScansLittle(t *testing.T) {
+	const chunks = 1000
+	e := newEnv(t, quiet(Config{Quorum: 2}))
+	id := e.analysis(e.owner("a@x"), 1, 10*chunks, "routine", false)
+	f1, f2 := e.connect("", ""), e.connect("", "")
+	for range chunks {
+		f1.answer(f1.take(), false)
+		f2.answer(f2.take(), false) // the second opinion: both fresh, so it waits
+	}
+	if got := e.verified(id); got != 0 {
+		t.Fatalf("%d chunks verified by two fresh identities", got)
+	}
+	const crowd = 50
+	e.g.mu.Lock()
+	before := e.g.scanned
+	e.g.mu.Unlock()
+	for range crowd {
+		if l := e.connect("", "").take(); l != nil {
+			t.Fatal("a fresh identity was leased a chunk that waits for an established vote")
+		}
+	}
+	e.g.mu.Lock()
+	perPick := float64(e.g.scanned-before) / crowd
+	e.g.mu.Unlock()
+	if perPick > maxEndGameScan+16 {
+		t.Errorf("a fresh identity's request looked at %.0f queue entries, want at most %d (the end game's sample)", perPick, maxEndGameScan+16)
+	}
+	est := e.connect("", "")
+	est.setStanding(3)
+	for range chunks {
+		l := est.take()
+		if l == nil {
+			t.Fatal("the established volunteer found no waiting chunk")
+		}
+		est.answer(l, false)
+	}
+	e.wait(id, store.StatusDone)
+	if got, want := e.result(id), sums(chunks, 10); got != want {
+		t.Errorf("result %.60s…, want %.60s…", got, want)
+	}
+}

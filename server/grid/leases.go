@@ -45,10 +45,8 @@ func (g *Grid) issueLocked(s *Session, c *chunk) {
 		return
 	}
 	// The chunk may want more replicas than this one (quorum 2): offer it.
-	if g.needsLeaseLocked(c) && !c.inMore {
-		c.qseq++
-		c.inMore = true
-		a.more.push(c)
+	if g.needsLeaseLocked(c) {
+		g.offerLocked(c)
 	}
 	s.sendLocked(&protocol.Message{Type: protocol.TypeLease, LeaseID: l.id, Algorithm: a.alg.Name(),
 		Deadline: l.deadline.UnixMilli(), Digest: c.digest, Size: len(body)}, body)

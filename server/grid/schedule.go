@@ -14,14 +14,21 @@ import (
 // hoarding volunteer does not set the finish time.
 //
 // Finding work takes bounded time wherever it is in a queue: the fresh
-// queue's head is always eligible, and each session keeps a cursor into
-// each analysis's more queue past the entries it can never take (chunks it
-// held, dead entries), so those are skipped once, not at every request.
+// queue's head is always eligible; a chunk that waits for an established
+// vote sits in a queue of its own (moreEst), which fresh identities never
+// scan, so a thousand of them asking for work do not each walk past it;
+// and each session keeps a cursor into each more queue past the entries
+// it can never take (chunks it held, dead entries), so those are skipped
+// once, not at every request.
 
 // maxScan bounds the entries one pick looks at in a more queue beyond the
 // session's cursor (entries it cannot take for now, such as chunks a
 // neighbour holds).
 const maxScan = 4096
+
+// maxEndGameScan bounds the in-flight chunks one end-game pick looks at:
+// an extra replica is an optimisation, and every idle volunteer asks.
+const maxEndGameScan = 256
 
 // qentry is one place of a chunk in a queue; in a more queue it is live
 // while seq equals the chunk's qseq and the chunk is marked inMore.
@@ -150,13 +157,14 @@ func (g *Grid) pickLocked(s *Session) *chunk {
 			return c
 		}
 	}
+	est := s.vol.local || g.establishedLocked(s.vol)
 	for p := range g.byPrio {
 		list := g.byPrio[p]
 		tried := map[*analysis]bool{}
 		for len(tried) < len(list) {
 			var best *analysis
 			for _, a := range list {
-				if tried[a] || !g.mayRunLocked(a, s) || a.fresh.len()+a.more.len() == 0 {
+				if tried[a] || !g.mayRunLocked(a, s) || a.fresh.len()+a.more.len()+a.moreEst.len() == 0 {
 					continue
 				}
 				if best == nil || g.before(a, best, s) {
@@ -166,7 +174,12 @@ func (g *Grid) pickLocked(s *Session) *chunk {
 			if best == nil {
 				break
 			}
-			if c := g.moreLocked(best, s); c != nil {
+			if est && best.moreEst.len() > 0 {
+				if c := g.moreLocked(&best.moreEst, s); c != nil {
+					return c
+				}
+			}
+			if c := g.moreLocked(&best.more, s); c != nil {
 				return c
 			}
 			if c := g.freshLocked(best); c != nil {
@@ -209,20 +222,20 @@ func (g *Grid) freshLocked(a *analysis) *chunk {
 	return nil
 }
 
-// moreLocked finds a chunk of a's more queue that s may take.
-func (g *Grid) moreLocked(a *analysis, s *Session) *chunk {
-	q := &a.more
+// moreLocked finds a chunk of the more queue q that s may take.
+func (g *Grid) moreLocked(q *queue, s *Session) *chunk {
 	// Drop dead entries at the front.
-	for q.len() > 0 && !g.liveEntryLocked(q.items[q.head]) {
+	for q.len() > 0 && !g.liveEntryLocked(q, q.items[q.head]) {
 		q.pop()
 	}
-	i := q.index(s.cursors[a])
+	i := q.index(s.cursors[q])
 	advancing := true
 	for scanned := 0; i < len(q.items) && scanned < maxScan; i, scanned = i+1, scanned+1 {
+		g.scanned++
 		e := q.items[i]
-		if !g.liveEntryLocked(e) {
+		if !g.liveEntryLocked(q, e) {
 			if advancing {
-				s.cursors[a] = q.pos(i + 1)
+				s.cursors[q] = q.pos(i + 1)
 			}
 			continue
 		}
@@ -231,7 +244,7 @@ func (g *Grid) moreLocked(a *analysis, s *Session) *chunk {
 			return e.c
 		case never:
 			if advancing {
-				s.cursors[a] = q.pos(i + 1)
+				s.cursors[q] = q.pos(i + 1)
 			}
 		default:
 			advancing = false
@@ -240,19 +253,46 @@ func (g *Grid) moreLocked(a *analysis, s *Session) *chunk {
 	return nil
 }
 
-// liveEntryLocked: e is its chunk's current place in a more queue and the
-// chunk still wants a lease. An entry found dead stays dead: a chunk that
-// wants a lease again gets a new entry (requeueLocked).
-func (g *Grid) liveEntryLocked(e qentry) bool {
+// liveEntryLocked: e is its chunk's current place in a more queue (q) and
+// the chunk still wants a lease. An entry found dead stays dead: a chunk
+// that wants a lease again gets a new entry (offerLocked). A chunk whose
+// need changed since it was queued moves to the queue for that need.
+func (g *Grid) liveEntryLocked(q *queue, e qentry) bool {
 	c := e.c
-	if e.seq != c.qseq || !c.inMore {
+	if e.seq != c.qseq || !c.inMore || (q == &c.a.moreEst) != c.inEst {
 		return false
 	}
 	if c.state != chunkOpen || c.a.gone || !g.needsLeaseLocked(c) {
 		c.inMore = false
 		return false
 	}
+	if c.needs == needTrusted || (c.needs == needEstablished) != c.inEst {
+		g.offerLocked(c)
+		return false
+	}
 	return true
+}
+
+// offerLocked gives c a live entry in the more queue for what it waits
+// for, unless it has one there already: moreEst when only an established
+// volunteer may vote next, none when only a trusted worker may (those
+// find it in the need queue).
+func (g *Grid) offerLocked(c *chunk) {
+	if c.needs == needTrusted {
+		c.inMore = false
+		return
+	}
+	est := c.needs == needEstablished
+	if c.inMore && c.inEst == est {
+		return
+	}
+	c.qseq++
+	c.inMore, c.inEst = true, est
+	if est {
+		c.a.moreEst.push(c)
+	} else {
+		c.a.more.push(c)
+	}
 }
 
 type eligibility uint8
@@ -301,10 +341,11 @@ func (g *Grid) endGameLocked(s *Session) *chunk {
 				continue
 			}
 			n := 0
-			for c := range a.inflight {
-				if n++; n > maxScan {
+			for c := range a.inflight { // map order: a different sample each time
+				if n++; n > maxEndGameScan {
 					break
 				}
+				g.scanned++
 				if c.state == chunkOpen && g.liveLeasesLocked(c, now)+len(c.results) <= g.targetLocked(c) && len(c.leases)+len(c.results) < g.cfg.MaxReplicas+2 &&
 					g.eligibleLocked(c, s) == eligible {
 					return c
@@ -341,13 +382,20 @@ func (g *Grid) liveLeasesLocked(c *chunk, now time.Time) int {
 // targetLocked is how many results (counting live leases) the chunk wants now.
 func (g *Grid) targetLocked(c *chunk) int {
 	if len(c.results) > 0 {
-		counts := map[string]int{}
-		best := 0
+		// best is the largest agreeing group; a handful of results, so
+		// counting pairs beats allocating a map on this hot path.
+		best, split := 0, false
 		for _, r := range c.results {
-			counts[r.digest]++
-			best = max(best, counts[r.digest])
+			n := 0
+			for _, o := range c.results {
+				if o.digest == r.digest {
+					n++
+				}
+			}
+			best = max(best, n)
+			split = split || r.digest != c.results[0].digest
 		}
-		if len(counts) > 1 || c.needs != needNone {
+		if split || c.needs != needNone {
 			return min(len(c.results)+max(g.cfg.Quorum-best, 1), g.cfg.MaxReplicas+1)
 		}
 	}
@@ -371,10 +419,6 @@ func (g *Grid) requeueLocked(c *chunk) {
 		g.kickLocked() // still in the fresh queue
 		return
 	}
-	if !c.inMore {
-		c.qseq++
-		c.inMore = true
-		c.a.more.push(c)
-	}
+	g.offerLocked(c)
 	g.kickLocked()
 }

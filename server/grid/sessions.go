@@ -2,6 +2,7 @@ package grid
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,7 +22,7 @@ type Session struct {
 	algs        map[string]bool
 	credits     int
 	leases      map[int64]*lease
-	cursors     map[*analysis]int // scan positions in analyses' more queues (schedule.go)
+	cursors     map[*queue]int // scan positions in analyses' more queues (schedule.go)
 	lastDataset int64
 	faults      int
 	closed      bool
@@ -43,6 +44,10 @@ type RefusedError struct{ Reason string }
 // Error implements error.
 func (e *RefusedError) Error() string { return e.Reason }
 
+// ErrBadToken refuses a hello whose enrollment token is not valid; the
+// server counts these per address, as it counts bad API tokens.
+var ErrBadToken = errors.New("enrollment token not valid (it must belong to an enabled volunteer or admin account)")
+
 // Connect admits a volunteer after its hello: it checks the hello's
 // signature of the connection's challenge, resolves (or creates) the
 // identity its public key stands for, checks an enrollment token and the
@@ -59,7 +64,7 @@ func (g *Grid) Connect(ctx context.Context, hello *protocol.Message, peer Peer, 
 	if hello.Token != "" {
 		u, err := g.store.UserByToken(ctx, auth.HashToken(hello.Token))
 		if err != nil || (u.Role != store.RoleVolunteer && u.Role != store.RoleAdmin) {
-			return nil, nil, fmt.Errorf("enrollment token not valid (it must belong to an enabled volunteer or admin account)")
+			return nil, nil, ErrBadToken
 		}
 		enrolledBy = u.ID
 	}
@@ -153,7 +158,7 @@ func (g *Grid) connect(hello *protocol.Message, rec store.Volunteer, enrolledBy 
 			algs[name] = true
 		}
 	}
-	s := &Session{g: g, vol: v, addr: addr, net: net, send: send, algs: algs, leases: map[int64]*lease{}, cursors: map[*analysis]int{}}
+	s := &Session{g: g, vol: v, addr: addr, net: net, send: send, algs: algs, leases: map[int64]*lease{}, cursors: map[*queue]int{}}
 	g.sessions[s] = struct{}{}
 	if kind != auditor {
 		g.metrics.Connected.Inc()

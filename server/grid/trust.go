@@ -113,8 +113,10 @@ func (g *Grid) caughtLocked(v *volunteer, why string, fix *store.ChunkOutput) {
 		for c := range a.inflight {
 			g.dropResultsLocked(c, v)
 		}
-		for _, e := range a.more.items[a.more.head:] {
-			g.dropResultsLocked(e.c, v)
+		for _, q := range []*queue{&a.more, &a.moreEst} {
+			for _, e := range q.items[q.head:] {
+				g.dropResultsLocked(e.c, v)
+			}
 		}
 	}
 	g.after = append(g.after, func() {

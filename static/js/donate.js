@@ -17,10 +17,30 @@
 // server's: CPU seconds of this identity's verified results over all
 // visits, carried by the welcome and by each verified verdict; the last
 // value seen is kept in localStorage to show before Start.
+//
+// What a started tab waits for is told live: the page polls the public
+// GET /api/v1/backlog (the grid's chunk counts) and says "no work" when no
+// analysis needs compute, "waiting for a second opinion" when the chunks
+// left were computed once and wait for another volunteer. A running chunk
+// shows its progress and an estimate of its time left.
+//
+// The volunteer's controls follow BOINC's computing preferences: compute
+// only while the computer is idle (the Idle Detection API where the browser
+// grants it, else only while this tab is hidden), pause on battery (the
+// Battery Status API where present), a daily time window. A suspended tab
+// pauses its workers exactly as Pause does (their connections close, so the
+// server re-issues their leases). Settings and this browser's counters are
+// kept in localStorage, so a reload keeps both; the credit rate is the
+// credit earned per hour of computing in this browser.
 
 const KEY_IDENTITY = 'pulsegrid.volunteer.identity';
 const KEY_NICKNAME = 'pulsegrid.volunteer.nickname';
 const KEY_CREDIT = 'pulsegrid.volunteer.server-credit';
+const KEY_SETTINGS = 'pulsegrid.volunteer.settings';
+const KEY_TOTALS = 'pulsegrid.volunteer.totals';
+const BACKLOG_EVERY_MS = 2000;
+const GATE_EVERY_MS = 15000; // the daily window is checked this often
+const IDLE_THRESHOLD_MS = 60000; // the Idle Detection API's minimum
 const NICKNAME_MAX = 40; // runes; the server cleans and cuts it the same way
 
 const $ = (id) => document.getElementById(id);
@@ -29,7 +49,9 @@ const el = {
   cpu: $('donate-cpu'), threads: $('donate-threads'), nickname: $('donate-nickname'),
   status: $('donate-status'), task: $('donate-task'), chunks: $('donate-chunks-done'),
   verified: $('donate-verified'), cpuTime: $('donate-cpu-time'), credit: $('donate-credit'),
-  error: $('donate-error'),
+  error: $('donate-error'), idle: $('donate-idle'), battery: $('donate-battery'),
+  from: $('donate-window-from'), to: $('donate-window-to'), gateNote: $('donate-gate-note'),
+  rate: $('donate-credit-rate'), backlogNow: $('donate-backlog-now'),
 };
 
 const store = {
@@ -40,8 +62,24 @@ const store = {
 // Page state. threads[i] = {worker, stats, state, connected, retry, task, memory}.
 const threads = [];
 let manifest = null;
-let running = false;
-let paused = false;
+let running = false; // Start pressed
+let paused = false; // Pause pressed
+let computing = false; // workers told to compute: running, not paused, not suspended
+let suspended = ''; // why the controls hold the workers back ('' when they do not)
+let backlog = null; // the last GET /api/v1/backlog
+let backlogTimer = null;
+// What the controls read: onBattery from the Battery Status API, idleState
+// 'idle' | 'active' from the Idle Detection API (null: not granted, page
+// visibility stands in).
+const gate = { onBattery: false, batteryKnown: false, idleState: null };
+let idleDetector = null;
+// Counters of earlier visits in this browser (KEY_TOTALS); the page shows
+// them plus this visit's. computeMs and earned give the credit rate.
+const base = Object.assign({ chunks_done: 0, results_verified: 0, busy: 0, computeMs: 0, earned: 0 }, store.get(KEY_TOTALS) || {});
+const visit = { computeMs: 0, earned: 0 };
+let lastTick = 0;
+let lastCredit = null;
+let leaving = false; // pagehide happened
 let releaseLock = null;
 let identity = store.get(KEY_IDENTITY);
 let identityWaiters = [];
@@ -72,17 +110,50 @@ const formatSeconds = (s) => {
   return `${Math.floor(s / 3600)} h ${Math.floor(s / 60) % 60} min`;
 };
 
-function render() {
+function totals() {
   const sum = (f) => threads.reduce((a, t) => a + (t.stats ? f(t.stats) : 0), f(retired));
-  el.chunks.textContent = String(sum((s) => s.chunks_done || 0));
-  el.verified.textContent = String(sum((s) => s.results_verified || 0));
-  el.cpuTime.textContent = formatSeconds(sum((s) => s.busy || 0) / 1e9);
-  el.credit.textContent = serverCredit().toFixed(3);
+  return {
+    chunks_done: base.chunks_done + sum((s) => s.chunks_done || 0),
+    results_verified: base.results_verified + sum((s) => s.results_verified || 0),
+    busy: base.busy + sum((s) => s.busy || 0),
+    computeMs: base.computeMs + visit.computeMs,
+    earned: base.earned + visit.earned,
+    pending: sum((s) => (s.chunks_done || 0) - (s.results_verified || 0) - (s.results_rejected || 0)),
+  };
+}
+
+// tick adds the time computed since the last render, and the credit that
+// came in meanwhile, to this visit's counters.
+function tick() {
+  const now = Date.now();
+  if (computing && lastTick) visit.computeMs += now - lastTick;
+  lastTick = now;
+  const credit = serverCredit();
+  if (lastCredit !== null && credit > lastCredit && computing) visit.earned += credit - lastCredit;
+  lastCredit = credit;
+}
+
+function render() {
+  tick();
+  const tot = totals();
+  el.chunks.textContent = String(tot.chunks_done);
+  el.verified.textContent = String(tot.results_verified);
+  el.cpuTime.textContent = formatSeconds(tot.busy / 1e9);
+  el.credit.textContent = `${serverCredit().toFixed(3)} CPU s`;
+  if (el.rate) {
+    const hours = tot.computeMs / 3.6e6;
+    const perHour = hours > 0 ? tot.earned / hours : 0;
+    el.rate.textContent = tot.computeMs >= 5000 ? `${perHour.toFixed(perHour < 10 ? 2 : 0)} per hour, ${(perHour * 24).toFixed(perHour < 1 ? 2 : 0)} per day computing` : '–';
+  }
+  const { pending, ...keep } = tot;
+  if (!leaving) store.set(KEY_TOTALS, keep); // after pagehide the threads are gone: keep what was saved
 
   const connected = threads.filter((t) => t.connected).length;
   let status = 'idle';
+  let state = 'idle';
   if (!running) status = 'idle';
-  else if (paused) status = 'paused';
+  else if (paused) { status = 'paused'; state = 'paused'; }
+  else if (suspended) { status = `suspended: ${suspended}`; state = 'suspended'; }
   else if (threads.some((t) => t.state === 'stopped')) status = `stopped: ${threads.find((t) => t.state === 'stopped').error || 'refused by the server'}`;
   else if (connected > 0) status = connected === threads.length ? 'connected' : `connected (${connected} of ${threads.length} threads)`;
   else {
@@ -90,14 +161,82 @@ function render() {
     status = retrying ? `reconnecting in ${Math.ceil(retrying.retry / 1e9)} s (${retrying.disconnectError || 'connection lost'})` : 'connecting';
   }
   el.status.textContent = status;
-  el.status.dataset.state = !running ? 'idle' : paused ? 'paused' : connected > 0 ? 'connected' : 'connecting';
+  el.status.dataset.state = state === 'idle' && running ? (connected > 0 ? 'connected' : 'connecting') : state;
 
   // Chunks of short signals take milliseconds and events come in batches:
   // a batch often ends between two chunks. What a thread finished a moment
   // ago still counts as what it is computing.
   const now = Date.now();
-  const tasks = threads.map((t) => t.task || (t.lastTask && now - t.lastDone < RECENT_TASK_MS ? t.lastTask : '')).filter(Boolean);
-  el.task.textContent = !running || paused ? '–' : tasks.length ? tasks.join(', ') : 'waiting for work';
+  const tasks = threads.map((t) => taskText(t, now) || (t.lastTask && now - t.lastDone < RECENT_TASK_MS ? t.lastTask : '')).filter(Boolean);
+  let wait = '';
+  if (!computing) el.task.textContent = '–';
+  else if (tasks.length) el.task.textContent = tasks.join(', ');
+  else {
+    const w = waitFor(pending);
+    wait = w.state;
+    el.task.textContent = w.text;
+  }
+  el.task.dataset.wait = wait;
+  renderBacklog();
+}
+
+// taskText is a running chunk: its algorithm, how far it is, and its time
+// left estimated from the rate so far.
+function taskText(t, now) {
+  if (!t.task) return '';
+  if (!(t.frac > 0)) return t.task;
+  const pct = Math.floor(100 * t.frac);
+  const elapsed = (now - t.chunkStart) / 1000;
+  const left = t.frac < 1 ? (elapsed * (1 - t.frac)) / t.frac : 0;
+  return `${t.task}: ${pct} %, about ${formatSeconds(left)} left`;
+}
+
+// waitFor says what a connected tab with nothing to compute waits for,
+// from the last backlog: state is no-work, second-opinion or queued.
+function waitFor(pending) {
+  const b = backlog;
+  if (!b) return { state: 'queued', text: 'waiting for work' };
+  const open = b.chunks_queued + b.chunks_running + b.chunks_awaiting_replica;
+  if (open === 0) return { state: 'no-work', text: 'no work: no analysis is waiting for compute right now; this tab takes some as soon as one starts' };
+  if (b.chunks_queued === 0 && b.chunks_awaiting_replica > 0) {
+    const mine = pending > 0 ? `, ${plural(pending, 'result')} of this tab among them` : '';
+    return {
+      state: 'second-opinion',
+      text: `waiting for a second opinion: ${plural(b.chunks_awaiting_replica, 'chunk')} computed once wait for another volunteer from a different network${mine}`,
+    };
+  }
+  if (b.chunks_queued === 0) return { state: 'no-work', text: `no work for this tab: the ${plural(b.chunks_running, 'chunk')} left are being computed by other volunteers` };
+  return { state: 'queued', text: `waiting for work: ${plural(b.chunks_queued, 'chunk')} queued` };
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+// renderBacklog keeps the "Is there work?" paragraph current.
+function renderBacklog() {
+  const b = backlog;
+  if (!b || !el.backlogNow) return;
+  const open = b.chunks_queued + b.chunks_running + b.chunks_awaiting_replica;
+  el.backlogNow.textContent = open === 0
+    ? 'Right now no analysis is waiting for compute: a started tab waits for work, and takes some as soon as a hospital starts an analysis.'
+    : `Right now: ${plural(b.chunks_queued, 'chunk')} waiting for a volunteer, ${plural(b.chunks_running, 'chunk')} being computed, ${plural(b.chunks_awaiting_replica, 'chunk')} computed once and waiting for a second opinion.`;
+}
+
+async function pollBacklog() {
+  try {
+    const r = await fetch('/api/v1/backlog', { cache: 'no-store' });
+    if (r.ok) backlog = await r.json();
+  } catch { /* offline: keep the last one; the status says reconnecting */ }
+  renderSoon();
+}
+
+function watchBacklog(on) {
+  if (on && backlogTimer === null) {
+    pollBacklog();
+    backlogTimer = setInterval(pollBacklog, BACKLOG_EVERY_MS);
+  } else if (!on && backlogTimer !== null) {
+    clearInterval(backlogTimer);
+    backlogTimer = null;
+  }
 }
 
 // serverCredit is the credit the server last reported on any thread (each
@@ -116,6 +255,108 @@ function nickname() {
 
 function startOptions() {
   return { server: location.origin, identity, cpu: Number(el.cpu.value), agent: agent(), nickname: nickname() };
+}
+
+// ---- the controls: settings, and what holds the workers back
+
+function saveSettings() {
+  store.set(KEY_SETTINGS, {
+    cpu: el.cpu.value, threads: el.threads.value, idle: el.idle.checked, battery: el.battery.checked, from: el.from.value, to: el.to.value,
+  });
+}
+
+function loadSettings() {
+  const s = store.get(KEY_SETTINGS);
+  if (!s) return;
+  const pick = (sel, v) => { if (v && [...sel.options].some((o) => o.value === String(v))) sel.value = String(v); };
+  pick(el.cpu, s.cpu);
+  pick(el.threads, s.threads);
+  el.idle.checked = !!s.idle;
+  el.battery.checked = s.battery !== false;
+  el.from.value = s.from || '';
+  el.to.value = s.to || '';
+}
+
+const minutesOf = (hhmm) => { const [h, m] = hhmm.split(':').map(Number); return h * 60 + m; };
+
+// inWindow: no window set (or from = to) means any time; a window may wrap
+// past midnight (22:00 to 06:00).
+function inWindow(d = new Date()) {
+  if (!el.from.value || !el.to.value || el.from.value === el.to.value) return true;
+  const now = d.getHours() * 60 + d.getMinutes();
+  const from = minutesOf(el.from.value);
+  const to = minutesOf(el.to.value);
+  return from < to ? now >= from && now < to : now >= from || now < to;
+}
+
+// suspendReason is why the controls hold the workers back now, '' if nothing does.
+function suspendReason() {
+  if (el.battery.checked && gate.onBattery) return 'on battery';
+  if (!inWindow()) return `outside the daily window ${el.from.value}–${el.to.value}`;
+  if (el.idle.checked) {
+    if (gate.idleState !== null) {
+      if (gate.idleState !== 'idle') return 'the computer is in use';
+    } else if (document.visibilityState === 'visible') {
+      return 'this tab is visible (computing only while idle)';
+    }
+  }
+  return '';
+}
+
+// applyGate tells the workers to compute or to pause when what the controls
+// allow changed: Start, Pause, Resume, a setting, the battery, idleness,
+// the page's visibility or the clock.
+function applyGate() {
+  suspended = running && !paused ? suspendReason() : '';
+  const want = running && !paused && !suspended;
+  if (want !== computing) {
+    computing = want;
+    for (const t of threads) t.worker.postMessage(want ? { type: 'start', options: startOptions() } : { type: 'pause' });
+    if (want) holdLock(); else dropLock();
+  }
+  watchBacklog(want);
+  renderGateNote();
+  render();
+}
+
+// renderGateNote says what the idle and battery controls can see in this browser.
+function renderGateNote() {
+  const notes = [];
+  if (el.idle.checked) {
+    notes.push(gate.idleState !== null
+      ? 'Idle: this browser reports when the computer has had no input for a minute or its screen is locked.'
+      : 'Idle: this browser does not report whether the computer is idle (or permission was not granted), so this tab computes only while it is hidden.');
+  }
+  if (el.battery.checked && !gate.batteryKnown) notes.push('Battery: this browser does not report the battery, so this setting has no effect here.');
+  el.gateNote.textContent = notes.join(' ');
+  el.gateNote.hidden = notes.length === 0;
+}
+
+// watchIdle starts the Idle Detection API when the browser has it and
+// grants it; fromGesture asks for the permission (only a click may).
+async function watchIdle(fromGesture) {
+  if (!el.idle.checked || idleDetector || typeof IdleDetector === 'undefined') return;
+  try {
+    if (fromGesture && (await IdleDetector.requestPermission()) !== 'granted') return;
+    const d = new IdleDetector();
+    const read = () => { gate.idleState = d.userState === 'idle' || d.screenState === 'locked' ? 'idle' : 'active'; };
+    d.addEventListener('change', () => { read(); applyGate(); });
+    await d.start({ threshold: IDLE_THRESHOLD_MS });
+    idleDetector = d;
+    read();
+  } catch { /* not granted: page visibility stands in */ }
+  applyGate();
+}
+
+async function watchBattery() {
+  if (!navigator.getBattery) return;
+  try {
+    const b = await navigator.getBattery();
+    const read = () => { gate.onBattery = !b.charging; gate.batteryKnown = true; };
+    b.addEventListener('chargingchange', () => { read(); applyGate(); });
+    read();
+  } catch { /* not allowed here */ }
+  applyGate();
 }
 
 function onMessage(t, m) {
@@ -168,12 +409,14 @@ function onEvent(t, e) {
       t.connected = false; t.task = ''; t.lastTask = '';
       t.retry = e.retry || 0; t.disconnectError = e.error || '';
       break;
-    case 'chunk-started': t.task = e.algorithm; break;
+    case 'chunk-started': t.task = e.algorithm; t.frac = 0; t.chunkStart = Date.now(); break;
     case 'progress':
-      t.task = e.total > 0 ? `${e.algorithm} (${Math.floor((100 * e.done) / e.total)} %)` : e.algorithm;
+      t.task = e.algorithm;
+      t.frac = e.total > 0 ? e.done / e.total : 0;
+      if (!t.chunkStart) t.chunkStart = Date.now();
       break;
     case 'chunk-done':
-      t.task = '';
+      t.task = ''; t.frac = 0; t.chunkStart = 0;
       t.lastTask = e.algorithm;
       t.lastDone = Date.now();
       if (chunkMillis.length < 10000) chunkMillis.push((e.elapsed || 0) / 1e6);
@@ -217,13 +460,14 @@ function spawn() {
 async function setThreads(n) {
   while (threads.length > n) retire(threads.pop());
   if (threads.length < n && !identity && threads.length === 0) {
-    spawn();
+    const first = spawn();
+    if (!computing) first.worker.postMessage({ type: 'pause' });
     await new Promise((resolve) => identityWaiters.push(resolve));
     if (!running) return;
   }
   while (running && threads.length < Number(el.threads.value)) {
     const t = spawn();
-    if (paused) t.worker.postMessage({ type: 'pause' });
+    if (!computing) t.worker.postMessage({ type: 'pause' });
   }
   render();
 }
@@ -278,37 +522,32 @@ async function start() {
   paused = false;
   el.start.hidden = true;
   el.pause.hidden = false;
-  holdLock();
-  render();
+  applyGate();
   await setThreads(Number(el.threads.value));
 }
 
 function pause() {
   paused = true;
-  for (const t of threads) t.worker.postMessage({ type: 'pause' });
   el.pause.hidden = true;
   el.resume.hidden = false;
-  dropLock();
-  render();
+  applyGate();
 }
 
 function resume() {
   paused = false;
-  // start on a running worker sets CPU share and nickname, then resumes.
-  for (const t of threads) t.worker.postMessage({ type: 'start', options: startOptions() });
   el.resume.hidden = true;
   el.pause.hidden = false;
-  holdLock();
-  render();
+  applyGate();
 }
 
 function init() {
   if (!el.start) return;
   el.threads.value = String(defaultThreads());
+  loadSettings();
   el.nickname.value = store.get(KEY_NICKNAME) || '';
   el.nickname.addEventListener('change', () => {
     store.set(KEY_NICKNAME, nickname());
-    if (!running || paused) return; // sent with the next hello (Start or Resume)
+    if (!computing) return; // sent with the next hello (Start or Resume)
     // The server reads the nickname at hello: reconnect every thread.
     for (const t of threads) {
       t.worker.postMessage({ type: 'pause' });
@@ -319,13 +558,23 @@ function init() {
   el.pause.addEventListener('click', pause);
   el.resume.addEventListener('click', resume);
   el.cpu.addEventListener('change', () => {
+    saveSettings();
     for (const t of threads) t.worker.postMessage({ type: 'setCPU', cpu: Number(el.cpu.value) });
   });
-  el.threads.addEventListener('change', () => { if (running) setThreads(Number(el.threads.value)); });
+  el.threads.addEventListener('change', () => { saveSettings(); if (running) setThreads(Number(el.threads.value)); });
+  el.idle.addEventListener('change', () => { saveSettings(); watchIdle(true); applyGate(); });
+  el.battery.addEventListener('change', () => { saveSettings(); applyGate(); });
+  for (const input of [el.from, el.to]) input.addEventListener('change', () => { saveSettings(); applyGate(); });
+  document.addEventListener('visibilitychange', applyGate);
+  setInterval(applyGate, GATE_EVERY_MS);
+  watchBattery();
+  watchIdle(false);
+  pollBacklog();
   // Closing or leaving the tab: end the workers now, which closes their
   // websockets, so the server re-issues their chunks without waiting.
   window.addEventListener('pagehide', () => {
-    render(); // keeps the last credit seen (serverCredit) for the next visit
+    render(); // keeps the last credit seen (serverCredit) and the counters for the next visit
+    leaving = true;
     for (const t of threads.splice(0)) t.worker.terminate();
     dropLock();
   });
@@ -336,6 +585,7 @@ function init() {
       state: t.state, connected: t.connected, task: t.task, memory: t.memory, stats: t.stats, identity: t.identity ? t.identity.id : '',
     })),
     identity: () => identity,
+    computing: () => computing,
     chunkMillis: () => chunkMillis.slice(),
   };
 }
