@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
-	"github.com/alexedwards/scs/sqlite3store"
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/pulsegrid/pulsegrid/server/store"
@@ -71,15 +69,13 @@ func newPortal(d Deps) *portal {
 		cfg.MaxLoginFailures = 5
 	}
 	d.Portal = cfg
-	var st scs.Store
-	if db, ok := d.Store.(interface{ DB() *sql.DB }); ok {
-		st = sqlite3store.NewWithCleanupInterval(db.DB(), 30*time.Minute)
-	}
+	// Sessions live in the store's database (store.SessionStore), never
+	// in this process's memory: they survive a restart and are shared by
+	// replicas.
+	st := d.Store.Sessions()
 	mk := func(secure bool) *scs.SessionManager {
 		sm := scs.New()
-		if st != nil {
-			sm.Store = st
-		}
+		sm.Store = st
 		sm.Lifetime = cfg.SessionLifetime
 		sm.IdleTimeout = cfg.IdleTimeout
 		sm.Cookie.Name = "pulsegrid_session"

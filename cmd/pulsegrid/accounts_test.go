@@ -198,7 +198,7 @@ func TestCLIAccountsAndAudit(t *testing.T) {
 		t.Errorf("data directory mode: %v %v, want 0700", fi.Mode().Perm(), err)
 	}
 
-	st, err := openStore(context.Background(), data)
+	st, err := openStore(context.Background(), data, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ func init() {
 func cmdBackup(ctx context.Context, e env) error {
 	fs := newFlagSet("backup", "backup --data DIR --out FILE", e.stderr)
 	data := fs.String("data", "./data", "data directory")
+	dbURL := addDBFlag(fs)
 	out := fs.String("out", "", "the backup file to write (must not exist)")
 	if _, err := parseInterleaved(fs, e.args); err != nil {
 		return err
@@ -25,7 +26,7 @@ func cmdBackup(ctx context.Context, e env) error {
 	if *out == "" {
 		return fmt.Errorf("backup: --out FILE is required")
 	}
-	st, err := openStore(ctx, *data)
+	st, err := openStore(ctx, *data, *dbURL)
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"flag"
 	"log/slog"
 	"net"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"github.com/pulsegrid/pulsegrid/server/auth"
 	"github.com/pulsegrid/pulsegrid/server/grid"
 	"github.com/pulsegrid/pulsegrid/server/store"
+	"github.com/pulsegrid/pulsegrid/server/store/postgres"
 )
 
 func init() {
@@ -30,14 +34,43 @@ func init() {
 // dbFile is the database's name inside the data directory.
 const dbFile = "pulsegrid.db"
 
-func openStore(ctx context.Context, dataDir string) (*store.SQLite, error) {
-	return store.OpenSQLite(ctx, filepath.Join(dataDir, dbFile))
+// dbEnv is the environment variable --db defaults to, so that a password
+// in the URL need not appear in the process list.
+const dbEnv = "PULSEGRID_DB"
+
+// addDBFlag adds --db to a subcommand that opens the database.
+func addDBFlag(fs *flag.FlagSet) *string {
+	return fs.String("db", os.Getenv(dbEnv), "PostgreSQL database URL (postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=…) shared by several servers; empty: the SQLite database in --data (default $"+dbEnv+")")
+}
+
+// openStore opens the PostgreSQL database dbURL names, or, when it is
+// empty, the SQLite database in dataDir.
+func openStore(ctx context.Context, dataDir, dbURL string) (store.Store, error) {
+	if dbURL == "" {
+		return store.OpenSQLite(ctx, filepath.Join(dataDir, dbFile))
+	}
+	if !strings.HasPrefix(dbURL, "postgres://") && !strings.HasPrefix(dbURL, "postgresql://") {
+		return nil, fmt.Errorf("--db: want a PostgreSQL URL postgres://USER:PASSWORD@HOST:PORT/DB, got one starting %q (leave --db empty for the SQLite database in --data)", strings.SplitN(dbURL, ":", 2)[0])
+	}
+	return postgres.Open(ctx, dbURL)
+}
+
+// describeDB names the database for the start-up banner (never a password).
+func describeDB(dataDir, dbURL string) string {
+	if dbURL == "" {
+		return "SQLite " + filepath.Join(dataDir, dbFile)
+	}
+	if u, err := url.Parse(dbURL); err == nil {
+		return "PostgreSQL " + u.Host + u.Path
+	}
+	return "PostgreSQL"
 }
 
 func cmdServe(ctx context.Context, e env) error {
 	fs := newFlagSet("serve", "serve [--addr HOST:PORT] [--data DIR] [--local-workers N] [--quorum N] [--tls-cert FILE --tls-key FILE]", e.stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address (port 0 picks a free port)")
-	data := fs.String("data", "./data", "data directory (the SQLite database lives here)")
+	data := fs.String("data", "./data", "data directory (the SQLite database lives here unless --db is given; spilled chunk payloads always)")
+	dbURL := addDBFlag(fs)
 	locals := fs.Int("local-workers", 0, "trusted in-process workers (this machine computes chunks too; their results need no second opinion)")
 	quorum := fs.Int("quorum", 2, "distinct volunteers whose outputs must agree before a chunk is accepted")
 	maxReplicas := fs.Int("max-replicas", 0, "results gathered for a chunk before it fails for want of agreement (0: quorum+3)")
@@ -78,7 +111,7 @@ func cmdServe(ctx context.Context, e env) error {
 	}
 	defer ln.Close()
 
-	st, err := openStore(ctx, *data)
+	st, err := openStore(ctx, *data, *dbURL)
 	if err != nil {
 		return err
 	}
@@ -115,7 +148,7 @@ func cmdServe(ctx context.Context, e env) error {
 		Portal: server.PortalConfig{DataDir: *data, SecureCookies: *secureCookies || useTLS}, Limits: transport.limits(), TrustedProxies: trusted})
 	srv := transport.server(h, log)
 	base := transport.scheme() + "://" + ln.Addr().String()
-	fmt.Fprintf(e.stdout, "pulsegrid serving on %s  (data: %s, quorum %d, %d local workers)\n", base, *data, g.Config().Quorum, *locals)
+	fmt.Fprintf(e.stdout, "pulsegrid serving on %s  (data: %s, database: %s, quorum %d, %d local workers)\n", base, *data, describeDB(*data, *dbURL), g.Config().Quorum, *locals)
 	if *sameNet {
 		fmt.Fprintln(e.stdout, "  note:       --allow-same-network: volunteers of one network may verify each other (a demo on one machine; not for real data from the internet)")
 	}
@@ -166,7 +199,7 @@ func ensureAdmin(ctx context.Context, st store.Store, e env) (created bool, err 
 // remindAdminPassword says how to get a new password when an admin
 // account has never signed in: its one-time password was printed at the
 // first start only, and may be lost.
-func remindAdminPassword(ctx context.Context, st *store.SQLite, e env, data string) {
+func remindAdminPassword(ctx context.Context, st store.Store, e env, data string) {
 	us, err := st.Users(ctx)
 	if err != nil {
 		return

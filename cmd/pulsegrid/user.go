@@ -25,6 +25,7 @@ const userUsage = "user add|disable|enable|reset|token --data DIR --email E [--r
 func cmdUser(ctx context.Context, e env) error {
 	fs := newFlagSet("user", userUsage, e.stderr)
 	data := fs.String("data", "./data", "data directory")
+	dbURL := addDBFlag(fs)
 	email := fs.String("email", "", "the account's email address")
 	role := fs.String("role", store.RoleClinician, "role for add: admin, clinician, or volunteer (an enrolled volunteer machine)")
 	password := fs.String("password", "", "password for add or reset (default: generate one and print it)")
@@ -45,7 +46,7 @@ func cmdUser(ctx context.Context, e env) error {
 			return err
 		}
 	}
-	st, err := openStore(ctx, *data)
+	st, err := openStore(ctx, *data, *dbURL)
 	if err != nil {
 		return err
 	}

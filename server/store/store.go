@@ -3,8 +3,9 @@
 // verified chunk outputs, results, volunteers and the audit log.
 //
 // Store is the interface the server and the grid use; SQLite implements it
-// here. It is kept narrow (whole-object reads and writes, no query builder)
-// so that a PostgreSQL implementation for several server replicas can follow.
+// here (the embedded default), store/postgres on PostgreSQL. It is kept
+// narrow (whole-object reads and writes, no query builder); store/storetest
+// is the conformance suite both pass.
 package store
 
 import (
@@ -223,6 +224,8 @@ type ChunkRef struct {
 type Store interface {
 	// PortalStore is the portal's part (store/portal.go).
 	PortalStore
+	// SessionStore keeps the portal's sessions (store/sessions.go).
+	SessionStore
 
 	// CreateUser adds a user; ErrConflict if the email is taken.
 	CreateUser(ctx context.Context, u User) (User, error)
