@@ -199,15 +199,59 @@ func (*Alarms) Split(sig *signal.Signal, params []byte, opt pipeline.SplitOption
 		}
 	}
 	var chans []int
+	task := make([]int, len(names)) // record channel -> task channel
 	for i, u := range used {
 		if u {
+			task[i] = len(chans)
 			chans = append(chans, i)
 		}
 	}
 	if len(chans) == 0 {
 		return nil, fmt.Errorf("%s: no rule applies to this record (channels %s)", AlarmsName, strings.Join(names, ", "))
 	}
-	return split(AlarmsName, sig, chans, params, opt)
+	// The rules resolve their aliases here, on the server, which sees the
+	// labels; a volunteer gets each rule's condition and the index of its
+	// channel in the task, never an alias or a label.
+	tp := alarmsTask{Rules: make([]taskRule, len(p.Rules))}
+	for k, r := range p.Rules {
+		tr := taskRule{Channel: -1, Op: r.Op, Threshold: r.Threshold, MaxGapS: r.MaxGapS, ValidMin: r.ValidMin, ValidMax: r.ValidMax}
+		if i := r.resolve(names); i >= 0 {
+			tr.Channel = task[i]
+		}
+		tp.Rules[k] = tr
+	}
+	b, err := json.Marshal(tp)
+	if err != nil {
+		return nil, err
+	}
+	return split(AlarmsName, sig, chans, b, opt)
+}
+
+// RunReadsNoLabels implements pipeline.LabelBlind: Split resolves every
+// rule's channel, Run reads only the task's rule conditions and samples,
+// and Merge names channels from the specs.
+func (*Alarms) RunReadsNoLabels() {}
+
+// alarmsTask is the parameters a task carries: what Run needs of each
+// rule, in the analysis's rule order.
+type alarmsTask struct {
+	Rules []taskRule `json:"rules"`
+}
+
+// taskRule is one rule as a volunteer sees it: the index of its channel in
+// the task (-1 when the record has none of its aliases) and its condition.
+type taskRule struct {
+	Channel   int     `json:"channel"`
+	Op        string  `json:"op"`
+	Threshold float64 `json:"threshold"`
+	MaxGapS   float64 `json:"max_gap_s"`
+	ValidMin  float64 `json:"valid_min"`
+	ValidMax  float64 `json:"valid_max"`
+}
+
+// rule is the condition as a Rule, for the scanning shared with Merge.
+func (tr taskRule) rule() Rule {
+	return Rule{Op: tr.Op, Threshold: tr.Threshold, MaxGapS: tr.MaxGapS, ValidMin: tr.ValidMin, ValidMax: tr.ValidMax}
 }
 
 // run is a stretch of samples meeting a rule: first and last meeting sample
@@ -293,8 +337,9 @@ func scanSamples(samples []float64, first int64, r Rule, rate float64, y pipelin
 	return s, nil
 }
 
-// alarmsMagic tags version 1 of the alarms chunk output.
-const alarmsMagic = "PGVALRC1"
+// alarmsMagic tags version 2 of the alarms chunk output (version 1
+// carried each watched channel's label and unit).
+const alarmsMagic = "PGVALRC2"
 
 // Run implements pipeline.Algorithm.
 func (*Alarms) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
@@ -302,31 +347,30 @@ func (*Alarms) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var p AlarmsParams
+	var p alarmsTask
 	if err := json.Unmarshal(t.Params, &p); err != nil {
-		return nil, fmt.Errorf("%s: params: %w", AlarmsName, err)
+		return nil, fmt.Errorf("%s: task params: %w", AlarmsName, err)
 	}
-	names := make([]string, len(t.Channels))
 	var total int64
-	for i, c := range t.Channels {
-		names[i] = c.Name
+	for _, c := range t.Channels {
 		total += int64(len(c.Samples))
 	}
 	total *= int64(max(len(p.Rules), 1))
 	var done int64
 	w := canon.NewWriter(alarmsMagic)
 	w.U32(uint32(len(p.Rules)))
-	for _, r := range p.Rules {
-		ci := r.resolve(names)
+	for k, tr := range p.Rules {
+		ci := tr.Channel
+		if ci < -1 || ci >= len(t.Channels) {
+			return nil, fmt.Errorf("%s: task rule %d watches channel %d of %d", AlarmsName, k, ci, len(t.Channels))
+		}
 		w.I64(int64(ci))
 		if ci < 0 {
 			continue
 		}
 		c := &t.Channels[ci]
-		w.String(c.Name)
-		w.String(c.Unit)
 		w.F64(c.Rate)
-		s, err := scanSamples(c.Samples, first[ci], r, c.Rate, y, &done, total)
+		s, err := scanSamples(c.Samples, first[ci], tr.rule(), c.Rate, y, &done, total)
 		if err != nil {
 			return nil, err
 		}
@@ -398,12 +442,16 @@ func (*Alarms) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, err
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("%s: nothing to merge", AlarmsName)
 	}
-	// A part names, for each rule, the channel it watched (index in the
-	// task, name, unit, rate), identical in every chunk.
+	names, units, err := channelsOf(AlarmsName, parts)
+	if err != nil {
+		return nil, err
+	}
+	// A part gives, for each rule, the channel it watched (index in the
+	// task, whose label and unit the specs hold) and its rate, identical
+	// in every chunk.
 	type watched struct {
-		idx        int64
-		name, unit string
-		rate       float64
+		idx  int64
+		rate float64
 	}
 	acc := make([]scan, len(p.Rules))
 	chans := make([]watched, len(p.Rules))
@@ -416,14 +464,17 @@ func (*Alarms) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, err
 		for k, rule := range p.Rules {
 			c := watched{idx: r.I64()}
 			if c.idx >= 0 {
-				c.name, c.unit, c.rate = r.String(), r.String(), r.F64()
+				c.rate = r.F64()
 			}
 			if r.Err() != nil {
 				break
 			}
+			if c.idx < -1 || c.idx >= int64(len(names)) {
+				return nil, fmt.Errorf("%s: chunk %d: rule %q watches channel %d of %d", AlarmsName, part.Spec.Index, rule.Name, c.idx, len(names))
+			}
 			if pi == 0 {
 				if c.idx >= 0 && (!(c.rate > 0) || math.IsInf(c.rate, 0)) {
-					return nil, fmt.Errorf("%s: chunk %d: rule %q channel %q has sample rate %v", AlarmsName, part.Spec.Index, rule.Name, c.name, c.rate)
+					return nil, fmt.Errorf("%s: chunk %d: rule %q channel %q has sample rate %v", AlarmsName, part.Spec.Index, rule.Name, names[c.idx], c.rate)
 				}
 				chans[k] = c
 			} else if c != chans[k] {
@@ -446,12 +497,13 @@ func (*Alarms) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, err
 	for k, rule := range p.Rules {
 		st := RuleStatus{Rule: rule.Name}
 		if c := chans[k]; c.idx >= 0 {
-			st.Channel = c.name
+			name, unit := names[c.idx], units[c.idx]
+			st.Channel = name
 			for _, run := range acc[k].Runs {
 				start := SampleMicros(run.First, c.rate)
 				end := SampleMicros(run.Last+1, c.rate)
 				e := Episode{
-					Rule: rule.Name, Channel: c.name, Unit: c.unit,
+					Rule: rule.Name, Channel: name, Unit: unit,
 					StartS: float64(start) / microsPerSecond, EndS: float64(end) / microsPerSecond,
 					DurationS: float64(end-start) / microsPerSecond, Extreme: run.Extreme,
 				}

@@ -128,11 +128,18 @@ func (*Summary) Split(sig *signal.Signal, params []byte, opt pipeline.SplitOptio
 	if err != nil {
 		return nil, err
 	}
-	return split(SummaryName, sig, chans, params, opt)
+	// The task carries none of the user's parameters: the channel
+	// selection, which names the recording's labels, happened here.
+	return split(SummaryName, sig, chans, []byte("{}"), opt)
 }
 
-// summaryMagic tags version 1 of the summary chunk output.
-const summaryMagic = "PGVSUMC1"
+// RunReadsNoLabels implements pipeline.LabelBlind: Run reads only samples,
+// rates and the framing; Merge names channels from the specs.
+func (*Summary) RunReadsNoLabels() {}
+
+// summaryMagic tags version 2 of the summary chunk output (version 1
+// carried the channels' labels and units).
+const summaryMagic = "PGVSUMC2"
 
 // multiset is the exact multiset of a channel's values in one hour: distinct
 // values in increasing order with their counts, and the missing count.
@@ -185,10 +192,6 @@ func (*Summary) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 	}
 	w := canon.NewWriter(summaryMagic)
 	w.U32(uint32(len(t.Channels)))
-	for _, c := range t.Channels {
-		w.String(c.Name)
-		w.String(c.Unit)
-	}
 	w.U32(uint32(len(cells)))
 	for _, c := range cells {
 		w.U32(uint32(c.channel))
@@ -253,16 +256,11 @@ func (a multiset) add(b multiset) multiset {
 // cannot overflow.
 const maxCount = 1 << 40
 
-// decodeSummaryChunk parses one chunk output.
-func decodeSummaryChunk(b []byte) (names, units []string, cells []cell, err error) {
+// decodeSummaryChunk parses one chunk output of a task with nch channels.
+func decodeSummaryChunk(b []byte, nch int) (cells []cell, err error) {
 	r := canon.NewReader(b, summaryMagic)
-	n := r.U32()
-	if r.Err() == nil && n > 4096 {
-		return nil, nil, nil, fmt.Errorf("%d channels exceed the limit 4096", n)
-	}
-	for i := uint32(0); i < n && r.Err() == nil; i++ {
-		names = append(names, r.String())
-		units = append(units, r.String())
+	if n := r.U32(); r.Err() == nil && int64(n) != int64(nch) {
+		return nil, fmt.Errorf("%d channels, the chunk's task had %d", n, nch)
 	}
 	nc := r.U32()
 	for i := uint32(0); i < nc && r.Err() == nil; i++ {
@@ -273,21 +271,21 @@ func decodeSummaryChunk(b []byte) (names, units []string, cells []cell, err erro
 		if r.Err() != nil {
 			break
 		}
-		if c.channel >= len(names) || c.hour < 0 || c.hour > 1<<30 || c.m.missing < 0 || c.m.missing > maxCount || len(c.m.values) != len(c.m.counts) {
-			return nil, nil, nil, fmt.Errorf("cell %d: channel %d hour %d missing %d with %d values and %d counts is inconsistent",
+		if c.channel >= nch || c.hour < 0 || c.hour > 1<<30 || c.m.missing < 0 || c.m.missing > maxCount || len(c.m.values) != len(c.m.counts) {
+			return nil, fmt.Errorf("cell %d: channel %d hour %d missing %d with %d values and %d counts is inconsistent",
 				i, c.channel, c.hour, c.m.missing, len(c.m.values), len(c.m.counts))
 		}
 		for k := range c.m.values {
 			if c.m.counts[k] <= 0 || c.m.counts[k] > maxCount || (k > 0 && !(c.m.values[k] > c.m.values[k-1])) || math.IsNaN(c.m.values[k]) || math.IsInf(c.m.values[k], 0) {
-				return nil, nil, nil, fmt.Errorf("cell %d: value %d is not a distinct increasing value with a positive count", i, k)
+				return nil, fmt.Errorf("cell %d: value %d is not a distinct increasing value with a positive count", i, k)
 			}
 		}
 		cells = append(cells, c)
 	}
 	if err := r.Done(); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return names, units, cells, nil
+	return cells, nil
 }
 
 // Stats are the descriptive statistics of one channel over some span. When
@@ -329,21 +327,19 @@ type SummaryResult struct {
 
 // Merge implements pipeline.Algorithm.
 func (*Summary) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, error) {
-	var names, units []string
+	names, units, err := channelsOf(SummaryName, parts)
+	if err != nil {
+		return nil, err
+	}
 	type key struct {
 		ch   int
 		hour int64
 	}
 	acc := map[key]multiset{}
-	for pi, p := range parts {
-		n, u, cells, err := decodeSummaryChunk(p.Output)
+	for _, p := range parts {
+		cells, err := decodeSummaryChunk(p.Output, len(names))
 		if err != nil {
 			return nil, fmt.Errorf("%s: chunk %d output: %w", SummaryName, p.Spec.Index, err)
-		}
-		if pi == 0 {
-			names, units = n, u
-		} else if !slices.Equal(n, names) || !slices.Equal(u, units) {
-			return nil, fmt.Errorf("%s: chunk %d has channels %v, chunk %d had %v", SummaryName, p.Spec.Index, n, parts[0].Spec.Index, names)
 		}
 		for _, c := range cells {
 			k := key{c.channel, c.hour}
