@@ -230,12 +230,11 @@ func (p *portal) vitalsView(r *http.Request, datasetID int64, res *vitals.Summar
 	}
 	v := &views.VitalsResult{}
 	for _, c := range res.Channels {
-		w := c.Whole
-		miss := math.NaN()
-		if n := w.Count + w.Missing; n > 0 {
-			miss = 100 * float64(w.Missing) / float64(n)
+		row := vitalsRow(c)
+		v.Rows = append(v.Rows, row)
+		if row.ExcludedWhy != "" {
+			v.Exclusions = append(v.Exclusions, c.Name+": "+row.ExcludedWhy)
 		}
-		v.Rows = append(v.Rows, views.VitalsRow{Channel: c.Name, Unit: c.Unit, Mean: w.Mean, Median: w.P50, Min: w.Min, Max: w.Max, P5: w.P5, P95: w.P95, MissingPct: miss})
 		if i := slices.IndexFunc(ds.Channels, func(ch store.ChannelInfo) bool { return ch.Name == c.Name }); i >= 0 {
 			t, err := p.trend(r, datasetID, i, ds.Channels[i])
 			if err != nil {
@@ -245,6 +244,23 @@ func (p *portal) vitalsView(r *http.Request, datasetID int64, res *vitals.Summar
 		}
 	}
 	return v, nil
+}
+
+// vitalsRow is one channel's row of the vitals table: statistics of its
+// plausible values (none when it has none), the share of missing samples
+// and the count of implausible ones, with the reasons.
+func vitalsRow(c vitals.ChannelSummary) views.VitalsRow {
+	w := c.Whole
+	row := views.VitalsRow{Channel: c.Name, Unit: c.Unit, Mean: w.Mean, Median: w.P50, Min: w.Min, Max: w.Max, P5: w.P5, P95: w.P95,
+		MissingPct: math.NaN(), Excluded: w.Excluded(), ExcludedWhy: c.ExclusionText()}
+	if n := w.Count + w.Missing + w.Excluded(); n > 0 {
+		row.MissingPct = 100 * float64(w.Missing) / float64(n)
+	}
+	if w.Count == 0 {
+		nan := math.NaN()
+		row.Mean, row.Median, row.Min, row.Max, row.P5, row.P95 = nan, nan, nan, nan, nan, nan
+	}
+	return row
 }
 
 // trend is one stored channel as a trend chart. A channel long enough for
@@ -311,6 +327,15 @@ func trendOf(c signal.Channel) views.Trend {
 
 func alarmsView(res *vitals.AlarmsResult) *views.AlarmsResult {
 	a := &views.AlarmsResult{}
+	seen := map[string]bool{}
+	for _, st := range res.Rules {
+		// Rules on one channel (tachycardia, bradycardia) exclude the same
+		// samples: say so once per channel.
+		if why := st.ExclusionText(); why != "" && !seen[st.Channel] {
+			seen[st.Channel] = true
+			a.Exclusions = append(a.Exclusions, st.Channel+": "+why)
+		}
+	}
 	for _, e := range res.Episodes {
 		kind := "info"
 		switch l := strings.ToLower(e.Rule); {

@@ -13,6 +13,7 @@ import (
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+	"github.com/pulsegrid/pulsegrid/algorithms/template"
 )
 
 // AlarmsName is the registered name of the alarms algorithm.
@@ -55,7 +56,10 @@ type Rule struct {
 	MaxGapS float64 `json:"max_gap_s"`
 	// ValidMin and ValidMax bound the plausible values: a value outside
 	// [ValidMin, ValidMax] is an artefact (a monitor logs 0 mmHg when the
-	// arterial line is off) and counts as missing. Both 0: no bound.
+	// arterial line is off) and counts as missing. Both 0 (the default):
+	// the plausible range of the watched channel's kind of vital sign,
+	// the one vitals.summary@1 and the icu-vitals template use
+	// (template.Plausible), or no bound when the channel has none.
 	ValidMin float64 `json:"valid_min"`
 	ValidMax float64 `json:"valid_max"`
 }
@@ -70,16 +74,27 @@ type AlarmsParams struct {
 // 15 s) and hypotension (systolic arterial pressure < 90 mmHg for 60 s).
 // Up to 60 s of missing data is tolerated inside an episode, so that one
 // missing sample of a minute-by-minute log does not split it. Implausible
-// values (HR outside 10–350 bpm, SpO2 below 20 %, systolic pressure outside
-// 20–300 mmHg) are artefacts and count as missing.
+// values (outside template.Plausible's range for the channel: HR 10–300
+// bpm, SpO2 20–100 %, arterial pressure 20–300 mmHg) are artefacts and
+// count as missing.
 func DefaultRules() []Rule {
 	hr := []string{"HR", "Heart Rate", "HeartRate"}
 	return []Rule{
-		{Name: "tachycardia", Channels: hr, Op: ">", Threshold: 120, MinDurationS: 30, MaxGapS: 60, ValidMin: 10, ValidMax: 350},
-		{Name: "bradycardia", Channels: hr, Op: "<", Threshold: 40, MinDurationS: 30, MaxGapS: 60, ValidMin: 10, ValidMax: 350},
-		{Name: "desaturation", Channels: []string{"SpO2", "SaO2", "%SpO2"}, Op: "<", Threshold: 90, MinDurationS: 15, MaxGapS: 60, ValidMin: 20, ValidMax: 100},
-		{Name: "hypotension", Channels: []string{"ABPSys", "ABP Sys", "ART Sys", "SBP", "ABP Systolic"}, Op: "<", Threshold: 90, MinDurationS: 60, MaxGapS: 60, ValidMin: 20, ValidMax: 300},
+		{Name: "tachycardia", Channels: hr, Op: ">", Threshold: 120, MinDurationS: 30, MaxGapS: 60},
+		{Name: "bradycardia", Channels: hr, Op: "<", Threshold: 40, MinDurationS: 30, MaxGapS: 60},
+		{Name: "desaturation", Channels: []string{"SpO2", "SaO2", "%SpO2"}, Op: "<", Threshold: 90, MinDurationS: 15, MaxGapS: 60},
+		{Name: "hypotension", Channels: []string{"ABPSys", "ABP Sys", "ART Sys", "SBP", "ABP Systolic"}, Op: "<", Threshold: 90, MinDurationS: 60, MaxGapS: 60},
 	}
+}
+
+// plausibleRange is the range a rule treats as plausible on a channel
+// named name in unit: the rule's own when it sets one, else the channel's
+// kind's (template.Plausible); ok is false for no bound.
+func (r Rule) plausibleRange(name, unit string) (template.Range, bool) {
+	if r.ValidMin != 0 || r.ValidMax != 0 {
+		return template.Range{Min: r.ValidMin, Max: r.ValidMax, Unit: unit}, true
+	}
+	return template.Plausible(name, unit)
 }
 
 // Name implements pipeline.Algorithm.
@@ -165,14 +180,6 @@ func (r Rule) meets(v float64) bool {
 	}
 }
 
-// plausible tells whether a valid value lies in the rule's plausible range.
-func (r Rule) plausible(v float64) bool {
-	if r.ValidMin == 0 && r.ValidMax == 0 {
-		return true
-	}
-	return v >= r.ValidMin && v <= r.ValidMax
-}
-
 // worse tells whether a is more extreme than b in the rule's direction.
 func (r Rule) worse(a, b float64) bool {
 	if r.Op == "<" || r.Op == "<=" {
@@ -217,6 +224,10 @@ func (*Alarms) Split(sig *signal.Signal, params []byte, opt pipeline.SplitOption
 		tr := taskRule{Channel: -1, Op: r.Op, Threshold: r.Threshold, MaxGapS: r.MaxGapS, ValidMin: r.ValidMin, ValidMax: r.ValidMax}
 		if i := r.resolve(names); i >= 0 {
 			tr.Channel = task[i]
+			tr.ValidMin, tr.ValidMax = 0, 0
+			if pr, ok := r.plausibleRange(names[i], sig.Channels[i].Unit); ok {
+				tr.ValidMin, tr.ValidMax, tr.Bounded = pr.Min, pr.Max, true
+			}
 		}
 		tp.Rules[k] = tr
 	}
@@ -245,13 +256,24 @@ type taskRule struct {
 	Op        string  `json:"op"`
 	Threshold float64 `json:"threshold"`
 	MaxGapS   float64 `json:"max_gap_s"`
-	ValidMin  float64 `json:"valid_min"`
-	ValidMax  float64 `json:"valid_max"`
+	// Bounded says whether [ValidMin, ValidMax] bounds the plausible
+	// values (Split resolved the rule's or the channel's range).
+	Bounded  bool    `json:"bounded"`
+	ValidMin float64 `json:"valid_min"`
+	ValidMax float64 `json:"valid_max"`
 }
 
 // rule is the condition as a Rule, for the scanning shared with Merge.
 func (tr taskRule) rule() Rule {
-	return Rule{Op: tr.Op, Threshold: tr.Threshold, MaxGapS: tr.MaxGapS, ValidMin: tr.ValidMin, ValidMax: tr.ValidMax}
+	return Rule{Op: tr.Op, Threshold: tr.Threshold, MaxGapS: tr.MaxGapS}
+}
+
+// rng is the plausible range, or nil for none.
+func (tr taskRule) rng() *template.Range {
+	if !tr.Bounded {
+		return nil
+	}
+	return &template.Range{Min: tr.ValidMin, Max: tr.ValidMax}
 }
 
 // run is a stretch of samples meeting a rule: first and last meeting sample
@@ -309,16 +331,30 @@ func appendScan(a *scan, b scan, r Rule, rate float64) {
 	a.TrailMissing, a.TrailBreak = b.TrailMissing, b.TrailBreak
 }
 
+// excluded counts the samples a rule treated as missing because they lay
+// outside its plausible range, by reason.
+type excluded struct{ SensorOff, OutOfRange int64 }
+
 // scanSamples is the history of one rule over samples whose first has
-// record index first.
-func scanSamples(samples []float64, first int64, r Rule, rate float64, y pipeline.Yielder, done *int64, total int64) (scan, error) {
+// record index first; a value outside rng (when not nil) counts as missing
+// and in ex.
+func scanSamples(samples []float64, first int64, r Rule, rng *template.Range, rate float64, y pipeline.Yielder, done *int64, total int64, ex *excluded) (scan, error) {
 	var s scan
 	single := make([]run, 1) // appendScan copies runs, so one buffer serves
 	for i, v := range samples {
 		var one scan
+		why := template.Included
+		if rng != nil && !signal.IsMissing(v) {
+			why = rng.Classify(v)
+		}
 		switch {
-		case signal.IsMissing(v) || !r.plausible(v):
+		case signal.IsMissing(v) || why != template.Included:
 			one.LeadMissing = 1
+			if why == template.SensorOff {
+				ex.SensorOff++
+			} else if why == template.OutOfRange {
+				ex.OutOfRange++
+			}
 		case r.meets(v):
 			idx := first + int64(i)
 			single[0] = run{First: idx, Last: idx, Extreme: v}
@@ -337,9 +373,10 @@ func scanSamples(samples []float64, first int64, r Rule, rate float64, y pipelin
 	return s, nil
 }
 
-// alarmsMagic tags version 2 of the alarms chunk output (version 1
-// carried each watched channel's label and unit).
-const alarmsMagic = "PGVALRC2"
+// alarmsMagic tags version 3 of the alarms chunk output (version 1
+// carried each watched channel's label and unit, version 2 no counts of
+// implausible samples).
+const alarmsMagic = "PGVALRC3"
 
 // Run implements pipeline.Algorithm.
 func (*Alarms) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
@@ -370,11 +407,17 @@ func (*Alarms) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 		}
 		c := &t.Channels[ci]
 		w.F64(c.Rate)
-		s, err := scanSamples(c.Samples, first[ci], tr.rule(), c.Rate, y, &done, total)
+		if tr.Bounded && !(tr.ValidMin <= tr.ValidMax) {
+			return nil, fmt.Errorf("%s: task rule %d: plausible range %v..%v is empty", AlarmsName, k, tr.ValidMin, tr.ValidMax)
+		}
+		var ex excluded
+		s, err := scanSamples(c.Samples, first[ci], tr.rule(), tr.rng(), c.Rate, y, &done, total, &ex)
 		if err != nil {
 			return nil, err
 		}
 		writeScan(w, s)
+		w.I64(ex.SensorOff)
+		w.I64(ex.OutOfRange)
 		if err := y.Yield(done, total); err != nil {
 			return nil, err
 		}
@@ -419,11 +462,28 @@ type Episode struct {
 }
 
 // RuleStatus says which channel a rule watched ("" when the record has
-// none of its aliases) and how many episodes it found.
+// none of its aliases), how many episodes it found, and how many of the
+// channel's samples it treated as missing because they were implausible.
 type RuleStatus struct {
 	Rule     string `json:"rule"`
 	Channel  string `json:"channel"`
 	Episodes int    `json:"episodes"`
+	// Plausible is the range outside which values were treated as
+	// missing; nil for no bound.
+	Plausible *template.Range `json:"plausible,omitempty"`
+	// SensorOff and OutOfRange count the samples outside it: zeros, and
+	// other values.
+	SensorOff  int64 `json:"excluded_sensor_off"`
+	OutOfRange int64 `json:"excluded_out_of_range"`
+}
+
+// Excluded is the number of samples treated as missing as implausible.
+func (st RuleStatus) Excluded() int64 { return st.SensorOff + st.OutOfRange }
+
+// ExclusionText says how many samples the rule treated as missing because
+// they were implausible, and why; "" when none.
+func (st RuleStatus) ExclusionText() string {
+	return exclusionText(st.SensorOff, st.OutOfRange, st.Plausible)
 }
 
 // AlarmsResult is the merged result of vitals.alarms@1: episodes ordered by
@@ -454,6 +514,7 @@ func (*Alarms) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, err
 		rate float64
 	}
 	acc := make([]scan, len(p.Rules))
+	exs := make([]excluded, len(p.Rules))
 	chans := make([]watched, len(p.Rules))
 	for pi, part := range parts {
 		r := canon.NewReader(part.Output, alarmsMagic)
@@ -484,9 +545,15 @@ func (*Alarms) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, err
 				continue
 			}
 			s := readScan(r)
+			off, out := r.I64(), r.I64()
 			if r.Err() != nil {
 				break
 			}
+			if off < 0 || out < 0 || off > maxCount || out > maxCount {
+				return nil, fmt.Errorf("%s: chunk %d: rule %q excluded %d and %d samples", AlarmsName, part.Spec.Index, rule.Name, off, out)
+			}
+			exs[k].SensorOff += off
+			exs[k].OutOfRange += out
 			appendScan(&acc[k], s, rule, c.rate)
 		}
 		if err := r.Done(); err != nil {
@@ -499,6 +566,10 @@ func (*Alarms) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, err
 		if c := chans[k]; c.idx >= 0 {
 			name, unit := names[c.idx], units[c.idx]
 			st.Channel = name
+			if pr, ok := rule.plausibleRange(name, unit); ok {
+				st.Plausible = &pr
+			}
+			st.SensorOff, st.OutOfRange = exs[k].SensorOff, exs[k].OutOfRange
 			for _, run := range acc[k].Runs {
 				start := SampleMicros(run.First, c.rate)
 				end := SampleMicros(run.Last+1, c.rate)
