@@ -1,6 +1,7 @@
 package template
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +72,20 @@ func Number(v float64) string {
 		return "−" + rest
 	}
 	return s
+}
+
+// Readable writes a measured value for a line of text: four significant
+// digits ("55.65", not "55.650000000000006"; "12350"), never an exponent,
+// and Number's minus sign and zero.
+func Readable(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 4, 64), 64)
+	if err != nil {
+		return Number(v)
+	}
+	return Number(r)
 }
 
 var (

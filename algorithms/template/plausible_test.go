@@ -83,3 +83,17 @@ func TestRangeText(t *testing.T) {
 		t.Errorf("Number(-0) = %q", got)
 	}
 }
+
+func TestReadable(t *testing.T) {
+	for _, tt := range []struct {
+		v    float64
+		want string
+	}{
+		{55.650000000000006, "55.65"}, {141.4, "141.4"}, {96.5, "96.5"}, {12345.6, "12350"},
+		{-0.012345, "−0.01235"}, {-0.0, "0"}, {0.1 + 0.2, "0.3"}, {11.5, "11.5"},
+	} {
+		if got := Readable(tt.v); got != tt.want {
+			t.Errorf("Readable(%v) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}

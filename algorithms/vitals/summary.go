@@ -535,7 +535,7 @@ func (r *SummaryResult) Summary() string {
 	for _, c := range r.Channels {
 		hours = max(hours, len(c.Hours))
 		if len(parts) < 3 && c.Whole.Count > 0 {
-			parts = append(parts, fmt.Sprintf("%s median %s %s", c.Name, fmtFloat(c.Whole.P50), c.Unit))
+			parts = append(parts, strings.TrimSpace(fmt.Sprintf("%s median %s %s", c.Name, template.Readable(c.Whole.P50), c.Unit)))
 		}
 	}
 	s := fmt.Sprintf("%d channels, %d hours", len(r.Channels), hours)
