@@ -12,7 +12,7 @@ import (
 	"github.com/pulsegrid/pulsegrid/algorithms/hrv"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
-	"github.com/pulsegrid/pulsegrid/algorithms/template"
+	"github.com/pulsegrid/pulsegrid/algorithms/template/plausible"
 	"github.com/pulsegrid/pulsegrid/algorithms/vitals"
 	"github.com/pulsegrid/pulsegrid/server/store"
 	"github.com/pulsegrid/pulsegrid/views"
@@ -315,7 +315,7 @@ func alarmsView(res *vitals.AlarmsResult) *views.AlarmsResult {
 			kind = "high"
 		}
 		a.Episodes = append(a.Episodes, charts.Episode{Start: e.StartS, End: e.EndS, Label: e.Rule,
-			Detail: strings.TrimSpace(fmt.Sprintf("%s reached %s %s", e.Channel, template.Readable(e.Extreme), e.Unit)), Kind: kind})
+			Detail: strings.TrimSpace(fmt.Sprintf("%s reached %s %s", e.Channel, plausible.Readable(e.Extreme), e.Unit)), Kind: kind})
 	}
 	return a
 }

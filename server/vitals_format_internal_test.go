@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulsegrid/pulsegrid/algorithms/template"
+	"github.com/pulsegrid/pulsegrid/algorithms/template/plausible"
 	"github.com/pulsegrid/pulsegrid/algorithms/vitals"
 )
 
 func TestVitalsRow(t *testing.T) {
-	spo2 := &template.Range{Role: "SpO2", Min: 20, Max: 100, Unit: "%"}
+	spo2 := &plausible.Range{Role: "SpO2", Min: 20, Max: 100, Unit: "%"}
 	for _, tc := range []struct {
 		name    string
 		c       vitals.ChannelSummary
@@ -40,7 +40,7 @@ func TestVitalsRow(t *testing.T) {
 }
 
 func TestAlarmsViewSaysExclusionsOnce(t *testing.T) {
-	hr := &template.Range{Role: "HR", Min: 10, Max: 300, Unit: "bpm"}
+	hr := &plausible.Range{Role: "HR", Min: 10, Max: 300, Unit: "bpm"}
 	res := &vitals.AlarmsResult{
 		Rules: []vitals.RuleStatus{
 			{Rule: "tachycardia", Channel: "HR", Plausible: hr, SensorOff: 46},

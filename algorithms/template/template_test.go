@@ -346,7 +346,7 @@ func TestRealFiles(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, n := range builtinNames {
-		b, _ := builtinFS.ReadFile("builtin/" + n + ".json")
+		b, _ := builtinJSON(n)
 		f.Add(b)
 	}
 	f.Add([]byte(`{"name":"x","channels":[{"role":"HR","unit":"bpm","min":1,"max":0}]}`))

@@ -13,7 +13,7 @@ import (
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
-	"github.com/pulsegrid/pulsegrid/algorithms/template"
+	"github.com/pulsegrid/pulsegrid/algorithms/template/plausible"
 )
 
 // AlarmsName is the registered name of the alarms algorithm.
@@ -59,7 +59,7 @@ type Rule struct {
 	// arterial line is off) and counts as missing. Both 0 (the default):
 	// the plausible range of the watched channel's kind of vital sign,
 	// the one vitals.summary@1 and the icu-vitals template use
-	// (template.Plausible), or no bound when the channel has none.
+	// (plausible.Lookup), or no bound when the channel has none.
 	ValidMin float64 `json:"valid_min"`
 	ValidMax float64 `json:"valid_max"`
 }
@@ -74,7 +74,7 @@ type AlarmsParams struct {
 // 15 s) and hypotension (systolic arterial pressure < 90 mmHg for 60 s).
 // Up to 60 s of missing data is tolerated inside an episode, so that one
 // missing sample of a minute-by-minute log does not split it. Implausible
-// values (outside template.Plausible's range for the channel: HR 10–300
+// values (outside plausible.Lookup's range for the channel: HR 10–300
 // bpm, SpO2 20–100 %, arterial pressure 20–300 mmHg) are artefacts and
 // count as missing.
 func DefaultRules() []Rule {
@@ -89,12 +89,12 @@ func DefaultRules() []Rule {
 
 // plausibleRange is the range a rule treats as plausible on a channel
 // named name in unit: the rule's own when it sets one, else the channel's
-// kind's (template.Plausible); ok is false for no bound.
-func (r Rule) plausibleRange(name, unit string) (template.Range, bool) {
+// kind's (plausible.Lookup); ok is false for no bound.
+func (r Rule) plausibleRange(name, unit string) (plausible.Range, bool) {
 	if r.ValidMin != 0 || r.ValidMax != 0 {
-		return template.Range{Min: r.ValidMin, Max: r.ValidMax, Unit: unit}, true
+		return plausible.Range{Min: r.ValidMin, Max: r.ValidMax, Unit: unit}, true
 	}
-	return template.Plausible(name, unit)
+	return plausible.Lookup(name, unit)
 }
 
 // Name implements pipeline.Algorithm.
@@ -269,11 +269,11 @@ func (tr taskRule) rule() Rule {
 }
 
 // rng is the plausible range, or nil for none.
-func (tr taskRule) rng() *template.Range {
+func (tr taskRule) rng() *plausible.Range {
 	if !tr.Bounded {
 		return nil
 	}
-	return &template.Range{Min: tr.ValidMin, Max: tr.ValidMax}
+	return &plausible.Range{Min: tr.ValidMin, Max: tr.ValidMax}
 }
 
 // run is a stretch of samples meeting a rule: first and last meeting sample
@@ -338,21 +338,21 @@ type excluded struct{ SensorOff, OutOfRange int64 }
 // scanSamples is the history of one rule over samples whose first has
 // record index first; a value outside rng (when not nil) counts as missing
 // and in ex.
-func scanSamples(samples []float64, first int64, r Rule, rng *template.Range, rate float64, y pipeline.Yielder, done *int64, total int64, ex *excluded) (scan, error) {
+func scanSamples(samples []float64, first int64, r Rule, rng *plausible.Range, rate float64, y pipeline.Yielder, done *int64, total int64, ex *excluded) (scan, error) {
 	var s scan
 	single := make([]run, 1) // appendScan copies runs, so one buffer serves
 	for i, v := range samples {
 		var one scan
-		why := template.Included
+		why := plausible.Included
 		if rng != nil && !signal.IsMissing(v) {
 			why = rng.Classify(v)
 		}
 		switch {
-		case signal.IsMissing(v) || why != template.Included:
+		case signal.IsMissing(v) || why != plausible.Included:
 			one.LeadMissing = 1
-			if why == template.SensorOff {
+			if why == plausible.SensorOff {
 				ex.SensorOff++
-			} else if why == template.OutOfRange {
+			} else if why == plausible.OutOfRange {
 				ex.OutOfRange++
 			}
 		case r.meets(v):
@@ -470,7 +470,7 @@ type RuleStatus struct {
 	Episodes int    `json:"episodes"`
 	// Plausible is the range outside which values were treated as
 	// missing; nil for no bound.
-	Plausible *template.Range `json:"plausible,omitempty"`
+	Plausible *plausible.Range `json:"plausible,omitempty"`
 	// SensorOff and OutOfRange count the samples outside it: zeros, and
 	// other values.
 	SensorOff  int64 `json:"excluded_sensor_off"`

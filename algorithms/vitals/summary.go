@@ -13,7 +13,7 @@ import (
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
-	"github.com/pulsegrid/pulsegrid/algorithms/template"
+	"github.com/pulsegrid/pulsegrid/algorithms/template/plausible"
 )
 
 // SummaryName is the registered name of the summary algorithm.
@@ -24,7 +24,7 @@ const SummaryName = "vitals.summary@1"
 // hour from the record start.
 //
 // Plausibility: a channel that is a kind of vital sign the icu-vitals
-// template knows (template.Plausible: HR, SpO2, ABP...) has its values
+// template knows (plausible.Lookup: HR, SpO2, ABP...) has its values
 // outside the plausible range excluded from every statistic and counted by
 // reason: a 0 as "sensor off", anything else as "outside the plausible
 // range". A pulse oximeter off the finger logs SpO2 0 for hours; counted,
@@ -141,7 +141,7 @@ func (*Summary) Split(sig *signal.Signal, params []byte, opt pipeline.SplitOptio
 	// carries each channel's plausible range, found here by its label.
 	tp := summaryTask{Ranges: make([]*taskRange, len(chans))}
 	for k, c := range chans {
-		if r, ok := template.Plausible(sig.Channels[c].Name, sig.Channels[c].Unit); ok {
+		if r, ok := plausible.Lookup(sig.Channels[c].Name, sig.Channels[c].Unit); ok {
 			tp.Ranges[k] = &taskRange{Min: r.Min, Max: r.Max}
 		}
 	}
@@ -164,13 +164,13 @@ type taskRange struct {
 	Max float64 `json:"max"`
 }
 
-func (r *taskRange) rng() template.Range { return template.Range{Min: r.Min, Max: r.Max} }
+func (r *taskRange) rng() plausible.Range { return plausible.Range{Min: r.Min, Max: r.Max} }
 
 // plausibleOf is the plausible range of a result's channel, found again
 // from the label and unit the chunk specs kept on the server, exactly as
 // Split found it.
-func plausibleOf(name, unit string) *template.Range {
-	if r, ok := template.Plausible(name, unit); ok {
+func plausibleOf(name, unit string) *plausible.Range {
+	if r, ok := plausible.Lookup(name, unit); ok {
 		return &r
 	}
 	return nil
@@ -280,10 +280,10 @@ func makeMultiset(samples []float64, rng *taskRange) multiset {
 		}
 		if rng != nil {
 			switch rng.rng().Classify(x) {
-			case template.SensorOff:
+			case plausible.SensorOff:
 				m.sensorOff++
 				continue
-			case template.OutOfRange:
+			case plausible.OutOfRange:
 				m.outOfRange++
 				continue
 			}
@@ -405,7 +405,7 @@ type ChannelSummary struct {
 	Unit string `json:"unit"`
 	// Plausible is the range outside which values were excluded; nil when
 	// the channel is no vital sign with a known range, and nothing was.
-	Plausible *template.Range `json:"plausible,omitempty"`
+	Plausible *plausible.Range `json:"plausible,omitempty"`
 	// Whole and Hours are the statistics of the record and of each hour.
 	Whole Stats       `json:"whole"`
 	Hours []HourStats `json:"hours"`
@@ -535,7 +535,7 @@ func (r *SummaryResult) Summary() string {
 	for _, c := range r.Channels {
 		hours = max(hours, len(c.Hours))
 		if len(parts) < 3 && c.Whole.Count > 0 {
-			parts = append(parts, strings.TrimSpace(fmt.Sprintf("%s median %s %s", c.Name, template.Readable(c.Whole.P50), c.Unit)))
+			parts = append(parts, strings.TrimSpace(fmt.Sprintf("%s median %s %s", c.Name, plausible.Readable(c.Whole.P50), c.Unit)))
 		}
 	}
 	s := fmt.Sprintf("%d channels, %d hours", len(r.Channels), hours)
@@ -561,7 +561,7 @@ func (c ChannelSummary) ExclusionText() string {
 	return exclusionText(c.Whole.SensorOff, c.Whole.OutOfRange, c.Plausible)
 }
 
-func exclusionText(off, out int64, r *template.Range) string {
+func exclusionText(off, out int64, r *plausible.Range) string {
 	if off+out == 0 {
 		return ""
 	}
