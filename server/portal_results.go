@@ -5,7 +5,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/ecg"
@@ -13,6 +12,7 @@ import (
 	"github.com/pulsegrid/pulsegrid/algorithms/hrv"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+	"github.com/pulsegrid/pulsegrid/algorithms/template/plausible"
 	"github.com/pulsegrid/pulsegrid/algorithms/vitals"
 	"github.com/pulsegrid/pulsegrid/server/store"
 	"github.com/pulsegrid/pulsegrid/views"
@@ -166,35 +166,6 @@ func (p *portal) strip(r *http.Request, a store.Analysis, ds store.Dataset, res 
 // decimals.
 var cohortCounts = map[string]bool{"Beats": true, "Alarm episodes": true}
 
-// minSpectralPower is the total power (ms²) below which the frequency
-// domain is reported as not computable: every band would show 0.0 and
-// their ratios (LF/HF, normalized units) would be ratios of rounding noise.
-const minSpectralPower = 0.1
-
-// spectrumProblem says why a report's frequency-domain measures cannot be
-// shown, or "" when they can.
-func spectrumProblem(res *hrv.ECGResult) string {
-	switch {
-	case res.Windows == 0 && res.Options.WindowSeconds > 0:
-		return fmt.Sprintf("no %s window of the recording has NN intervals covering at least %g %% of it (the recording is too short, or too many beats were excluded).",
-			fmtSeconds(res.Options.WindowSeconds), 100*res.Options.MinCoverage)
-	case res.Windows == 0:
-		return "too few NN intervals for a spectrum."
-	case !(res.TotalPower >= minSpectralPower):
-		return fmt.Sprintf("the total spectral power is %s ms² (below %s ms²): the RR intervals barely vary, as in a paced or generated signal, so the band powers are 0 and their ratios mean nothing.",
-			strconv.FormatFloat(res.TotalPower, 'g', 2, 64), strconv.FormatFloat(minSpectralPower, 'f', -1, 64))
-	}
-	return ""
-}
-
-// fmtSeconds writes a window length: "300 s" as "5 min".
-func fmtSeconds(s float64) string {
-	if s >= 60 && math.Mod(s, 60) == 0 {
-		return strconv.FormatFloat(s/60, 'f', -1, 64) + " min"
-	}
-	return strconv.FormatFloat(s, 'f', -1, 64) + " s"
-}
-
 func hrvView(res *hrv.ECGResult) *views.HRVResult {
 	rows := []views.HRVRow{
 		{Key: "mean_nn", Name: "Mean NN", Value: res.MeanNN, Unit: "ms"},
@@ -211,11 +182,10 @@ func hrvView(res *hrv.ECGResult) *views.HRVResult {
 		{Key: "hf_nu", Name: "HF", Value: res.HFnu, Unit: "n.u."},
 	}
 	out := &views.HRVResult{Rows: rows}
-	if why := spectrumProblem(res); why != "" {
+	if _, why := res.SpectrumProblem(); why != "" {
 		out.NotComputable = why
 		for i := range out.Rows {
-			switch out.Rows[i].Key {
-			case "vlf", "lf", "hf", "total_power", "lf_hf", "lf_nu", "hf_nu":
+			if hrv.IsSpectral(out.Rows[i].Key) {
 				out.Rows[i].NotComputable, out.Rows[i].Value = true, math.NaN()
 			}
 		}
@@ -230,12 +200,11 @@ func (p *portal) vitalsView(r *http.Request, datasetID int64, res *vitals.Summar
 	}
 	v := &views.VitalsResult{}
 	for _, c := range res.Channels {
-		w := c.Whole
-		miss := math.NaN()
-		if n := w.Count + w.Missing; n > 0 {
-			miss = 100 * float64(w.Missing) / float64(n)
+		row := vitalsRow(c)
+		v.Rows = append(v.Rows, row)
+		if row.ExcludedWhy != "" {
+			v.Exclusions = append(v.Exclusions, c.Name+": "+row.ExcludedWhy)
 		}
-		v.Rows = append(v.Rows, views.VitalsRow{Channel: c.Name, Unit: c.Unit, Mean: w.Mean, Median: w.P50, Min: w.Min, Max: w.Max, P5: w.P5, P95: w.P95, MissingPct: miss})
 		if i := slices.IndexFunc(ds.Channels, func(ch store.ChannelInfo) bool { return ch.Name == c.Name }); i >= 0 {
 			t, err := p.trend(r, datasetID, i, ds.Channels[i])
 			if err != nil {
@@ -245,6 +214,23 @@ func (p *portal) vitalsView(r *http.Request, datasetID int64, res *vitals.Summar
 		}
 	}
 	return v, nil
+}
+
+// vitalsRow is one channel's row of the vitals table: statistics of its
+// plausible values (none when it has none), the share of missing samples
+// and the count of implausible ones, with the reasons.
+func vitalsRow(c vitals.ChannelSummary) views.VitalsRow {
+	w := c.Whole
+	row := views.VitalsRow{Channel: c.Name, Unit: c.Unit, Mean: w.Mean, Median: w.P50, Min: w.Min, Max: w.Max, P5: w.P5, P95: w.P95,
+		MissingPct: math.NaN(), Excluded: w.Excluded(), ExcludedWhy: c.ExclusionText()}
+	if n := w.Count + w.Missing + w.Excluded(); n > 0 {
+		row.MissingPct = 100 * float64(w.Missing) / float64(n)
+	}
+	if w.Count == 0 {
+		nan := math.NaN()
+		row.Mean, row.Median, row.Min, row.Max, row.P5, row.P95 = nan, nan, nan, nan, nan, nan
+	}
+	return row
 }
 
 // trend is one stored channel as a trend chart. A channel long enough for
@@ -311,6 +297,15 @@ func trendOf(c signal.Channel) views.Trend {
 
 func alarmsView(res *vitals.AlarmsResult) *views.AlarmsResult {
 	a := &views.AlarmsResult{}
+	seen := map[string]bool{}
+	for _, st := range res.Rules {
+		// Rules on one channel (tachycardia, bradycardia) exclude the same
+		// samples: say so once per channel.
+		if why := st.ExclusionText(); why != "" && !seen[st.Channel] {
+			seen[st.Channel] = true
+			a.Exclusions = append(a.Exclusions, st.Channel+": "+why)
+		}
+	}
 	for _, e := range res.Episodes {
 		kind := "info"
 		switch l := strings.ToLower(e.Rule); {
@@ -320,7 +315,7 @@ func alarmsView(res *vitals.AlarmsResult) *views.AlarmsResult {
 			kind = "high"
 		}
 		a.Episodes = append(a.Episodes, charts.Episode{Start: e.StartS, End: e.EndS, Label: e.Rule,
-			Detail: fmt.Sprintf("%s %g %s, %.0f s", e.Channel, e.Extreme, e.Unit, e.DurationS), Kind: kind})
+			Detail: strings.TrimSpace(fmt.Sprintf("%s reached %s %s", e.Channel, plausible.Readable(e.Extreme), e.Unit)), Kind: kind})
 	}
 	return a
 }

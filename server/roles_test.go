@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -60,6 +61,12 @@ func (ts *testServer) uploadFiles(token string, files []formats.File) int64 {
 // run `pulsegrid run` does, on the recording's own labels.
 func referenceFiles(t *testing.T, files []formats.File, alg string) []byte {
 	t.Helper()
+	return referenceParams(t, files, alg, nil)
+}
+
+// referenceParams is referenceFiles with the analysis's parameters.
+func referenceParams(t *testing.T, files []formats.File, alg string, raw json.RawMessage) []byte {
+	t.Helper()
 	rec, err := formats.Read(files)
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +75,10 @@ func referenceFiles(t *testing.T, files []formats.File, alg string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	params, _ := a.Params(nil)
+	params, err := a.Params(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
 	chunks, err := a.Split(&rec.Signal, params, pipeline.SplitOptions{Whole: true})
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +138,94 @@ func TestLeasesCarryRolesNotLabels(t *testing.T) {
 			}
 			if alg == "ecg.beats@1" && !bytes.Contains(got, []byte(`"ECG-JDOE"`)) {
 				t.Errorf("beats result does not name its lead as the recording does")
+			}
+		})
+	}
+}
+
+// identifyingVitals is the ICU minute log s25047 with every channel label
+// followed by the patient's name, as a monitor export configured with the
+// bed's patient writes them ("HR JDOE").
+func identifyingVitals(t *testing.T) []formats.File {
+	t.Helper()
+	const dir = "../../shared/data/vitals/"
+	hea, err := os.ReadFile(dir + "s25047-2704-05-04-10-44n.hea")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dat, err := os.ReadFile(dir + "3234460n.dat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.ReplaceAll(string(hea), "\r\n", "\n"), "\n")
+	n := 0
+	for i, l := range lines {
+		if f := strings.Fields(l); len(f) == 9 && strings.HasSuffix(f[0], ".dat") {
+			lines[i] = l + " JDOE"
+			n++
+		}
+	}
+	if n != 7 {
+		t.Fatalf("relabelled %d signals of s25047, want 7", n)
+	}
+	return []formats.File{{Name: "s25047-2704-05-04-10-44n.hea", Data: []byte(strings.Join(lines, "\n"))}, {Name: "3234460n.dat", Data: dat}}
+}
+
+// TestVitalsLeasesCarryRolesNotLabels: the vitals algorithms resolve their
+// channels on the server, so neither a recording's labels nor a rule that
+// names them ("HR JDOE", as a clinician types what the recording says)
+// reaches a volunteer's lease bytes, and the grid's result still equals
+// `pulsegrid run`'s, with the recording's labels in it.
+func TestVitalsLeasesCarryRolesNotLabels(t *testing.T) {
+	files := identifyingVitals(t)
+	alarms := `{"rules":[` +
+		`{"name":"tachycardia","channels":["HR JDOE"],"op":">","threshold":100,"min_duration_s":120,"max_gap_s":60},` +
+		`{"name":"desaturation","channels":["SpO2 JDOE"],"op":"<","threshold":95,"min_duration_s":60,"max_gap_s":60},` +
+		`{"name":"absent","channels":["ABPSys"],"op":"<","threshold":90,"min_duration_s":60,"max_gap_s":60}]}`
+	for _, c := range []struct{ alg, params string }{
+		{"vitals.summary@1", `{}`},
+		{"vitals.summary@1", `{"channels":["SpO2 JDOE","HR JDOE"]}`},
+		{"vitals.alarms@1", alarms},
+	} {
+		t.Run(c.alg, func(t *testing.T) {
+			ts := startServer(t, t.TempDir(), "127.0.0.1:0", gridConfig())
+			defer ts.stop()
+			tok := ts.user("clin@example.org", store.RoleClinician)
+			ds := ts.uploadFiles(tok, files)
+			code, body := ts.do("POST", "/api/v1/analyses", tok, strings.NewReader(fmt.Sprintf(`{"dataset_id":%d,"algorithm":%q,"params":%s,"priority":"routine"}`, ds, c.alg, c.params)), "application/json")
+			if code != http.StatusCreated {
+				t.Fatalf("start analysis: got %d %s", code, body)
+			}
+			var a struct{ ID int64 }
+			json.Unmarshal(body, &a)
+			r, _ := dialRaw(t, ts.base, nil)
+			l, p := r.lease()
+			if bytes.Contains(p, []byte("JDOE")) {
+				t.Fatalf("lease %d payload holds the recording's label JDOE", l.LeaseID)
+			}
+			task, err := pipeline.DecodeTask(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if task.Algorithm != c.alg || len(task.Channels) == 0 {
+				t.Fatalf("lease is %s with %d channels, want %s", task.Algorithm, len(task.Channels), c.alg)
+			}
+			for i, ch := range task.Channels {
+				if ch.Name != pipeline.Role(i) {
+					t.Errorf("channel %d is labelled %q, want %q", i, ch.Name, pipeline.Role(i))
+				}
+			}
+			r.conn.CloseNow()
+			startVolunteers(t, ts.base, 3, volunteer.Config{Slots: 2})
+			if s := ts.waitDone(tok, a.ID, 90*time.Second); s.Status != store.StatusDone {
+				t.Fatalf("got %+v, want done", s)
+			}
+			got, want := ts.result(tok, a.ID, "json"), referenceParams(t, files, c.alg, json.RawMessage(c.params))
+			if !bytes.Equal(got, want) {
+				t.Fatalf("grid result differs from the local run:\n got %s\nwant %s", got, want)
+			}
+			if !bytes.Contains(got, []byte(`"HR JDOE"`)) {
+				t.Errorf("result does not name the channels as the recording does: %s", got)
 			}
 		})
 	}

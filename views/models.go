@@ -293,6 +293,10 @@ type HRVRow struct {
 type VitalsResult struct {
 	Rows   []VitalsRow
 	Trends []Trend
+	// Exclusions say, per channel that had any, how many samples were
+	// excluded as implausible and why ("SpO2: 363 samples excluded: 363
+	// sensor off (0)").
+	Exclusions []string
 }
 
 // VitalsRow summarises one vital-sign channel.
@@ -304,6 +308,10 @@ type VitalsRow struct {
 	Min, Max   float64
 	P5, P95    float64
 	MissingPct float64
+	// Excluded is the samples excluded as implausible; ExcludedWhy says
+	// how many for which reason, "" when none.
+	Excluded    int64
+	ExcludedWhy string
 }
 
 // Trend is one channel's series for a trend chart.
@@ -320,6 +328,9 @@ type Trend struct {
 // AlarmsResult is the alarm episodes.
 type AlarmsResult struct {
 	Episodes []charts.Episode // Href may point to the strip
+	// Exclusions say, per watched channel that had any, how many samples
+	// the rules treated as missing because they were implausible, and why.
+	Exclusions []string
 }
 
 // Downloads are export links; empty ones are not shown.

@@ -191,8 +191,9 @@ func BenchmarkAlgorithms(b *testing.B) {
 
 // readsLabels lists the algorithms whose Run reads channel labels, so the
 // grid still sends them the recording's labels (issue 11): every other
-// algorithm must implement pipeline.LabelBlind.
-var readsLabels = map[string]bool{"vitals.summary@1": true, "vitals.alarms@1": true}
+// algorithm must implement pipeline.LabelBlind. None does today; a new
+// algorithm listed here must say why in docs/security.md.
+var readsLabels = map[string]bool{}
 
 // TestLabelBlindRunsIgnoreLabels: for every algorithm that says its Run
 // reads no label, each chunk's output with canonical roles (what the grid

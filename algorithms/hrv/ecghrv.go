@@ -178,14 +178,21 @@ func (r *ECGResult) Summary() string {
 	if r.Note != "" {
 		return r.Note
 	}
-	return fmt.Sprintf("SDNN %.1f ms, RMSSD %.1f ms, LF/HF %.2f (%d NN, %d excluded)", r.SDNN, r.RMSSD, r.LFHF, r.NNCount, r.Excluded)
+	lfhf := strconv.FormatFloat(r.LFHF, 'f', 2, 64)
+	if why, _ := r.SpectrumProblem(); why != "" {
+		lfhf = "not computable (" + why + ")"
+	}
+	return fmt.Sprintf("SDNN %.1f ms, RMSSD %.1f ms, LF/HF %s (%d NN, %d excluded)", r.SDNN, r.RMSSD, lfhf, r.NNCount, r.Excluded)
 }
 
-// CSV implements pipeline.Result: one row per measure.
+// CSV implements pipeline.Result: one row per measure. A frequency-domain
+// measure that is not computable (SpectrumProblem) has no value and says
+// why in the note column.
 func (r *ECGResult) CSV() ([]byte, error) {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write([]string{"measure", "value", "unit"})
+	w.Write([]string{"measure", "value", "unit", "note"})
+	why, _ := r.SpectrumProblem()
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	i := func(v int) string { return strconv.Itoa(v) }
 	for _, row := range [][3]string{
@@ -196,7 +203,11 @@ func (r *ECGResult) CSV() ([]byte, error) {
 		{"total_power", f(r.TotalPower), "ms2"}, {"lf_hf", f(r.LFHF), ""},
 		{"lf_nu", f(r.LFnu), "nu"}, {"hf_nu", f(r.HFnu), "nu"},
 	} {
-		w.Write(row[:])
+		note := ""
+		if why != "" && IsSpectral(row[0]) {
+			row[1], note = "", "not computable: "+why
+		}
+		w.Write([]string{row[0], row[1], row[2], note})
 	}
 	w.Flush()
 	return buf.Bytes(), w.Error()

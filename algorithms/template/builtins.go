@@ -3,13 +3,25 @@ package template
 import (
 	"embed"
 	"fmt"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/template/plausible"
 )
 
 // builtinFS holds the shipped templates as the same JSON an administrator
-// would write, so they double as examples of the format.
+// would write, so they double as examples of the format. icu-vitals lives
+// in algorithms/template/plausible, whose ranges the vitals algorithms use
+// too; builtinJSON reads it from there.
 //
 //go:embed builtin/*.json
 var builtinFS embed.FS
+
+// builtinJSON is a shipped template's JSON.
+func builtinJSON(name string) ([]byte, error) {
+	if name == "icu-vitals" {
+		return plausible.ICUVitalsJSON(), nil
+	}
+	return builtinFS.ReadFile("builtin/" + name + ".json")
+}
 
 // builtinNames is the order Builtins lists them in.
 var builtinNames = []string{"ecg", "icu-vitals", "any"}
@@ -20,7 +32,7 @@ var builtinNames = []string{"ecg", "icu-vitals", "any"}
 func Builtins() []Template {
 	out := make([]Template, 0, len(builtinNames))
 	for _, n := range builtinNames {
-		b, err := builtinFS.ReadFile("builtin/" + n + ".json")
+		b, err := builtinJSON(n)
 		if err != nil {
 			panic(err) // embedded at build time: cannot happen
 		}

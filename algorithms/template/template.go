@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/csvlog"
+	"github.com/pulsegrid/pulsegrid/algorithms/template/plausible"
 )
 
 // Template is an ingest template.
@@ -196,23 +197,15 @@ func (t *Template) CSVOptions() csvlog.Options {
 }
 
 // normName folds case and blanks so that "ABP  sys" matches "abp sys".
-func normName(s string) string {
-	return strings.ToLower(strings.Join(strings.Fields(s), " "))
-}
+func normName(s string) string { return plausible.NormName(s) }
 
-// Matches reports whether a channel name is of this rule's kind.
+// convert is plausible.Convert: the unit spellings and factors.
+func convert(from, to string) (float64, bool) { return plausible.Convert(from, to) }
+
+// Matches reports whether a channel name is of this rule's kind (its role
+// or an alias, by plausible.Matches).
 func (r *ChannelRule) Matches(name string) bool {
-	n := normName(name)
-	for _, a := range append([]string{r.Role}, r.Aliases...) {
-		if p, ok := strings.CutSuffix(a, "*"); ok {
-			if strings.HasPrefix(n, normName(p)) {
-				return true
-			}
-		} else if n == normName(a) {
-			return true
-		}
-	}
-	return false
+	return plausible.Matches(append([]string{r.Role}, r.Aliases...), name)
 }
 
 // rule returns the index of the first rule the channel name matches, or -1.

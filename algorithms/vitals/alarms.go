@@ -13,6 +13,7 @@ import (
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+	"github.com/pulsegrid/pulsegrid/algorithms/template/plausible"
 )
 
 // AlarmsName is the registered name of the alarms algorithm.
@@ -55,7 +56,10 @@ type Rule struct {
 	MaxGapS float64 `json:"max_gap_s"`
 	// ValidMin and ValidMax bound the plausible values: a value outside
 	// [ValidMin, ValidMax] is an artefact (a monitor logs 0 mmHg when the
-	// arterial line is off) and counts as missing. Both 0: no bound.
+	// arterial line is off) and counts as missing. Both 0 (the default):
+	// the plausible range of the watched channel's kind of vital sign,
+	// the one vitals.summary@1 and the icu-vitals template use
+	// (plausible.Lookup), or no bound when the channel has none.
 	ValidMin float64 `json:"valid_min"`
 	ValidMax float64 `json:"valid_max"`
 }
@@ -70,16 +74,27 @@ type AlarmsParams struct {
 // 15 s) and hypotension (systolic arterial pressure < 90 mmHg for 60 s).
 // Up to 60 s of missing data is tolerated inside an episode, so that one
 // missing sample of a minute-by-minute log does not split it. Implausible
-// values (HR outside 10–350 bpm, SpO2 below 20 %, systolic pressure outside
-// 20–300 mmHg) are artefacts and count as missing.
+// values (outside plausible.Lookup's range for the channel: HR 10–300
+// bpm, SpO2 20–100 %, arterial pressure 20–300 mmHg) are artefacts and
+// count as missing.
 func DefaultRules() []Rule {
 	hr := []string{"HR", "Heart Rate", "HeartRate"}
 	return []Rule{
-		{Name: "tachycardia", Channels: hr, Op: ">", Threshold: 120, MinDurationS: 30, MaxGapS: 60, ValidMin: 10, ValidMax: 350},
-		{Name: "bradycardia", Channels: hr, Op: "<", Threshold: 40, MinDurationS: 30, MaxGapS: 60, ValidMin: 10, ValidMax: 350},
-		{Name: "desaturation", Channels: []string{"SpO2", "SaO2", "%SpO2"}, Op: "<", Threshold: 90, MinDurationS: 15, MaxGapS: 60, ValidMin: 20, ValidMax: 100},
-		{Name: "hypotension", Channels: []string{"ABPSys", "ABP Sys", "ART Sys", "SBP", "ABP Systolic"}, Op: "<", Threshold: 90, MinDurationS: 60, MaxGapS: 60, ValidMin: 20, ValidMax: 300},
+		{Name: "tachycardia", Channels: hr, Op: ">", Threshold: 120, MinDurationS: 30, MaxGapS: 60},
+		{Name: "bradycardia", Channels: hr, Op: "<", Threshold: 40, MinDurationS: 30, MaxGapS: 60},
+		{Name: "desaturation", Channels: []string{"SpO2", "SaO2", "%SpO2"}, Op: "<", Threshold: 90, MinDurationS: 15, MaxGapS: 60},
+		{Name: "hypotension", Channels: []string{"ABPSys", "ABP Sys", "ART Sys", "SBP", "ABP Systolic"}, Op: "<", Threshold: 90, MinDurationS: 60, MaxGapS: 60},
 	}
+}
+
+// plausibleRange is the range a rule treats as plausible on a channel
+// named name in unit: the rule's own when it sets one, else the channel's
+// kind's (plausible.Lookup); ok is false for no bound.
+func (r Rule) plausibleRange(name, unit string) (plausible.Range, bool) {
+	if r.ValidMin != 0 || r.ValidMax != 0 {
+		return plausible.Range{Min: r.ValidMin, Max: r.ValidMax, Unit: unit}, true
+	}
+	return plausible.Lookup(name, unit)
 }
 
 // Name implements pipeline.Algorithm.
@@ -165,14 +180,6 @@ func (r Rule) meets(v float64) bool {
 	}
 }
 
-// plausible tells whether a valid value lies in the rule's plausible range.
-func (r Rule) plausible(v float64) bool {
-	if r.ValidMin == 0 && r.ValidMax == 0 {
-		return true
-	}
-	return v >= r.ValidMin && v <= r.ValidMax
-}
-
 // worse tells whether a is more extreme than b in the rule's direction.
 func (r Rule) worse(a, b float64) bool {
 	if r.Op == "<" || r.Op == "<=" {
@@ -199,15 +206,74 @@ func (*Alarms) Split(sig *signal.Signal, params []byte, opt pipeline.SplitOption
 		}
 	}
 	var chans []int
+	task := make([]int, len(names)) // record channel -> task channel
 	for i, u := range used {
 		if u {
+			task[i] = len(chans)
 			chans = append(chans, i)
 		}
 	}
 	if len(chans) == 0 {
 		return nil, fmt.Errorf("%s: no rule applies to this record (channels %s)", AlarmsName, strings.Join(names, ", "))
 	}
-	return split(AlarmsName, sig, chans, params, opt)
+	// The rules resolve their aliases here, on the server, which sees the
+	// labels; a volunteer gets each rule's condition and the index of its
+	// channel in the task, never an alias or a label.
+	tp := alarmsTask{Rules: make([]taskRule, len(p.Rules))}
+	for k, r := range p.Rules {
+		tr := taskRule{Channel: -1, Op: r.Op, Threshold: r.Threshold, MaxGapS: r.MaxGapS, ValidMin: r.ValidMin, ValidMax: r.ValidMax}
+		if i := r.resolve(names); i >= 0 {
+			tr.Channel = task[i]
+			tr.ValidMin, tr.ValidMax = 0, 0
+			if pr, ok := r.plausibleRange(names[i], sig.Channels[i].Unit); ok {
+				tr.ValidMin, tr.ValidMax, tr.Bounded = pr.Min, pr.Max, true
+			}
+		}
+		tp.Rules[k] = tr
+	}
+	b, err := json.Marshal(tp)
+	if err != nil {
+		return nil, err
+	}
+	return split(AlarmsName, sig, chans, b, opt)
+}
+
+// RunReadsNoLabels implements pipeline.LabelBlind: Split resolves every
+// rule's channel, Run reads only the task's rule conditions and samples,
+// and Merge names channels from the specs.
+func (*Alarms) RunReadsNoLabels() {}
+
+// alarmsTask is the parameters a task carries: what Run needs of each
+// rule, in the analysis's rule order.
+type alarmsTask struct {
+	Rules []taskRule `json:"rules"`
+}
+
+// taskRule is one rule as a volunteer sees it: the index of its channel in
+// the task (-1 when the record has none of its aliases) and its condition.
+type taskRule struct {
+	Channel   int     `json:"channel"`
+	Op        string  `json:"op"`
+	Threshold float64 `json:"threshold"`
+	MaxGapS   float64 `json:"max_gap_s"`
+	// Bounded says whether [ValidMin, ValidMax] bounds the plausible
+	// values (Split resolved the rule's or the channel's range).
+	Bounded  bool    `json:"bounded"`
+	ValidMin float64 `json:"valid_min"`
+	ValidMax float64 `json:"valid_max"`
+}
+
+// rule is the condition as a Rule, for the scanning shared with Merge.
+func (tr taskRule) rule() Rule {
+	return Rule{Op: tr.Op, Threshold: tr.Threshold, MaxGapS: tr.MaxGapS}
+}
+
+// rng is the plausible range, or nil for none.
+func (tr taskRule) rng() *plausible.Range {
+	if !tr.Bounded {
+		return nil
+	}
+	return &plausible.Range{Min: tr.ValidMin, Max: tr.ValidMax}
 }
 
 // run is a stretch of samples meeting a rule: first and last meeting sample
@@ -265,16 +331,30 @@ func appendScan(a *scan, b scan, r Rule, rate float64) {
 	a.TrailMissing, a.TrailBreak = b.TrailMissing, b.TrailBreak
 }
 
+// excluded counts the samples a rule treated as missing because they lay
+// outside its plausible range, by reason.
+type excluded struct{ SensorOff, OutOfRange int64 }
+
 // scanSamples is the history of one rule over samples whose first has
-// record index first.
-func scanSamples(samples []float64, first int64, r Rule, rate float64, y pipeline.Yielder, done *int64, total int64) (scan, error) {
+// record index first; a value outside rng (when not nil) counts as missing
+// and in ex.
+func scanSamples(samples []float64, first int64, r Rule, rng *plausible.Range, rate float64, y pipeline.Yielder, done *int64, total int64, ex *excluded) (scan, error) {
 	var s scan
 	single := make([]run, 1) // appendScan copies runs, so one buffer serves
 	for i, v := range samples {
 		var one scan
+		why := plausible.Included
+		if rng != nil && !signal.IsMissing(v) {
+			why = rng.Classify(v)
+		}
 		switch {
-		case signal.IsMissing(v) || !r.plausible(v):
+		case signal.IsMissing(v) || why != plausible.Included:
 			one.LeadMissing = 1
+			if why == plausible.SensorOff {
+				ex.SensorOff++
+			} else if why == plausible.OutOfRange {
+				ex.OutOfRange++
+			}
 		case r.meets(v):
 			idx := first + int64(i)
 			single[0] = run{First: idx, Last: idx, Extreme: v}
@@ -293,8 +373,10 @@ func scanSamples(samples []float64, first int64, r Rule, rate float64, y pipelin
 	return s, nil
 }
 
-// alarmsMagic tags version 1 of the alarms chunk output.
-const alarmsMagic = "PGVALRC1"
+// alarmsMagic tags version 3 of the alarms chunk output (version 1
+// carried each watched channel's label and unit, version 2 no counts of
+// implausible samples).
+const alarmsMagic = "PGVALRC3"
 
 // Run implements pipeline.Algorithm.
 func (*Alarms) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
@@ -302,35 +384,40 @@ func (*Alarms) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var p AlarmsParams
+	var p alarmsTask
 	if err := json.Unmarshal(t.Params, &p); err != nil {
-		return nil, fmt.Errorf("%s: params: %w", AlarmsName, err)
+		return nil, fmt.Errorf("%s: task params: %w", AlarmsName, err)
 	}
-	names := make([]string, len(t.Channels))
 	var total int64
-	for i, c := range t.Channels {
-		names[i] = c.Name
+	for _, c := range t.Channels {
 		total += int64(len(c.Samples))
 	}
 	total *= int64(max(len(p.Rules), 1))
 	var done int64
 	w := canon.NewWriter(alarmsMagic)
 	w.U32(uint32(len(p.Rules)))
-	for _, r := range p.Rules {
-		ci := r.resolve(names)
+	for k, tr := range p.Rules {
+		ci := tr.Channel
+		if ci < -1 || ci >= len(t.Channels) {
+			return nil, fmt.Errorf("%s: task rule %d watches channel %d of %d", AlarmsName, k, ci, len(t.Channels))
+		}
 		w.I64(int64(ci))
 		if ci < 0 {
 			continue
 		}
 		c := &t.Channels[ci]
-		w.String(c.Name)
-		w.String(c.Unit)
 		w.F64(c.Rate)
-		s, err := scanSamples(c.Samples, first[ci], r, c.Rate, y, &done, total)
+		if tr.Bounded && !(tr.ValidMin <= tr.ValidMax) {
+			return nil, fmt.Errorf("%s: task rule %d: plausible range %v..%v is empty", AlarmsName, k, tr.ValidMin, tr.ValidMax)
+		}
+		var ex excluded
+		s, err := scanSamples(c.Samples, first[ci], tr.rule(), tr.rng(), c.Rate, y, &done, total, &ex)
 		if err != nil {
 			return nil, err
 		}
 		writeScan(w, s)
+		w.I64(ex.SensorOff)
+		w.I64(ex.OutOfRange)
 		if err := y.Yield(done, total); err != nil {
 			return nil, err
 		}
@@ -375,11 +462,28 @@ type Episode struct {
 }
 
 // RuleStatus says which channel a rule watched ("" when the record has
-// none of its aliases) and how many episodes it found.
+// none of its aliases), how many episodes it found, and how many of the
+// channel's samples it treated as missing because they were implausible.
 type RuleStatus struct {
 	Rule     string `json:"rule"`
 	Channel  string `json:"channel"`
 	Episodes int    `json:"episodes"`
+	// Plausible is the range outside which values were treated as
+	// missing; nil for no bound.
+	Plausible *plausible.Range `json:"plausible,omitempty"`
+	// SensorOff and OutOfRange count the samples outside it: zeros, and
+	// other values.
+	SensorOff  int64 `json:"excluded_sensor_off"`
+	OutOfRange int64 `json:"excluded_out_of_range"`
+}
+
+// Excluded is the number of samples treated as missing as implausible.
+func (st RuleStatus) Excluded() int64 { return st.SensorOff + st.OutOfRange }
+
+// ExclusionText says how many samples the rule treated as missing because
+// they were implausible, and why; "" when none.
+func (st RuleStatus) ExclusionText() string {
+	return exclusionText(st.SensorOff, st.OutOfRange, st.Plausible)
 }
 
 // AlarmsResult is the merged result of vitals.alarms@1: episodes ordered by
@@ -398,14 +502,19 @@ func (*Alarms) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, err
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("%s: nothing to merge", AlarmsName)
 	}
-	// A part names, for each rule, the channel it watched (index in the
-	// task, name, unit, rate), identical in every chunk.
+	names, units, err := channelsOf(AlarmsName, parts)
+	if err != nil {
+		return nil, err
+	}
+	// A part gives, for each rule, the channel it watched (index in the
+	// task, whose label and unit the specs hold) and its rate, identical
+	// in every chunk.
 	type watched struct {
-		idx        int64
-		name, unit string
-		rate       float64
+		idx  int64
+		rate float64
 	}
 	acc := make([]scan, len(p.Rules))
+	exs := make([]excluded, len(p.Rules))
 	chans := make([]watched, len(p.Rules))
 	for pi, part := range parts {
 		r := canon.NewReader(part.Output, alarmsMagic)
@@ -416,14 +525,17 @@ func (*Alarms) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, err
 		for k, rule := range p.Rules {
 			c := watched{idx: r.I64()}
 			if c.idx >= 0 {
-				c.name, c.unit, c.rate = r.String(), r.String(), r.F64()
+				c.rate = r.F64()
 			}
 			if r.Err() != nil {
 				break
 			}
+			if c.idx < -1 || c.idx >= int64(len(names)) {
+				return nil, fmt.Errorf("%s: chunk %d: rule %q watches channel %d of %d", AlarmsName, part.Spec.Index, rule.Name, c.idx, len(names))
+			}
 			if pi == 0 {
 				if c.idx >= 0 && (!(c.rate > 0) || math.IsInf(c.rate, 0)) {
-					return nil, fmt.Errorf("%s: chunk %d: rule %q channel %q has sample rate %v", AlarmsName, part.Spec.Index, rule.Name, c.name, c.rate)
+					return nil, fmt.Errorf("%s: chunk %d: rule %q channel %q has sample rate %v", AlarmsName, part.Spec.Index, rule.Name, names[c.idx], c.rate)
 				}
 				chans[k] = c
 			} else if c != chans[k] {
@@ -433,9 +545,15 @@ func (*Alarms) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, err
 				continue
 			}
 			s := readScan(r)
+			off, out := r.I64(), r.I64()
 			if r.Err() != nil {
 				break
 			}
+			if off < 0 || out < 0 || off > maxCount || out > maxCount {
+				return nil, fmt.Errorf("%s: chunk %d: rule %q excluded %d and %d samples", AlarmsName, part.Spec.Index, rule.Name, off, out)
+			}
+			exs[k].SensorOff += off
+			exs[k].OutOfRange += out
 			appendScan(&acc[k], s, rule, c.rate)
 		}
 		if err := r.Done(); err != nil {
@@ -446,12 +564,17 @@ func (*Alarms) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, err
 	for k, rule := range p.Rules {
 		st := RuleStatus{Rule: rule.Name}
 		if c := chans[k]; c.idx >= 0 {
-			st.Channel = c.name
+			name, unit := names[c.idx], units[c.idx]
+			st.Channel = name
+			if pr, ok := rule.plausibleRange(name, unit); ok {
+				st.Plausible = &pr
+			}
+			st.SensorOff, st.OutOfRange = exs[k].SensorOff, exs[k].OutOfRange
 			for _, run := range acc[k].Runs {
 				start := SampleMicros(run.First, c.rate)
 				end := SampleMicros(run.Last+1, c.rate)
 				e := Episode{
-					Rule: rule.Name, Channel: c.name, Unit: c.unit,
+					Rule: rule.Name, Channel: name, Unit: unit,
 					StartS: float64(start) / microsPerSecond, EndS: float64(end) / microsPerSecond,
 					DurationS: float64(end-start) / microsPerSecond, Extreme: run.Extreme,
 				}

@@ -181,3 +181,57 @@ func TestGoldenAlarms(t *testing.T) {
 	}
 	checkGolden(t, "alarms", strings.Join(all, " "))
 }
+
+// TestAlarmsPlausibleLikeSummary: alarms and summary exclude the same
+// samples of the real ICU log (one notion of a plausible value, the
+// icu-vitals template's), and the alarms result says how many and why.
+func TestAlarmsPlausibleLikeSummary(t *testing.T) {
+	sig := mustRecord(t, "s00001-2896-10-10-00-31n.hea")
+	al, su := NewAlarms(), NewSummary()
+	ar := runAll(t, al, sig, mustParams(t, al, ""), pipeline.SplitOptions{}).(*AlarmsResult)
+	sr := runAll(t, su, sig, mustParams(t, su, ""), pipeline.SplitOptions{}).(*SummaryResult)
+	byName := map[string]ChannelSummary{}
+	for _, c := range sr.Channels {
+		byName[c.Name] = c
+	}
+	checked := 0
+	for _, st := range ar.Rules {
+		c, ok := byName[st.Channel]
+		if !ok {
+			continue
+		}
+		checked++
+		if st.Plausible == nil || c.Plausible == nil || *st.Plausible != *c.Plausible {
+			t.Errorf("rule %s on %s: range %+v, summary %+v", st.Rule, st.Channel, st.Plausible, c.Plausible)
+		}
+		if st.SensorOff != c.Whole.SensorOff || st.OutOfRange != c.Whole.OutOfRange || st.ExclusionText() != c.ExclusionText() {
+			t.Errorf("rule %s on %s excluded %q, the summary %q", st.Rule, st.Channel, st.ExclusionText(), c.ExclusionText())
+		}
+	}
+	if checked != 4 {
+		t.Errorf("checked %d rules, want all 4 default rules on s00001", checked)
+	}
+}
+
+// TestAlarmsSensorOffIsNotBradycardia: HR zeros (electrodes off) are
+// excluded and counted, not a bradycardia; a rule's own valid range
+// overrides the channel's.
+func TestAlarmsSensorOffIsNotBradycardia(t *testing.T) {
+	hr := []float64{80, 0, 0, 0, 0, 0, 0, 80, 35, 35, 35, 35, 80, 400}
+	sig := &signal.Signal{Channels: []signal.Channel{{Name: "HR", Unit: "bpm", Rate: 0.1, Samples: hr}}}
+	al := NewAlarms()
+	res := checkChunkings(t, al, sig, mustParams(t, al, ""), []float64{10, 30, 70}).(*AlarmsResult)
+	if len(res.Episodes) != 1 || res.Episodes[0].StartS != 80 || res.Episodes[0].Extreme != 35 {
+		t.Fatalf("episodes %+v, want one bradycardia from 80 s at 35 bpm", res.Episodes)
+	}
+	brady := res.Rules[1]
+	if brady.SensorOff != 6 || brady.OutOfRange != 1 || brady.ExclusionText() != "7 samples excluded: 6 sensor off (0), 1 outside plausible range 10–300 bpm" {
+		t.Errorf("bradycardia status %+v (%q)", brady, brady.ExclusionText())
+	}
+	// A rule that insists 0..500 is plausible sees the zeros as a bradycardia.
+	own := `{"rules":[{"name":"brady","channels":["HR"],"op":"<","threshold":40,"min_duration_s":30,"max_gap_s":60,"valid_min":0,"valid_max":500}]}`
+	res = checkChunkings(t, al, sig, mustParams(t, al, own), []float64{10, 30}).(*AlarmsResult)
+	if len(res.Episodes) != 2 || res.Episodes[0].StartS != 10 || res.Episodes[0].Extreme != 0 || res.Rules[0].Excluded() != 0 {
+		t.Errorf("with valid 0..500: episodes %+v, status %+v; want the zeros as an episode from 10 s, then 35 bpm", res.Episodes, res.Rules[0])
+	}
+}

@@ -12,6 +12,7 @@ package vitals
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
@@ -81,20 +82,70 @@ func decodeAux(b []byte, nch int) ([]int64, error) {
 }
 
 // specAux is what the server keeps about a chunk: its time span in
-// microseconds and the hour it lies in (-1 for a whole-record chunk).
+// microseconds, the hour it lies in (-1 for a whole-record chunk), and the
+// labels and units of the task's channels in task order. The labels stay
+// here, on the server: the grid sends volunteers canonical roles instead
+// (pipeline.LabelBlind), and Merge names the result's channels from this.
 type specAux struct {
 	StartUS, EndUS int64
 	Hour           int64
+	Names, Units   []string
 }
 
-const specMagic = "PGVSPEC1"
+// specMagic tags version 2 of the spec framing (version 1 had no names:
+// chunk outputs carried them).
+const specMagic = "PGVSPEC2"
 
 func (a specAux) encode() []byte {
 	w := canon.NewWriter(specMagic)
 	w.I64(a.StartUS)
 	w.I64(a.EndUS)
 	w.I64(a.Hour)
+	w.U32(uint32(len(a.Names)))
+	for i := range a.Names {
+		w.String(a.Names[i])
+		w.String(a.Units[i])
+	}
 	return w.Bytes()
+}
+
+// maxTaskChannels bounds the channel count a spec or chunk output may
+// claim, as pipeline.DecodeTask bounds a task's.
+const maxTaskChannels = 4096
+
+func decodeSpec(b []byte) (specAux, error) {
+	r := canon.NewReader(b, specMagic)
+	a := specAux{StartUS: r.I64(), EndUS: r.I64(), Hour: r.I64()}
+	n := r.U32()
+	if r.Err() == nil && n > maxTaskChannels {
+		return specAux{}, fmt.Errorf("decode chunk spec: %d channels exceed the limit %d", n, maxTaskChannels)
+	}
+	for i := uint32(0); i < n && r.Err() == nil; i++ {
+		a.Names = append(a.Names, r.String())
+		a.Units = append(a.Units, r.String())
+	}
+	if err := r.Done(); err != nil {
+		return specAux{}, fmt.Errorf("decode chunk spec: %w", err)
+	}
+	return a, nil
+}
+
+// channelsOf returns the names and units of the task channels every part
+// was split with (from the parts' specs, which never left the server),
+// and an error when the parts disagree.
+func channelsOf(alg string, parts []pipeline.Part) (names, units []string, err error) {
+	for i, p := range parts {
+		a, err := decodeSpec(p.Spec.Aux)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: chunk %d: %w", alg, p.Spec.Index, err)
+		}
+		if i == 0 {
+			names, units = a.Names, a.Units
+		} else if !slices.Equal(a.Names, names) || !slices.Equal(a.Units, units) {
+			return nil, nil, fmt.Errorf("%s: chunk %d has channels %v, chunk %d had %v", alg, p.Spec.Index, a.Names, parts[0].Spec.Index, names)
+		}
+	}
+	return names, units, nil
 }
 
 // Bounds that keep sample times (in microseconds) far from int64 overflow:
@@ -107,8 +158,11 @@ const (
 
 // split cuts the channels chans of sig into chunks of chunkSeconds that never
 // cross an hour boundary (or one chunk when whole). The reference channel
-// for Spec.Lo/Hi is the first of chans with the highest rate.
-func split(alg string, sig *signal.Signal, chans []int, params []byte, opt pipeline.SplitOptions) ([]pipeline.Chunk, error) {
+// for Spec.Lo/Hi is the first of chans with the highest rate. Each task
+// carries taskParams, which must hold no channel label: the grid sends
+// tasks to volunteers with roles in place of labels, and a label in the
+// parameters would undo that.
+func split(alg string, sig *signal.Signal, chans []int, taskParams []byte, opt pipeline.SplitOptions) ([]pipeline.Chunk, error) {
 	if err := sig.Validate(); err != nil {
 		return nil, err
 	}
@@ -142,18 +196,23 @@ func split(alg string, sig *signal.Signal, chans []int, params []byte, opt pipel
 	stepUS := max(int64(math.Round(secs*microsPerSecond)), 1)
 	var spans []specAux
 	if opt.Whole {
-		spans = []specAux{{0, endUS, -1}}
+		spans = []specAux{{StartUS: 0, EndUS: endUS, Hour: -1}}
 	} else {
 		for h := int64(0); h*microsPerHour < endUS; h++ {
 			hourEnd := min((h+1)*microsPerHour, endUS)
 			for s := h * microsPerHour; s < hourEnd; s += stepUS {
-				spans = append(spans, specAux{s, min(s+stepUS, hourEnd), h})
+				spans = append(spans, specAux{StartUS: s, EndUS: min(s+stepUS, hourEnd), Hour: h})
 			}
 		}
 	}
+	names, units := make([]string, len(chans)), make([]string, len(chans))
+	for k, c := range chans {
+		names[k], units[k] = sig.Channels[c].Name, sig.Channels[c].Unit
+	}
 	chunks := make([]pipeline.Chunk, 0, len(spans))
 	for _, sp := range spans {
-		task := pipeline.Task{Algorithm: alg, Params: params}
+		sp.Names, sp.Units = names, units
+		task := pipeline.Task{Algorithm: alg, Params: taskParams}
 		first := make([]int64, len(chans))
 		empty := true
 		for k, c := range chans {

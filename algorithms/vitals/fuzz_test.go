@@ -9,8 +9,9 @@ import (
 )
 
 // seedOutputs are real chunk outputs of both algorithms, to start fuzzing
-// the Merge decoders from.
-func seedOutputs(tb testing.TB, alg pipeline.Algorithm) [][]byte {
+// the Merge decoders from, and their chunks' specs (which name the
+// channels: Merge needs real ones to get as far as the outputs).
+func seedOutputs(tb testing.TB, alg pipeline.Algorithm) ([][]byte, []pipeline.Spec) {
 	sig := &signal.Signal{Channels: []signal.Channel{
 		{Name: "HR", Unit: "bpm", Rate: 1, Samples: []float64{80, 130, 131, 132, 80}},
 		{Name: "SpO2", Unit: "%", Rate: 1, Samples: []float64{97, 85, 84, 83, 97}},
@@ -21,23 +22,26 @@ func seedOutputs(tb testing.TB, alg pipeline.Algorithm) [][]byte {
 		tb.Fatal(err)
 	}
 	var outs [][]byte
+	var specs []pipeline.Spec
 	for _, c := range chunks {
+		specs = append(specs, c.Spec)
 		out, err := alg.Run(&c.Task, pipeline.NoYield{Ctx: context.Background()})
 		if err != nil {
 			tb.Fatal(err)
 		}
 		outs = append(outs, out)
 	}
-	return outs
+	return outs, specs
 }
 
 func fuzzMerge(f *testing.F, alg pipeline.Algorithm) {
-	for _, o := range seedOutputs(f, alg) {
+	outs, specs := seedOutputs(f, alg)
+	for _, o := range outs {
 		f.Add(o)
 	}
 	p, _ := alg.Params(nil)
 	f.Fuzz(func(t *testing.T, out []byte) {
-		res, err := alg.Merge(p, []pipeline.Part{{Output: out}, {Spec: pipeline.Spec{Index: 1}, Output: out}})
+		res, err := alg.Merge(p, []pipeline.Part{{Spec: specs[0], Output: out}, {Spec: specs[1], Output: out}})
 		if err != nil {
 			return
 		}

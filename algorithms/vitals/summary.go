@@ -13,6 +13,7 @@ import (
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+	"github.com/pulsegrid/pulsegrid/algorithms/template/plausible"
 )
 
 // SummaryName is the registered name of the summary algorithm.
@@ -21,6 +22,13 @@ const SummaryName = "vitals.summary@1"
 // Summary is vitals.summary@1: per channel count, missing, mean, SD, min,
 // max and the 5/25/50/75/95th percentiles, over the whole record and per
 // hour from the record start.
+//
+// Plausibility: a channel that is a kind of vital sign the icu-vitals
+// template knows (plausible.Lookup: HR, SpO2, ABP...) has its values
+// outside the plausible range excluded from every statistic and counted by
+// reason: a 0 as "sensor off", anything else as "outside the plausible
+// range". A pulse oximeter off the finger logs SpO2 0 for hours; counted,
+// those zeros would pull the mean SpO2 to 79 % with a median of 96 %.
 //
 // Exactness: each chunk outputs, per channel and hour, the exact multiset of
 // its values (sorted distinct values with their counts) and its missing
@@ -128,18 +136,63 @@ func (*Summary) Split(sig *signal.Signal, params []byte, opt pipeline.SplitOptio
 	if err != nil {
 		return nil, err
 	}
-	return split(SummaryName, sig, chans, params, opt)
+	// The task carries none of the user's parameters: the channel
+	// selection, which names the recording's labels, happened here. It
+	// carries each channel's plausible range, found here by its label.
+	tp := summaryTask{Ranges: make([]*taskRange, len(chans))}
+	for k, c := range chans {
+		if r, ok := plausible.Lookup(sig.Channels[c].Name, sig.Channels[c].Unit); ok {
+			tp.Ranges[k] = &taskRange{Min: r.Min, Max: r.Max}
+		}
+	}
+	b, err := json.Marshal(tp)
+	if err != nil {
+		return nil, err
+	}
+	return split(SummaryName, sig, chans, b, opt)
 }
 
-// summaryMagic tags version 1 of the summary chunk output.
-const summaryMagic = "PGVSUMC1"
+// summaryTask is the parameters a summary task carries: the plausible
+// range of each of its channels, in task order (null: no range).
+type summaryTask struct {
+	Ranges []*taskRange `json:"ranges"`
+}
 
-// multiset is the exact multiset of a channel's values in one hour: distinct
-// values in increasing order with their counts, and the missing count.
+// taskRange is a plausible range as a task carries it.
+type taskRange struct {
+	Min float64 `json:"min"`
+	Max float64 `json:"max"`
+}
+
+func (r *taskRange) rng() plausible.Range { return plausible.Range{Min: r.Min, Max: r.Max} }
+
+// plausibleOf is the plausible range of a result's channel, found again
+// from the label and unit the chunk specs kept on the server, exactly as
+// Split found it.
+func plausibleOf(name, unit string) *plausible.Range {
+	if r, ok := plausible.Lookup(name, unit); ok {
+		return &r
+	}
+	return nil
+}
+
+// RunReadsNoLabels implements pipeline.LabelBlind: Run reads only samples,
+// rates and the framing; Merge names channels from the specs.
+func (*Summary) RunReadsNoLabels() {}
+
+// summaryMagic tags version 3 of the summary chunk output (version 1
+// carried the channels' labels and units, version 2 had no exclusions).
+const summaryMagic = "PGVSUMC3"
+
+// multiset is the exact multiset of a channel's plausible values in one
+// hour: distinct values in increasing order with their counts; the missing
+// count, and the counts of values excluded as implausible by reason.
 type multiset struct {
-	values  []float64
-	counts  []int64
-	missing int64
+	values     []float64
+	counts     []int64
+	missing    int64
+	sensorOff  int64
+	outOfRange int64
 }
 
 // cell is one channel in one hour of a chunk output.
@@ -155,6 +208,18 @@ func (*Summary) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	var tp summaryTask
+	if err := json.Unmarshal(t.Params, &tp); err != nil {
+		return nil, fmt.Errorf("%s: task params: %w", SummaryName, err)
+	}
+	if tp.Ranges != nil && len(tp.Ranges) != len(t.Channels) {
+		return nil, fmt.Errorf("%s: task has %d plausible ranges for %d channels", SummaryName, len(tp.Ranges), len(t.Channels))
+	}
+	for i, r := range tp.Ranges {
+		if r != nil && !(r.Min <= r.Max) {
+			return nil, fmt.Errorf("%s: channel %d: plausible range %v..%v is empty", SummaryName, i, r.Min, r.Max)
+		}
+	}
 	var total int64
 	for _, c := range t.Channels {
 		total += int64(len(c.Samples))
@@ -162,6 +227,10 @@ func (*Summary) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 	var done int64
 	var cells []cell
 	for ci, c := range t.Channels {
+		var rng *taskRange
+		if tp.Ranges != nil {
+			rng = tp.Ranges[ci]
+		}
 		// samples of one hour are contiguous: cut the channel at hour changes
 		start := 0
 		for start < len(c.Samples) {
@@ -175,7 +244,7 @@ func (*Summary) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 					}
 				}
 			}
-			cells = append(cells, cell{channel: ci, hour: h, m: makeMultiset(c.Samples[start:end])})
+			cells = append(cells, cell{channel: ci, hour: h, m: makeMultiset(c.Samples[start:end], rng)})
 			done += int64(end - start)
 			if err := y.Yield(done, total); err != nil {
 				return nil, err
@@ -185,30 +254,39 @@ func (*Summary) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 	}
 	w := canon.NewWriter(summaryMagic)
 	w.U32(uint32(len(t.Channels)))
-	for _, c := range t.Channels {
-		w.String(c.Name)
-		w.String(c.Unit)
-	}
 	w.U32(uint32(len(cells)))
 	for _, c := range cells {
 		w.U32(uint32(c.channel))
 		w.I64(c.hour)
 		w.I64(c.m.missing)
+		w.I64(c.m.sensorOff)
+		w.I64(c.m.outOfRange)
 		w.F64s(c.m.values)
 		w.I64s(c.m.counts)
 	}
 	return w.Bytes(), nil
 }
 
-// makeMultiset sorts a copy of the samples and counts equal values; -0 is
-// counted as +0, NaN as missing.
-func makeMultiset(samples []float64) multiset {
+// makeMultiset sorts a copy of the plausible samples and counts equal
+// values; -0 is counted as +0, NaN as missing, and a value outside rng (when
+// not nil) as excluded, by reason.
+func makeMultiset(samples []float64, rng *taskRange) multiset {
 	v := make([]float64, 0, len(samples))
 	var m multiset
 	for _, x := range samples {
 		if signal.IsMissing(x) {
 			m.missing++
 			continue
+		}
+		if rng != nil {
+			switch rng.rng().Classify(x) {
+			case plausible.SensorOff:
+				m.sensorOff++
+				continue
+			case plausible.OutOfRange:
+				m.outOfRange++
+				continue
+			}
 		}
 		if x == 0 {
 			x = 0 // fold -0 into +0
@@ -230,7 +308,7 @@ func makeMultiset(samples []float64) multiset {
 
 // add merges two multisets.
 func (a multiset) add(b multiset) multiset {
-	out := multiset{missing: a.missing + b.missing}
+	out := multiset{missing: a.missing + b.missing, sensorOff: a.sensorOff + b.sensorOff, outOfRange: a.outOfRange + b.outOfRange}
 	i, j := 0, 0
 	for i < len(a.values) || j < len(b.values) {
 		switch {
@@ -253,49 +331,53 @@ func (a multiset) add(b multiset) multiset {
 // cannot overflow.
 const maxCount = 1 << 40
 
-// decodeSummaryChunk parses one chunk output.
-func decodeSummaryChunk(b []byte) (names, units []string, cells []cell, err error) {
+// decodeSummaryChunk parses one chunk output of a task with nch channels.
+func decodeSummaryChunk(b []byte, nch int) (cells []cell, err error) {
 	r := canon.NewReader(b, summaryMagic)
-	n := r.U32()
-	if r.Err() == nil && n > 4096 {
-		return nil, nil, nil, fmt.Errorf("%d channels exceed the limit 4096", n)
-	}
-	for i := uint32(0); i < n && r.Err() == nil; i++ {
-		names = append(names, r.String())
-		units = append(units, r.String())
+	if n := r.U32(); r.Err() == nil && int64(n) != int64(nch) {
+		return nil, fmt.Errorf("%d channels, the chunk's task had %d", n, nch)
 	}
 	nc := r.U32()
 	for i := uint32(0); i < nc && r.Err() == nil; i++ {
 		c := cell{channel: int(r.U32()), hour: r.I64()}
 		c.m.missing = r.I64()
+		c.m.sensorOff, c.m.outOfRange = r.I64(), r.I64()
 		c.m.values = r.F64s()
 		c.m.counts = r.I64s()
 		if r.Err() != nil {
 			break
 		}
-		if c.channel >= len(names) || c.hour < 0 || c.hour > 1<<30 || c.m.missing < 0 || c.m.missing > maxCount || len(c.m.values) != len(c.m.counts) {
-			return nil, nil, nil, fmt.Errorf("cell %d: channel %d hour %d missing %d with %d values and %d counts is inconsistent",
+		if c.channel >= nch || c.hour < 0 || c.hour > 1<<30 || c.m.missing < 0 || c.m.missing > maxCount ||
+			c.m.sensorOff < 0 || c.m.sensorOff > maxCount || c.m.outOfRange < 0 || c.m.outOfRange > maxCount || len(c.m.values) != len(c.m.counts) {
+			return nil, fmt.Errorf("cell %d: channel %d hour %d missing %d with %d values and %d counts is inconsistent",
 				i, c.channel, c.hour, c.m.missing, len(c.m.values), len(c.m.counts))
 		}
 		for k := range c.m.values {
 			if c.m.counts[k] <= 0 || c.m.counts[k] > maxCount || (k > 0 && !(c.m.values[k] > c.m.values[k-1])) || math.IsNaN(c.m.values[k]) || math.IsInf(c.m.values[k], 0) {
-				return nil, nil, nil, fmt.Errorf("cell %d: value %d is not a distinct increasing value with a positive count", i, k)
+				return nil, fmt.Errorf("cell %d: value %d is not a distinct increasing value with a positive count", i, k)
 			}
 		}
 		cells = append(cells, c)
 	}
 	if err := r.Done(); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return names, units, cells, nil
+	return cells, nil
 }
 
 // Stats are the descriptive statistics of one channel over some span. When
-// Count is 0 (every sample missing) the other figures are 0 and meaningless.
+// Count is 0 (every sample missing or excluded) the figures are 0 and
+// meaningless.
 type Stats struct {
-	Count   int64   `json:"count"`
-	Missing int64   `json:"missing"`
-	Mean    float64 `json:"mean"`
+	// Count is the samples the statistics are of: valid and plausible.
+	Count int64 `json:"count"`
+	// Missing is the samples the recording marks missing.
+	Missing int64 `json:"missing"`
+	// SensorOff and OutOfRange are the samples excluded as implausible
+	// (ChannelSummary.Plausible): zeros, and other values outside the range.
+	SensorOff  int64   `json:"excluded_sensor_off"`
+	OutOfRange int64   `json:"excluded_out_of_range"`
+	Mean       float64 `json:"mean"`
 	// SD is the sample standard deviation (n−1 denominator; 0 for n = 1).
 	SD  float64 `json:"sd"`
 	Min float64 `json:"min"`
@@ -314,10 +396,17 @@ type HourStats struct {
 	Stats
 }
 
+// Excluded is the number of samples excluded as implausible.
+func (s Stats) Excluded() int64 { return s.SensorOff + s.OutOfRange }
+
 // ChannelSummary is one channel's result.
 type ChannelSummary struct {
-	Name  string      `json:"name"`
-	Unit  string      `json:"unit"`
+	Name string `json:"name"`
+	Unit string `json:"unit"`
+	// Plausible is the range outside which values were excluded; nil when
+	// the channel is no vital sign with a known range, and nothing was.
+	Plausible *plausible.Range `json:"plausible,omitempty"`
+	// Whole and Hours are the statistics of the record and of each hour.
 	Whole Stats       `json:"whole"`
 	Hours []HourStats `json:"hours"`
 }
@@ -329,21 +418,19 @@ type SummaryResult struct {
 
 // Merge implements pipeline.Algorithm.
 func (*Summary) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, error) {
-	var names, units []string
+	names, units, err := channelsOf(SummaryName, parts)
+	if err != nil {
+		return nil, err
+	}
 	type key struct {
 		ch   int
 		hour int64
 	}
 	acc := map[key]multiset{}
-	for pi, p := range parts {
-		n, u, cells, err := decodeSummaryChunk(p.Output)
+	for _, p := range parts {
+		cells, err := decodeSummaryChunk(p.Output, len(names))
 		if err != nil {
 			return nil, fmt.Errorf("%s: chunk %d output: %w", SummaryName, p.Spec.Index, err)
-		}
-		if pi == 0 {
-			names, units = n, u
-		} else if !slices.Equal(n, names) || !slices.Equal(u, units) {
-			return nil, fmt.Errorf("%s: chunk %d has channels %v, chunk %d had %v", SummaryName, p.Spec.Index, n, parts[0].Spec.Index, names)
 		}
 		for _, c := range cells {
 			k := key{c.channel, c.hour}
@@ -359,7 +446,7 @@ func (*Summary) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, er
 			}
 		}
 		slices.Sort(hours)
-		cs := ChannelSummary{Name: names[ci], Unit: units[ci], Hours: []HourStats{}}
+		cs := ChannelSummary{Name: names[ci], Unit: units[ci], Plausible: plausibleOf(names[ci], units[ci]), Hours: []HourStats{}}
 		var whole multiset
 		for _, h := range hours {
 			m := acc[key{ci, h}]
@@ -375,7 +462,7 @@ func (*Summary) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, er
 // stats computes the statistics of a multiset, summing in increasing order
 // of value so the result depends on the multiset alone.
 func (m multiset) stats() Stats {
-	s := Stats{Missing: m.missing}
+	s := Stats{Missing: m.missing, SensorOff: m.sensorOff, OutOfRange: m.outOfRange}
 	for _, c := range m.counts {
 		s.Count += c
 	}
@@ -448,24 +535,73 @@ func (r *SummaryResult) Summary() string {
 	for _, c := range r.Channels {
 		hours = max(hours, len(c.Hours))
 		if len(parts) < 3 && c.Whole.Count > 0 {
-			parts = append(parts, fmt.Sprintf("%s median %s %s", c.Name, fmtFloat(c.Whole.P50), c.Unit))
+			parts = append(parts, strings.TrimSpace(fmt.Sprintf("%s median %s %s", c.Name, plausible.Readable(c.Whole.P50), c.Unit)))
 		}
 	}
 	s := fmt.Sprintf("%d channels, %d hours", len(r.Channels), hours)
 	if len(parts) > 0 {
 		s += ": " + strings.Join(parts, ", ")
 	}
+	var excl []string
+	for _, c := range r.Channels {
+		if t := c.ExclusionText(); t != "" {
+			excl = append(excl, c.Name+" "+t)
+		}
+	}
+	if len(excl) > 0 {
+		s += "; " + strings.Join(excl, "; ")
+	}
 	return s
 }
 
+// ExclusionText says how many of the channel's samples were excluded as
+// implausible and why, e.g. "312 samples excluded: 300 sensor off (0), 12
+// outside plausible range 20–100 %"; "" when none was.
+func (c ChannelSummary) ExclusionText() string {
+	return exclusionText(c.Whole.SensorOff, c.Whole.OutOfRange, c.Plausible)
+}
+
+func exclusionText(off, out int64, r *plausible.Range) string {
+	if off+out == 0 {
+		return ""
+	}
+	var why []string
+	if off > 0 {
+		why = append(why, fmt.Sprintf("%d sensor off (0)", off))
+	}
+	if out > 0 {
+		w := fmt.Sprintf("%d outside plausible range", out)
+		if r != nil {
+			w += " " + r.Text()
+		}
+		why = append(why, w)
+	}
+	return fmt.Sprintf("%d %s excluded: %s", off+out, plural(off+out, "sample", "samples"), strings.Join(why, ", "))
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // CSV implements pipeline.Result: one row per channel and span ("whole" or
-// an hour); statistics are blank when the span has no valid sample.
+// an hour); statistics are blank when the span has no valid sample. The
+// samples excluded as implausible are counted by reason, next to the
+// plausible range (blank when the channel has none).
 func (r *SummaryResult) CSV() ([]byte, error) {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write([]string{"channel", "unit", "span", "hour", "count", "missing", "mean", "sd", "min", "p5", "p25", "p50", "p75", "p95", "max"})
+	w.Write([]string{"channel", "unit", "span", "hour", "count", "missing", "excluded_sensor_off", "excluded_out_of_range", "plausible_min", "plausible_max",
+		"mean", "sd", "min", "p5", "p25", "p50", "p75", "p95", "max"})
 	row := func(c ChannelSummary, span, hour string, s Stats) {
-		rec := []string{c.Name, c.Unit, span, hour, strconv.FormatInt(s.Count, 10), strconv.FormatInt(s.Missing, 10)}
+		lo, hi := "", ""
+		if c.Plausible != nil {
+			lo, hi = fmtFloat(c.Plausible.Min), fmtFloat(c.Plausible.Max)
+		}
+		rec := []string{c.Name, c.Unit, span, hour, strconv.FormatInt(s.Count, 10), strconv.FormatInt(s.Missing, 10),
+			strconv.FormatInt(s.SensorOff, 10), strconv.FormatInt(s.OutOfRange, 10), lo, hi}
 		for _, v := range []float64{s.Mean, s.SD, s.Min, s.P5, s.P25, s.P50, s.P75, s.P95, s.Max} {
 			if s.Count == 0 {
 				rec = append(rec, "")

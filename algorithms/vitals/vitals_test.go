@@ -1,6 +1,7 @@
 package vitals
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
@@ -35,10 +36,37 @@ func mustRecord(tb testing.TB, header string) *signal.Signal {
 }
 
 // runAll splits, runs every chunk through the task encoding a volunteer
-// would receive, and merges.
+// receives from the grid (roles in place of the labels), and merges. It
+// also runs the chunks with the recording's labels, as `pulsegrid run`
+// does, and fails unless both give the same outputs.
 func runAll(tb testing.TB, alg pipeline.Algorithm, sig *signal.Signal, params []byte, opt pipeline.SplitOptions) pipeline.Result {
 	tb.Helper()
-	res, _, _ := pipetest.Run(tb, alg, sig, params, opt)
+	res, chunks, outs := pipetest.Run(tb, alg, sig, params, opt)
+	pipeline.UseRoles(chunks)
+	parts := make([]pipeline.Part, len(chunks))
+	for i := range chunks {
+		enc := chunks[i].Task.Encode()
+		for _, c := range sig.Channels {
+			if len(c.Name) >= 2 && bytes.Contains(enc, []byte(c.Name)) {
+				tb.Fatalf("chunk %d: the task a volunteer gets encodes the label %q", i, c.Name)
+			}
+		}
+		task, err := pipeline.DecodeTask(enc)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out, err := alg.Run(task, pipeline.NoYield{})
+		if err != nil {
+			tb.Fatalf("run chunk %d with roles: %v", i, err)
+		}
+		if !bytes.Equal(out, outs[i]) {
+			tb.Fatalf("chunk %d: output with roles differs from the output with labels", i)
+		}
+		parts[i] = pipeline.Part{Spec: chunks[i].Spec, Output: out}
+	}
+	if _, err := alg.Merge(params, parts); err != nil {
+		tb.Fatalf("merge of the role-labelled run: %v", err)
+	}
 	return res
 }
 

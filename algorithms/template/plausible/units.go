@@ -1,4 +1,4 @@
-package template
+package plausible
 
 import "strings"
 
@@ -31,10 +31,11 @@ var units = map[string]unit{
 	"s": {"time", 1}, "sec": {"time", 1}, "ms": {"time", 0.001},
 }
 
-// convert returns the factor that turns values in unit from into unit to,
+// Convert returns the factor that turns values in unit from into unit to,
 // and whether the two are the same unit or convertible. Units absent from
-// the table match only themselves (ignoring case).
-func convert(from, to string) (float64, bool) {
+// the table match only themselves (ignoring case). Ingest templates convert
+// with it, and Lookup finds a range in a channel's unit with it.
+func Convert(from, to string) (float64, bool) {
 	f, t := strings.ToLower(strings.TrimSpace(from)), strings.ToLower(strings.TrimSpace(to))
 	if f == t {
 		return 1, true
