@@ -26,13 +26,15 @@ build: wasm ## build bin/pulsegrid
 generate: ## regenerate templ components
 	$(GO) tool templ generate
 
-wasm: ## build static/worker.wasm (and its gzip) and copy wasm_exec.js
+wasm: ## build static/worker.wasm (and its gzip and brotli encodings) and copy wasm_exec.js
 	@if [ -d wasmworker ]; then \
 	  echo "wasm: compiling the browser worker to static/worker.wasm (GOOS=js GOARCH=wasm; the first build takes a minute or two)"; \
 	  GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o static/worker.wasm ./wasmworker && \
 	  cp "$(GOROOT)/lib/wasm/wasm_exec.js" static/wasm_exec.js && \
 	  echo "wasm: compressing it once to static/worker.wasm.gz (served to browsers as is)" && \
 	  gzip -9 -n -k -f static/worker.wasm && \
+	  echo "wasm: and to static/worker.wasm.br (brotli 11: half a minute, skipped while the module is unchanged)" && \
+	  $(GO) run ./cmd/precompress static/worker.wasm && \
 	  echo "wasm: static/worker.wasm ready ($$(du -h static/worker.wasm | cut -f1), gzipped $$(du -h static/worker.wasm.gz | cut -f1))"; \
 	fi
 
@@ -67,4 +69,4 @@ attack: ## adversarial volunteers against a real serve, every scenario (docs/ben
 	$(GO) run ./attack/cmd/attack $(ATTACK_ARGS)
 
 clean: ## remove build output
-	rm -rf bin static/worker.wasm static/worker.wasm.gz static/wasm_exec.js
+	rm -rf bin static/worker.wasm static/worker.wasm.gz static/worker.wasm.br static/wasm_exec.js

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,9 @@ import (
 	"testing/fstest"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/andybalholm/brotli"
+
+	"github.com/pulsegrid/pulsegrid/static"
 )
 
 func staticFixture(t *testing.T) (http.Handler, map[string]string) {
@@ -190,9 +194,8 @@ func TestStaticPrebuiltGzip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		set.precompress()
 		if a := set.plain["worker.wasm"]; a.gz == nil || a.prebuilt {
-			t.Errorf("without worker.wasm.gz, precompress made no encoding")
+			t.Errorf("without worker.wasm.gz, newStaticSet made no gzip encoding before the first request")
 		}
 	})
 	t.Run("GzNotServedItself", func(t *testing.T) {
@@ -203,4 +206,121 @@ func TestStaticPrebuiltGzip(t *testing.T) {
 			t.Errorf("GET worker.wasm.gz: got %d, want 404 (it is an encoding, not an asset)", rec.Code)
 		}
 	})
+}
+
+// TestStaticWorkerWasmEncodings fetches worker.wasm over a real HTTP
+// server with each Accept-Encoding a client may send and checks the
+// encoding chosen, its ETag and Vary, and that the body decodes to the
+// module byte for byte; first on a fixture with prebuilt .gz and .br, then
+// on the embedded module itself (make wasm builds it and its encodings).
+func TestStaticWorkerWasmEncodings(t *testing.T) {
+	wasm := append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("go wasm encodings "), 8192)...)
+	var gzb, brb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gzb, gzip.BestSpeed)
+	zw.Write(wasm)
+	zw.Close()
+	bw := brotli.NewWriterLevel(&brb, 5)
+	bw.Write(wasm)
+	bw.Close()
+	fixture, err := newStaticSet(fstest.MapFS{
+		"worker.wasm":    {Data: wasm},
+		"worker.wasm.gz": {Data: gzb.Bytes()},
+		"worker.wasm.br": {Data: brb.Bytes()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(t *testing.T, set *staticSet, module []byte, withBrotli bool) {
+		srv := httptest.NewServer(serveStatic(set))
+		defer srv.Close()
+		// The client must not decode for us: what arrives is what a browser gets.
+		client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+		url := srv.URL + "/static/" + set.plain["worker.wasm"].hashedName()
+		br := "br"
+		if !withBrotli {
+			br = "gzip" // no .br: a client that accepts both gets gzip
+		}
+		etags := map[string]string{}
+		for _, tc := range []struct{ name, accept, want string }{
+			{"Identity", "", ""},
+			{"IdentityOnly", "identity", ""},
+			{"Gzip", "gzip", "gzip"},
+			{"Brotli", "br", map[bool]string{true: "br", false: ""}[withBrotli]},
+			{"Chromium", "gzip, deflate, br, zstd", br},
+			{"BrotliRefused", "br;q=0, gzip", "gzip"},
+			{"GzipPreferred", "br;q=0.5, gzip;q=1.0", "gzip"},
+			{"Star", "*", br},
+			{"GzipRefused", "gzip;q=0", ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				req, _ := http.NewRequest("GET", url, nil)
+				if tc.accept != "" {
+					req.Header.Set("Accept-Encoding", tc.accept)
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != 200 {
+					t.Fatalf("Accept-Encoding %q: got status %d, want 200", tc.accept, resp.StatusCode)
+				}
+				if got := resp.Header.Get("Content-Encoding"); got != tc.want {
+					t.Fatalf("Accept-Encoding %q: got Content-Encoding %q, want %q", tc.accept, got, tc.want)
+				}
+				if got := resp.Header.Get("Vary"); got != "Accept-Encoding" {
+					t.Errorf("Vary: got %q, want Accept-Encoding", got)
+				}
+				if got := resp.Header.Get("Content-Type"); got != "application/wasm" {
+					t.Errorf("Content-Type: got %q, want application/wasm", got)
+				}
+				etag := resp.Header.Get("ETag")
+				if prev, ok := etags[tc.want]; ok && prev != etag {
+					t.Errorf("encoding %q: ETag %s, earlier %s: want one ETag per encoding", tc.want, etag, prev)
+				}
+				for enc, other := range etags {
+					if enc != tc.want && other == etag {
+						t.Errorf("encodings %q and %q share the ETag %s: a cache would mix them up", enc, tc.want, etag)
+					}
+				}
+				etags[tc.want] = etag
+				var r io.Reader = bytes.NewReader(body)
+				switch tc.want {
+				case "gzip":
+					if r, err = gzip.NewReader(r); err != nil {
+						t.Fatal(err)
+					}
+				case "br":
+					r = brotli.NewReader(r)
+				}
+				plain, err := io.ReadAll(r)
+				if err != nil {
+					t.Fatalf("decode %s: %v", tc.want, err)
+				}
+				if !bytes.Equal(plain, module) {
+					t.Errorf("Accept-Encoding %q: body decodes to %d bytes that are not the module (%d bytes)", tc.accept, len(plain), len(module))
+				}
+				if tc.want != "" && len(body) >= len(module) {
+					t.Errorf("%s body of %d bytes, module %d: not compressed", tc.want, len(body), len(module))
+				}
+			})
+		}
+	}
+	t.Run("Fixture", func(t *testing.T) { check(t, fixture, wasm, true) })
+	// The embedded module, when this checkout has built it (make wasm,
+	// which every make target that runs tests depends on).
+	set, err := embeddedStatic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := set.plain["worker.wasm"]; a != nil {
+		if _, err := fs.Stat(static.Files, "worker.wasm.br"); err == nil && a.br == nil {
+			t.Errorf("embedded worker.wasm.br does not decode to the embedded worker.wasm (stale: run make wasm)")
+		}
+		t.Run("Embedded", func(t *testing.T) { check(t, set, a.raw, a.br != nil) })
+	}
 }
