@@ -316,3 +316,10 @@ func TestMask(t *testing.T) {
 	}
 	var _ io.Reader = &msgReader{}
 }
+
+// TestAcceptKey: RFC 6455's own example (section 1.3).
+func TestAcceptKey(t *testing.T) {
+	if got, want := acceptKey("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
