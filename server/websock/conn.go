@@ -445,7 +445,11 @@ func (m *msgReader) Read(p []byte) (int, error) {
 		if h.op != opContinuation {
 			return 0, c.fail(&ProtocolError{Msg: "new data frame inside a fragmented message"})
 		}
-		m.total += h.length
+		if h.length > c.limit-m.total { // never m.total+h.length: a 2^63 length would wrap
+			m.total = c.limit + 1
+		} else {
+			m.total += h.length
+		}
 		if m.total > c.limit {
 			return 0, c.fail(fmt.Errorf("%w: message of more than %d bytes", ErrMessageTooBig, c.limit))
 		}
