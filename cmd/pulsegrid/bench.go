@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
@@ -26,6 +25,7 @@ import (
 	"github.com/pulsegrid/pulsegrid/server"
 	"github.com/pulsegrid/pulsegrid/server/grid"
 	"github.com/pulsegrid/pulsegrid/server/store"
+	"github.com/pulsegrid/pulsegrid/server/websock"
 )
 
 func init() {
@@ -316,14 +316,14 @@ func simVolunteer(ctx context.Context, url string, i int, key protocol.Key, slot
 		return err
 	}
 	defer conn.CloseNow()
+	stop := context.AfterFunc(ctx, func() { conn.CloseNow() })
+	defer stop()
 	write := func(m *protocol.Message, payload []byte) error {
-		if err := conn.Write(ctx, websocket.MessageText, m.Encode()); err != nil {
-			return err
-		}
+		frames := []websock.Frame{{Type: websock.MessageText, Payload: m.Encode()}}
 		if payload != nil {
-			return conn.Write(ctx, websocket.MessageBinary, payload)
+			frames = append(frames, websock.Frame{Type: websock.MessageBinary, Payload: payload})
 		}
-		return nil
+		return conn.WriteFrames(time.Now().Add(10*time.Second), frames...)
 	}
 	asked := make([]time.Time, 0, slots)
 	for range slots {
@@ -334,7 +334,7 @@ func simVolunteer(ctx context.Context, url string, i int, key protocol.Key, slot
 	}
 	sent := map[int64]time.Time{}
 	for {
-		_, b, err := conn.Read(ctx)
+		_, b, err := conn.ReadMessage(protocol.MaxControl)
 		if err != nil {
 			return err
 		}
@@ -344,7 +344,7 @@ func simVolunteer(ctx context.Context, url string, i int, key protocol.Key, slot
 		}
 		switch m.Type {
 		case protocol.TypeLease:
-			_, payload, err := conn.Read(ctx)
+			_, payload, err := conn.ReadMessage(protocol.MaxPayload)
 			if err != nil {
 				return err
 			}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/pulsegrid/pulsegrid/protocol"
+	"github.com/pulsegrid/pulsegrid/server/websock"
 )
 
 // benchAddr is the source address of simulated volunteer i: one /24 of
@@ -22,20 +20,22 @@ func benchAddr(i int) net.IP {
 
 // benchConnect opens volunteer i's websocket from its own address and
 // says a signed hello (protocol version 2) with key: it reads the
-// challenge, signs its nonce, and returns after the welcome.
-func benchConnect(ctx context.Context, url string, i int, key protocol.Key, algs []string, slots int) (*websocket.Conn, error) {
+// challenge, signs its nonce, and returns after the welcome. The client
+// side is websock's (a result and its output frame go out in one write);
+// the tests' independent clients (coder/websocket, Chromium) check that
+// the server speaks to others.
+func benchConnect(ctx context.Context, url string, i int, key protocol.Key, algs []string, slots int) (*websock.Conn, error) {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: benchAddr(i)}, Timeout: 15 * time.Second}
-	opts := &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}}
-	conn, _, err := websocket.Dial(ctx, url, opts)
+	conn, err := websock.Dial(ctx, url, d.DialContext)
 	if err != nil {
 		return nil, err
 	}
 	conn.SetReadLimit(protocol.MaxPayload + 1024)
-	fail := func(err error) (*websocket.Conn, error) {
+	fail := func(err error) (*websock.Conn, error) {
 		conn.CloseNow()
 		return nil, err
 	}
-	_, b, err := conn.Read(ctx)
+	_, b, err := conn.ReadMessage(protocol.MaxControl)
 	if err != nil {
 		return fail(fmt.Errorf("no challenge: %w", err))
 	}
@@ -45,10 +45,10 @@ func benchConnect(ctx context.Context, url string, i int, key protocol.Key, algs
 	}
 	hello := &protocol.Message{Type: protocol.TypeHello, Version: protocol.Version, Algorithms: algs, Slots: slots,
 		Agent: "bench", PublicKey: key.PublicKey(), Signature: key.Sign(ch.Nonce)}
-	if err := conn.Write(ctx, websocket.MessageText, hello.Encode()); err != nil {
+	if err := conn.WriteFrames(time.Now().Add(15*time.Second), websock.Frame{Type: websock.MessageText, Payload: hello.Encode()}); err != nil {
 		return fail(err)
 	}
-	_, b, err = conn.Read(ctx)
+	_, b, err = conn.ReadMessage(protocol.MaxControl)
 	if err != nil {
 		return fail(fmt.Errorf("no welcome: %w", err))
 	}

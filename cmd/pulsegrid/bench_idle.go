@@ -15,9 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/pulsegrid/pulsegrid/protocol"
+	"github.com/pulsegrid/pulsegrid/server/websock"
 )
 
 // idleFigures is what `bench idle` measures: the resident memory a real
@@ -129,7 +128,7 @@ const idlePerClient = 9000
 // connections (volunteers first … first+count−1), prints "connected N" (or
 // "error after N: why"), and holds them until its parent stops it.
 func benchIdleClient(ctx context.Context, url string, first, count int, stdout io.Writer) error {
-	conns := make([]*websocket.Conn, 0, count)
+	conns := make([]*websock.Conn, 0, count)
 	defer func() {
 		for _, c := range conns {
 			c.CloseNow()
