@@ -64,19 +64,22 @@ func cmdServe(ctx context.Context, e env) error {
 		return err
 	}
 
-	// Refuse a second serve on this data directory, and bind the address,
-	// before anything is created: a failed start leaves no database and
-	// no one-time password behind.
+	// Bind the address, then refuse a second serve on this data
+	// directory, before anything is created: a failed start leaves no
+	// data directory, database or one-time password behind.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		if owner, locked := dataDirLocked(*data); locked {
+			return fmt.Errorf("--addr %s: the port is taken, and %w", *addr, errDataDirInUse(*data, owner))
+		}
+		return fmt.Errorf("--addr %s: %w (is another server using the port? choose another with --addr)", *addr, err)
+	}
+	defer ln.Close()
 	unlock, err := lockDataDir(*data)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("--addr %s: %w (is another server using the port? choose another with --addr)", *addr, err)
-	}
-	defer ln.Close()
 
 	st, err := openStore(ctx, *data)
 	if err != nil {
