@@ -507,9 +507,16 @@ func (p *portal) cohortBatchPage(r *http.Request, batchID int64, as []store.Anal
 			}
 			names[a.DatasetID] = name
 		}
-		verified, total := progress(p.d, a)
-		page.Progress = append(page.Progress, views.BatchAnalysis{ID: a.ID, Algorithm: a.Algorithm, DatasetName: name, Status: a.Status,
-			ChunksVerified: verified, ChunksTotal: total})
+		// The figures of the progress JSON, which batch.js then polls.
+		pr := analysisProgress(p.d, a)
+		ba := views.BatchAnalysis{ID: a.ID, Algorithm: a.Algorithm, DatasetID: a.DatasetID, DatasetName: name, Status: a.Status,
+			ChunksVerified: pr.ChunksVerified, ChunksTotal: pr.ChunksTotal, ChunksQueued: pr.ChunksQueued, ChunksRunning: pr.ChunksRunning,
+			ChunksAwaiting: pr.ChunksAwaitingReplica, WaitingFor: pr.WaitingFor, ETASeconds: -1}
+		if pr.ETASeconds != nil {
+			ba.ETASeconds = *pr.ETASeconds
+		}
+		page.Progress = append(page.Progress, ba)
+		page.Quorum = pr.Quorum
 	}
 	page.CSV = fmt.Sprintf("/batches/%d/download?format=csv", batchID)
 	if page.Only != "" {
