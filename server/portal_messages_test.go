@@ -81,6 +81,16 @@ func TestMessagesSayEachThingOnce(t *testing.T) {
 	if got := fits[ward+" ecg.beats@1"]; !strings.Contains(got, "no ECG channel") {
 		t.Errorf("ecg.beats@1 on a vitals log: got %q, want the reason", got)
 	}
+	// A form for one recording says it beside each algorithm too.
+	one := b.get(fmt.Sprintf("/analyses/new?dataset=%d", ds))
+	var notes []string
+	one.doc.Find(`[data-testid="analysis-algorithm-misfit"]`).Each(func(_ int, n *goquery.Selection) {
+		notes = append(notes, strings.Join(strings.Fields(n.Text()), " "))
+	})
+	if len(notes) != 3 || !strings.Contains(notes[0], "does not fit "+ward+": no ECG channel") {
+		t.Errorf("form for %s: notes %q, want the three ECG algorithms refused with the reason", ward, notes)
+	}
+
 	// The API and the portal say the same, once: the algorithm, the
 	// recording by name (never "dataset N"), and the reason without the
 	// algorithm's name again; the form said the same reason beforehand.
