@@ -73,6 +73,29 @@ func TestBadFlagValuesRefusedEarly(t *testing.T) {
 			t.Errorf("volunteer --server ftp://h:1: got %v", err)
 		}
 	})
+	for _, tc := range []struct{ args, want []string }{
+		{[]string{"serve", "8080"}, []string{`serve takes no arguments, got "8080"`, "--addr"}},
+		{[]string{"volunteer", "http://127.0.0.1:8080"}, []string{`volunteer takes no arguments, got "http://127.0.0.1:8080"`, "--server http://"}},
+	} {
+		t.Run("ErrStrayArgument "+strings.Join(tc.args, " "), func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "data")
+			out, err := cli(t, append(tc.args, "--data", data)...)
+			if tc.args[0] == "volunteer" {
+				out, err = cli(t, tc.args...)
+			}
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("pulsegrid %s: got %v, want %q in the error", strings.Join(tc.args, " "), err, w)
+				}
+			}
+			if out != "" {
+				t.Errorf("pulsegrid %s printed %q before refusing", strings.Join(tc.args, " "), out)
+			}
+			if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("pulsegrid %s created %s", strings.Join(tc.args, " "), data)
+			}
+		})
+	}
 	for _, bad := range []string{"bad", "a@", "@b", "Dr Lee <lee@h.org>", "a b@c.d"} {
 		t.Run("ErrUserAddEmail "+bad, func(t *testing.T) {
 			data := t.TempDir()

@@ -51,7 +51,11 @@ func cmdServe(ctx context.Context, e env) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	secureCookies := fs.Bool("secure-cookies", false, "always mark the session cookie Secure (by default it is Secure when the request came over https or with X-Forwarded-Proto: https)")
 	transport := addTransportFlags(fs) // transport.go: --tls-cert, --tls-key, timeouts
-	if _, err := parseInterleaved(fs, e.args); err != nil {
+	pos, err := parseInterleaved(fs, e.args)
+	if err != nil {
+		return err
+	}
+	if err := noArguments("serve", pos, "--addr 127.0.0.1:8080 --data ./data"); err != nil {
 		return err
 	}
 	var lvl slog.Level
