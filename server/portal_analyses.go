@@ -15,7 +15,6 @@ import (
 
 	"github.com/pulsegrid/pulsegrid/algorithms/export"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
-	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 	"github.com/pulsegrid/pulsegrid/server/grid"
 	"github.com/pulsegrid/pulsegrid/server/store"
 	"github.com/pulsegrid/pulsegrid/views"
@@ -101,37 +100,16 @@ func (p *portal) analysisNewPage(r *http.Request) (views.AnalysisNewPage, error)
 }
 
 // misfit says why alg cannot run on ds with its default parameters, or ""
-// when it can, from the channels' names, units and rates alone (no
-// samples are read): an algorithm that picks its channels is asked which
-// (pipeline.ChannelPicker); another is split on one sample per channel,
-// which fails the same way when no channel suits it.
-func misfit(alg pipeline.Algorithm, ds store.Dataset) (why string) {
-	defer func() {
-		if recover() != nil {
-			why = "" // cannot tell from metadata: let the start decide
-		}
-	}()
+// when it can: the Reason of grid.CanRun, the check Start makes first, so
+// the form and the server give the same answer in the same words.
+func misfit(alg pipeline.Algorithm, ds store.Dataset) string {
 	params, err := alg.Params(nil)
 	if err != nil {
 		return ""
 	}
-	meta := &signal.Signal{}
-	for _, c := range ds.Channels {
-		meta.Channels = append(meta.Channels, c.Channel())
-	}
-	if len(meta.Channels) == 0 {
-		return "the recording has no channels"
-	}
-	if picker, ok := alg.(pipeline.ChannelPicker); ok {
-		_, err = picker.SplitChannels(meta, params)
-	} else {
-		for i := range meta.Channels {
-			meta.Channels[i].Samples = []float64{0}
-		}
-		_, err = alg.Split(meta, params, pipeline.SplitOptions{Whole: true})
-	}
-	if err != nil {
-		return strings.TrimPrefix(err.Error(), alg.Name()+": ")
+	var se *grid.SplitError
+	if err := grid.CanRun(alg, ds, params); errors.As(err, &se) {
+		return se.Reason
 	}
 	return ""
 }
@@ -240,7 +218,7 @@ func (p *portal) handleAnalysisStart() http.Handler {
 					p.d.Logger.Error("start analysis", "err", err)
 					err = Errorf(EInternal, "internal error")
 				}
-				failed = append(failed, fmt.Sprintf("%s on %s: %s", j.alg.Name(), names[j.dataset], startProblem(j.alg.Name(), err)))
+				failed = append(failed, startProblem(j.alg.Name(), names[j.dataset], err))
 				continue
 			}
 			audit(p.d, r, "analysis.start", fmt.Sprintf("analysis/%d", a.ID), fmt.Sprintf("%s on dataset/%d", a.Algorithm, a.DatasetID))
@@ -507,9 +485,16 @@ func (p *portal) cohortBatchPage(r *http.Request, batchID int64, as []store.Anal
 			}
 			names[a.DatasetID] = name
 		}
-		verified, total := progress(p.d, a)
-		page.Progress = append(page.Progress, views.BatchAnalysis{ID: a.ID, Algorithm: a.Algorithm, DatasetName: name, Status: a.Status,
-			ChunksVerified: verified, ChunksTotal: total})
+		// The figures of the progress JSON, which batch.js then polls.
+		pr := analysisProgress(p.d, a)
+		ba := views.BatchAnalysis{ID: a.ID, Algorithm: a.Algorithm, DatasetID: a.DatasetID, DatasetName: name, Status: a.Status,
+			ChunksVerified: pr.ChunksVerified, ChunksTotal: pr.ChunksTotal, ChunksQueued: pr.ChunksQueued, ChunksRunning: pr.ChunksRunning,
+			ChunksAwaiting: pr.ChunksAwaitingReplica, WaitingFor: pr.WaitingFor, ETASeconds: -1}
+		if pr.ETASeconds != nil {
+			ba.ETASeconds = *pr.ETASeconds
+		}
+		page.Progress = append(page.Progress, ba)
+		page.Quorum = pr.Quorum
 	}
 	page.CSV = fmt.Sprintf("/batches/%d/download?format=csv", batchID)
 	if page.Only != "" {
@@ -629,18 +614,14 @@ func csvText(s string) string {
 	return s
 }
 
-// startProblem is why an analysis could not start, said once: the grid's
-// split error names the algorithm and the dataset id ("ecg.beats@1 cannot
-// run on dataset 6: ecg.beats@1: no ECG channel…"), which the flash
-// already names, by the recording's name.
-func startProblem(alg string, err error) string {
+// startProblem is why an analysis could not start, said once: a
+// grid.SplitError names the algorithm and the recording itself
+// ("ecg.beats@1 cannot run on Recording 2026-12-03 #1: no ECG channel…");
+// another error is put in the same words around its message.
+func startProblem(alg, dataset string, err error) string {
 	var se *grid.SplitError
-	if !errors.As(err, &se) {
-		return err.Error()
+	if errors.As(err, &se) {
+		return se.Error()
 	}
-	msg := se.Err.Error()
-	if inner := errors.Unwrap(se.Err); inner != nil {
-		msg = inner.Error()
-	}
-	return strings.TrimPrefix(msg, alg+": ")
+	return alg + " cannot start on " + dataset + ": " + err.Error()
 }

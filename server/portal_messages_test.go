@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"mime/multipart"
 	"net/http"
@@ -20,7 +21,7 @@ import (
 // and says why once.
 func TestMessagesSayEachThingOnce(t *testing.T) {
 	ps := startPortal(t)
-	ps.addUser(t, "dr@example.org", store.RoleClinician, "Quiet-Harbour-Lantern-7", false)
+	dr := ps.addUser(t, "dr@example.org", store.RoleClinician, "Quiet-Harbour-Lantern-7", false)
 	b := newBrowser(t, ps.base)
 	b.login("dr@example.org", "Quiet-Harbour-Lantern-7")
 	post := func(name, body string) page {
@@ -47,9 +48,11 @@ func TestMessagesSayEachThingOnce(t *testing.T) {
 		t.Fatalf("vitals upload: got %d %s", ok.status, ok.body)
 	}
 	ds := idFrom(t, ok.location(), "/datasets/")
-	if rec := b.uploadRecord("100", []string{".hea", ".dat"}, "text/html"); rec.status != http.StatusSeeOther {
+	rec := b.uploadRecord("100", []string{".hea", ".dat"}, "text/html")
+	if rec.status != http.StatusSeeOther {
 		t.Fatalf("MIT upload: got %d", rec.status)
 	}
+	mitID := idFrom(t, rec.location(), "/datasets/")
 
 	// The form says which algorithms fit which recording, and why not.
 	form := b.get("/analyses/new")
@@ -78,9 +81,69 @@ func TestMessagesSayEachThingOnce(t *testing.T) {
 	if got := fits[ward+" ecg.beats@1"]; !strings.Contains(got, "no ECG channel") {
 		t.Errorf("ecg.beats@1 on a vitals log: got %q, want the reason", got)
 	}
-	start := b.post("/analyses", url.Values{"algorithm": {"ecg.beats@1"}, "dataset": {fmt.Sprint(ds)}, "priority": {"routine"}})
-	flash := b.follow(start.location()).text("flash")
-	if !strings.Contains(flash, "ecg.beats@1 on "+ward) || strings.Contains(flash, "dataset "+fmt.Sprint(ds)) || strings.Count(flash, "ecg.beats@1") != 1 {
-		t.Errorf("analysis that cannot start: flash %q, want the algorithm once and the recording by name", flash)
+	// A form for one recording says it beside each algorithm too.
+	one := b.get(fmt.Sprintf("/analyses/new?dataset=%d", ds))
+	var notes []string
+	one.doc.Find(`[data-testid="analysis-algorithm-misfit"]`).Each(func(_ int, n *goquery.Selection) {
+		notes = append(notes, strings.Join(strings.Fields(n.Text()), " "))
+	})
+	if len(notes) != 3 || !strings.Contains(notes[0], "does not fit "+ward+": no ECG channel") {
+		t.Errorf("form for %s: notes %q, want the three ECG algorithms refused with the reason", ward, notes)
+	}
+
+	// The API and the portal say the same, once: the algorithm, the
+	// recording by name (never "dataset N"), and the reason without the
+	// algorithm's name again; the form said the same reason beforehand.
+	tok := ps.token(t, dr)
+	for _, tc := range []struct {
+		name    string
+		alg     string
+		dataset int64
+		rec     string
+		reason  string
+	}{
+		{"ECGOnVitals", "ecg.beats@1", ds, ward, `no ECG channel found among "HR", "SpO2"`},
+		{"HRVOnVitals", "ecg.hrv@1", ds, ward, "no ECG channel"},
+		// vitals.alarms puts its own name ahead of its errors.
+		{"AlarmsOnECG", "vitals.alarms@1", mitID, mit, "no rule applies to this record (channels MLII, V5)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := tc.alg + " cannot run on " + tc.rec + ": "
+			body := fmt.Sprintf(`{"dataset_id": %d, "algorithm": %q}`, tc.dataset, tc.alg)
+			req, _ := http.NewRequest("POST", ps.base+"/api/v1/analyses", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var apiErr struct{ Code, Error string }
+			json.NewDecoder(resp.Body).Decode(&apiErr)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnprocessableEntity || !strings.HasPrefix(apiErr.Error, want+tc.reason) {
+				t.Errorf("API: got %d %q, want 422 %q", resp.StatusCode, apiErr.Error, want+tc.reason+"…")
+			}
+			start := b.post("/analyses", url.Values{"algorithm": {tc.alg}, "dataset": {fmt.Sprint(tc.dataset)}, "priority": {"routine"}})
+			flash := strings.Join(strings.Fields(b.follow(start.location()).text("flash")), " ")
+			if flash != "The analysis could not start: "+apiErr.Error+"." {
+				t.Errorf("portal: flash %q, want the API's message %q", flash, apiErr.Error)
+			}
+			for _, msg := range []string{apiErr.Error, flash} {
+				if strings.Count(msg, tc.alg) != 1 || strings.Count(msg, tc.rec) != 1 || strings.Contains(msg, fmt.Sprintf("dataset %d", tc.dataset)) {
+					t.Errorf("%q: want %s and %s named once each, and no dataset id", msg, tc.alg, tc.rec)
+				}
+			}
+			if fit := fits[tc.rec+" "+tc.alg]; !strings.HasPrefix(fit, "false") || !strings.Contains(fit, tc.reason) {
+				t.Errorf("form: %s on %s: got %q, want it refused with %q", tc.alg, tc.rec, fit, tc.reason)
+			}
+		})
+	}
+
+	// Several that cannot start in one batch: counted, each said once.
+	start := b.post("/analyses", url.Values{"algorithm": {"ecg.beats@1", "vitals.alarms@1", "vitals.summary@1"}, "dataset": {fmt.Sprint(ds), fmt.Sprint(mitID)}, "priority": {"routine"}})
+	flash := strings.Join(strings.Fields(b.follow(start.location()).text("flash")), " ")
+	if !strings.HasPrefix(flash, "2 of 6 analyses could not start: ") || strings.Count(flash, "cannot run on") != 2 ||
+		!strings.Contains(flash, "ecg.beats@1 cannot run on "+ward+": no ECG channel") ||
+		!strings.Contains(flash, "vitals.alarms@1 cannot run on "+mit+": no rule applies") || strings.Contains(flash, "vitals.alarms@1: ") {
+		t.Errorf("batch with two misfits: flash %q", flash)
 	}
 }

@@ -199,7 +199,14 @@ func TestBatchPageBeforeDone(t *testing.T) {
 		if row.AttrOr("data-status-url", "") != fmt.Sprintf("/api/v1/analyses/%d", id) {
 			t.Errorf("analysis %d polls %q", id, row.AttrOr("data-status-url", ""))
 		}
+		// No volunteer yet: each row says so, and the hint says what helps.
+		if st := strings.TrimSpace(row.Find(`[data-testid="batch-analysis-state"]`).Text()); st != "waiting for volunteers" {
+			t.Errorf("analysis %d before any volunteer: state %q, want waiting for volunteers", id, st)
+		}
 	})
+	if hint := pg.doc.Find(`[data-testid="analysis-wait-volunteers"]`); hint.Length() != 1 || hint.AttrOr("hidden", "none") != "none" || hint.Find(`a[href="/donate"]`).Length() == 0 {
+		t.Errorf("batch page without volunteers: %d wait hints (hidden %q), want one shown", hint.Length(), hint.AttrOr("hidden", "none"))
+	}
 	pg.doc.Find(`[data-testid="cohort-recording"] a`).Each(func(_ int, a *goquery.Selection) {
 		if strings.HasSuffix(a.AttrOr("href", ""), "/result") {
 			t.Errorf("cohort column links %q before its analysis is done", a.AttrOr("href", ""))

@@ -26,14 +26,72 @@ func cohortAnchor(alg string) string {
 	}, alg)
 }
 
-// cohortRecordings is how many recordings the batch covers: the most any
-// section compares (an algorithm may not have started on every one).
+// cohortRecordings is how many recordings the batch covers: the distinct
+// datasets of its analyses (a section may compare fewer, when an algorithm
+// did not start on every one, or none yet while its analyses run).
 func cohortRecordings(p CohortBatchPage) int {
-	n := 0
+	seen := map[int64]bool{}
+	for _, a := range p.Progress {
+		seen[a.DatasetID] = true
+	}
+	n := len(seen)
 	for _, s := range p.Sections {
 		n = max(n, len(s.Recordings))
 	}
 	return n
+}
+
+// batchWaiting is the waiting_for of the batch as a whole: "volunteers"
+// when an unfinished analysis has no volunteer, else "second_opinion"
+// when one waits for a second opinion, else "" (its hints are then
+// hidden; batch.js applies the same rule to what it polls).
+func batchWaiting(p CohortBatchPage) string {
+	w := ""
+	for _, a := range p.Progress {
+		switch {
+		case a.Terminal():
+		case a.WaitingFor == "volunteers":
+			return a.WaitingFor
+		case a.WaitingFor == "second_opinion":
+			w = a.WaitingFor
+		}
+	}
+	return w
+}
+
+// BatchState says in a few words what an analysis of a batch is doing or
+// waiting for: "waiting for volunteers", "3 waiting for a second opinion",
+// "2 queued, 1 running, about 16 s left", "merging the results"; "" once
+// it finished.
+// static/js/batch.js words it the same way (batchState there; the views
+// tests compare the two on the same figures).
+func BatchState(a BatchAnalysis) string {
+	if a.Terminal() {
+		return ""
+	}
+	switch a.WaitingFor {
+	case "volunteers":
+		return "waiting for volunteers"
+	case "second_opinion":
+		return itoa(a.ChunksAwaiting) + " waiting for a second opinion"
+	}
+	var parts []string
+	if a.ChunksQueued > 0 {
+		parts = append(parts, itoa(a.ChunksQueued)+" queued")
+	}
+	if a.ChunksRunning > 0 {
+		parts = append(parts, itoa(a.ChunksRunning)+" running")
+	}
+	if a.ChunksAwaiting > 0 {
+		parts = append(parts, itoa(a.ChunksAwaiting)+" awaiting a second opinion")
+	}
+	if a.ETASeconds >= 0 {
+		parts = append(parts, "about "+fmtETA(a.ETASeconds)+" left")
+	}
+	if len(parts) == 0 && a.ChunksTotal > 0 && a.ChunksVerified == a.ChunksTotal {
+		return "merging the results"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // cohortHeading names a section by its algorithm's title (Cohort shows the

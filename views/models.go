@@ -381,16 +381,29 @@ type CohortBatchPage struct {
 	// Progress lists every analysis of the batch in the order started, with
 	// its chunks; static/js/batch.js keeps the unfinished ones current.
 	Progress []BatchAnalysis
+	// Quorum is the grid's, for the hint of analyses that wait for a
+	// second opinion.
+	Quorum int
 }
 
-// BatchAnalysis is one analysis of a batch on the batch page.
+// BatchAnalysis is one analysis of a batch on the batch page, with the
+// figures of the progress JSON (GET /api/v1/analyses/{id}) that batch.js
+// then keeps current.
 type BatchAnalysis struct {
 	ID             int64
 	Algorithm      string
+	DatasetID      int64
 	DatasetName    string
 	Status         string
 	ChunksVerified int
 	ChunksTotal    int
+	// ChunksQueued wait for any volunteer, ChunksRunning are leased now,
+	// ChunksAwaiting wait for a second opinion.
+	ChunksQueued, ChunksRunning, ChunksAwaiting int
+	// WaitingFor is progress.waiting_for: "", "volunteers" or "second_opinion".
+	WaitingFor string
+	// ETASeconds is the time left, negative when unknown.
+	ETASeconds float64
 }
 
 // Terminal reports whether the analysis will not change any more.

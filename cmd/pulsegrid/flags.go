@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
 )
 
@@ -33,4 +34,15 @@ func newFlagSet(name, usage string, w io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// noArguments refuses positional arguments for a subcommand that takes
+// none, which the flag package would otherwise leave unread
+// ("pulsegrid serve 8080" would serve on the default port). suggest names
+// the flag the argument was probably meant for.
+func noArguments(cmd string, pos []string, suggest string) error {
+	if len(pos) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s takes no arguments, got %q: flags start with --, e.g. %s", cmd, pos[0], suggest)
 }

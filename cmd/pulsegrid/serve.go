@@ -84,7 +84,11 @@ func cmdServe(ctx context.Context, e env) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	secureCookies := fs.Bool("secure-cookies", false, "always mark the session cookie Secure (by default it is Secure when the request came over https or with X-Forwarded-Proto: https)")
 	transport := addTransportFlags(fs) // transport.go: --tls-cert, --tls-key, timeouts
-	if _, err := parseInterleaved(fs, e.args); err != nil {
+	pos, err := parseInterleaved(fs, e.args)
+	if err != nil {
+		return err
+	}
+	if err := noArguments("serve", pos, "--addr 127.0.0.1:8080 --data ./data"); err != nil {
 		return err
 	}
 	var lvl slog.Level
@@ -97,19 +101,22 @@ func cmdServe(ctx context.Context, e env) error {
 		return err
 	}
 
-	// Refuse a second serve on this data directory, and bind the address,
-	// before anything is created: a failed start leaves no database and
-	// no one-time password behind.
+	// Bind the address, then refuse a second serve on this data
+	// directory, before anything is created: a failed start leaves no
+	// data directory, database or one-time password behind.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		if owner, locked := dataDirLocked(*data); locked {
+			return fmt.Errorf("--addr %s: the port is taken, and %w", *addr, errDataDirInUse(*data, owner))
+		}
+		return fmt.Errorf("--addr %s: %w (is another server using the port? choose another with --addr)", *addr, err)
+	}
+	defer ln.Close()
 	unlock, err := lockDataDir(*data)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("--addr %s: %w (is another server using the port? choose another with --addr)", *addr, err)
-	}
-	defer ln.Close()
 
 	st, err := openStore(ctx, *data, *dbURL)
 	if err != nil {

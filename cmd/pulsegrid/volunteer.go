@@ -31,7 +31,11 @@ func cmdVolunteer(ctx context.Context, e env) error {
 	identFile := fs.String("identity", "", "file keeping this volunteer's identity between runs, so its reputation carries over")
 	nickname := fs.String("nickname", "", "public name on the server's leaderboard (at most 40 characters; it is public, so no real name is needed); empty: anonymous")
 	verbose := fs.Bool("v", false, "log every chunk")
-	if _, err := parseInterleaved(fs, e.args); err != nil {
+	pos, err := parseInterleaved(fs, e.args)
+	if err != nil {
+		return err
+	}
+	if err := noArguments("volunteer", pos, "--server http://127.0.0.1:8080"); err != nil {
 		return err
 	}
 	if *srv == "" {
@@ -82,7 +86,7 @@ func cmdVolunteer(ctx context.Context, e env) error {
 		},
 	})
 	fmt.Fprintf(e.stdout, "volunteering to %s with %d worker(s) at %d%% CPU; Ctrl-C stops\n", *srv, *workers, *cpu)
-	err := v.Run(ctx)
+	err = v.Run(ctx)
 	st := v.Stats()
 	fmt.Fprintf(e.stdout, "stopped: %d chunks computed, %d verified, %d rejected, %s of CPU; credit %.1f CPU s in all\n", st.Done, st.Verified, st.Rejected, st.Busy.Round(time.Millisecond), st.Credit)
 	if errors.Is(err, context.Canceled) {

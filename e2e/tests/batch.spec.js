@@ -37,7 +37,9 @@ test('a batch page shows live progress; unfinished analyses link to their progre
       await expect(row.getByTestId('batch-analysis-status')).toHaveText('running');
       const id = await row.getAttribute('data-analysis-id');
       await expect(row.getByTestId('batch-analysis-link')).toHaveAttribute('href', `/analyses/${id}`);
+      await expect(row.getByTestId('batch-analysis-state')).toHaveText('waiting for volunteers');
     }
+    await expect(page.getByTestId('analysis-wait-volunteers')).toBeVisible();
     await portal.shot(page, 'batch-running');
 
     // One native volunteer at quorum 2: its results wait for a second opinion.
@@ -48,6 +50,10 @@ test('a batch page shows live progress; unfinished analyses link to their progre
     await expect(progress.getByTestId('analysis-wait-second-opinion')).toBeVisible({ timeout: 60_000 });
     await expect(progress.getByTestId('analysis-wait-second-opinion')).toContainText('Quorum 2');
     await expect(progress.getByTestId('analysis-wait-volunteers')).toBeHidden();
+    // The batch page, polling the same JSON, says the same.
+    await expect(rows.first().getByTestId('batch-analysis-state')).toContainText('waiting for a second opinion');
+    await expect(page.getByTestId('analysis-wait-second-opinion')).toBeVisible();
+    await expect(page.getByTestId('analysis-wait-volunteers')).toBeHidden();
     await portal.shot(progress, 'analysis-waiting-second-opinion');
     // The portal's result address sends an unfinished analysis to its progress page.
     await progress.goto(`${server.base}/analyses/${first}/result`);

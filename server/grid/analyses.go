@@ -51,26 +51,88 @@ func (g *Grid) Start(ctx context.Context, a store.Analysis) (store.Analysis, err
 }
 
 // SplitError is returned by Start when the algorithm cannot cut the dataset
-// (wrong kind of signal, too short...): the client's mistake, not the server's.
-type SplitError struct{ Err error }
+// (wrong kind of signal, too short...): the client's mistake, not the
+// server's. It says each thing once: the algorithm, the recording by its
+// name (never by id), and why.
+type SplitError struct {
+	Algorithm string // e.g. "vitals.alarms@1"
+	Dataset   string // the recording's name
+	// Reason is why, without the algorithm's name, which the algorithms put
+	// at the head of their own errors ("vitals.alarms@1: no rule applies…").
+	Reason string
+	Err    error // the algorithm's error; nil when the grid found the problem
+}
 
-// Error implements error.
-func (e *SplitError) Error() string { return e.Err.Error() }
+// Error implements error: "ALGORITHM cannot run on RECORDING: REASON".
+func (e *SplitError) Error() string {
+	return e.Algorithm + " cannot run on " + e.Dataset + ": " + e.Reason
+}
 
 // Unwrap returns the algorithm's error.
 func (e *SplitError) Unwrap() error { return e.Err }
 
+// splitError is the one place an algorithm's refusal becomes a SplitError.
+func splitError(alg pipeline.Algorithm, ds store.Dataset, err error) *SplitError {
+	return &SplitError{Algorithm: alg.Name(), Dataset: ds.Name, Reason: strings.TrimPrefix(err.Error(), alg.Name()+": "), Err: err}
+}
+
+// CanRun says whether alg with params can run on ds, from the channels'
+// names, units, rates and sample counts alone (no sample is read), or
+// returns the *SplitError that Start would give. Start asks it first, so
+// the new-analysis form, which asks it for every algorithm and recording,
+// and the server cannot disagree on it. An algorithm that picks its
+// channels is asked which (pipeline.ChannelPicker); another is split whole
+// on a stand-in with one sample per channel that has any, which fails the
+// same way when no channel suits it. When the stand-in cannot tell (the
+// algorithm panics on it), CanRun says yes and the real split decides.
+func CanRun(alg pipeline.Algorithm, ds store.Dataset, params []byte) (err error) {
+	meta := &signal.Signal{}
+	for _, c := range ds.Channels {
+		meta.Channels = append(meta.Channels, c.Channel())
+	}
+	if len(meta.Channels) == 0 {
+		return &SplitError{Algorithm: alg.Name(), Dataset: ds.Name, Reason: "the recording has no channels"}
+	}
+	if picker, ok := alg.(pipeline.ChannelPicker); ok {
+		if _, err := picker.SplitChannels(meta, params); err != nil {
+			return splitError(alg, ds, err)
+		}
+		return nil
+	}
+	defer func() {
+		if recover() != nil {
+			err = nil
+		}
+	}()
+	for i, c := range ds.Channels {
+		if c.Samples > 0 {
+			meta.Channels[i].Samples = []float64{0}
+		}
+	}
+	if _, err := alg.Split(meta, params, pipeline.SplitOptions{Whole: true}); err != nil {
+		return splitError(alg, ds, err)
+	}
+	return nil
+}
+
 func (g *Grid) split(ctx context.Context, alg pipeline.Algorithm, a store.Analysis) ([]pipeline.Chunk, error) {
-	sig, err := g.loadSignal(ctx, alg, a)
+	ds, err := g.store.Dataset(ctx, a.DatasetID)
+	if err != nil {
+		return nil, err
+	}
+	if err := CanRun(alg, ds, a.Params); err != nil {
+		return nil, err
+	}
+	sig, err := g.loadSignal(ctx, alg, a, ds)
 	if err != nil {
 		return nil, err
 	}
 	chunks, err := alg.Split(sig, a.Params, pipeline.SplitOptions{ChunkSeconds: g.cfg.ChunkSeconds})
 	if err != nil {
-		return nil, &SplitError{fmt.Errorf("%s cannot run on dataset %d: %w", alg.Name(), a.DatasetID, err)}
+		return nil, splitError(alg, ds, err)
 	}
 	if len(chunks) == 0 {
-		return nil, &SplitError{fmt.Errorf("%s made no chunks of dataset %d (is the recording empty?)", alg.Name(), a.DatasetID)}
+		return nil, &SplitError{Algorithm: alg.Name(), Dataset: ds.Name, Reason: "it made no chunks (is the recording empty?)"}
 	}
 	// Volunteers never see the recording's channel labels when the
 	// algorithm does not need them: Split has chosen the channels (the
@@ -84,14 +146,10 @@ func (g *Grid) split(ctx context.Context, alg pipeline.Algorithm, a store.Analys
 // loadSignal reads the dataset's signal for Split: only the channels the
 // algorithm reads when it says which (pipeline.ChannelPicker), so that an
 // ECG analysis of a 12-lead 24-hour record loads one lead.
-func (g *Grid) loadSignal(ctx context.Context, alg pipeline.Algorithm, a store.Analysis) (*signal.Signal, error) {
+func (g *Grid) loadSignal(ctx context.Context, alg pipeline.Algorithm, a store.Analysis, ds store.Dataset) (*signal.Signal, error) {
 	picker, ok := alg.(pipeline.ChannelPicker)
 	if !ok {
 		return g.store.DatasetSignal(ctx, a.DatasetID)
-	}
-	ds, err := g.store.Dataset(ctx, a.DatasetID)
-	if err != nil {
-		return nil, err
 	}
 	sig := &signal.Signal{}
 	for _, c := range ds.Channels {
@@ -99,7 +157,7 @@ func (g *Grid) loadSignal(ctx context.Context, alg pipeline.Algorithm, a store.A
 	}
 	picked, err := picker.SplitChannels(sig, a.Params)
 	if err != nil {
-		return nil, &SplitError{fmt.Errorf("%s cannot run on dataset %d: %w", alg.Name(), a.DatasetID, err)}
+		return nil, splitError(alg, ds, err)
 	}
 	for _, i := range picked {
 		if i < 0 || i >= len(sig.Channels) {

@@ -1,15 +1,44 @@
 // batch.js keeps the progress table of a batch page (/batches/{id}) current:
 // every 2 s it polls GET data-status-url (/api/v1/analyses/{id}, the
-// session cookie authenticates it) for each row not yet finished, updates
-// the status, the chunk counts and the link (the result once done, the
-// progress page before), and once every analysis has finished shows the
-// link that reloads the figures. It reads "status" and, from "progress",
-// chunks_verified and chunks_total (the contract of progressJSON in
-// server/results.go; TestProgressContract checks the names).
+// session cookie authenticates it: the JSON the progress page polls) for
+// each row not yet finished, updates the status, the chunk counts, what the
+// analysis waits for and the link (the result once done, the progress page
+// before), shows the progress page's hint for what the batch waits for, and
+// once every analysis has finished shows the link that reloads the figures.
+// It reads "status" and, from "progress", fields of progressJSON in
+// server/results.go (TestProgressContract checks the names).
+
+import { formatETA } from './progress.js';
 
 const root = document.getElementById('batch-progress');
 const TERMINAL = new Set(['done', 'failed', 'cancelled']);
 const PERIOD_MS = 2000;
+
+// batchState words what an unfinished analysis does or waits for, as
+// views.BatchState does on the server (TestBatchStateWording compares them).
+export function batchState(status, p) {
+  if (TERMINAL.has(status)) return '';
+  if (p.waiting_for === 'volunteers') return 'waiting for volunteers';
+  if (p.waiting_for === 'second_opinion') return `${p.chunks_awaiting_replica} waiting for a second opinion`;
+  const parts = [];
+  if (p.chunks_queued > 0) parts.push(`${p.chunks_queued} queued`);
+  if (p.chunks_running > 0) parts.push(`${p.chunks_running} running`);
+  if (p.chunks_awaiting_replica > 0) parts.push(`${p.chunks_awaiting_replica} awaiting a second opinion`);
+  if (p.eta_seconds != null && p.eta_seconds >= 0) parts.push(`about ${formatETA(p.eta_seconds)} left`);
+  if (parts.length === 0 && p.chunks_total > 0 && p.chunks_verified === p.chunks_total) return 'merging the results';
+  return parts.join(', ');
+}
+
+// showHints shows the hint for what the batch waits for: "volunteers" when
+// an unfinished analysis has none, else "second_opinion" (views.batchWaiting).
+function showHints() {
+  const rows = [...root.querySelectorAll('tr[data-status-url]')].filter((r) => r.dataset.terminal !== 'true');
+  const waits = new Set(rows.map((r) => r.dataset.waitingFor));
+  const w = waits.has('volunteers') ? 'volunteers' : waits.has('second_opinion') ? 'second_opinion' : '';
+  const set = (id, on) => { const el = document.getElementById(id); if (el) el.hidden = !on; };
+  set('analysis-wait-volunteers', w === 'volunteers');
+  set('analysis-wait-second-opinion', w === 'second_opinion');
+}
 
 const field = (row, name) => row.querySelector(`[data-field="${name}"]`);
 
@@ -31,6 +60,12 @@ function apply(row, a) {
     bar.textContent = `${Math.round((100 * p.chunks_verified) / Math.max(bar.max, 1))} %`;
     field(row, 'verified').textContent = String(p.chunks_verified);
   }
+  field(row, 'state').textContent = batchState(status, p);
+  row.dataset.waitingFor = p.waiting_for || '';
+  if (p.quorum != null) {
+    const q = document.getElementById('analysis-quorum');
+    if (q) q.textContent = String(p.quorum);
+  }
   if (status === 'done') {
     const link = field(row, 'link');
     link.href = link.dataset.resultUrl;
@@ -50,6 +85,7 @@ async function poll() {
       // A network hiccup: try again at the next tick.
     }
   }));
+  showHints();
   if ([...root.querySelectorAll('tr[data-status-url]')].every((r) => r.dataset.terminal === 'true')) {
     root.dataset.terminal = 'true';
     document.getElementById('batch-finished').hidden = false;
