@@ -16,24 +16,24 @@ type HolterPage struct {
 	Q            int
 	// WindowSec is the averaging window of MinHR and MaxHR; the times are
 	// the starts of the windows, seconds from the start of the record.
-	WindowSec        int
-	MinHR, MinHRAt   float64
-	MeanHR           float64
-	MaxHR, MaxHRAt   float64
-	Hours            []HolterHour
-	Counts           []HolterCount
-	AFBurden, AFSec  float64
-	AFEpisodes       int
-	LongestPause     float64
-	LongestPauseAt   float64
-	PauseThreshold   float64
-	LongestVRun      *HolterEvent
-	FastestVRun      *HolterEvent
-	HRV              []HolterMeasure
-	HRVNote          string
-	Events           []HolterEvent
-	Strip            StripView
-	JSON, FHIR       string // links to the API forms of the report
+	WindowSec       int
+	MinHR, MinHRAt  float64
+	MeanHR          float64
+	MaxHR, MaxHRAt  float64
+	Hours           []HolterHour
+	Counts          []HolterCount
+	AFBurden, AFSec float64
+	AFEpisodes      int
+	LongestPause    float64
+	LongestPauseAt  float64
+	PauseThreshold  float64
+	LongestVRun     *HolterEvent
+	FastestVRun     *HolterEvent
+	HRV             []HolterMeasure
+	HRVNote         string
+	Events          []HolterEvent
+	Strip           StripView
+	JSON, FHIR      string // links to the API forms of the report
 }
 
 // HolterHour is one row of the hourly table; heart rates are 0 when no
