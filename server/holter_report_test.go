@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 	"github.com/pulsegrid/pulsegrid/volunteer"
 )
 
@@ -60,6 +62,21 @@ func TestHolterReportOn119(t *testing.T) {
 	}
 	if rep.HRV.NN < 1000 || rep.HRV.SDNN <= 0 {
 		t.Fatalf("HRV %+v", rep.HRV)
+	}
+	// The WFDB download carries the classes: as many V (PVC) codes as V beats.
+	_, atr := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/result?format=wfdb", id), token, nil, "")
+	anns, err := wfdb.ReadAnnotations("119.atr", atr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv := 0
+	for _, a := range anns {
+		if a.Code == signal.CodePVC {
+			nv++
+		}
+	}
+	if len(anns) != res.Count || nv != res.Classes.V || nv == 0 {
+		t.Fatalf("WFDB annotations: %d (%d V), result %d beats, %d V", len(anns), nv, res.Count, res.Classes.V)
 	}
 	// A beats analysis has no report.
 	if code, _ := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/report", ts.analyse(token, ds, "ecg.beats@1", "routine")), token, nil, ""); code == 200 {
