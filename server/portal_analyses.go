@@ -371,7 +371,8 @@ func (p *portal) handleStrip() http.Handler {
 			return
 		}
 		beats, ok := beatsOf(res)
-		if !ok {
+		cl, isClassify := classifyOf(res)
+		if !ok && !isClassify {
 			p.fail(w, r, Errorf(ENotFound, "%s results have no ECG strip", a.Algorithm))
 			return
 		}
@@ -380,7 +381,12 @@ func (p *portal) handleStrip() http.Handler {
 			p.fail(w, r, err)
 			return
 		}
-		s, err := p.strip(r, a, ds, beats)
+		var s views.StripView
+		if isClassify { // the Holter report's strip (server/holter.go)
+			s, err = p.classifyStrip(r, a, ds, cl)
+		} else {
+			s, err = p.strip(r, a, ds, beats)
+		}
 		if err != nil {
 			p.fail(w, r, err)
 			return

@@ -1,0 +1,505 @@
+package server
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/ecg"
+	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
+	"github.com/pulsegrid/pulsegrid/server/store"
+	"github.com/pulsegrid/pulsegrid/views"
+)
+
+// The Holter report (issue 13) is computed here from a verified
+// ecg.classify@1 result alone, so that the page, GET
+// /api/v1/analyses/{id}/report and the FHIR export show the same figures.
+
+// hrWindowSeconds is the averaging window of the report's heart rate
+// minimum and maximum: the rate of a window is 60 / the mean of the RR
+// intervals whose second beat falls in it. One minute is what Holter
+// reports usually state; a beat-to-beat minimum would be one pause.
+const hrWindowSeconds = 60
+
+// hrWindowCover is the least time (seconds of RR intervals) a window must
+// hold for its rate to count toward the minimum and maximum, so that the
+// record's last few seconds or a window after a lead-off are not a
+// "minimum" of two beats.
+const hrWindowCover = 30
+
+// hrvSegmentSeconds is the segment of SDANN and SDNN index (Task Force 1996).
+const hrvSegmentSeconds = 300
+
+// triangularBin is the histogram bin of the HRV triangular index, 1/128 s,
+// the Task Force's sampling-rate-independent choice.
+const triangularBin = 1.0 / 128
+
+// rateAt is a heart rate and the start of the window it was measured over.
+type rateAt struct {
+	BPM  float64 `json:"bpm"`
+	Time float64 `json:"time_s"` // start of the window, seconds from the start of the record
+}
+
+// holterHour is one row of the hourly table.
+type holterHour struct {
+	Hour   int     `json:"hour"` // 0-based hour of the record
+	Start  float64 `json:"start_s"`
+	Beats  int     `json:"beats"`
+	MinHR  float64 `json:"hr_min"` // over hrWindowSeconds windows; 0 when none is covered
+	MeanHR float64 `json:"hr_mean"`
+	MaxHR  float64 `json:"hr_max"`
+	V      int     `json:"v"`
+	S      int     `json:"s"`
+	Pauses int     `json:"pauses"`
+}
+
+// holterHRV are the time-domain HRV measures over NN intervals.
+type holterHRV struct {
+	NN               int     `json:"nn_intervals"`
+	SDNN             float64 `json:"sdnn_ms"`
+	SDANN            float64 `json:"sdann_ms"`
+	SDNNIndex        float64 `json:"sdnn_index_ms"`
+	RMSSD            float64 `json:"rmssd_ms"`
+	PNN50            float64 `json:"pnn50_percent"`
+	TriangularIndex  float64 `json:"hrv_triangular_index"`
+	Segments         int     `json:"segments_5min"`
+	FullDay          bool    `json:"full_day"` // the record is at least 18 h, so the 24-hour norms apply
+	TaskForceComment string  `json:"note"`
+}
+
+// holterReport is the Holter report of one ecg.classify@1 analysis.
+type holterReport struct {
+	AnalysisID       int64              `json:"analysis_id"`
+	DatasetID        int64              `json:"dataset_id"`
+	Record           string             `json:"record"`
+	RecordingSeconds float64            `json:"recording_s"`
+	AnalysedSeconds  float64            `json:"analysed_s"`
+	Beats            int                `json:"beats"`
+	Classes          ecg.ClassCounts    `json:"classes"`
+	HRWindowSeconds  int                `json:"hr_window_s"`
+	MinHR            rateAt             `json:"hr_min"`
+	MeanHR           float64            `json:"hr_mean"`
+	MaxHR            rateAt             `json:"hr_max"`
+	Hours            []holterHour       `json:"hours"`
+	EventCounts      []ecg.KindCount    `json:"event_counts"`
+	AFBurden         float64            `json:"af_burden"` // fraction of the analysed time
+	AFSeconds        float64            `json:"af_s"`
+	AFEpisodes       int                `json:"af_episodes"`
+	LongestPause     float64            `json:"longest_pause_s"`
+	LongestPauseAt   float64            `json:"longest_pause_at_s"` // time of the beat that ends it
+	PauseThreshold   float64            `json:"pause_threshold_s"`
+	LongestVRun      *ecg.Event         `json:"longest_v_run"`
+	FastestVRun      *ecg.Event         `json:"fastest_v_run"`
+	HRV              holterHRV          `json:"hrv"`
+	Events           []ecg.Event        `json:"events"`
+	Params           ecg.ClassifyParams `json:"params"`
+}
+
+// classifyOf returns the ecg.classify@1 result in res.
+func classifyOf(res pipeline.Result) (*ecg.ClassifyResult, bool) {
+	c, ok := res.(*ecg.ClassifyResult)
+	return c, ok
+}
+
+// buildHolterReport computes the report from a classify result; recording
+// is the dataset's length in seconds.
+func buildHolterReport(a store.Analysis, ds store.Dataset, res *ecg.ClassifyResult) holterReport {
+	rep := holterReport{
+		AnalysisID: a.ID, DatasetID: ds.ID, Record: ds.Name,
+		RecordingSeconds: ds.Duration, AnalysedSeconds: res.Rhythm.AnalysedSeconds,
+		Beats: res.Count, Classes: res.Classes, HRWindowSeconds: hrWindowSeconds,
+		EventCounts: res.Rhythm.Counts, AFBurden: res.Rhythm.AFBurden, AFSeconds: res.Rhythm.AFSeconds,
+		LongestPause: res.Rhythm.LongestPause, PauseThreshold: res.Params.PauseSeconds,
+		Events: res.Events, Params: res.Params,
+	}
+	if rep.RecordingSeconds <= 0 && res.Rate > 0 {
+		rep.RecordingSeconds = float64(res.Samples) / res.Rate
+	}
+	if rep.Events == nil {
+		rep.Events = []ecg.Event{}
+	}
+	if i := res.Rhythm.LongestVRun; i >= 0 && i < len(res.Events) {
+		e := res.Events[i]
+		rep.LongestVRun = &e
+	}
+	if i := res.Rhythm.FastestVRun; i >= 0 && i < len(res.Events) {
+		e := res.Events[i]
+		rep.FastestVRun = &e
+	}
+	for _, e := range res.Events {
+		if e.Kind == ecg.EventAF {
+			rep.AFEpisodes++
+		}
+	}
+
+	// Windows of hrWindowSeconds: RR sum and count of the intervals whose
+	// second beat falls in each.
+	type acc struct {
+		sum float64
+		n   int
+	}
+	nWin := int(rep.RecordingSeconds/hrWindowSeconds) + 1
+	if len(res.Beats) > 0 {
+		nWin = max(nWin, int(res.Beats[len(res.Beats)-1].Time/hrWindowSeconds)+1)
+	}
+	wins := make([]acc, nWin)
+	var total acc
+	for i, b := range res.Beats {
+		if i == 0 || b.RR <= 0 {
+			continue
+		}
+		w := int(b.Time / hrWindowSeconds)
+		wins[w].sum += b.RR
+		wins[w].n++
+		total.sum += b.RR
+		total.n++
+		if b.RR == res.Rhythm.LongestPause && rep.LongestPauseAt == 0 {
+			rep.LongestPauseAt = b.Time
+		}
+	}
+	if total.n > 0 {
+		rep.MeanHR = 60 * float64(total.n) / total.sum
+	}
+	end := rep.RecordingSeconds
+	if len(res.Beats) > 0 {
+		end = max(end, res.Beats[len(res.Beats)-1].Time)
+	}
+	nHours := max(1, int(math.Ceil(end/3600)))
+	hourOf := func(t float64) int { return min(max(int(t/3600), 0), nHours-1) }
+	hours := make([]holterHour, nHours)
+	hourAcc := make([]acc, nHours)
+	for h := range hours {
+		hours[h].Hour, hours[h].Start = h, float64(h)*3600
+	}
+	for w, x := range wins {
+		if x.sum < hrWindowCover || x.n == 0 {
+			continue
+		}
+		hr := 60 * float64(x.n) / x.sum
+		at := float64(w) * hrWindowSeconds
+		if rep.MinHR.BPM == 0 || hr < rep.MinHR.BPM {
+			rep.MinHR = rateAt{hr, at}
+		}
+		if hr > rep.MaxHR.BPM {
+			rep.MaxHR = rateAt{hr, at}
+		}
+		h := &hours[hourOf(at)]
+		if h.MinHR == 0 || hr < h.MinHR {
+			h.MinHR = hr
+		}
+		h.MaxHR = max(h.MaxHR, hr)
+	}
+	for i, b := range res.Beats {
+		hi := hourOf(b.Time)
+		h := &hours[hi]
+		h.Beats++
+		switch b.Class {
+		case ecg.ClassV:
+			h.V++
+		case ecg.ClassS:
+			h.S++
+		}
+		if i > 0 && b.RR > 0 {
+			hourAcc[hi].sum += b.RR
+			hourAcc[hi].n++
+		}
+	}
+	for _, e := range res.Events {
+		if e.Kind == ecg.EventPause {
+			hours[hourOf(e.StartTime)].Pauses++
+		}
+	}
+	for hi := range hours {
+		if x := hourAcc[hi]; x.n > 0 {
+			hours[hi].MeanHR = 60 * float64(x.n) / x.sum
+		}
+	}
+	rep.Hours = hours
+	rep.HRV = holterHRVOf(res.Beats, rep.RecordingSeconds)
+	return rep
+}
+
+// holterHRVOf computes the Task Force time-domain measures over the NN
+// intervals: intervals between two consecutive beats both classed N
+// (an interval next to an ectopic beat or a missed detection is not NN).
+func holterHRVOf(beats []ecg.ClassifiedBeat, recording float64) holterHRV {
+	var h holterHRV
+	h.FullDay = recording >= 18*3600
+	h.TaskForceComment = "The Task Force (1996) norms are for 24-hour recordings."
+	if !h.FullDay {
+		h.TaskForceComment = fmt.Sprintf("The Task Force (1996) norms are for 24-hour recordings; this one is %s, so SDNN, SDANN and the triangular index are not comparable with them.", fmtSeconds(recording))
+	}
+	var nn []float64 // ms
+	var diffs []float64
+	type seg struct{ nn []float64 }
+	segs := map[int]*seg{}
+	var segOrder []int
+	prevNN := -1.0
+	for i := 1; i < len(beats); i++ {
+		b, a := beats[i], beats[i-1]
+		if b.Class != ecg.ClassN || a.Class != ecg.ClassN || b.RR <= 0 {
+			prevNN = -1
+			continue
+		}
+		ms := b.RR * 1000
+		nn = append(nn, ms)
+		if prevNN >= 0 {
+			diffs = append(diffs, ms-prevNN)
+		}
+		prevNN = ms
+		k := int(b.Time / hrvSegmentSeconds)
+		s, ok := segs[k]
+		if !ok {
+			s = &seg{}
+			segs[k] = s
+			segOrder = append(segOrder, k)
+		}
+		s.nn = append(s.nn, ms)
+	}
+	h.NN = len(nn)
+	if len(nn) < 2 {
+		return h
+	}
+	h.SDNN = stddev(nn)
+	var means, sds []float64
+	for _, k := range segOrder {
+		s := segs[k]
+		if len(s.nn) < 2 {
+			continue
+		}
+		means = append(means, mean(s.nn))
+		sds = append(sds, stddev(s.nn))
+	}
+	h.Segments = len(means)
+	if len(means) >= 2 {
+		h.SDANN = stddev(means)
+	}
+	if len(sds) > 0 {
+		h.SDNNIndex = mean(sds)
+	}
+	if len(diffs) > 0 {
+		var sq float64
+		over := 0
+		for _, d := range diffs {
+			sq += d * d
+			if math.Abs(d) > 50 {
+				over++
+			}
+		}
+		h.RMSSD = math.Sqrt(sq / float64(len(diffs)))
+		h.PNN50 = 100 * float64(over) / float64(len(diffs))
+	}
+	bins := map[int]int{}
+	peak := 0
+	for _, ms := range nn {
+		k := int(ms / 1000 / triangularBin)
+		bins[k]++
+		peak = max(peak, bins[k])
+	}
+	h.TriangularIndex = float64(len(nn)) / float64(peak)
+	return h
+}
+
+func mean(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += v
+	}
+	return s / float64(len(x))
+}
+
+// stddev is the sample standard deviation (n − 1), as the Task Force uses.
+func stddev(x []float64) float64 {
+	m := mean(x)
+	var s float64
+	for _, v := range x {
+		s += (v - m) * (v - m)
+	}
+	return math.Sqrt(s / float64(len(x)-1))
+}
+
+// holterOf loads the report of analysis a, or an error naming why there is
+// none (not done, not ecg.classify@1).
+func holterOf(r *http.Request, d Deps, a store.Analysis) (holterReport, *ecg.ClassifyResult, store.Dataset, error) {
+	res, err := decodedResult(r.Context(), d, a)
+	if err != nil {
+		return holterReport{}, nil, store.Dataset{}, err
+	}
+	c, ok := classifyOf(res)
+	if !ok {
+		return holterReport{}, nil, store.Dataset{}, Errorf(ENotFound, "analysis %d is %s: a Holter report exists for %s analyses only", a.ID, a.Algorithm, ecg.ClassifyName)
+	}
+	ds, err := d.Store.Dataset(r.Context(), a.DatasetID)
+	if err != nil {
+		return holterReport{}, nil, store.Dataset{}, err
+	}
+	return buildHolterReport(a, ds, c), c, ds, nil
+}
+
+// handleHolterReport is GET /api/v1/analyses/{id}/report: the figures of
+// the report page as JSON (docs/api.md).
+func handleHolterReport(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, err := ownAnalysis(d, r)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		rep, _, _, err := holterOf(r, d, a)
+		if err != nil {
+			writeError(w, r, d.Logger, err)
+			return
+		}
+		audit(d, r, "analysis.report", fmt.Sprintf("analysis/%d", a.ID), "json")
+		writeJSON(w, http.StatusOK, rep)
+	})
+}
+
+// handleHolterPage is GET /analyses/{id}/report: the Holter report page,
+// with the strip of the record at ?from=&to= (an event row's link).
+func (p *portal) handleHolterPage() http.Handler {
+	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
+		a, err := p.analysis(r)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		if a.Status != store.StatusDone {
+			http.Redirect(w, r, fmt.Sprintf("/analyses/%d", a.ID), http.StatusSeeOther)
+			return
+		}
+		rep, res, ds, err := holterOf(r, p.d, a)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		strip, err := p.classifyStrip(r, a, ds, res)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		audit(p.d, r, "analysis.view", fmt.Sprintf("analysis/%d", a.ID), "report")
+		p.render(w, r, http.StatusOK, fmt.Sprintf("Holter report of analysis #%d", a.ID), "analyses", views.Holter(holterView(rep, strip)))
+	})
+}
+
+// classifyStrip is the strip of a classify result: the beats strip with
+// each non-N beat labelled by its class.
+func (p *portal) classifyStrip(r *http.Request, a store.Analysis, ds store.Dataset, res *ecg.ClassifyResult) (views.StripView, error) {
+	b := &ecg.BeatsResult{Algorithm: res.Algorithm, Lead: res.Lead, LeadIndex: res.LeadIndex, Rate: res.Rate, Samples: res.Samples, Count: res.Count,
+		Beats: make([]ecg.Beat, len(res.Beats))}
+	for i, bt := range res.Beats {
+		b.Beats[i] = ecg.Beat{Sample: bt.Sample, Time: bt.Time, RR: bt.RR}
+	}
+	s, err := p.strip(r, a, ds, b)
+	if err != nil {
+		return s, err
+	}
+	for i := range s.Detected {
+		k, ok := slices.BinarySearchFunc(res.Beats, s.Detected[i].Time, func(b ecg.ClassifiedBeat, t float64) int {
+			switch {
+			case b.Time < t:
+				return -1
+			case b.Time > t:
+				return 1
+			}
+			return 0
+		})
+		if ok && res.Beats[k].Class != ecg.ClassN {
+			s.Detected[i].Label = res.Beats[k].Class.String()
+		}
+	}
+	return s, nil
+}
+
+// holterView is the page model of a report.
+func holterView(rep holterReport, strip views.StripView) views.HolterPage {
+	v := views.HolterPage{
+		AnalysisID: rep.AnalysisID, DatasetID: rep.DatasetID, Record: rep.Record,
+		RecordingSec: rep.RecordingSeconds, AnalysedSec: rep.AnalysedSeconds,
+		Beats: rep.Beats, N: rep.Classes.N, S: rep.Classes.S, V: rep.Classes.V, F: rep.Classes.F, Q: rep.Classes.Q,
+		WindowSec: rep.HRWindowSeconds, MinHR: rep.MinHR.BPM, MinHRAt: rep.MinHR.Time, MeanHR: rep.MeanHR,
+		MaxHR: rep.MaxHR.BPM, MaxHRAt: rep.MaxHR.Time,
+		AFBurden: rep.AFBurden, AFSec: rep.AFSeconds, AFEpisodes: rep.AFEpisodes,
+		LongestPause: rep.LongestPause, LongestPauseAt: rep.LongestPauseAt, PauseThreshold: rep.PauseThreshold,
+		Strip: strip, FHIR: fmt.Sprintf("/api/v1/analyses/%d/report.fhir.json", rep.AnalysisID),
+		JSON: fmt.Sprintf("/api/v1/analyses/%d/report", rep.AnalysisID),
+	}
+	for _, h := range rep.Hours {
+		v.Hours = append(v.Hours, views.HolterHour{Start: h.Start, Beats: h.Beats, MinHR: h.MinHR, MeanHR: h.MeanHR, MaxHR: h.MaxHR, V: h.V, S: h.S, Pauses: h.Pauses})
+	}
+	for _, c := range rep.EventCounts {
+		v.Counts = append(v.Counts, views.HolterCount{Kind: eventTitle(c.Kind), Count: c.Count})
+	}
+	link := func(e ecg.Event) string {
+		from := max(e.StartTime-2, 0)
+		to := max(e.EndTime+2, from+10)
+		to = min(to, from+60)
+		return fmt.Sprintf("/analyses/%d/report?from=%.3f&to=%.3f#strip", rep.AnalysisID, from, to)
+	}
+	run := func(e *ecg.Event) *views.HolterEvent {
+		if e == nil {
+			return nil
+		}
+		x := holterEventView(*e, link(*e))
+		return &x
+	}
+	v.LongestVRun, v.FastestVRun = run(rep.LongestVRun), run(rep.FastestVRun)
+	for _, e := range rep.Events {
+		v.Events = append(v.Events, holterEventView(e, link(e)))
+	}
+	h := rep.HRV
+	v.HRVNote = h.TaskForceComment
+	v.HRV = []views.HolterMeasure{
+		{Name: "SDNN", Unit: "ms", Value: h.SDNN, Norm: "141 ± 39"},
+		{Name: "SDANN", Unit: "ms", Value: h.SDANN, Norm: "127 ± 35"},
+		{Name: "SDNN index", Unit: "ms", Value: h.SDNNIndex, Norm: "—"},
+		{Name: "RMSSD", Unit: "ms", Value: h.RMSSD, Norm: "27 ± 12"},
+		{Name: "pNN50", Unit: "%", Value: h.PNN50, Norm: "—"},
+		{Name: "HRV triangular index", Unit: "", Value: h.TriangularIndex, Norm: "37 ± 15"},
+	}
+	if h.NN < 2 {
+		for i := range v.HRV {
+			v.HRV[i].Value = math.NaN()
+		}
+	}
+	return v
+}
+
+func holterEventView(e ecg.Event, href string) views.HolterEvent {
+	return views.HolterEvent{Kind: eventTitle(e.Kind), Start: e.StartTime, Duration: e.EndTime - e.StartTime, Beats: e.Beats, RateBPM: e.RateBPM, Href: href}
+}
+
+// eventTitle is the report's name of an event kind.
+func eventTitle(kind string) string {
+	switch kind {
+	case ecg.EventAF:
+		return "Atrial fibrillation"
+	case ecg.EventPause:
+		return "Pause"
+	case ecg.EventBrady:
+		return "Bradycardia"
+	case ecg.EventTachy:
+		return "Tachycardia"
+	case ecg.EventVCouplet:
+		return "V couplet"
+	case ecg.EventVTriplet:
+		return "V triplet"
+	case ecg.EventVRun:
+		return "V run (idioventricular)"
+	case ecg.EventNSVT:
+		return "NSVT"
+	case ecg.EventVT:
+		return "VT (sustained)"
+	case ecg.EventSVCouplet:
+		return "SV couplet"
+	case ecg.EventSVRun:
+		return "SV run"
+	case ecg.EventBigeminy:
+		return "Bigeminy"
+	case ecg.EventTrigeminy:
+		return "Trigeminy"
+	}
+	return kind
+}

@@ -1,0 +1,90 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+	"github.com/pulsegrid/pulsegrid/volunteer"
+)
+
+// TestHolterReportOn119 runs ecg.classify@1 on mitdb 119 with real
+// volunteers and checks the report's figures against the result itself:
+// the hourly beats and V/S counts sum to the classes, the only hour of a
+// 30-minute record holds every beat (an hour bucketing off by one fails),
+// and the minimum HR is below the maximum (min/max swapped fails).
+func TestHolterReportOn119(t *testing.T) {
+	ts := startServer(t, t.TempDir(), "127.0.0.1:0", gridConfig())
+	defer ts.stop()
+	startVolunteers(t, ts.base, 2, volunteer.Config{})
+	token := ts.user("holter-report@example.org", "clinician")
+	ds := ts.upload(token, "119", nil)
+	id := ts.analyse(token, ds, "ecg.classify@1", "routine")
+	if s := ts.waitDone(token, id, 3*time.Minute); s.Status != "done" {
+		t.Fatalf("analysis: %+v", s)
+	}
+	_, body := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/result", id), token, nil, "")
+	var res struct {
+		Count   int
+		Classes struct{ N, S, V int }
+	}
+	json.Unmarshal(body, &res)
+	code, body := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/report", id), token, nil, "")
+	if code != 200 {
+		t.Fatalf("report: %d %s", code, body)
+	}
+	var rep struct {
+		Beats int
+		Hours []struct{ Beats, V, S int }
+		Min   struct{ BPM float64 } `json:"hr_min"`
+		Max   struct{ BPM float64 } `json:"hr_max"`
+		Mean  float64               `json:"hr_mean"`
+		HRV   struct {
+			SDNN float64 `json:"sdnn_ms"`
+			NN   int     `json:"nn_intervals"`
+		}
+	}
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Beats != res.Count || res.Count < 1900 {
+		t.Fatalf("report beats %d, result %d", rep.Beats, res.Count)
+	}
+	if len(rep.Hours) != 1 || rep.Hours[0].Beats != res.Count || rep.Hours[0].V != res.Classes.V || rep.Hours[0].S != res.Classes.S {
+		t.Fatalf("hourly table %+v, result %+v", rep.Hours, res)
+	}
+	if !(rep.Min.BPM > 30 && rep.Min.BPM <= rep.Mean && rep.Mean <= rep.Max.BPM && rep.Max.BPM < 200) {
+		t.Fatalf("HR min %v mean %v max %v", rep.Min.BPM, rep.Mean, rep.Max.BPM)
+	}
+	if rep.HRV.NN < 1000 || rep.HRV.SDNN <= 0 {
+		t.Fatalf("HRV %+v", rep.HRV)
+	}
+	// The WFDB download carries the classes: as many V (PVC) codes as V beats.
+	_, atr := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/result?format=wfdb", id), token, nil, "")
+	anns, err := wfdb.ReadAnnotations("119.atr", atr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv := 0
+	for _, a := range anns {
+		if a.Code == signal.CodePVC {
+			nv++
+		}
+	}
+	if len(anns) != res.Count || nv != res.Classes.V || nv == 0 {
+		t.Fatalf("WFDB annotations: %d (%d V), result %d beats, %d V", len(anns), nv, res.Count, res.Classes.V)
+	}
+	// A beats analysis has no report.
+	if code, _ := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/report", ts.analyse(token, ds, "ecg.beats@1", "routine")), token, nil, ""); code == 200 {
+		t.Fatal("ecg.beats@1 analysis has a Holter report")
+	}
+	// Another user sees no report.
+	other := ts.user("other-holter@example.org", "clinician")
+	if code, b := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/report", id), other, nil, ""); code == 200 || strings.Contains(string(b), "hours") {
+		t.Fatalf("another user got the report: %d", code)
+	}
+}

@@ -1,0 +1,88 @@
+package views
+
+import "fmt"
+
+// HolterPage is the Holter report of one ecg.classify@1 analysis
+// (server/holter.go computes it; GET /api/v1/analyses/{id}/report sends
+// the same figures as JSON).
+type HolterPage struct {
+	AnalysisID   int64
+	DatasetID    int64
+	Record       string
+	RecordingSec float64
+	AnalysedSec  float64
+	Beats        int
+	N, S, V, F   int
+	Q            int
+	// WindowSec is the averaging window of MinHR and MaxHR; the times are
+	// the starts of the windows, seconds from the start of the record.
+	WindowSec       int
+	MinHR, MinHRAt  float64
+	MeanHR          float64
+	MaxHR, MaxHRAt  float64
+	Hours           []HolterHour
+	Counts          []HolterCount
+	AFBurden, AFSec float64
+	AFEpisodes      int
+	LongestPause    float64
+	LongestPauseAt  float64
+	PauseThreshold  float64
+	LongestVRun     *HolterEvent
+	FastestVRun     *HolterEvent
+	HRV             []HolterMeasure
+	HRVNote         string
+	Events          []HolterEvent
+	Strip           StripView
+	JSON, FHIR      string // links to the API forms of the report
+}
+
+// HolterHour is one row of the hourly table; heart rates are 0 when no
+// window of the hour was covered.
+type HolterHour struct {
+	Start                float64
+	Beats                int
+	MinHR, MeanHR, MaxHR float64
+	V, S, Pauses         int
+}
+
+// HolterCount is the number of events of one kind.
+type HolterCount struct {
+	Kind  string
+	Count int
+}
+
+// HolterEvent is one row of the event list, linking to the strip at it.
+type HolterEvent struct {
+	Kind     string
+	Start    float64
+	Duration float64
+	Beats    int
+	RateBPM  float64
+	Href     string
+}
+
+// HolterMeasure is an HRV measure beside its Task Force (1996) 24-hour
+// norm (mean ± SD of healthy adults; "—" where the Task Force gives none).
+type HolterMeasure struct {
+	Name, Unit string
+	Value      float64
+	Norm       string
+}
+
+// clock formats seconds from the start of the record as HH:MM:SS, the
+// form Holter reports use whatever the record's length.
+func clock(sec float64) string {
+	t := int64(sec + 0.5)
+	if sec < 0 {
+		t = 0
+	}
+	return fmt.Sprintf("%02d:%02d:%02d", t/3600, t/60%60, t%60)
+}
+
+// hrOrDash formats a heart rate, 0 (no covered window) as a dash.
+func hrOrDash(v float64) string {
+	if v <= 0 {
+		return "–"
+	}
+	return fmtNum(v, 0)
+}
