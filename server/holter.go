@@ -228,7 +228,7 @@ func holterHRVOf(beats []ecg.ClassifiedBeat, recording float64) holterHRV {
 	h.FullDay = recording >= 18*3600
 	h.TaskForceComment = "The Task Force (1996) norms are for 24-hour recordings."
 	if !h.FullDay {
-		h.TaskForceComment = fmt.Sprintf("The Task Force (1996) norms are for 24-hour recordings; this one is %s, so SDNN, SDANN and the triangular index are not comparable with them.", fmtSeconds(recording))
+		h.TaskForceComment = fmt.Sprintf("The Task Force (1996) norms are for 24-hour recordings; this one is %s, so SDNN, SDANN and the triangular index are not comparable with them.", views.Duration(recording))
 	}
 	var nn []float64 // ms
 	var diffs []float64

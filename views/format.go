@@ -470,3 +470,7 @@ func problemWhere(p Problem) string {
 	}
 	return p.File + ": "
 }
+
+// Duration is fmtDuration for the server's own sentences, so that a
+// length of time reads the same in a message as in a table.
+func Duration(sec float64) string { return fmtDuration(sec) }
