@@ -47,7 +47,7 @@ func ParsePriority(s string) (int, error) {
 	if i := slices.Index(store.Priorities, s); i >= 0 {
 		return i, nil
 	}
-	return 0, fmt.Errorf("priority %q: want stat, urgent or routine", s)
+	return 0, fmt.Errorf("priority %q: want %s", s, store.PriorityChoices())
 }
 
 // Sender delivers messages to one volunteer. Send must not block: it
