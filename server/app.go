@@ -164,9 +164,13 @@ func (a app) planStart(ctx context.Context, req StartRequest) ([]startJob, strin
 	var datasets []store.Dataset
 	for _, id := range req.Datasets {
 		ds, err := a.Dataset(ctx, id)
-		if err != nil {
-			problems = append(problems, asError(err))
+		var refused *Error
+		if errors.As(err, &refused) {
+			problems = append(problems, refused)
 			continue
+		}
+		if err != nil {
+			return nil, "", err // the store's failure, not the request's
 		}
 		datasets = append(datasets, ds)
 	}

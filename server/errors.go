@@ -53,20 +53,6 @@ func (ps Problems) Error() string {
 	return strings.Join(msgs, "; ")
 }
 
-// asError is err as an *Error of its code (an internal error's message is
-// not shown: asError is for errors shown to the user).
-func asError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	code := ErrorCode(err)
-	if code == EInternal {
-		return Errorf(EInternal, "internal error")
-	}
-	return Errorf(code, "%s", err.Error())
-}
-
 // ErrorCode maps an error to a code: *Error carries its own; store and
 // grid sentinels map to theirs; anything else is internal.
 func ErrorCode(err error) string {
