@@ -257,3 +257,43 @@ func TestUploadBelongsToUploader(t *testing.T) {
 		}
 	}
 }
+
+// TestStartRefusalSaidOnce: a start the use case refuses is refused in the
+// same words through the API (400, its JSON error) and the portal (422,
+// among the form's problems), and nothing starts; a handler that checks
+// the priority itself again, in its own words, fails here.
+func TestStartRefusalSaidOnce(t *testing.T) {
+	ps := startAccounts(t, server.Limits{})
+	ctx := context.Background()
+	const pw = "granite-orchard-lantern"
+	u := ps.addUser(t, "clin@example.org", store.RoleClinician, pw, false)
+	ds, err := ps.st.CreateDataset(ctx, store.Dataset{OwnerID: u.ID, Name: "x"}, testRecording())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `priority "asap": want routine, urgent or stat`
+
+	req, _ := http.NewRequest("POST", ps.base+"/api/v1/analyses", strings.NewReader(fmt.Sprintf(`{"dataset_id": %d, "algorithm": "ecg.beats@1", "priority": "asap"}`, ds.ID)))
+	req.Header.Set("Authorization", "Bearer "+ps.token(t, u))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Code, Error string }
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || body.Code != "invalid" || body.Error != want {
+		t.Errorf("API: %d %+v, want 400 invalid %q", resp.StatusCode, body, want)
+	}
+
+	b := newBrowser(t, ps.base)
+	b.login(u.Email, pw)
+	p := b.post("/analyses", url.Values{"dataset": {fmt.Sprint(ds.ID)}, "algorithm": {"ecg.beats@1"}, "priority": {"asap"}})
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(strings.ToLower(p.doc.Text()), want) {
+		t.Errorf("portal: %d, want 422 listing %q", p.status, want)
+	}
+	if as, _ := ps.st.Analyses(ctx, u.ID); len(as) != 0 {
+		t.Errorf("a refused start started %d analyses", len(as))
+	}
+}
