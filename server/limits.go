@@ -150,7 +150,7 @@ func tooMany(w http.ResponseWriter, wait time.Duration, msg string) {
 
 type auditorKey struct{}
 
-// requestAudit lets code that has only the request (canSee) write audit
+// requestAudit lets code that has only the context (mayAccess) write audit
 // entries: edge puts one in every request's context.
 type requestAudit struct {
 	d       Deps
