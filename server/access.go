@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -13,27 +14,30 @@ import (
 // nothing.
 
 // canSee reports whether the request's user may see an object of owner.
+func canSee(r *http.Request, owner int64) bool { return mayAccess(r.Context(), owner) }
+
+// mayAccess reports whether the user of ctx may see an object of owner.
 // A signed-in user refused someone else's object is audited (once a
 // request): asking for other people's ids is what an insider probing for
 // data does.
-func canSee(r *http.Request, owner int64) bool {
-	u := userFrom(r)
+func mayAccess(ctx context.Context, owner int64) bool {
+	u := userOf(ctx)
 	ok := u.ID != 0 && (u.ID == owner || u.Role == store.RoleAdmin)
 	if !ok && u.ID != 0 {
-		auditRefusal(r, owner)
+		auditRefusal(ctx, owner)
 	}
 	return ok
 }
 
-// auditRefusal records that the request's user was refused an object of
+// auditRefusal records that the user of ctx was refused an object of
 // owner, at most once a request.
-func auditRefusal(r *http.Request, owner int64) {
-	ra, _ := r.Context().Value(auditorKey{}).(*requestAudit)
+func auditRefusal(ctx context.Context, owner int64) {
+	ra, _ := ctx.Value(auditorKey{}).(*requestAudit)
 	if ra == nil {
 		return
 	}
 	ra.once.Do(func() {
-		auditOutcome(ra.d, r, "access.refused", r.Method+" "+r.URL.Path, fmt.Sprintf("owned by user/%d", owner), store.OutcomeRefused)
+		auditCtx(ra.d, ctx, "access.refused", ra.request, fmt.Sprintf("owned by user/%d", owner), store.OutcomeRefused)
 	})
 }
 

@@ -2,14 +2,13 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/pulsegrid/pulsegrid/algorithms/export"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 	"github.com/pulsegrid/pulsegrid/algorithms/template"
@@ -63,38 +62,22 @@ func pathID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-// ownDataset loads a dataset the request's user owns; others' datasets are
-// reported as not found, so their existence does not leak.
+// ownDataset loads a dataset the request's user may see (app.go).
 func ownDataset(d Deps, r *http.Request, id int64) (store.Dataset, error) {
-	ds, err := d.Store.Dataset(r.Context(), id)
-	if err != nil {
-		return ds, err
-	}
-	if !canSee(r, ds.OwnerID) {
-		return ds, Errorf(ENotFound, "dataset %d not found", id)
-	}
-	return ds, nil
+	return useCases(d).Dataset(r.Context(), id)
 }
 
+// ownAnalysis loads the analysis of the path's id that the request's user may see.
 func ownAnalysis(d Deps, r *http.Request) (store.Analysis, error) {
 	id, err := pathID(r)
 	if err != nil {
 		return store.Analysis{}, err
 	}
-	a, err := d.Store.Analysis(r.Context(), id)
-	if err != nil {
-		return a, err
-	}
-	if !canSee(r, a.OwnerID) {
-		return a, Errorf(ENotFound, "analysis %d not found", id)
-	}
-	return a, nil
+	return useCases(d).Analysis(r.Context(), id)
 }
 
 func audit(d Deps, r *http.Request, action, object, detail string) {
-	if err := d.Store.Audit(r.Context(), store.AuditEntry{UserID: userFrom(r).ID, Action: action, Object: object, Detail: detail}); err != nil {
-		d.Logger.Error("audit log", "err", err, "action", action, "object", object)
-	}
+	auditCtx(d, r.Context(), action, object, detail, "")
 }
 
 // datasetJSON is a dataset as the API shows it; Identity only to its owner
@@ -124,14 +107,7 @@ func handleDatasetUpload(d Deps) http.Handler {
 				return
 			}
 		}
-		var tpl *template.Template
-		if name := strings.TrimSpace(u.fields["template"]); name != "" {
-			if tpl, err = lookupTemplate(r.Context(), d.Store, name); err != nil {
-				writeError(w, r, d.Logger, err)
-				return
-			}
-		}
-		stored, problems, err := ingest(r.Context(), d, userFrom(r).ID, u, tpl)
+		stored, problems, err := useCases(d).UploadDatasets(r.Context(), u, u.fields["template"])
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return
@@ -142,7 +118,6 @@ func handleDatasetUpload(d Deps) http.Handler {
 		}
 		out := make([]datasetJSON, len(stored))
 		for i, s := range stored {
-			audit(d, r, "dataset.upload", fmt.Sprintf("dataset/%d", s.dataset.ID), fmt.Sprintf("%d files, %s", len(s.files), s.format))
 			out[i] = datasetJSON{Dataset: s.dataset, Identity: &s.rec.Identity, Warnings: s.warnings, References: s.references}
 		}
 		if len(out) == 1 {
@@ -200,16 +175,10 @@ func handleDatasetDelete(d Deps) http.Handler {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		if _, err := ownDataset(d, r, id); err != nil {
+		if err := useCases(d).DeleteDataset(r.Context(), id); err != nil {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		d.Grid.Forget(id, 0)
-		if err := d.Store.DeleteDataset(r.Context(), id); err != nil {
-			writeError(w, r, d.Logger, err)
-			return
-		}
-		audit(d, r, "dataset.delete", fmt.Sprintf("dataset/%d", id), "")
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
@@ -257,32 +226,19 @@ func handleAnalysisCreate(d Deps) http.Handler {
 			writeError(w, r, d.Logger, Errorf(EInvalid, "dataset_id is missing"))
 			return
 		}
-		if _, err := ownDataset(d, r, req.DatasetID); err != nil {
-			writeError(w, r, d.Logger, err)
-			return
+		out, err := useCases(d).StartAnalyses(r.Context(), StartRequest{Datasets: []int64{req.DatasetID}, Algorithms: []string{req.Algorithm}, Params: req.Params, Priority: req.Priority})
+		var ps Problems
+		if errors.As(err, &ps) {
+			err = ps[0] // one request, one reason: the first
 		}
-		alg, err := d.Registry.Lookup(req.Algorithm)
-		if err != nil {
-			writeError(w, r, d.Logger, Errorf(EInvalid, "algorithm: %v", err))
-			return
+		if err == nil && len(out.Failed) > 0 {
+			err = out.Failed[0].Err
 		}
-		params, err := alg.Params(req.Params)
-		if err != nil {
-			writeError(w, r, d.Logger, Errorf(EInvalid, "params for %s: %v", alg.Name(), err))
-			return
-		}
-		switch req.Priority {
-		case "", "routine", "urgent", "stat":
-		default:
-			writeError(w, r, d.Logger, Errorf(EInvalid, "priority %q: want routine, urgent or stat", req.Priority))
-			return
-		}
-		a, err := d.Grid.Start(r.Context(), store.Analysis{DatasetID: req.DatasetID, OwnerID: userFrom(r).ID, Algorithm: alg.Name(), Params: params, Priority: req.Priority})
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		audit(d, r, "analysis.start", fmt.Sprintf("analysis/%d", a.ID), fmt.Sprintf("%s on dataset/%d", a.Algorithm, a.DatasetID))
+		a := out.Started[0]
 		writeJSON(w, http.StatusCreated, toJSON(d, a))
 	})
 }
@@ -318,26 +274,17 @@ func handleAnalysisShow(d Deps) http.Handler {
 
 func handleAnalysisResult(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, err := ownAnalysis(d, r)
+		id, err := pathID(r)
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		format := r.URL.Query().Get("format")
-		if format == "" {
-			format = "json"
-		}
-		if !export.Valid(format) {
-			writeError(w, r, d.Logger, Errorf(EInvalid, "format %q: want json, csv or wfdb", format))
-			return
-		}
-		res, body, err := finishedResult(r.Context(), d, a)
-		if err != nil && !(format == "json" && body != nil) {
+		x, err := useCases(d).ExportResult(r.Context(), id, r.URL.Query().Get("format"))
+		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		audit(d, r, "analysis.export", fmt.Sprintf("analysis/%d", a.ID), format)
-		if err := writeExport(r.Context(), d, w, a, res, body, format); err != nil {
+		if err := writeExport(r.Context(), d, w, x.Analysis, x.Result, x.Body, x.Format); err != nil {
 			writeError(w, r, d.Logger, err)
 		}
 	})
@@ -345,17 +292,12 @@ func handleAnalysisResult(d Deps) http.Handler {
 
 func handleAnalysisCancel(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, err := ownAnalysis(d, r)
+		id, err := pathID(r)
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		if err := d.Grid.Cancel(r.Context(), a.ID); err != nil {
-			writeError(w, r, d.Logger, err)
-			return
-		}
-		audit(d, r, "analysis.cancel", fmt.Sprintf("analysis/%d", a.ID), "")
-		a, err = d.Store.Analysis(r.Context(), a.ID)
+		a, err := useCases(d).CancelAnalysis(r.Context(), id)
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return
@@ -366,17 +308,15 @@ func handleAnalysisCancel(d Deps) http.Handler {
 
 func handleAnalysisDelete(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, err := ownAnalysis(d, r)
+		id, err := pathID(r)
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		d.Grid.Forget(0, a.ID)
-		if err := d.Store.DeleteAnalysis(r.Context(), a.ID); err != nil {
+		if err := useCases(d).DeleteAnalysis(r.Context(), id); err != nil {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		audit(d, r, "analysis.delete", fmt.Sprintf("analysis/%d", a.ID), "")
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

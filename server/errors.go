@@ -39,16 +39,33 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// Problems is a request refused for several reasons at once (a form with
+// more than one thing wrong); its code is the first problem's, and a
+// handler that reports one error reports the first.
+type Problems []*Error
+
+// Error implements error.
+func (ps Problems) Error() string {
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msgs[i] = p.Message
+	}
+	return strings.Join(msgs, "; ")
+}
+
 // ErrorCode maps an error to a code: *Error carries its own; store and
 // grid sentinels map to theirs; anything else is internal.
 func ErrorCode(err error) string {
 	var e *Error
 	var se *grid.SplitError
+	var ps Problems
 	switch {
 	case err == nil:
 		return ""
 	case errors.As(err, &e):
 		return e.Code
+	case errors.As(err, &ps) && len(ps) > 0:
+		return ps[0].Code
 	case errors.Is(err, store.ErrNotFound):
 		return ENotFound
 	case errors.Is(err, store.ErrConflict):

@@ -150,11 +150,12 @@ func tooMany(w http.ResponseWriter, wait time.Duration, msg string) {
 
 type auditorKey struct{}
 
-// requestAudit lets code that has only the request (canSee) write audit
+// requestAudit lets code that has only the context (mayAccess) write audit
 // entries: edge puts one in every request's context.
 type requestAudit struct {
-	d    Deps
-	once sync.Once
+	d       Deps
+	request string // "METHOD /path", the object of an access refusal
+	once    sync.Once
 }
 
 // edge is the outermost part of the handler stack that knows the
@@ -164,7 +165,7 @@ func edge(d Deps, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		addr := clientIP(r)
 		ctx := store.WithAuditAddress(r.Context(), addr)
-		ctx = context.WithValue(ctx, auditorKey{}, &requestAudit{d: d})
+		ctx = context.WithValue(ctx, auditorKey{}, &requestAudit{d: d, request: r.Method + " " + r.URL.Path})
 		r = r.WithContext(ctx)
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			if wait := d.guard.api.take(addr); wait > 0 {
@@ -227,7 +228,12 @@ func (b *bodyGuard) Close() error { return b.rc.Close() }
 
 // auditOutcome is audit with an outcome other than ok.
 func auditOutcome(d Deps, r *http.Request, action, object, detail, outcome string) {
-	if err := d.Store.Audit(r.Context(), store.AuditEntry{UserID: userFrom(r).ID, Action: action, Object: object, Detail: detail, Outcome: outcome}); err != nil {
+	auditCtx(d, r.Context(), action, object, detail, outcome)
+}
+
+// auditCtx is auditOutcome for code that has the context, not the request.
+func auditCtx(d Deps, ctx context.Context, action, object, detail, outcome string) {
+	if err := d.Store.Audit(ctx, store.AuditEntry{UserID: userOf(ctx).ID, Action: action, Object: object, Detail: detail, Outcome: outcome}); err != nil {
 		d.Logger.Error("audit log", "err", err, "action", action, "object", object)
 	}
 }

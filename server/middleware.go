@@ -18,8 +18,11 @@ type ctxKey int
 const userKey ctxKey = 1
 
 // userFrom returns the authenticated user of a request.
-func userFrom(r *http.Request) store.User {
-	u, _ := r.Context().Value(userKey).(store.User)
+func userFrom(r *http.Request) store.User { return userOf(r.Context()) }
+
+// userOf is the authenticated user of ctx (zero if none).
+func userOf(ctx context.Context) store.User {
+	u, _ := ctx.Value(userKey).(store.User)
 	return u
 }
 

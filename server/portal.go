@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -246,24 +245,26 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 
 // dataset loads a dataset the user may see; others' are not found.
 func (p *portal) dataset(r *http.Request, id int64) (store.Dataset, error) {
-	ds, err := p.d.Store.Dataset(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !canSee(r, ds.OwnerID)) {
-		return store.Dataset{}, Errorf(ENotFound, "dataset %d not found", id)
-	}
-	return ds, err
+	return useCases(p.d).Dataset(r.Context(), id)
 }
 
 // analysis loads the analysis of the path's id that the user may see.
 func (p *portal) analysis(r *http.Request) (store.Analysis, error) {
+	id, err := p.analysisID(r)
+	if err != nil {
+		return store.Analysis{}, err
+	}
+	return useCases(p.d).Analysis(r.Context(), id)
+}
+
+// analysisID is the path's analysis id; a page asked for with a malformed
+// one is not found, like any other page that does not exist.
+func (p *portal) analysisID(r *http.Request) (int64, error) {
 	id, err := pathID(r)
 	if err != nil {
-		return store.Analysis{}, Errorf(ENotFound, "analysis not found")
+		return 0, Errorf(ENotFound, "analysis not found")
 	}
-	a, err := p.d.Store.Analysis(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !canSee(r, a.OwnerID)) {
-		return store.Analysis{}, Errorf(ENotFound, "analysis %d not found", id)
-	}
-	return a, err
+	return id, nil
 }
 
 // clientIP is the address login throttling counts by.

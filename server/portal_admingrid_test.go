@@ -9,6 +9,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/pulsegrid/pulsegrid/protocol"
 	"github.com/pulsegrid/pulsegrid/server/store"
 	"github.com/pulsegrid/pulsegrid/volunteer"
 )
@@ -74,7 +75,19 @@ func TestAdminGridNodeStatistics(t *testing.T) {
 		t.Fatalf("clinician login: %d", p.status)
 	}
 
-	vcfg := volunteer.Config{Slots: 2, Agent: "pulsegrid-native test"}
+	// Each verified verdict a volunteer receives is signalled here (its
+	// Stats count it before the event), so the test waits for the verdicts
+	// themselves rather than polling for them.
+	verified := make(chan struct{}, 1<<12)
+	onEvent := func(e volunteer.Event) {
+		if e.Kind == volunteer.EventVerdict && e.Verdict == protocol.VerdictVerified {
+			select {
+			case verified <- struct{}{}:
+			default:
+			}
+		}
+	}
+	vcfg := volunteer.Config{Slots: 2, Agent: "pulsegrid-native test", OnEvent: onEvent}
 	vols := startVolunteers(t, ts.base, 2, vcfg)
 	leaver, stopLeaver := runVolunteer(ts.base, vcfg)
 	defer stopLeaver()
@@ -87,17 +100,14 @@ func TestAdminGridNodeStatistics(t *testing.T) {
 	if s.Status != store.StatusDone || chunks < 30 {
 		t.Fatalf("analysis: %+v, want done with 30 or more chunks", s)
 	}
-	// Verdicts reach the volunteers after the verified chunk is written.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var verified int64
-		for _, v := range vols {
-			verified += v.Stats().Verified
+	// Verdicts reach the volunteers after the verified chunk is written:
+	// wait for all of them (quorum per chunk).
+	for n := int64(0); n < chunks*int64(quorum); n++ {
+		select {
+		case <-verified:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("%d of %d verified verdicts reached the volunteers in the minute after the last one", n, chunks*int64(quorum))
 		}
-		if verified == chunks*int64(quorum) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 
 	p := admin.get("/admin/grid")

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pulsegrid/pulsegrid/algorithms/export"
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/server/grid"
 	"github.com/pulsegrid/pulsegrid/server/store"
@@ -139,62 +138,38 @@ func (p *portal) handleAnalysisStart() http.Handler {
 		algs, dsIDs := r.PostForm["algorithm"], r.PostForm["dataset"]
 		rawParams := strings.TrimSpace(r.PostFormValue("params"))
 		priority := r.PostFormValue("priority")
-		if priority == "" {
-			priority = "routine"
-		}
 		var problems []views.Problem
-		if len(algs) == 0 {
-			problems = append(problems, views.Problem{Message: "Choose at least one algorithm."})
-		}
-		if len(dsIDs) == 0 {
-			problems = append(problems, views.Problem{Message: "Choose at least one dataset."})
-		}
-		if !slices.Contains(store.Priorities, priority) {
-			problems = append(problems, views.Problem{Message: fmt.Sprintf("Priority %q: choose routine, urgent or stat.", priority)})
-		}
-		var raw json.RawMessage
+		req := StartRequest{Algorithms: algs, Priority: priority}
 		if rawParams != "" && rawParams != "{}" {
 			if !json.Valid([]byte(rawParams)) {
 				problems = append(problems, views.Problem{Message: "Parameters must be a JSON object, e.g. {\"lead\": \"MLII\"}."})
 			} else {
-				raw = json.RawMessage(rawParams)
+				req.Params = json.RawMessage(rawParams)
 			}
 		}
-		type job struct {
-			alg     pipeline.Algorithm
-			params  []byte
-			dataset int64
-		}
-		var jobs []job
-		var datasets []int64
-		names := map[int64]string{}
 		for _, s := range dsIDs {
 			id, err := strconv.ParseInt(s, 10, 64)
-			var ds store.Dataset
-			if err == nil {
-				ds, err = p.dataset(r, id)
-			}
 			if err != nil {
 				problems = append(problems, views.Problem{Message: fmt.Sprintf("Dataset %q was not found.", s)})
 				continue
 			}
-			datasets = append(datasets, id)
-			names[id] = ds.Name
+			req.Datasets = append(req.Datasets, id)
 		}
-		for _, n := range algs {
-			alg, err := p.d.Registry.Lookup(n)
-			if err != nil {
-				problems = append(problems, views.Problem{Message: fmt.Sprintf("Algorithm %s: %v", n, err)})
-				continue
+		var out StartOutcome
+		var err error
+		if len(problems) > 0 {
+			err = useCases(p.d).CheckStart(r.Context(), req) // every problem at once; nothing starts
+		} else {
+			out, err = useCases(p.d).StartAnalyses(r.Context(), req)
+		}
+		var ps Problems
+		if errors.As(err, &ps) {
+			for _, e := range ps {
+				problems = append(problems, views.Problem{Message: sentence(e.Message)})
 			}
-			params, err := alg.Params(raw)
-			if err != nil {
-				problems = append(problems, views.Problem{Message: fmt.Sprintf("Parameters for %s: %v", n, err)})
-				continue
-			}
-			for _, id := range datasets {
-				jobs = append(jobs, job{alg, params, id})
-			}
+		} else if err != nil {
+			p.fail(w, r, err)
+			return
 		}
 		if len(problems) > 0 {
 			page, err := p.analysisNewPage(r)
@@ -202,45 +177,35 @@ func (p *portal) handleAnalysisStart() http.Handler {
 				p.fail(w, r, err)
 				return
 			}
+			if priority == "" {
+				priority = store.PriorityRoutine
+			}
 			page.Selected, page.Chosen, page.Params, page.Priority, page.Problems = dsIDs, algs, rawParams, priority, problems
 			p.render(w, r, http.StatusUnprocessableEntity, "New analysis", "analyses", views.AnalysisNew(page))
 			return
 		}
-		// An algorithm may not apply to every recording of a batch (no
-		// ECG lead, no vital sign a rule needs): the others still start,
-		// and the page says which did not.
-		var started []int64
 		var failed []string
-		for _, j := range jobs {
-			a, err := p.d.Grid.Start(r.Context(), store.Analysis{DatasetID: j.dataset, OwnerID: userFrom(r).ID, Algorithm: j.alg.Name(), Params: j.params, Priority: priority})
-			if err != nil {
-				if ErrorCode(err) == EInternal {
-					p.d.Logger.Error("start analysis", "err", err)
-					err = Errorf(EInternal, "internal error")
-				}
-				failed = append(failed, startProblem(j.alg.Name(), names[j.dataset], err))
-				continue
+		for _, f := range out.Failed {
+			err := f.Err
+			if ErrorCode(err) == EInternal {
+				p.d.Logger.Error("start analysis", "err", err)
+				err = Errorf(EInternal, "internal error")
 			}
-			audit(p.d, r, "analysis.start", fmt.Sprintf("analysis/%d", a.ID), fmt.Sprintf("%s on dataset/%d", a.Algorithm, a.DatasetID))
-			started = append(started, a.ID)
+			failed = append(failed, startProblem(f.Algorithm, f.DatasetName, err))
 		}
 		switch {
-		case len(failed) == 1 && len(jobs) == 1:
+		case len(failed) == 1 && out.Jobs == 1:
 			p.flash(r, "error", "The analysis could not start: "+failed[0]+".")
 		case len(failed) > 0:
-			p.flash(r, "error", fmt.Sprintf("%d of %d analyses could not start: %s.", len(failed), len(jobs), strings.Join(failed, "; ")))
+			p.flash(r, "error", fmt.Sprintf("%d of %d analyses could not start: %s.", len(failed), out.Jobs, strings.Join(failed, "; ")))
 		}
 		switch {
-		case len(started) == 0:
+		case len(out.Started) == 0:
 			redirect(w, r, "/analyses")
-		case len(started) == 1:
-			redirect(w, r, fmt.Sprintf("/analyses/%d", started[0]))
+		case out.Batch != 0:
+			redirect(w, r, fmt.Sprintf("/batches/%d", out.Batch))
 		default:
-			if err := p.d.Store.SetBatch(r.Context(), started[0], started); err != nil {
-				p.fail(w, r, err)
-				return
-			}
-			redirect(w, r, fmt.Sprintf("/batches/%d", started[0]))
+			redirect(w, r, fmt.Sprintf("/analyses/%d", out.Started[0].ID))
 		}
 	})
 }
@@ -274,16 +239,16 @@ func (p *portal) handleAnalysis() http.Handler {
 
 func (p *portal) handleAnalysisCancel() http.Handler {
 	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
-		a, err := p.analysis(r)
+		id, err := p.analysisID(r)
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		if err := p.d.Grid.Cancel(r.Context(), a.ID); err != nil {
+		a, err := useCases(p.d).CancelAnalysis(r.Context(), id)
+		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		audit(p.d, r, "analysis.cancel", fmt.Sprintf("analysis/%d", a.ID), "")
 		p.flash(r, "info", "The analysis was cancelled.")
 		redirect(w, r, fmt.Sprintf("/analyses/%d", a.ID))
 	})
@@ -291,18 +256,16 @@ func (p *portal) handleAnalysisCancel() http.Handler {
 
 func (p *portal) handleAnalysisDelete() http.Handler {
 	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
-		a, err := p.analysis(r)
+		id, err := p.analysisID(r)
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		p.d.Grid.Forget(0, a.ID)
-		if err := p.d.Store.DeleteAnalysis(r.Context(), a.ID); err != nil {
+		if err := useCases(p.d).DeleteAnalysis(r.Context(), id); err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		audit(p.d, r, "analysis.delete", fmt.Sprintf("analysis/%d", a.ID), "")
-		p.flash(r, "success", fmt.Sprintf("Analysis #%d and its result were deleted.", a.ID))
+		p.flash(r, "success", fmt.Sprintf("Analysis #%d and its result were deleted.", id))
 		redirect(w, r, "/analyses")
 	})
 }
@@ -397,30 +360,21 @@ func (p *portal) handleStrip() http.Handler {
 	})
 }
 
-// handleDownload is the portal's export (the API's formats, with the
-// portal's access rule: admins may export any analysis).
+// handleDownload is the portal's export: the API's use case (app.go),
+// with its errors shown as pages.
 func (p *portal) handleDownload() http.Handler {
 	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
-		a, err := p.analysis(r)
+		id, err := p.analysisID(r)
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		format := r.URL.Query().Get("format")
-		if format == "" {
-			format = "json"
-		}
-		if !export.Valid(format) {
-			p.fail(w, r, Errorf(EInvalid, "format %q: want json, csv or wfdb", format))
-			return
-		}
-		res, body, err := finishedResult(r.Context(), p.d, a)
-		if err != nil && !(format == "json" && body != nil) {
+		x, err := useCases(p.d).ExportResult(r.Context(), id, r.URL.Query().Get("format"))
+		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		audit(p.d, r, "analysis.export", fmt.Sprintf("analysis/%d", a.ID), format)
-		if err := writeExport(r.Context(), p.d, w, a, res, body, format); err != nil {
+		if err := writeExport(r.Context(), p.d, w, x.Analysis, x.Result, x.Body, x.Format); err != nil {
 			p.fail(w, r, err)
 		}
 	})

@@ -169,14 +169,7 @@ func (p *portal) handleUpload() http.Handler {
 			return
 		}
 		defer u.remove()
-		var tpl *template.Template
-		if name := strings.TrimSpace(u.fields["template"]); name != "" {
-			if tpl, err = lookupTemplate(r.Context(), p.d.Store, name); err != nil {
-				failed(err)
-				return
-			}
-		}
-		stored, problems, err := ingest(r.Context(), p.d, userFrom(r).ID, u, tpl)
+		stored, problems, err := useCases(p.d).UploadDatasets(r.Context(), u, u.fields["template"])
 		if err != nil {
 			failed(err)
 			return
@@ -188,7 +181,6 @@ func (p *portal) handleUpload() http.Handler {
 		ids := make([]int64, len(stored))
 		for i, s := range stored {
 			ids[i] = s.dataset.ID
-			audit(p.d, r, "dataset.upload", fmt.Sprintf("dataset/%d", s.dataset.ID), fmt.Sprintf("%d files, %s", len(s.files), s.format))
 		}
 		to := "/datasets"
 		if len(stored) == 1 {
@@ -344,12 +336,8 @@ func (p *portal) handleDatasetDelete() http.Handler {
 			p.fail(w, r, Errorf(ENotFound, "dataset not found"))
 			return
 		}
-		if _, err := p.dataset(r, id); err != nil {
-			p.fail(w, r, err)
-			return
-		}
 		if r.PostFormValue("confirm") != "yes" {
-			page, err := p.datasetPage(r, id)
+			page, err := p.datasetPage(r, id) // not found unless the user may see it
 			if err != nil {
 				p.fail(w, r, err)
 				return
@@ -358,12 +346,10 @@ func (p *portal) handleDatasetDelete() http.Handler {
 			p.render(w, r, http.StatusUnprocessableEntity, page.Name, "datasets", views.DatasetDetail(page))
 			return
 		}
-		p.d.Grid.Forget(id, 0)
-		if err := p.d.Store.DeleteDataset(r.Context(), id); err != nil {
+		if err := useCases(p.d).DeleteDataset(r.Context(), id); err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		audit(p.d, r, "dataset.delete", fmt.Sprintf("dataset/%d", id), "")
 		p.flash(r, "success", "The dataset and everything derived from it were deleted.")
 		redirect(w, r, "/datasets")
 	})

@@ -592,7 +592,7 @@ func batchProgress(p CohortBatchPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if a.Status == "done" {
+			if a.Status == statusDone {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "Result")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

@@ -446,7 +446,7 @@ func plural(n int, one, many string) string {
 // analysisLink is where a link to an analysis goes: its result once done,
 // its progress page before (the result does not exist yet).
 func analysisLink(id int64, status string) string {
-	if status == "done" {
+	if status == statusDone {
 		return "/analyses/" + i64(id) + "/result"
 	}
 	return "/analyses/" + i64(id)

@@ -11,6 +11,7 @@ package views
 import (
 	"time"
 
+	"github.com/pulsegrid/pulsegrid"
 	"github.com/pulsegrid/pulsegrid/views/charts"
 )
 
@@ -149,7 +150,7 @@ type AnalysisNewPage struct {
 	Selected   []string // preselected dataset ids (from a dataset page)
 	Chosen     []string // preselected algorithm names
 	Params     string   // JSON object, may be empty
-	Priority   string   // "routine", "urgent", "stat"; empty gives routine
+	Priority   string   // one of pulsegrid.Priorities; empty gives defaultPriority
 	Problems   []Problem
 	CSRFToken  string
 	// Fits says, for each dataset (in Datasets' order) and algorithm (in
@@ -158,8 +159,15 @@ type AnalysisNewPage struct {
 	Fits [][]string
 }
 
-// Priorities in the order the form lists them.
-var Priorities = []Option{{"routine", "Routine"}, {"urgent", "Urgent"}, {"stat", "STAT"}}
+// Priorities in the order the form lists them: every one of
+// pulsegrid.Priorities, least urgent first (TestPrioritiesAreTheDomains).
+var Priorities = []Option{{pulsegrid.PriorityRoutine, "Routine"}, {pulsegrid.PriorityUrgent, "Urgent"}, {pulsegrid.PriorityStat, "STAT"}}
+
+// defaultPriority is the priority an analysis gets when none is chosen.
+const defaultPriority = pulsegrid.PriorityRoutine
+
+// statusDone is the status of an analysis with a result.
+const statusDone = pulsegrid.StatusDone
 
 // AnalysesPage lists the user's analyses.
 type AnalysesPage struct {
@@ -172,7 +180,7 @@ type AnalysisRow struct {
 	Algorithm      string
 	DatasetID      int64
 	DatasetName    string
-	Status         string // "queued", "running", "done", "failed", "cancelled"
+	Status         string // one of pulsegrid.Statuses
 	Priority       string
 	ChunksVerified int
 	ChunksTotal    int
@@ -212,9 +220,7 @@ type AnalysisPage struct {
 }
 
 // Terminal reports whether the analysis will not change any more.
-func (a AnalysisPage) Terminal() bool {
-	return a.Status == "done" || a.Status == "failed" || a.Status == "cancelled"
-}
+func (a AnalysisPage) Terminal() bool { return pulsegrid.Finished(a.Status) }
 
 // ResultPage shows the result of one analysis. Sections are optional: the
 // handler fills those the algorithm produced.
@@ -407,9 +413,7 @@ type BatchAnalysis struct {
 }
 
 // Terminal reports whether the analysis will not change any more.
-func (a BatchAnalysis) Terminal() bool {
-	return a.Status == "done" || a.Status == "failed" || a.Status == "cancelled"
-}
+func (a BatchAnalysis) Terminal() bool { return pulsegrid.Finished(a.Status) }
 
 // CohortSection is one algorithm's comparison in a CohortBatchPage.
 type CohortSection struct {

@@ -1423,7 +1423,7 @@ func Cohort(p CohortPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if r.Status != "" && r.Status != "done" {
+			if r.Status != "" && r.Status != statusDone {
 				{
 					templ_7745c5c3_ElementWriter := templ_7745c5c3_Buffer
 					templ_7745c5c3_Buffer := templ.GetBuffer()

@@ -183,7 +183,7 @@ func benchCoordinator(ctx context.Context, nvol, fresh int, dur time.Duration, q
 	var started atomic.Int64
 	var drops []string // why simulated volunteers were dropped
 	addWork := func() error {
-		_, err := g.Start(ctx, store.Analysis{DatasetID: ds.ID, OwnerID: owner.ID, Algorithm: "bench.echo@1", Params: []byte("{}"), Priority: "routine"})
+		_, err := g.Start(ctx, store.Analysis{DatasetID: ds.ID, OwnerID: owner.ID, Algorithm: "bench.echo@1", Params: []byte("{}"), Priority: store.PriorityRoutine})
 		started.Add(int64(per))
 		return err
 	}

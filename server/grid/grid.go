@@ -47,7 +47,7 @@ func ParsePriority(s string) (int, error) {
 	if i := slices.Index(store.Priorities, s); i >= 0 {
 		return i, nil
 	}
-	return 0, fmt.Errorf("priority %q: want stat, urgent or routine", s)
+	return 0, fmt.Errorf("priority %q: want %s", s, store.PriorityChoices())
 }
 
 // Sender delivers messages to one volunteer. Send must not block: it
@@ -62,7 +62,7 @@ type Sender interface {
 // Grid is the coordinator.
 type Grid struct {
 	cfg     Config
-	store   store.Store
+	store   store.GridStore
 	reg     *pipeline.Registry
 	log     *slog.Logger
 	metrics *Metrics
@@ -208,7 +208,7 @@ var ErrClosed = errors.New("grid is shutting down")
 
 // New returns a grid on a store. Call Resume to reload unfinished work,
 // then Close when done.
-func New(st store.Store, reg *pipeline.Registry, cfg Config) *Grid {
+func New(st store.GridStore, reg *pipeline.Registry, cfg Config) *Grid {
 	cfg.defaults()
 	g := &Grid{
 		cfg: cfg, store: st, reg: reg, log: cfg.Logger, now: cfg.Now,

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/pulsegrid/pulsegrid"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 )
 
@@ -30,17 +31,30 @@ const (
 	RoleVolunteer = "volunteer" // an enrolled volunteer machine: may run trusted-only work, may not use the API
 )
 
-// Analysis statuses.
+// Analysis statuses: the domain's (vocabulary.go at the module root).
 const (
-	StatusQueued    = "queued"
-	StatusRunning   = "running"
-	StatusDone      = "done"
-	StatusFailed    = "failed"
-	StatusCancelled = "cancelled"
+	StatusQueued    = pulsegrid.StatusQueued
+	StatusRunning   = pulsegrid.StatusRunning
+	StatusDone      = pulsegrid.StatusDone
+	StatusFailed    = pulsegrid.StatusFailed
+	StatusCancelled = pulsegrid.StatusCancelled
+)
+
+// Analysis priorities: the domain's.
+const (
+	PriorityStat    = pulsegrid.PriorityStat
+	PriorityUrgent  = pulsegrid.PriorityUrgent
+	PriorityRoutine = pulsegrid.PriorityRoutine
 )
 
 // Priorities of analyses, most urgent first.
-var Priorities = []string{"stat", "urgent", "routine"}
+var Priorities = pulsegrid.Priorities
+
+// ValidPriority reports whether p is a known priority.
+func ValidPriority(p string) bool { return pulsegrid.ValidPriority(p) }
+
+// PriorityChoices lists the priorities for a message: "routine, urgent or stat".
+func PriorityChoices() string { return pulsegrid.PriorityChoices() }
 
 // User is a person or an enrolled volunteer machine.
 type User struct {
@@ -109,7 +123,7 @@ type Analysis struct {
 
 // Finished reports whether the analysis reached a final status.
 func (a *Analysis) Finished() bool {
-	return a.Status == StatusDone || a.Status == StatusFailed || a.Status == StatusCancelled
+	return pulsegrid.Finished(a.Status)
 }
 
 // ChunkOutput is a verified chunk output. Outputs are kept after the
