@@ -59,7 +59,7 @@ func NewServer(d Deps) http.Handler {
 	}
 	d.results = newLRU[cacheKey, pipeline.Result](cacheSize)
 	d.references = newLRU[cacheKey, references](cacheSize)
-	d.guard = newGuard(d.Limits)
+	d.guard = newGuard(d.Limits, d.Store, d.Logger)
 	if d.UploadDisk <= 0 {
 		d.UploadDisk = 2 * d.MaxUpload
 	}
