@@ -104,6 +104,13 @@ func startCorpusServer(t *testing.T) *corpusServer {
 // maxUpload bytes (0: the default).
 func startCorpusServerLimit(t *testing.T, maxUpload int64) *corpusServer {
 	t.Helper()
+	return startCorpusServerDisk(t, maxUpload, 0)
+}
+
+// startCorpusServerDisk is startCorpusServerLimit with serve --upload-disk
+// uploadDisk bytes (0: the default, 2 × maxUpload).
+func startCorpusServerDisk(t *testing.T, maxUpload, uploadDisk int64) *corpusServer {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "pulsegrid.db"))
@@ -116,7 +123,7 @@ func startCorpusServerLimit(t *testing.T, maxUpload int64) *corpusServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: catalog.All(), Gatherer: reg, MaxUpload: maxUpload, Portal: server.PortalConfig{DataDir: dir}})
+	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: catalog.All(), Gatherer: reg, MaxUpload: maxUpload, UploadDisk: uploadDisk, Portal: server.PortalConfig{DataDir: dir}})
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	t.Cleanup(func() {
@@ -474,5 +481,157 @@ func TestParallelUploadsShareOneDiskBudget(t *testing.T) {
 	}
 	if n := cs.tmpBytes(t); n != 0 {
 		t.Errorf("DATA/tmp holds %d bytes after every upload finished", n)
+	}
+}
+
+// hrRows writes about n bytes of a valid CSV of heart rates that deflate
+// only a few-fold (pseudo-random values), so that an archive of them is
+// no decompression bomb.
+func hrRows(w io.Writer, n int) {
+	io.WriteString(w, "time,HR [bpm]\n")
+	x := uint32(1)
+	for i := 0; n > 0; i++ {
+		x = x*1664525 + 1013904223
+		k, _ := fmt.Fprintf(w, "%d,%d\n", i, 40+x>>24%100)
+		n -= k
+	}
+}
+
+// zipOf is an archive of one member of about n bytes of hrRows.
+func zipOf(t *testing.T, member string, n int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	fw, err := zw.Create(member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hrRows(fw, n)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// heldUpload starts an API upload of one file whose first bytes (write)
+// go out at once and whose end waits for hold to be closed (nil: no
+// wait); the answer comes on the channel.
+func (cs *corpusServer) heldUpload(tok, file string, write func(io.Writer), hold chan struct{}) chan [2]string {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	done := make(chan [2]string, 1)
+	go func() {
+		fw, _ := mw.CreateFormFile("files", file)
+		write(fw)
+		if hold != nil {
+			<-hold
+		}
+		mw.Close()
+		pw.Close()
+	}()
+	go func() {
+		req, _ := http.NewRequest("POST", cs.base+"/api/v1/datasets", pr)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			pr.CloseWithError(err)
+			done <- [2]string{"0", err.Error()}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		pr.Close()
+		done <- [2]string{fmt.Sprint(resp.StatusCode), string(b)}
+	}()
+	return done
+}
+
+// clinicianToken makes a clinician and an API token of theirs.
+func (cs *corpusServer) clinicianToken(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	u, err := cs.st.CreateUser(ctx, store.User{Email: "clin@example.org", Role: store.RoleClinician, PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, hash, _ := auth.NewToken()
+	if err := cs.st.CreateToken(ctx, u.ID, hash, "disk"); err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// unzipFiles lists the expanded archive members DATA/tmp holds.
+func (cs *corpusServer) unzipFiles() []string {
+	m, _ := filepath.Glob(filepath.Join(cs.dir, "tmp", "unzip-*"))
+	return m
+}
+
+// TestZipExpansionSharesTheDiskBudget is TestParallelUploadsShareOneDiskBudget
+// for what archives expand to: while two held uploads hold most of the
+// shared disk, a small .zip (its spooled bytes fit) that expands to more
+// than is left is refused with 413 naming the member and the shared
+// budget, leaves no expanded file behind, and goes through once the others
+// finish. Then serve --upload-disk is honoured: a budget below the default
+// refuses one upload whose archive alone expands beyond it. Bugs it
+// catches: extract writing to the file without the lease (expansion not
+// counted in the process's budget), the budget made per upload again, a
+// refused member's file not removed, Deps.UploadDisk ignored.
+func TestZipExpansionSharesTheDiskBudget(t *testing.T) {
+	const limit = 1 << 20
+	cs := startCorpusServerLimit(t, limit)
+	tok := cs.clinicianToken(t)
+	small := zipOf(t, "c.csv", 500<<10)
+	if len(small) > 250<<10 {
+		t.Fatalf("the archive is %d bytes: too big for the test", len(small))
+	}
+	hold := make(chan struct{})
+	a := cs.heldUpload(tok, "a.csv", func(w io.Writer) { hrRows(w, 900<<10) }, hold)
+	b := cs.heldUpload(tok, "b.csv", func(w io.Writer) { hrRows(w, 900<<10) }, hold)
+	deadline := time.Now().Add(20 * time.Second)
+	for cs.tmpBytes(t) < 1800<<10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the two held uploads spooled only %d bytes", cs.tmpBytes(t))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c := <-cs.heldUpload(tok, "c.zip", func(w io.Writer) { w.Write(small) }, nil)
+	if c[0] != "413" || !strings.Contains(c[1], "c.csv") || !strings.Contains(c[1], "shared by every upload") {
+		t.Errorf("archive expanding while two uploads hold the disk: %s %s, want 413 naming c.csv and the shared budget", c[0], c[1])
+	}
+	if m := cs.unzipFiles(); len(m) != 0 {
+		t.Errorf("the refused archive left expanded files behind: %v", m)
+	}
+	if n := cs.tmpBytes(t); n > 2*limit {
+		t.Errorf("DATA/tmp holds %d bytes, more than 2 × --max-upload (%d)", n, 2*limit)
+	}
+	close(hold)
+	for _, ch := range []chan [2]string{a, b} {
+		if r := <-ch; r[0] != "201" {
+			t.Errorf("a held upload, once finished: %s %s", r[0], r[1])
+		}
+	}
+	if d := <-cs.heldUpload(tok, "d.zip", func(w io.Writer) { w.Write(small) }, nil); d[0] != "201" {
+		t.Errorf("the archive after the others finished: %s %s, want 201", d[0], d[1])
+	}
+	if n := cs.tmpBytes(t); n != 0 {
+		t.Errorf("DATA/tmp holds %d bytes after every upload finished", n)
+	}
+
+	// --upload-disk 1 MiB with --max-upload 1 MiB: an archive that expands
+	// to 1.2 MiB fits the upload's own budget (2 MiB less its spooled size) but not the server's.
+	tight := startCorpusServerDisk(t, limit, limit)
+	tok = tight.clinicianToken(t)
+	big := zipOf(t, "e.csv", 1200<<10)
+	if len(big) > 800<<10 {
+		t.Fatalf("the archive is %d bytes: too big for the test", len(big))
+	}
+	e := <-tight.heldUpload(tok, "e.zip", func(w io.Writer) { w.Write(big) }, nil)
+	if e[0] != "413" || !strings.Contains(e[1], "e.csv") || !strings.Contains(e[1], "--upload-disk") || !strings.Contains(e[1], "1 MiB") {
+		t.Errorf("archive expanding beyond --upload-disk: %s %s, want 413 naming e.csv and the 1 MiB of --upload-disk", e[0], e[1])
+	}
+	if n := tight.tmpBytes(t); n != 0 {
+		t.Errorf("DATA/tmp holds %d bytes after the refused upload", n)
 	}
 }

@@ -5,8 +5,8 @@ import (
 )
 
 // diskPool is the disk every upload in progress shares: spooled request
-// bodies and expanded archive members. Its capacity is 2 × --max-upload,
-// so that the issue-11 bound "no input takes more than twice the upload
+// bodies and expanded archive members. Its capacity is serve
+// --upload-disk (default 2 × --max-upload), so that the issue-11 bound "no input takes more than twice the upload
 // limit of disk" holds for any number of parallel uploads, not per upload
 // (which let N parallel uploads use N times as much). Bytes are taken as
 // they are written and given back when the upload's files are removed; a
@@ -52,7 +52,7 @@ func (l *diskLease) take(name string, n int64) error {
 		return nil
 	}
 	if !l.pool.take(n) {
-		e := Errorf(ETooLarge, "%s: the server's disk for uploads in progress (2 × serve --max-upload = %d MiB, shared by every upload) is full; the uploads now arriving or being expanded hold %d MiB of it: try again when they have finished",
+		e := Errorf(ETooLarge, "%s: the server's disk for uploads in progress (serve --upload-disk, default 2 × --max-upload: %d MiB, shared by every upload) is full; the uploads now arriving or being expanded hold %d MiB of it: try again when they have finished",
 			name, l.pool.size>>20, (l.pool.size-l.pool.free.Load())>>20)
 		l.refused.CompareAndSwap(nil, e)
 		return e

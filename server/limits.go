@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -65,20 +66,25 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// guard is the server's shared per-address state: API request and token
-// failure buckets.
+// guard is the server's per-address state: the API request buckets, in
+// this process's memory (flood protection of this process), and the
+// throttles against guessing, in the store and shared by every server on
+// the database (throttle.go).
 type guard struct {
 	limits   Limits
 	api      *buckets
-	tokenBad *buckets
+	shared   *sharedThrottles
+	tokenBad *tokenThrottle
 }
 
-func newGuard(l Limits) *guard {
+func newGuard(l Limits, st store.ThrottleStore, log *slog.Logger) *guard {
 	l = l.withDefaults()
+	sh := newSharedThrottles(st, log)
 	return &guard{
 		limits:   l,
 		api:      newBuckets(l.APIRate, float64(l.APIBurst)),
-		tokenBad: newBuckets(1/l.TokenRefill.Seconds(), float64(l.TokenFailures)),
+		shared:   sh,
+		tokenBad: &tokenThrottle{sh: sh, rate: 1 / l.TokenRefill.Seconds(), burst: float64(l.TokenFailures)},
 	}
 }
 

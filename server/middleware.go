@@ -50,7 +50,7 @@ func requireToken(d Deps, next http.Handler) http.Handler {
 		// Tokens carry 256 random bits, so guessing is hopeless; the limit
 		// keeps a guesser from costing the database a lookup a request.
 		addr := clientIP(r)
-		if wait := d.guard.tokenBad.wait(addr); wait > 0 {
+		if wait := d.guard.tokenBad.wait(r.Context(), addr); wait > 0 {
 			auditOutcome(d, r, "token.check", "api", "too many unrecognised tokens", store.OutcomeThrottled)
 			tooMany(w, wait, "too many unrecognised API tokens from your address")
 			return
@@ -61,7 +61,7 @@ func requireToken(d Deps, next http.Handler) http.Handler {
 			return
 		}
 		if err != nil {
-			d.guard.tokenBad.take(addr)
+			d.guard.tokenBad.fail(r.Context(), addr)
 			writeError(w, r, d.Logger, Errorf(EUnauthorized, "API token not recognised, revoked, or its account is disabled"))
 			return
 		}

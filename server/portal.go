@@ -87,7 +87,7 @@ func newPortal(d Deps) *portal {
 		}
 		return sm
 	}
-	return &portal{d: d, plain: mk(false), secure: mk(true), throttle: newLoginThrottle(cfg.MaxLoginFailures)}
+	return &portal{d: d, plain: mk(false), secure: mk(true), throttle: newLoginThrottle(d.guard.shared, cfg.MaxLoginFailures)}
 }
 
 // isHTTPS reports whether the browser reached us over https.

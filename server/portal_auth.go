@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pulsegrid/pulsegrid/server/auth"
@@ -109,7 +108,7 @@ func (p *portal) handleLogin() http.Handler {
 			retryAfter(w, auth.RetryAfter)
 			again(http.StatusTooManyRequests, "The server is checking many sign-ins at once. Try again in a moment.")
 		}
-		if wait := p.throttle.Wait(email, addr); wait > 0 {
+		if wait := p.throttle.Wait(r.Context(), email, addr); wait > 0 {
 			wait = retryAfter(w, wait)
 			p.auditLogin(r, email, store.User{}, "login.throttled", store.OutcomeThrottled, fmt.Sprintf("asked to wait %s", wait))
 			again(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %s.", wait))
@@ -131,7 +130,7 @@ func (p *portal) handleLogin() http.Handler {
 			busy()
 			return
 		case errors.Is(err, auth.ErrMismatch):
-			p.throttle.Fail(email, addr)
+			p.throttle.Fail(r.Context(), email, addr)
 			detail := "wrong password"
 			if u.ID == 0 {
 				detail = "no such account"
@@ -146,7 +145,7 @@ func (p *portal) handleLogin() http.Handler {
 		// The password is right: only now may the answer say more about
 		// the account.
 		if u.Disabled {
-			p.throttle.Fail(email, addr)
+			p.throttle.Fail(r.Context(), email, addr)
 			p.auditLogin(r, email, u, "login.refused", store.OutcomeRefused, "account disabled")
 			again(http.StatusForbidden, "This account is disabled. Ask an administrator.")
 			return
@@ -156,7 +155,7 @@ func (p *portal) handleLogin() http.Handler {
 			again(http.StatusForbidden, fmt.Sprintf("This one-time password expired on %s. Ask an administrator for a new one.", u.PasswordExpires.Format("2006-01-02 15:04 MST")))
 			return
 		}
-		p.throttle.Succeed(email, addr)
+		p.throttle.Succeed(r.Context(), email, addr)
 		sm := p.sm(r)
 		// A new session token at every login: a token planted before it
 		// (session fixation) does not become signed in.
@@ -228,7 +227,7 @@ func (p *portal) handlePassword() http.Handler {
 		// A forced change follows a sign-in with the one-time password
 		// moments ago, so the form does not ask for it again.
 		if !u.MustChange {
-			if wait := p.throttle.Wait(key, addr); wait > 0 {
+			if wait := p.throttle.Wait(r.Context(), key, addr); wait > 0 {
 				wait = retryAfter(w, wait)
 				auditOutcome(p.d, r, "user.password", fmt.Sprintf("user/%d", u.ID), "current password check throttled", store.OutcomeThrottled)
 				again(http.StatusTooManyRequests, fmt.Sprintf("Too many wrong current passwords. Try again in %s.", wait))
@@ -243,12 +242,12 @@ func (p *portal) handlePassword() http.Handler {
 				busy()
 				return
 			case err != nil:
-				p.throttle.Fail(key, addr)
+				p.throttle.Fail(r.Context(), key, addr)
 				auditOutcome(p.d, r, "user.password", fmt.Sprintf("user/%d", u.ID), "wrong current password", store.OutcomeFailed)
 				again(http.StatusUnprocessableEntity, "Your current password is not right.")
 				return
 			}
-			p.throttle.Succeed(key, addr)
+			p.throttle.Succeed(r.Context(), key, addr)
 		}
 		if pw != confirm {
 			again(http.StatusUnprocessableEntity, "The new password and its confirmation differ.")
@@ -375,108 +374,4 @@ func (p *portal) handleTokenRevoke() http.Handler {
 		p.flash(r, "success", "The token was revoked.")
 		redirect(w, r, "/account/tokens")
 	})
-}
-
-// loginThrottle slows down password guessing without letting a guesser
-// lock out the account's owner. It counts failures per (account, address)
-// pair, not per account: a victim signing in from their own address is
-// never delayed by someone else's failures. In memory (a restart forgets
-// it, which an attacker cannot trigger).
-//
-//   - A pair with limit failures waits 2^(failures-limit) s after its last
-//     failure before each further attempt, capped at maxLoginWait.
-//   - An address with 4 × limit failures over any accounts (spraying one
-//     password over many emails) waits the same way, for every account.
-//   - Over the whole server, more than globalFailures failures a minute
-//     (guessing from many addresses) make every address that has failed
-//     recently wait for the minute to end; addresses without failures,
-//     the owners', pass.
-//
-// Counts lapse failureMemory after their last failure; a success clears
-// its pair.
-type loginThrottle struct {
-	limit int
-	mu    sync.Mutex
-	m     map[string]*failures
-	// global counts failures of the current minute.
-	globalStart time.Time
-	globalN     int
-}
-
-type failures struct {
-	n    int
-	last time.Time
-}
-
-func newLoginThrottle(limit int) *loginThrottle {
-	return &loginThrottle{limit: limit, m: map[string]*failures{}}
-}
-
-const maxLoginWait = 15 * time.Minute
-
-// failureMemory is how long a count of failures lasts after the last one.
-const failureMemory = time.Hour
-
-// globalFailures is the ceiling of failures a minute over the whole server.
-const globalFailures = 60
-
-func pairKey(account, addr string) string { return "pair:" + strings.ToLower(account) + "|" + addr }
-func addrKey(addr string) string          { return "addr:" + addr }
-
-func (t *loginThrottle) delay(f *failures, limit int, now time.Time) time.Duration {
-	if f == nil || f.n < limit || now.Sub(f.last) > failureMemory {
-		return 0
-	}
-	d := maxLoginWait
-	if e := f.n - limit; e < 10 {
-		d = min(time.Duration(1<<e)*time.Second, maxLoginWait)
-	}
-	return max(f.last.Add(d).Sub(now), 0)
-}
-
-// Wait returns how long attempts for account from addr must wait.
-func (t *loginThrottle) Wait(account, addr string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := time.Now()
-	pair, byAddr := t.m[pairKey(account, addr)], t.m[addrKey(addr)]
-	w := max(t.delay(pair, t.limit, now), t.delay(byAddr, 4*t.limit, now))
-	if byAddr != nil && now.Sub(byAddr.last) <= failureMemory && now.Sub(t.globalStart) < time.Minute && t.globalN >= globalFailures {
-		w = max(w, t.globalStart.Add(time.Minute).Sub(now))
-	}
-	return w
-}
-
-// Fail counts a failure of account from addr.
-func (t *loginThrottle) Fail(account, addr string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := time.Now()
-	if len(t.m) > 100000 { // forget idle entries rather than grow without bound
-		for k, f := range t.m {
-			if now.Sub(f.last) > failureMemory {
-				delete(t.m, k)
-			}
-		}
-	}
-	for _, k := range []string{pairKey(account, addr), addrKey(addr)} {
-		f := t.m[k]
-		if f == nil || now.Sub(f.last) > failureMemory {
-			f = &failures{}
-			t.m[k] = f
-		}
-		f.n++
-		f.last = now
-	}
-	if now.Sub(t.globalStart) >= time.Minute {
-		t.globalStart, t.globalN = now, 0
-	}
-	t.globalN++
-}
-
-// Succeed clears the failures of account from addr.
-func (t *loginThrottle) Succeed(account, addr string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.m, pairKey(account, addr))
 }

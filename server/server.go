@@ -27,6 +27,10 @@ type Deps struct {
 	Gatherer prometheus.Gatherer
 	// MaxUpload bounds an upload request in bytes (default 1 GiB).
 	MaxUpload int64
+	// UploadDisk is the disk every upload in progress may hold together,
+	// spooled bodies and expanded archive members (diskpool.go); default
+	// 2 × MaxUpload. It is one budget for the process, not per upload.
+	UploadDisk int64
 	// Portal tunes the clinician portal (server/portal.go).
 	Portal PortalConfig
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For (or
@@ -55,8 +59,11 @@ func NewServer(d Deps) http.Handler {
 	}
 	d.results = newLRU[cacheKey, pipeline.Result](cacheSize)
 	d.references = newLRU[cacheKey, references](cacheSize)
-	d.guard = newGuard(d.Limits)
-	d.disk = newDiskPool(2 * d.MaxUpload)
+	d.guard = newGuard(d.Limits, d.Store, d.Logger)
+	if d.UploadDisk <= 0 {
+		d.UploadDisk = 2 * d.MaxUpload
+	}
+	d.disk = newDiskPool(d.UploadDisk)
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
 	var h http.Handler = mux

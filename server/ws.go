@@ -237,7 +237,7 @@ func (v *volunteerConn) hello(ctx context.Context) bool {
 	if hello.Token != "" {
 		// Guessing enrollment tokens costs what guessing API tokens does:
 		// past the address's allowance, the token is not even looked up.
-		if wait := d.guard.tokenBad.wait(addr); wait > 0 {
+		if wait := d.guard.tokenBad.wait(ctx, addr); wait > 0 {
 			conn.Close(websock.StatusTryAgainLater, fmt.Sprintf("too many invalid enrollment tokens from this address: try again in %d s", int(wait.Seconds())+1), false)
 			return false
 		}
@@ -255,7 +255,7 @@ func (v *volunteerConn) hello(ctx context.Context) bool {
 		return false
 	case err != nil:
 		if errors.Is(err, grid.ErrBadToken) {
-			d.guard.tokenBad.take(addr)
+			d.guard.tokenBad.fail(ctx, addr)
 		}
 		fatal(conn, err.Error())
 		return false

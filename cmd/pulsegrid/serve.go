@@ -81,6 +81,7 @@ func cmdServe(ctx context.Context, e env) error {
 	maxVolunteers := fs.Int("max-volunteers", 0, "volunteer connections held at most (0: the file-descriptor limit less a reserve for the portal and API)")
 	chunkSec := fs.Float64("chunk-seconds", 0, "seconds of signal per chunk (0: each algorithm's default)")
 	maxUpload := fs.Int64("max-upload", 1024, "largest upload in MiB")
+	uploadDisk := fs.Int64("upload-disk", 0, "disk in MiB that all uploads in progress may hold together in DATA/tmp, spooled and expanded (0: 2 × --max-upload); an upload that would exceed it gets 413 at once")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	secureCookies := fs.Bool("secure-cookies", false, "always mark the session cookie Secure (by default it is Secure when the request came over https or with X-Forwarded-Proto: https)")
 	transport := addTransportFlags(fs) // transport.go: --tls-cert, --tls-key, timeouts
@@ -151,7 +152,7 @@ func cmdServe(ctx context.Context, e env) error {
 	if err := g.StartLocalWorkers(*locals); err != nil {
 		return err
 	}
-	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: algs, Logger: log, Gatherer: reg, MaxUpload: *maxUpload << 20,
+	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: algs, Logger: log, Gatherer: reg, MaxUpload: *maxUpload << 20, UploadDisk: *uploadDisk << 20,
 		Portal: server.PortalConfig{DataDir: *data, SecureCookies: *secureCookies || useTLS}, Limits: transport.limits(), TrustedProxies: trusted})
 	srv := transport.server(h, log)
 	base := transport.scheme() + "://" + ln.Addr().String()

@@ -318,6 +318,9 @@ type Store interface {
 
 	// TrustStore is the grid's part for caught volunteers (store/trust.go).
 	TrustStore
+	// ThrottleStore keeps the guessing throttles every server on the
+	// database shares (store/throttle.go).
+	ThrottleStore
 
 	// Volunteer returns a volunteer identity.
 	Volunteer(ctx context.Context, id string) (Volunteer, error)

@@ -51,6 +51,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"IngestTemplates", testIngestTemplates},
 		{"Audit", testAudit},
 		{"Sessions", testSessions},
+		{"Throttles", testThrottles},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			open := newDB(t)
@@ -1077,5 +1078,99 @@ func testSessions(t *testing.T, h *harness) {
 	must(t, st.Delete("tok-a"))
 	if _, ok, _ := st.Find("tok-a"); ok {
 		t.Error("a deleted session was found")
+	}
+}
+
+// testThrottles: counters accumulate, drain at their leak, start again once
+// expired, are shared by two stores on one database (two server replicas)
+// without losing a concurrent add, and pruning deletes only expired ones.
+func testThrottles(t *testing.T, h *harness) {
+	ctx := h.ctx
+	t0 := time.UnixMilli(1_800_000_000_000)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	add := func(s store.Store, key string, n, leak float64, ttl, when time.Duration) store.Throttle {
+		t.Helper()
+		th, err := s.AddThrottle(ctx, key, n, leak, ttl, at(when))
+		must(t, err)
+		return th
+	}
+	get := func(when time.Duration, keys ...string) map[string]store.Throttle {
+		t.Helper()
+		m, err := h.s.Throttles(ctx, at(when), keys...)
+		must(t, err)
+		return m
+	}
+	if m := get(0, "a"); len(m) != 0 {
+		t.Fatalf("an empty store has counters: %v", m)
+	}
+	add(h.s, "a", 1, 0, time.Hour, 0)
+	if th := add(h.s, "a", 1, 0, time.Hour, time.Second); th.N != 2 || !th.Last.Equal(at(time.Second)) || !th.Expires.Equal(at(time.Hour+time.Second)) {
+		t.Fatalf("second add: %+v, want 2 at t0+1s expiring t0+1h1s", th)
+	}
+	if m := get(2*time.Second, "a", "b"); len(m) != 1 || m["a"].N != 2 {
+		t.Fatalf("Throttles: %v, want a=2 only", m)
+	}
+	// Draining at 0.5 a second: 5 - 2 + 1 after 4 s; never below 0.
+	add(h.s, "b", 5, 0.5, time.Hour, 0)
+	if th := add(h.s, "b", 1, 0.5, time.Hour, 4*time.Second); th.N != 4 {
+		t.Fatalf("leaky add after 4 s: %v, want 4", th.N)
+	}
+	th := add(h.s, "b", 1, 0.5, time.Hour, 30*time.Second)
+	if th.N != 1 {
+		t.Fatalf("leaky add after it drained: %v, want 1", th.N)
+	}
+	if l := th.Level(0.5, at(31*time.Second)); l != 0.5 {
+		t.Fatalf("Level a second later: %v, want 0.5", l)
+	}
+	// Expired: absent, and an add starts from 0 with a new expiry.
+	if m := get(time.Hour+time.Second, "a"); len(m) != 0 {
+		t.Fatalf("a counter read at its expiry: %v, want absent", m)
+	}
+	if th := add(h.s, "a", 1, 0, time.Minute, 2*time.Hour); th.N != 1 || !th.Expires.Equal(at(2*time.Hour+time.Minute)) {
+		t.Fatalf("add to an expired counter: %+v, want 1 expiring t0+2h1m", th)
+	}
+	// A shorter ttl does not shorten a longer expiry.
+	if th := add(h.s, "b", 1, 0, time.Second, 31*time.Second); !th.Expires.Equal(at(30*time.Second + time.Hour)) {
+		t.Fatalf("expiry after a short ttl: %v, want t0+1h30s", th.Expires)
+	}
+	must(t, h.s.DeleteThrottle(ctx, "a"))
+	must(t, h.s.DeleteThrottle(ctx, "nothing"))
+	if m := get(2*time.Hour, "a"); len(m) != 0 {
+		t.Fatalf("a deleted counter: %v", m)
+	}
+
+	// Two replicas on one database adding at once lose nothing.
+	other := h.open()
+	var wg sync.WaitGroup
+	for i := range 40 {
+		s := h.s
+		if i%2 == 1 {
+			s = other
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.AddThrottle(ctx, "c", 1, 0, time.Hour, at(time.Minute)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if m, err := other.Throttles(ctx, at(time.Minute), "c"); err != nil || m["c"].N != 40 {
+		t.Fatalf("40 concurrent adds from two stores: %v %v, want 40", m, err)
+	}
+
+	// Pruning deletes what expired by then and nothing else.
+	add(h.s, "d", 1, 0, 10*time.Hour, 0)
+	n, err := h.s.PruneThrottles(ctx, at(3*time.Hour))
+	must(t, err)
+	if n != 2 { // b (expired t0+1h30s) and c (t0+1h1m); a was deleted
+		t.Fatalf("PruneThrottles deleted %d counters, want 2 (b, c)", n)
+	}
+	if m := get(3*time.Hour, "d"); m["d"].N != 1 {
+		t.Fatalf("pruning deleted a live counter: %v", m)
+	}
+	if n, _ := h.s.PruneThrottles(ctx, at(3*time.Hour)); n != 0 {
+		t.Fatalf("a second prune deleted %d", n)
 	}
 }

@@ -24,6 +24,10 @@ for t in range(4): sys.stdout.write(str(t)+',1'*n+'\n')" > "$IN/cols10k.csv"
 import zipfile
 with zipfile.ZipFile('$IN/bomb500.zip','w',zipfile.ZIP_DEFLATED) as z:
     z.writestr('zeros.csv', bytes(500 << 20))"
+  [ -f "$IN/bomb3900.zip" ] || python3 -c "
+import zipfile
+with zipfile.ZipFile('$IN/bomb3900.zip','w',zipfile.ZIP_DEFLATED) as z:
+    for i in range(1000): z.writestr(f'f{i:04}.csv', bytes(3_800_000))"
   [ -f "$IN/smallbombs.zip" ] || python3 -c "
 import zipfile
 with zipfile.ZipFile('$IN/smallbombs.zip','w',zipfile.ZIP_DEFLATED) as z:
@@ -61,6 +65,67 @@ import sys
 w=sys.stdout.write
 w('time,MLII [mV],V5 [mV]\n')
 for i in range(9_000_000): w(f'{i/360:.6f},{(i%700-350)/200},{(i%500-250)/200}\n')" > "$IN/valid200.csv"
+  [ -f "$IN/valid200.zip" ] || (cd "$IN" && python3 -c "
+import zipfile
+with zipfile.ZipFile('valid200.zip','w',zipfile.ZIP_DEFLATED) as z: z.write('valid200.csv')")
+  [ -f "$IN/ok.csv" ] || printf 'time,HR [bpm]\n0,60\n1,61\n2,62\n' > "$IN/ok.csv"
+}
+
+upload() { # files...: one API upload, prints its status; the answer goes to $d.out
+  local args=()
+  for f in "$@"; do args+=(-F "files=@$f"); done
+  curl -s -o "$d.out" -w '%{http_code}' -H "Authorization: Bearer $tok" "${args[@]}" http://127.0.0.1:$port/api/v1/datasets
+}
+
+# Drivers of the cases that are not one upload; each prints the statuses.
+drive_cols10k_later() { # the 10,000-column CSV, then an ordinary upload, the dataset list and the new dataset
+  local a b id
+  a=$(upload "$IN/cols10k.csv"); b=$(upload "$IN/ok.csv")
+  id=$(grep -o '"id": *[0-9]*' "$d.out" | head -1 | grep -o '[0-9]*$')
+  echo "$a, then $b, list $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" http://127.0.0.1:$port/api/v1/datasets), dataset $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" http://127.0.0.1:$port/api/v1/datasets/$id)"
+}
+drive_parallel() { # PARALLEL uploads of FILE at once: statuses counted
+  local i
+  for i in $(seq "$PARALLEL"); do ( curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $tok" -F "files=@$FILE" http://127.0.0.1:$port/api/v1/datasets > "$d.par$i" ) & done
+  wait
+  cat "$d".par* | sort | uniq -c | awk '{printf "%s×%s ", $1, $2}'
+  rm -f "$d".par*
+}
+drive_logins() { # LOGINS parallel wrong passwords for the admin from one address
+  local i
+  for i in $(seq "$LOGINS"); do ( curl -s -o /dev/null -w '%{http_code}\n' --data-urlencode email=admin@localhost --data-urlencode "password=wrong-$i" http://127.0.0.1:$port/login > "$d.par$i" ) & done
+  wait
+  cat "$d".par* | sort | uniq -c | awk '{printf "%s×%s ", $1, $2}'
+  rm -f "$d".par*
+}
+drive_trickle() { # an upload body trickled at one byte every 15 s: seconds until the server ends it
+  python3 - "$port" "$tok" <<'PY'
+import socket, sys, time
+port, tok = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(('127.0.0.1', port))
+s.sendall(f'POST /api/v1/datasets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000\r\n\r\n--b\r\n'.encode())
+t0 = time.time(); s.settimeout(1); got = b''
+while time.time() - t0 < 120:
+    try:
+        s.sendall(b'x')
+    except OSError:
+        break
+    end = time.time() + 15
+    while time.time() < end:
+        try:
+            b = s.recv(4096)
+        except socket.timeout:
+            continue
+        except OSError:
+            b = b''
+        if not b:
+            end = 0; break
+        got += b
+    if end == 0 or got:
+        break
+status = got.split(b' ')[1].decode() if got.startswith(b'HTTP/') else 'closed'
+print(f'{status} after {time.time() - t0:.0f} s')
+PY
 }
 
 run_case() { # name file...
@@ -78,17 +143,20 @@ run_case() { # name file...
       s=$(du -sb "$d/tmp" 2>/dev/null | cut -f1); [ "${s:-0}" -gt $peak ] && peak=$s && echo $peak > "$d.du"
       sleep 0.05; done ) &
   local du_pid=$!
-  local args=()
-  for f in "$@"; do args+=(-F "files=@$f"); done
   local t0 t1 code
   t0=$(date +%s.%N)
-  code=$(curl -s -o "$d.out" -w '%{http_code}' -H "Authorization: Bearer $tok" "${args[@]}" http://127.0.0.1:$port/api/v1/datasets)
+  : > "$d.out"
+  case $1 in
+  drive_*) code=$("$1"); shift ;;
+  *) code=$(upload "$@") ;;
+  esac
   t1=$(date +%s.%N)
   local hwm
   hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
   kill $pid; wait $pid 2>/dev/null; kill $du_pid 2>/dev/null; wait $du_pid 2>/dev/null
   local size=0
   for f in "$@"; do size=$((size + $(stat -c %s "$f"))); done
+  [ -n "${FILE:-}" ] && [ -n "${PARALLEL:-}" ] && size=$((PARALLEL * $(stat -c %s "$FILE")))
   printf '| %s | %.1f MB | %s | %d MB (idle %d MB) | %d MB | %.1f s | %s |\n' "$name" "$(echo "$size/1000000" | bc -l)" "$code" $((hwm / 1024)) $((base / 1024)) \
     $(( $(cat "$d.du" 2>/dev/null || echo 0) / 1000000 )) "$(echo "$t1 - $t0" | bc -l)" "$(head -c 160 "$d.out" | tr '\n|' ' /')"
   rm -rf "$d"
@@ -99,9 +167,24 @@ make_inputs
 echo "| input | size | status | peak RSS (VmHWM) | peak DATA/tmp | time | answer |"
 echo "|---|---|---|---|---|---|---|"
 while read -r case files; do
+  want "${@:3}" || continue
+  unset FILE PARALLEL LOGINS
+  case $case in
+  parallel-zeros) FILE=$IN/zeros1000.csv PARALLEL=4 ;;
+  parallel-zip) FILE=$IN/valid200.zip PARALLEL=8 ;;
+  logins40) LOGINS=40 ;;
+  logins120) LOGINS=120 ;;
+  esac
   # shellcheck disable=SC2086
-  want "${@:3}" && run_case "$case" $files
+  run_case "$case" $files
 done <<CASES
+cols10k-later drive_cols10k_later
+bomb3900 $IN/bomb3900.zip
+parallel-zeros drive_parallel
+parallel-zip drive_parallel
+logins40 drive_logins
+logins120 drive_logins
+trickle drive_trickle
 cols10k $IN/cols10k.csv
 zeros1000 $IN/zeros1000.csv
 line1000 $IN/line1000.csv
