@@ -93,6 +93,8 @@ type holterReport struct {
 	FastestVRun      *ecg.Event         `json:"fastest_v_run"`
 	HRV              holterHRV          `json:"hrv"`
 	Events           []ecg.Event        `json:"events"`
+	TrendBinSeconds  float64            `json:"trend_bin_s"`
+	Trend            []trendPoint       `json:"trend"`
 	Params           ecg.ClassifyParams `json:"params"`
 }
 
@@ -217,6 +219,7 @@ func buildHolterReport(a store.Analysis, ds store.Dataset, res *ecg.ClassifyResu
 	}
 	rep.Hours = hours
 	rep.HRV = holterHRVOf(res.Beats, rep.RecordingSeconds)
+	rep.TrendBinSeconds, rep.Trend = hrTrend(res.Beats, rep.RecordingSeconds)
 	return rep
 }
 
@@ -374,6 +377,16 @@ func (p *portal) handleHolterPage() http.Handler {
 			p.fail(w, r, err)
 			return
 		}
+		// ?at=HH:MM:SS (the page's jump form) is the strip there.
+		if r.URL.Query().Has("at") {
+			q, err := jumpQuery(r.URL.Query(), rep.RecordingSeconds)
+			if err != nil {
+				p.fail(w, r, err)
+				return
+			}
+			http.Redirect(w, r, fmt.Sprintf("/analyses/%d/report?%s#strip", a.ID, q.Encode()), http.StatusSeeOther)
+			return
+		}
 		strip, err := p.classifyStrip(r, a, ds, res)
 		if err != nil {
 			p.fail(w, r, err)
@@ -427,7 +440,19 @@ func holterView(rep holterReport, strip views.StripView) views.HolterPage {
 		JSON: fmt.Sprintf("/api/v1/analyses/%d/report", rep.AnalysisID),
 	}
 	for _, h := range rep.Hours {
-		v.Hours = append(v.Hours, views.HolterHour{Start: h.Start, Beats: h.Beats, MinHR: h.MinHR, MeanHR: h.MeanHR, MaxHR: h.MaxHR, V: h.V, S: h.S, Pauses: h.Pauses})
+		v.Hours = append(v.Hours, views.HolterHour{Start: h.Start, Beats: h.Beats, MinHR: h.MinHR, MeanHR: h.MeanHR, MaxHR: h.MaxHR, V: h.V, S: h.S, Pauses: h.Pauses,
+			Href: fmt.Sprintf("/analyses/%d/report?from=%.3f&to=%.3f#strip", rep.AnalysisID, h.Start, h.Start+10)})
+	}
+	v.TrendBin = rep.TrendBinSeconds
+	for _, t := range rep.Trend {
+		v.TrendT = append(v.TrendT, t.Time+rep.TrendBinSeconds/2)
+		nan := func(x float64) float64 {
+			if x <= 0 {
+				return math.NaN()
+			}
+			return x
+		}
+		v.TrendMin, v.TrendMean, v.TrendMax = append(v.TrendMin, nan(t.Min)), append(v.TrendMean, nan(t.Mean)), append(v.TrendMax, nan(t.Max))
 	}
 	for _, c := range rep.EventCounts {
 		v.Counts = append(v.Counts, views.HolterCount{Kind: eventTitle(c.Kind), Count: c.Count})

@@ -272,3 +272,68 @@ func TestHolterReportAgainstTruth(t *testing.T) {
 		t.Errorf("AF: %d episodes, %.0f s; truth %d, %.0f s", rep.AFEpisodes, rep.AFSeconds, truth.Counts.AF, truth.AFSeconds)
 	}
 }
+
+// TestHolterTrend checks the heart-rate trend: on the simulated Holter one
+// bin a minute whose mean equals the true rate of that minute (a trend
+// shifted by a bin fails) and whose band holds it; a 24-hour record gets
+// five-minute bins (288 of them, not 86,400 beats drawn as a block).
+func TestHolterTrend(t *testing.T) {
+	res, _, beats, dur := simulatedHolter(t)
+	rep := buildHolterReport(store.Analysis{ID: 1}, store.Dataset{ID: 1, Name: "h", Duration: dur}, res)
+	if rep.TrendBinSeconds != 60 || len(rep.Trend) != int(math.Ceil(dur/60)) {
+		t.Fatalf("trend of %d bins of %v s, want %v of 60", len(rep.Trend), rep.TrendBinSeconds, math.Ceil(dur/60))
+	}
+	sum, cnt := make([]float64, len(rep.Trend)), make([]int, len(rep.Trend))
+	for i := 1; i < len(beats); i++ {
+		k := int(beats[i].t / 60)
+		sum[k] += beats[i].t - beats[i-1].t
+		cnt[k]++
+	}
+	off := 0
+	for k, p := range rep.Trend {
+		if p.Time != float64(k*60) {
+			t.Fatalf("bin %d starts at %v", k, p.Time)
+		}
+		if sum[k] < 30 {
+			continue
+		}
+		want := 60 * float64(cnt[k]) / sum[k]
+		if math.Abs(p.Mean-want) > 1 {
+			off++
+			t.Logf("minute %d: mean %.1f bpm, truth %.1f", k, p.Mean, want)
+		}
+		if !(p.Min <= p.Mean && p.Mean <= p.Max) {
+			t.Errorf("minute %d: band %.1f–%.1f does not hold the mean %.1f", k, p.Min, p.Max, p.Mean)
+		}
+	}
+	if off > 3 { // the few detections of no true beat split an interval
+		t.Errorf("%d minutes off the true rate", off)
+	}
+
+	day := &ecg.ClassifyResult{Rate: 360}
+	for i := range 86400 {
+		rr := 1.0
+		if i == 0 {
+			rr = 0
+		}
+		day.Beats = append(day.Beats, ecg.ClassifiedBeat{Time: float64(i) + 0.5, RR: rr, Class: ecg.ClassN})
+	}
+	bin, tr := hrTrend(day.Beats, 86400)
+	if bin != 300 || len(tr) != 288 || tr[100].Mean != 60 || tr[287].Mean != 60 {
+		t.Errorf("24 h: %d bins of %v s, bin 100 %+v", len(tr), bin, tr[100])
+	}
+}
+
+// TestParseClock checks the jump-to-time input.
+func TestParseClock(t *testing.T) {
+	for in, want := range map[string]float64{"02:00:00": 7200, "1:02:03": 3723, "05:30": 330, "42": 42, " 00:00:01 ": 1} {
+		if got, err := parseClock(in); err != nil || got != want {
+			t.Errorf("parseClock(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "1:60:00", "ab", "1:2:3:4", "-1", "00:00:75"} {
+		if _, err := parseClock(in); err == nil {
+			t.Errorf("parseClock(%q) accepted", in)
+		}
+	}
+}

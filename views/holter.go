@@ -34,6 +34,11 @@ type HolterPage struct {
 	Events          []HolterEvent
 	Strip           StripView
 	JSON, FHIR      string // links to the API forms of the report
+	// TrendBin is the bin of the heart-rate trend (s); TrendT are the
+	// bins' centres and TrendMin/Mean/Max their rates (NaN: not covered).
+	TrendBin                      float64
+	TrendT                        []float64
+	TrendMin, TrendMean, TrendMax []float64
 }
 
 // HolterHour is one row of the hourly table; heart rates are 0 when no
@@ -43,6 +48,7 @@ type HolterHour struct {
 	Beats                int
 	MinHR, MeanHR, MaxHR float64
 	V, S, Pauses         int
+	Href                 string // the report with the strip at the hour's start
 }
 
 // HolterCount is the number of events of one kind.
@@ -85,4 +91,12 @@ func hrOrDash(v float64) string {
 		return "–"
 	}
 	return fmtNum(v, 0)
+}
+
+// trendBinName names the trend's bin: "minute" or "5 minutes".
+func trendBinName(sec float64) string {
+	if sec == 60 {
+		return "minute"
+	}
+	return fmtNum(sec/60, 0) + " minutes"
 }

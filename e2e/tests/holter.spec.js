@@ -6,6 +6,10 @@
 // hour 3 with detected and reference beats in it and steps on from there.
 // The server's memory on such uploads is bounded by the Go test
 // TestLongRecordUploadStreams and measured in docs/benchmarks.md.
+// The second test reads the Holter report of an ecg.classify@1 analysis of
+// the same record: the per-minute heart-rate trend, jumping to a time typed
+// as HH:MM:SS, and the hourly table's and the event list's rows opening the
+// strip at their time.
 const { test, expect } = require('@playwright/test');
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -18,7 +22,7 @@ const hours = 4;
 const email = 'holter@example.org';
 const password = 'Long-Night-Recorder-4';
 
-let server, tmp;
+let server, tmp, dataset;
 
 test.beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pulsegrid-holter-'));
@@ -38,7 +42,7 @@ test('a four-hour recording: upload, previews, analysis, strip at hour 3', async
   if (await page.getByTestId('password-forced').count()) await portal.changePassword(page, 'Long-Night-Recorder-5');
 
   const files = ['hea', 'dat', 'atr'].map((ext) => path.join(tmp, `ecg001.${ext}`));
-  const dataset = await portal.upload(page, server.base, files);
+  dataset = await portal.upload(page, server.base, files);
   const rows = page.getByTestId('channel-row');
   await expect(rows).toHaveCount(2);
   for (let i = 0; i < 2; i++) {
@@ -69,4 +73,61 @@ test('a four-hour recording: upload, previews, analysis, strip at hour 3', async
   await page.getByTestId('strip-next').click();
   await expect(page.getByTestId('strip-time')).toContainText('3:00:10');
   await expect.poll(async () => Number(await detected.first().getAttribute('data-t'))).toBeGreaterThanOrEqual(10810);
+});
+
+// clock is strip.js's label of a time in a record of an hour or more.
+const clock = (sec) => {
+  const t = Math.round(sec);
+  const pad = (v) => String(v).padStart(2, '0');
+  return `${Math.floor(t / 3600)}:${pad(Math.floor(t / 60) % 60)}:${pad(t % 60)}`;
+};
+
+test('the Holter report: HR trend, strip at a typed time, at an hour, at an event', async ({ page }) => {
+  test.setTimeout(120_000);
+  expect(dataset, 'the first test uploads the record').toBeTruthy();
+  await portal.login(page, server.base, email, password);
+  const id = await portal.startAnalysis(page, server.base, dataset, 'ecg.classify@1');
+  await expect(page.getByTestId('analysis-status')).toHaveText(/done/i, { timeout: 90_000 });
+  await page.goto(`${server.base}/analyses/${id}/report`);
+  await expect(page.getByTestId('holter-hours').locator('tbody tr')).toHaveCount(hours);
+
+  // The trend: max, mean and min per minute, three lines, not a block of
+  // 17,000 beats: the mean line has about one point per minute or per
+  // pixel column, whichever is fewer.
+  const series = page.getByTestId('holter-trend').locator('svg path.series');
+  await expect(series).toHaveCount(3);
+  const d = await series.nth(1).getAttribute('d');
+  const points = (d.match(/[ML]/g) || []).length;
+  expect(points).toBeGreaterThan(100);
+  expect(points).toBeLessThanOrEqual(2 * hours * 60);
+  await portal.shot(page, 'holter-report');
+
+  // Jump to a typed time (the form reloads the page with the strip there).
+  await page.getByTestId('holter-at').fill('02:30:00');
+  await page.getByTestId('holter-go').click();
+  await expect(page).toHaveURL(/from=9000(\.0+)?&/);
+  await expect(page.getByTestId('strip-time')).toContainText('2:30:00');
+  const detected = page.getByTestId('strip-svg').locator('g.mark.detected');
+  expect(Number(await detected.first().getAttribute('data-t'))).toBeGreaterThanOrEqual(9000);
+
+  // An hourly row opens the strip at its hour (strip.js shows one second
+  // before it).
+  await page.getByTestId('holter-hour-link').nth(3).click();
+  await expect(page.getByTestId('strip-time')).toContainText(clock(3 * 3600 - 1));
+  await expect.poll(async () => Number(await detected.first().getAttribute('data-t'))).toBeGreaterThanOrEqual(3 * 3600 - 1);
+
+  // So does an event.
+  const events = page.getByTestId('holter-event-link');
+  expect(await events.count()).toBeGreaterThan(0);
+  const ev = events.last();
+  const at = Number(await ev.getAttribute('data-strip-from'));
+  await ev.click();
+  await expect(page.getByTestId('strip-time')).toContainText(clock(at - 1));
+  await expect.poll(async () => Number(await detected.first().getAttribute('data-t'))).toBeGreaterThanOrEqual(at - 1);
+  expect(Number(await detected.first().getAttribute('data-t'))).toBeLessThan(at + 10);
+
+  // A time after the record's end is refused with a message.
+  const res = await page.goto(`${server.base}/analyses/${id}/report?at=05:00:00`);
+  expect(res.status()).toBe(400);
+  await expect(page.locator('body')).toContainText('after the end of the record');
 });
