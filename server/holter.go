@@ -96,6 +96,9 @@ type holterReport struct {
 	TrendBinSeconds  float64            `json:"trend_bin_s"`
 	Trend            []trendPoint       `json:"trend"`
 	Params           ecg.ClassifyParams `json:"params"`
+	// Corrections counts the clinician's corrections the report was
+	// recomputed with (0: the verified result as it is).
+	Corrections int `json:"corrections"`
 }
 
 // classifyOf returns the ecg.classify@1 result in res.
@@ -349,9 +352,19 @@ func handleHolterReport(d Deps) http.Handler {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		rep, _, _, err := holterOf(r, d, a)
+		format := r.URL.Query().Get("format")
+		if format != "" && format != "json" && format != "fhir" {
+			writeError(w, r, d.Logger, Errorf(EInvalid, "format %q: the report is json (the default) or fhir (an HL7 FHIR R4 Bundle)", format))
+			return
+		}
+		rep, _, ds, err := holterOf(r, d, a)
 		if err != nil {
 			writeError(w, r, d.Logger, err)
+			return
+		}
+		if format == "fhir" {
+			audit(d, r, "analysis.report", fmt.Sprintf("analysis/%d", a.ID), "fhir")
+			writeFHIR(w, holterFHIR(rep, a, ds))
 			return
 		}
 		audit(d, r, "analysis.report", fmt.Sprintf("analysis/%d", a.ID), "json")
@@ -436,7 +449,7 @@ func holterView(rep holterReport, strip views.StripView) views.HolterPage {
 		MaxHR: rep.MaxHR.BPM, MaxHRAt: rep.MaxHR.Time,
 		AFBurden: rep.AFBurden, AFSec: rep.AFSeconds, AFEpisodes: rep.AFEpisodes,
 		LongestPause: rep.LongestPause, LongestPauseAt: rep.LongestPauseAt, PauseThreshold: rep.PauseThreshold,
-		Strip: strip, FHIR: fmt.Sprintf("/api/v1/analyses/%d/report.fhir.json", rep.AnalysisID),
+		Strip: strip, FHIR: fmt.Sprintf("/api/v1/analyses/%d/report?format=fhir", rep.AnalysisID),
 		JSON: fmt.Sprintf("/api/v1/analyses/%d/report", rep.AnalysisID),
 	}
 	for _, h := range rep.Hours {

@@ -46,7 +46,7 @@ func (r *ClassifyResult) Relabel(classes map[int]Class, dismissed map[EventKey]b
 		}
 	}
 	out.Events = kept
-	out.Rhythm = summarize(r.Rhythm, kept, r.Params, samples, r.Rate)
+	out.Rhythm = summarize(kept, samples, r.Rate)
 	return &out
 }
 
@@ -59,8 +59,14 @@ type EventKey struct {
 
 // summarize is the rhythm summary of a list of events (events' own
 // summary, recomputed after some were dismissed).
-func summarize(old Rhythm, evs []Event, p ClassifyParams, samples []int64, rate float64) Rhythm {
-	rh := Rhythm{AnalysedSeconds: old.AnalysedSeconds, LongestPause: old.LongestPause, LongestVRun: -1, FastestVRun: -1}
+func summarize(evs []Event, samples []int64, rate float64) Rhythm {
+	rh := Rhythm{LongestVRun: -1, FastestVRun: -1}
+	if n := len(samples); n > 1 {
+		rh.AnalysedSeconds = float64(samples[n-1])/rate - float64(samples[0])/rate
+	}
+	for i := 1; i < len(samples); i++ {
+		rh.LongestPause = max(rh.LongestPause, float64(samples[i]-samples[i-1])/rate)
+	}
 	counts := map[string]int{}
 	for k, e := range evs {
 		counts[e.Kind]++

@@ -102,6 +102,14 @@ test('the Holter report: HR trend, strip at a typed time, at an hour, at an even
   expect(points).toBeLessThanOrEqual(2 * hours * 60);
   await portal.shot(page, 'holter-report');
 
+  // The FHIR link answers the report as an HL7 FHIR R4 Bundle.
+  const fhir = await page.request.get(new URL(await page.getByTestId('holter-fhir').getAttribute('href'), server.base).toString());
+  expect(fhir.status()).toBe(200);
+  expect(fhir.headers()['content-type']).toContain('application/fhir+json');
+  const bundle = await fhir.json();
+  expect(bundle.resourceType).toBe('Bundle');
+  expect(bundle.entry[0].resource.code.coding[0].code).toBe('18754-2');
+
   // Jump to a typed time (the form reloads the page with the strip there).
   await page.getByTestId('holter-at').fill('02:30:00');
   await page.getByTestId('holter-go').click();
