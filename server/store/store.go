@@ -304,6 +304,8 @@ type Store interface {
 
 	// TrustStore is the grid's part for caught volunteers (store/trust.go).
 	TrustStore
+	// CorrectionStore keeps Holter report corrections (store/corrections.go).
+	CorrectionStore
 
 	// Volunteer returns a volunteer identity.
 	Volunteer(ctx context.Context, id string) (Volunteer, error)
