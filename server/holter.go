@@ -73,6 +73,7 @@ type holterReport struct {
 	AnalysisID       int64              `json:"analysis_id"`
 	DatasetID        int64              `json:"dataset_id"`
 	Record           string             `json:"record"`
+	Rate             float64            `json:"rate"` // of the beats' samples
 	RecordingSeconds float64            `json:"recording_s"`
 	AnalysedSeconds  float64            `json:"analysed_s"`
 	Beats            int                `json:"beats"`
@@ -96,9 +97,10 @@ type holterReport struct {
 	TrendBinSeconds  float64            `json:"trend_bin_s"`
 	Trend            []trendPoint       `json:"trend"`
 	Params           ecg.ClassifyParams `json:"params"`
-	// Corrections counts the clinician's corrections the report was
-	// recomputed with (0: the verified result as it is).
-	Corrections int `json:"corrections"`
+	// Corrected says the report was recomputed with a clinician's
+	// corrections (listed oldest first); the verified result is unchanged.
+	Corrected   bool               `json:"corrected"`
+	Corrections []holterCorrection `json:"corrections"`
 }
 
 // classifyOf returns the ecg.classify@1 result in res.
@@ -111,7 +113,7 @@ func classifyOf(res pipeline.Result) (*ecg.ClassifyResult, bool) {
 // is the dataset's length in seconds.
 func buildHolterReport(a store.Analysis, ds store.Dataset, res *ecg.ClassifyResult) holterReport {
 	rep := holterReport{
-		AnalysisID: a.ID, DatasetID: ds.ID, Record: ds.Name,
+		AnalysisID: a.ID, DatasetID: ds.ID, Record: ds.Name, Rate: res.Rate,
 		RecordingSeconds: ds.Duration, AnalysedSeconds: res.Rhythm.AnalysedSeconds,
 		Beats: res.Count, Classes: res.Classes, HRWindowSeconds: hrWindowSeconds,
 		EventCounts: res.Rhythm.Counts, AFBurden: res.Rhythm.AFBurden, AFSeconds: res.Rhythm.AFSeconds,
@@ -325,7 +327,8 @@ func stddev(x []float64) float64 {
 	return math.Sqrt(s / float64(len(x)-1))
 }
 
-// holterOf loads the report of analysis a, or an error naming why there is
+// holterOf loads the report of analysis a, recomputed with its
+// corrections, and the verified result; or an error naming why there is
 // none (not done, not ecg.classify@1).
 func holterOf(r *http.Request, d Deps, a store.Analysis) (holterReport, *ecg.ClassifyResult, store.Dataset, error) {
 	res, err := decodedResult(r.Context(), d, a)
@@ -340,7 +343,13 @@ func holterOf(r *http.Request, d Deps, a store.Analysis) (holterReport, *ecg.Cla
 	if err != nil {
 		return holterReport{}, nil, store.Dataset{}, err
 	}
-	return buildHolterReport(a, ds, c), c, ds, nil
+	corrected, list, err := correctedClassify(r.Context(), d, a, c)
+	if err != nil {
+		return holterReport{}, nil, store.Dataset{}, err
+	}
+	rep := buildHolterReport(a, ds, corrected)
+	rep.Corrected, rep.Corrections = len(list) > 0, list
+	return rep, c, ds, nil
 }
 
 // handleHolterReport is GET /api/v1/analyses/{id}/report: the figures of
@@ -411,8 +420,12 @@ func (p *portal) handleHolterPage() http.Handler {
 }
 
 // classifyStrip is the strip of a classify result: the beats strip with
-// each non-N beat labelled by its class.
+// each non-N beat labelled by its class, as corrected.
 func (p *portal) classifyStrip(r *http.Request, a store.Analysis, ds store.Dataset, res *ecg.ClassifyResult) (views.StripView, error) {
+	res, _, err := correctedClassify(r.Context(), p.d, a, res)
+	if err != nil {
+		return views.StripView{}, err
+	}
 	b := &ecg.BeatsResult{Algorithm: res.Algorithm, Lead: res.Lead, LeadIndex: res.LeadIndex, Rate: res.Rate, Samples: res.Samples, Count: res.Count,
 		Beats: make([]ecg.Beat, len(res.Beats))}
 	for i, bt := range res.Beats {
@@ -441,6 +454,7 @@ func (p *portal) classifyStrip(r *http.Request, a store.Analysis, ds store.Datas
 
 // holterView is the page model of a report.
 func holterView(rep holterReport, strip views.StripView) views.HolterPage {
+	rate := rep.Rate
 	v := views.HolterPage{
 		AnalysisID: rep.AnalysisID, DatasetID: rep.DatasetID, Record: rep.Record,
 		RecordingSec: rep.RecordingSeconds, AnalysedSec: rep.AnalysedSeconds,
@@ -487,6 +501,18 @@ func holterView(rep holterReport, strip views.StripView) views.HolterPage {
 	for _, e := range rep.Events {
 		v.Events = append(v.Events, holterEventView(e, link(e)))
 	}
+	v.Corrected, v.CorrectURL = rep.Corrected, fmt.Sprintf("/analyses/%d/report/corrections", rep.AnalysisID)
+	for _, c := range rep.Corrections {
+		what := "beat at " + clockMillis(c.Time)
+		if c.Target == store.CorrectEvent {
+			what = eventTitle(c.EventKind) + " at " + clockOf(c.Time)
+		}
+		v.Corrections = append(v.Corrections, views.HolterCorrection{At: c.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"), By: c.By, What: what, From: c.From, To: c.To})
+	}
+	for _, k := range dismissedEvents(rep.Corrections) {
+		t := float64(k.Start) / rate
+		v.Dismissed = append(v.Dismissed, views.HolterEvent{Kind: eventTitle(k.Kind), Start: t, KindCode: k.Kind, StartSample: k.Start})
+	}
 	h := rep.HRV
 	v.HRVNote = h.TaskForceComment
 	v.HRV = []views.HolterMeasure{
@@ -506,7 +532,8 @@ func holterView(rep holterReport, strip views.StripView) views.HolterPage {
 }
 
 func holterEventView(e ecg.Event, href string) views.HolterEvent {
-	return views.HolterEvent{Kind: eventTitle(e.Kind), Start: e.StartTime, Duration: e.EndTime - e.StartTime, Beats: e.Beats, RateBPM: e.RateBPM, Href: href}
+	return views.HolterEvent{Kind: eventTitle(e.Kind), Start: e.StartTime, Duration: e.EndTime - e.StartTime, Beats: e.Beats, RateBPM: e.RateBPM, Href: href,
+		KindCode: e.Kind, StartSample: e.Start}
 }
 
 // eventTitle is the report's name of an event kind.

@@ -147,10 +147,10 @@ func holterFHIR(rep holterReport, a store.Analysis, ds store.Dataset) fhirBundle
 	issued := a.FinishedAt.UTC().Format(time.RFC3339)
 	subject := fhirReference{Identifier: &fhirIdentifier{System: fhirDatasetSystem, Value: fmt.Sprint(ds.ID)}, Display: fmt.Sprintf("pulsegrid dataset %d", ds.ID)}
 	status := "final"
-	if rep.Corrections > 0 {
+	if rep.Corrected {
 		status = "corrected"
 	}
-	base := fmt.Sprintf("pulsegrid analysis %d revision %d corrections %d", a.ID, a.Revision, rep.Corrections)
+	base := fmt.Sprintf("pulsegrid analysis %d revision %d corrections %d", a.ID, a.Revision, len(rep.Corrections))
 	local := func(code, display string) fhirCoding {
 		return fhirCoding{System: fhirLocalSystem, Code: code, Display: display}
 	}
@@ -261,8 +261,8 @@ func holterFHIR(rep holterReport, a store.Analysis, ds store.Dataset) fhirBundle
 	dr.Conclusion = fmt.Sprintf("%s (%s) of %s recording: %d beats (N %d, S %d, V %d, F %d, Q %d), HR %s/%s/%s bpm (min/mean/max of %d s averages), %d pauses, AF burden %.1f %%. Times are the dataset's upload time plus the offset into the record; the recording's own clock time was removed at de-identification.",
 		ecg.ClassifyName, "pulsegrid", clockOf(rep.RecordingSeconds), rep.Beats, rep.Classes.N, rep.Classes.S, rep.Classes.V, rep.Classes.F, rep.Classes.Q,
 		hrText(rep.MinHR.BPM), hrText(rep.MeanHR), hrText(rep.MaxHR.BPM), rep.HRWindowSeconds, pauses, 100*rep.AFBurden)
-	if rep.Corrections > 0 {
-		dr.Conclusion += fmt.Sprintf(" Corrected: recomputed with %d clinician corrections of beat classes and events; the verified result is unchanged.", rep.Corrections)
+	if rep.Corrected {
+		dr.Conclusion += fmt.Sprintf(" Corrected: recomputed with %d clinician corrections of beat classes and events; the verified result is unchanged.", len(rep.Corrections))
 	}
 	b := fhirBundle{ResourceType: "Bundle", ID: fhirUUID(base + " bundle"), Type: "collection", Timestamp: issued}
 	entries := []fhirEntry{{FullURL: "urn:uuid:" + dr.ID, Resource: &dr}}

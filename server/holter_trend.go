@@ -131,3 +131,9 @@ func clockOf(sec float64) string {
 	t := int64(max(sec, 0) + 0.5)
 	return fmt.Sprintf("%02d:%02d:%02d", t/3600, t/60%60, t%60)
 }
+
+// clockMillis formats seconds as HH:MM:SS.mmm, a beat's time.
+func clockMillis(sec float64) string {
+	ms := int64(math.Round(max(sec, 0) * 1000))
+	return fmt.Sprintf("%02d:%02d:%02d.%03d", ms/3600000, ms/60000%60, ms/1000%60, ms%1000)
+}

@@ -39,6 +39,22 @@ type HolterPage struct {
 	TrendBin                      float64
 	TrendT                        []float64
 	TrendMin, TrendMean, TrendMax []float64
+	// Corrected marks a report recomputed with Corrections (oldest
+	// first); Dismissed are the events a correction hides, which a form
+	// shows again; CorrectURL is where the correction forms post.
+	Corrected   bool
+	Corrections []HolterCorrection
+	Dismissed   []HolterEvent
+	CorrectURL  string
+	CSRFToken   string
+}
+
+// HolterCorrection is one row of the corrections' audit list.
+type HolterCorrection struct {
+	At       string // when, UTC
+	By       string // who
+	What     string // "beat at 01:02:03.456" or "Pause at 00:10:00"
+	From, To string
 }
 
 // HolterHour is one row of the hourly table; heart rates are 0 when no
@@ -65,6 +81,9 @@ type HolterEvent struct {
 	Beats    int
 	RateBPM  float64
 	Href     string
+	// KindCode and StartSample name the event for the dismiss form.
+	KindCode    string
+	StartSample int64
 }
 
 // HolterMeasure is an HRV measure beside its Task Force (1996) 24-hour
