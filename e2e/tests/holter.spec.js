@@ -9,7 +9,8 @@
 // The second test reads the Holter report of an ecg.classify@1 analysis of
 // the same record: the per-minute heart-rate trend, jumping to a time typed
 // as HH:MM:SS, and the hourly table's and the event list's rows opening the
-// strip at their time.
+// strip at their time. The third corrects the report through its forms:
+// a beat relabelled, an event dismissed, both listed with who made them.
 const { test, expect } = require('@playwright/test');
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -22,7 +23,7 @@ const hours = 4;
 const email = 'holter@example.org';
 const password = 'Long-Night-Recorder-4';
 
-let server, tmp, dataset;
+let server, tmp, dataset, classifyId;
 
 test.beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pulsegrid-holter-'));
@@ -87,6 +88,7 @@ test('the Holter report: HR trend, strip at a typed time, at an hour, at an even
   expect(dataset, 'the first test uploads the record').toBeTruthy();
   await portal.login(page, server.base, email, password);
   const id = await portal.startAnalysis(page, server.base, dataset, 'ecg.classify@1');
+  classifyId = id;
   await expect(page.getByTestId('analysis-status')).toHaveText(/done/i, { timeout: 90_000 });
   await page.goto(`${server.base}/analyses/${id}/report`);
   await expect(page.getByTestId('holter-hours').locator('tbody tr')).toHaveCount(hours);
@@ -138,4 +140,59 @@ test('the Holter report: HR trend, strip at a typed time, at an hour, at an even
   const res = await page.goto(`${server.base}/analyses/${id}/report?at=05:00:00`);
   expect(res.status()).toBe(400);
   await expect(page.locator('body')).toContainText('after the end of the record');
+});
+
+test('the Holter report: a clinician relabels a beat and dismisses an event', async ({ page }) => {
+  test.setTimeout(60_000);
+  expect(classifyId, 'the second test runs the analysis').toBeTruthy();
+  await portal.login(page, server.base, email, password);
+  const url = `${server.base}/analyses/${classifyId}/report`;
+  await page.goto(`${url}?from=3600&to=3610#strip`);
+  const classes = async () => {
+    const m = /N (\d+), S (\d+), V (\d+)/.exec(await page.getByTestId('holter-classes').textContent());
+    return { N: +m[1], S: +m[2], V: +m[3] };
+  };
+  const before = await classes();
+  await expect(page.getByTestId('holter-corrected')).toHaveCount(0);
+
+  // Relabel the first N beat of the strip as V, typing its time.
+  const marks = page.getByTestId('strip-svg').locator('g.mark.detected');
+  let t = -1;
+  for (let i = 0, n = await marks.count(); i < n && t < 0; i++) {
+    if (!/[SVFQ]/.test(await marks.nth(i).textContent())) t = Number(await marks.nth(i).getAttribute('data-t'));
+  }
+  expect(t).toBeGreaterThan(3600);
+  const ms = Math.round(t * 1000);
+  const pad = (v, n = 2) => String(v).padStart(n, '0');
+  const typed = `${pad(Math.floor(ms / 3600000))}:${pad(Math.floor(ms / 60000) % 60)}:${pad(Math.floor(ms / 1000) % 60)}.${pad(ms % 1000, 3)}`;
+  await page.getByTestId('holter-beat-at').fill(typed);
+  await page.getByTestId('holter-beat-class').selectOption('V');
+  await page.getByTestId('holter-relabel-submit').click();
+  await expect(page.getByTestId('holter-corrected')).toBeVisible();
+  expect(await classes()).toEqual({ N: before.N - 1, S: before.S, V: before.V + 1 });
+  // The strip draws the beat with its new class.
+  await expect(page.getByTestId('strip-svg').locator(`g.mark.detected[data-t="${t.toFixed(3)}"]`)).toContainText('V');
+  const log = page.getByTestId('holter-correction-log');
+  await expect(log.locator('tbody tr')).toHaveCount(1);
+  await expect(log).toContainText(email);
+  await expect(log).toContainText(typed);
+
+  // Dismiss the first event.
+  const events = page.getByTestId('holter-events').locator('tbody tr');
+  const n = await events.count();
+  expect(n).toBeGreaterThan(0);
+  await page.getByTestId('holter-dismiss').first().locator('button').click();
+  await expect(page.getByTestId('holter-events').locator('tbody tr')).toHaveCount(n - 1);
+  await expect(page.getByTestId('holter-dismissed').locator('li')).toHaveCount(1);
+  await expect(log.locator('tbody tr')).toHaveCount(2);
+  await portal.shot(page, 'holter-corrected');
+
+  // A cross-origin POST of the same form is refused.
+  const forged = await page.request.post(`${url}/corrections`, {
+    headers: { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' },
+    form: { target: 'beat', at: typed, class: 'N' },
+  });
+  expect(forged.status()).toBe(403);
+  await page.reload();
+  await expect(log.locator('tbody tr')).toHaveCount(2);
 });
