@@ -73,6 +73,7 @@ type holterReport struct {
 	AnalysisID       int64              `json:"analysis_id"`
 	DatasetID        int64              `json:"dataset_id"`
 	Record           string             `json:"record"`
+	Rate             float64            `json:"rate"` // of the beats' samples
 	RecordingSeconds float64            `json:"recording_s"`
 	AnalysedSeconds  float64            `json:"analysed_s"`
 	Beats            int                `json:"beats"`
@@ -93,7 +94,13 @@ type holterReport struct {
 	FastestVRun      *ecg.Event         `json:"fastest_v_run"`
 	HRV              holterHRV          `json:"hrv"`
 	Events           []ecg.Event        `json:"events"`
+	TrendBinSeconds  float64            `json:"trend_bin_s"`
+	Trend            []trendPoint       `json:"trend"`
 	Params           ecg.ClassifyParams `json:"params"`
+	// Corrected says the report was recomputed with a clinician's
+	// corrections (listed oldest first); the verified result is unchanged.
+	Corrected   bool               `json:"corrected"`
+	Corrections []holterCorrection `json:"corrections"`
 }
 
 // classifyOf returns the ecg.classify@1 result in res.
@@ -106,7 +113,7 @@ func classifyOf(res pipeline.Result) (*ecg.ClassifyResult, bool) {
 // is the dataset's length in seconds.
 func buildHolterReport(a store.Analysis, ds store.Dataset, res *ecg.ClassifyResult) holterReport {
 	rep := holterReport{
-		AnalysisID: a.ID, DatasetID: ds.ID, Record: ds.Name,
+		AnalysisID: a.ID, DatasetID: ds.ID, Record: ds.Name, Rate: res.Rate,
 		RecordingSeconds: ds.Duration, AnalysedSeconds: res.Rhythm.AnalysedSeconds,
 		Beats: res.Count, Classes: res.Classes, HRWindowSeconds: hrWindowSeconds,
 		EventCounts: res.Rhythm.Counts, AFBurden: res.Rhythm.AFBurden, AFSeconds: res.Rhythm.AFSeconds,
@@ -217,6 +224,7 @@ func buildHolterReport(a store.Analysis, ds store.Dataset, res *ecg.ClassifyResu
 	}
 	rep.Hours = hours
 	rep.HRV = holterHRVOf(res.Beats, rep.RecordingSeconds)
+	rep.TrendBinSeconds, rep.Trend = hrTrend(res.Beats, rep.RecordingSeconds)
 	return rep
 }
 
@@ -319,7 +327,8 @@ func stddev(x []float64) float64 {
 	return math.Sqrt(s / float64(len(x)-1))
 }
 
-// holterOf loads the report of analysis a, or an error naming why there is
+// holterOf loads the report of analysis a, recomputed with its
+// corrections, and the verified result; or an error naming why there is
 // none (not done, not ecg.classify@1).
 func holterOf(r *http.Request, d Deps, a store.Analysis) (holterReport, *ecg.ClassifyResult, store.Dataset, error) {
 	res, err := decodedResult(r.Context(), d, a)
@@ -334,7 +343,13 @@ func holterOf(r *http.Request, d Deps, a store.Analysis) (holterReport, *ecg.Cla
 	if err != nil {
 		return holterReport{}, nil, store.Dataset{}, err
 	}
-	return buildHolterReport(a, ds, c), c, ds, nil
+	corrected, list, err := correctedClassify(r.Context(), d, a, c)
+	if err != nil {
+		return holterReport{}, nil, store.Dataset{}, err
+	}
+	rep := buildHolterReport(a, ds, corrected)
+	rep.Corrected, rep.Corrections = len(list) > 0, list
+	return rep, c, ds, nil
 }
 
 // handleHolterReport is GET /api/v1/analyses/{id}/report: the figures of
@@ -346,9 +361,19 @@ func handleHolterReport(d Deps) http.Handler {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		rep, _, _, err := holterOf(r, d, a)
+		format := r.URL.Query().Get("format")
+		if format != "" && format != "json" && format != "fhir" {
+			writeError(w, r, d.Logger, Errorf(EInvalid, "format %q: the report is json (the default) or fhir (an HL7 FHIR R4 Bundle)", format))
+			return
+		}
+		rep, _, ds, err := holterOf(r, d, a)
 		if err != nil {
 			writeError(w, r, d.Logger, err)
+			return
+		}
+		if format == "fhir" {
+			audit(d, r, "analysis.report", fmt.Sprintf("analysis/%d", a.ID), "fhir")
+			writeFHIR(w, holterFHIR(rep, a, ds))
 			return
 		}
 		audit(d, r, "analysis.report", fmt.Sprintf("analysis/%d", a.ID), "json")
@@ -374,6 +399,16 @@ func (p *portal) handleHolterPage() http.Handler {
 			p.fail(w, r, err)
 			return
 		}
+		// ?at=HH:MM:SS (the page's jump form) is the strip there.
+		if r.URL.Query().Has("at") {
+			q, err := jumpQuery(r.URL.Query(), rep.RecordingSeconds)
+			if err != nil {
+				p.fail(w, r, err)
+				return
+			}
+			http.Redirect(w, r, fmt.Sprintf("/analyses/%d/report?%s#strip", a.ID, q.Encode()), http.StatusSeeOther)
+			return
+		}
 		strip, err := p.classifyStrip(r, a, ds, res)
 		if err != nil {
 			p.fail(w, r, err)
@@ -385,8 +420,12 @@ func (p *portal) handleHolterPage() http.Handler {
 }
 
 // classifyStrip is the strip of a classify result: the beats strip with
-// each non-N beat labelled by its class.
+// each non-N beat labelled by its class, as corrected.
 func (p *portal) classifyStrip(r *http.Request, a store.Analysis, ds store.Dataset, res *ecg.ClassifyResult) (views.StripView, error) {
+	res, _, err := correctedClassify(r.Context(), p.d, a, res)
+	if err != nil {
+		return views.StripView{}, err
+	}
 	b := &ecg.BeatsResult{Algorithm: res.Algorithm, Lead: res.Lead, LeadIndex: res.LeadIndex, Rate: res.Rate, Samples: res.Samples, Count: res.Count,
 		Beats: make([]ecg.Beat, len(res.Beats))}
 	for i, bt := range res.Beats {
@@ -415,6 +454,7 @@ func (p *portal) classifyStrip(r *http.Request, a store.Analysis, ds store.Datas
 
 // holterView is the page model of a report.
 func holterView(rep holterReport, strip views.StripView) views.HolterPage {
+	rate := rep.Rate
 	v := views.HolterPage{
 		AnalysisID: rep.AnalysisID, DatasetID: rep.DatasetID, Record: rep.Record,
 		RecordingSec: rep.RecordingSeconds, AnalysedSec: rep.AnalysedSeconds,
@@ -423,11 +463,23 @@ func holterView(rep holterReport, strip views.StripView) views.HolterPage {
 		MaxHR: rep.MaxHR.BPM, MaxHRAt: rep.MaxHR.Time,
 		AFBurden: rep.AFBurden, AFSec: rep.AFSeconds, AFEpisodes: rep.AFEpisodes,
 		LongestPause: rep.LongestPause, LongestPauseAt: rep.LongestPauseAt, PauseThreshold: rep.PauseThreshold,
-		Strip: strip, FHIR: fmt.Sprintf("/api/v1/analyses/%d/report.fhir.json", rep.AnalysisID),
+		Strip: strip, FHIR: fmt.Sprintf("/api/v1/analyses/%d/report?format=fhir", rep.AnalysisID),
 		JSON: fmt.Sprintf("/api/v1/analyses/%d/report", rep.AnalysisID),
 	}
 	for _, h := range rep.Hours {
-		v.Hours = append(v.Hours, views.HolterHour{Start: h.Start, Beats: h.Beats, MinHR: h.MinHR, MeanHR: h.MeanHR, MaxHR: h.MaxHR, V: h.V, S: h.S, Pauses: h.Pauses})
+		v.Hours = append(v.Hours, views.HolterHour{Start: h.Start, Beats: h.Beats, MinHR: h.MinHR, MeanHR: h.MeanHR, MaxHR: h.MaxHR, V: h.V, S: h.S, Pauses: h.Pauses,
+			Href: fmt.Sprintf("/analyses/%d/report?from=%.3f&to=%.3f#strip", rep.AnalysisID, h.Start, h.Start+10)})
+	}
+	v.TrendBin = rep.TrendBinSeconds
+	for _, t := range rep.Trend {
+		v.TrendT = append(v.TrendT, t.Time+rep.TrendBinSeconds/2)
+		nan := func(x float64) float64 {
+			if x <= 0 {
+				return math.NaN()
+			}
+			return x
+		}
+		v.TrendMin, v.TrendMean, v.TrendMax = append(v.TrendMin, nan(t.Min)), append(v.TrendMean, nan(t.Mean)), append(v.TrendMax, nan(t.Max))
 	}
 	for _, c := range rep.EventCounts {
 		v.Counts = append(v.Counts, views.HolterCount{Kind: eventTitle(c.Kind), Count: c.Count})
@@ -449,6 +501,18 @@ func holterView(rep holterReport, strip views.StripView) views.HolterPage {
 	for _, e := range rep.Events {
 		v.Events = append(v.Events, holterEventView(e, link(e)))
 	}
+	v.Corrected, v.CorrectURL = rep.Corrected, fmt.Sprintf("/analyses/%d/report/corrections", rep.AnalysisID)
+	for _, c := range rep.Corrections {
+		what := "beat at " + clockMillis(c.Time)
+		if c.Target == store.CorrectEvent {
+			what = eventTitle(c.EventKind) + " at " + clockOf(c.Time)
+		}
+		v.Corrections = append(v.Corrections, views.HolterCorrection{At: c.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"), By: c.By, What: what, From: c.From, To: c.To})
+	}
+	for _, k := range dismissedEvents(rep.Corrections) {
+		t := float64(k.Start) / rate
+		v.Dismissed = append(v.Dismissed, views.HolterEvent{Kind: eventTitle(k.Kind), Start: t, KindCode: k.Kind, StartSample: k.Start})
+	}
 	h := rep.HRV
 	v.HRVNote = h.TaskForceComment
 	v.HRV = []views.HolterMeasure{
@@ -468,7 +532,8 @@ func holterView(rep holterReport, strip views.StripView) views.HolterPage {
 }
 
 func holterEventView(e ecg.Event, href string) views.HolterEvent {
-	return views.HolterEvent{Kind: eventTitle(e.Kind), Start: e.StartTime, Duration: e.EndTime - e.StartTime, Beats: e.Beats, RateBPM: e.RateBPM, Href: href}
+	return views.HolterEvent{Kind: eventTitle(e.Kind), Start: e.StartTime, Duration: e.EndTime - e.StartTime, Beats: e.Beats, RateBPM: e.RateBPM, Href: href,
+		KindCode: e.Kind, StartSample: e.Start}
 }
 
 // eventTitle is the report's name of an event kind.

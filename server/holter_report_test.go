@@ -3,6 +3,8 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -78,13 +80,37 @@ func TestHolterReportOn119(t *testing.T) {
 	if len(anns) != res.Count || nv != res.Classes.V || nv == 0 {
 		t.Fatalf("WFDB annotations: %d (%d V), result %d beats, %d V", len(anns), nv, res.Count, res.Classes.V)
 	}
+	// The FHIR form: a Bundle served as application/fhir+json (its
+	// structure is checked by TestHolterFHIR); an unknown format is refused.
+	req, _ := http.NewRequest("GET", ts.base+fmt.Sprintf("/api/v1/analyses/%d/report?format=fhir", id), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fhir, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var bundle struct {
+		ResourceType string
+		Entry        []struct{ Resource struct{ ResourceType string } }
+	}
+	json.Unmarshal(fhir, &bundle)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/fhir+json") || bundle.ResourceType != "Bundle" ||
+		len(bundle.Entry) < 10 || bundle.Entry[0].Resource.ResourceType != "DiagnosticReport" || !strings.Contains(string(fhir), `"18754-2"`) {
+		t.Fatalf("FHIR report: %d %s %.300s", resp.StatusCode, resp.Header.Get("Content-Type"), fhir)
+	}
+	if code, b := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/report?format=xml", id), token, nil, ""); code != 400 || !strings.Contains(string(b), "fhir") {
+		t.Fatalf("format=xml: %d %s", code, b)
+	}
 	// A beats analysis has no report.
 	if code, _ := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/report", ts.analyse(token, ds, "ecg.beats@1", "routine")), token, nil, ""); code == 200 {
 		t.Fatal("ecg.beats@1 analysis has a Holter report")
 	}
 	// Another user sees no report.
 	other := ts.user("other-holter@example.org", "clinician")
-	if code, b := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/report", id), other, nil, ""); code == 200 || strings.Contains(string(b), "hours") {
-		t.Fatalf("another user got the report: %d", code)
+	for _, q := range []string{"", "?format=fhir"} {
+		if code, b := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/report%s", id, q), other, nil, ""); code != 404 || strings.Contains(string(b), "hours") || strings.Contains(string(b), "Bundle") {
+			t.Fatalf("another user got the report%s: %d", q, code)
+		}
 	}
 }

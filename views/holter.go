@@ -34,6 +34,27 @@ type HolterPage struct {
 	Events          []HolterEvent
 	Strip           StripView
 	JSON, FHIR      string // links to the API forms of the report
+	// TrendBin is the bin of the heart-rate trend (s); TrendT are the
+	// bins' centres and TrendMin/Mean/Max their rates (NaN: not covered).
+	TrendBin                      float64
+	TrendT                        []float64
+	TrendMin, TrendMean, TrendMax []float64
+	// Corrected marks a report recomputed with Corrections (oldest
+	// first); Dismissed are the events a correction hides, which a form
+	// shows again; CorrectURL is where the correction forms post.
+	Corrected   bool
+	Corrections []HolterCorrection
+	Dismissed   []HolterEvent
+	CorrectURL  string
+	CSRFToken   string
+}
+
+// HolterCorrection is one row of the corrections' audit list.
+type HolterCorrection struct {
+	At       string // when, UTC
+	By       string // who
+	What     string // "beat at 01:02:03.456" or "Pause at 00:10:00"
+	From, To string
 }
 
 // HolterHour is one row of the hourly table; heart rates are 0 when no
@@ -43,6 +64,7 @@ type HolterHour struct {
 	Beats                int
 	MinHR, MeanHR, MaxHR float64
 	V, S, Pauses         int
+	Href                 string // the report with the strip at the hour's start
 }
 
 // HolterCount is the number of events of one kind.
@@ -59,6 +81,9 @@ type HolterEvent struct {
 	Beats    int
 	RateBPM  float64
 	Href     string
+	// KindCode and StartSample name the event for the dismiss form.
+	KindCode    string
+	StartSample int64
 }
 
 // HolterMeasure is an HRV measure beside its Task Force (1996) 24-hour
@@ -85,4 +110,12 @@ func hrOrDash(v float64) string {
 		return "–"
 	}
 	return fmtNum(v, 0)
+}
+
+// trendBinName names the trend's bin: "minute" or "5 minutes".
+func trendBinName(sec float64) string {
+	if sec == 60 {
+		return "minute"
+	}
+	return fmtNum(sec/60, 0) + " minutes"
 }

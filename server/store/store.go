@@ -321,6 +321,8 @@ type Store interface {
 	// ThrottleStore keeps the guessing throttles every server on the
 	// database shares (store/throttle.go).
 	ThrottleStore
+	// CorrectionStore keeps Holter report corrections (store/corrections.go).
+	CorrectionStore
 
 	// Volunteer returns a volunteer identity.
 	Volunteer(ctx context.Context, id string) (Volunteer, error)

@@ -52,6 +52,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"Audit", testAudit},
 		{"Sessions", testSessions},
 		{"Throttles", testThrottles},
+		{"Corrections", testCorrections},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			open := newDB(t)
@@ -1172,5 +1173,64 @@ func testThrottles(t *testing.T, h *harness) {
 	}
 	if n, _ := h.s.PruneThrottles(ctx, at(3*time.Hour)); n != 0 {
 		t.Fatalf("a second prune deleted %d", n)
+	}
+}
+
+// testCorrections: corrections are appended and listed oldest first with
+// every field, survive a restart, are per analysis, need an existing
+// analysis, go with their analysis, and leave the verified result as it is.
+func testCorrections(t *testing.T, h *harness) {
+	ctx, s := h.ctx, h.s
+	u := h.user("a@x.org")
+	ds, err := s.CreateDataset(ctx, store.Dataset{OwnerID: u.ID, Name: "n"}, recording())
+	must(t, err)
+	a := newAnalysis(t, h, u.ID, ds.ID, store.StatusRunning, 1)
+	b := newAnalysis(t, h, u.ID, ds.ID, store.StatusRunning, 1)
+	must(t, s.ApplyGridWrites(ctx, []store.GridWrite{{Verify: &store.ChunkOutput{AnalysisID: a.ID, Index: 0, Digest: "d", Output: []byte{1}, Replicas: 2}}}))
+	must(t, s.FinishAnalysis(ctx, a.ID, []byte(`{"verified":true}`), "", false, []string{"d"}))
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+	want := []store.Correction{
+		{AnalysisID: a.ID, Target: store.CorrectBeat, Sample: 1234, From: "V", To: "N", UserID: u.ID, CreatedAt: at},
+		{AnalysisID: a.ID, Target: store.CorrectEvent, Sample: 99, EventKind: "pause", From: "shown", To: "dismissed", UserID: u.ID, CreatedAt: at.Add(time.Second)},
+		{AnalysisID: a.ID, Target: store.CorrectBeat, Sample: 1234, From: "N", To: "S", UserID: u.ID, CreatedAt: at.Add(2 * time.Second)},
+	}
+	for i := range want {
+		c, err := s.AddCorrection(ctx, want[i])
+		must(t, err)
+		if c.ID == 0 || (i > 0 && c.ID <= want[i-1].ID) {
+			t.Fatalf("correction %d: id %d after %d", i, c.ID, want[max(i-1, 0)].ID)
+		}
+		want[i].ID = c.ID
+	}
+	if _, err := s.AddCorrection(ctx, store.Correction{AnalysisID: b.ID, Target: store.CorrectBeat, Sample: 1, From: "N", To: "V", UserID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	h.restart()
+	s = h.s
+	got, err := s.Corrections(ctx, a.ID)
+	must(t, err)
+	if len(got) != len(want) {
+		t.Fatalf("%d corrections, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if !got[i].CreatedAt.Equal(want[i].CreatedAt) {
+			t.Errorf("correction %d at %v, want %v", i, got[i].CreatedAt, want[i].CreatedAt)
+		}
+		got[i].CreatedAt = want[i].CreatedAt
+		if got[i] != want[i] {
+			t.Errorf("correction %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if res, err := s.AnalysisResult(ctx, a.ID); err != nil || string(res) != `{"verified":true}` {
+		t.Errorf("verified result after corrections: %s, %v", res, err)
+	}
+	_, err = s.AddCorrection(ctx, store.Correction{AnalysisID: 987654, Target: store.CorrectBeat, To: "N"})
+	wantNotFound(t, "AddCorrection of a missing analysis", err)
+	must(t, s.DeleteAnalysis(ctx, a.ID))
+	if got, err := s.Corrections(ctx, a.ID); err != nil || len(got) != 0 {
+		t.Errorf("after DeleteAnalysis: %d corrections, %v", len(got), err)
+	}
+	if got, _ := s.Corrections(ctx, b.ID); len(got) != 1 {
+		t.Errorf("the other analysis has %d corrections, want 1", len(got))
 	}
 }
