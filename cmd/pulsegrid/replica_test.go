@@ -93,6 +93,8 @@ func TestReplicasElectOneLeader(t *testing.T) {
 		return -1
 	}
 	lead := leader()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(reps[0].out.String(), "replica:") && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	}
 	if !strings.Contains(reps[0].out.String(), "replica:    leader") {
 		t.Errorf("the first replica does not say it leads: %s", reps[0].out)
 	}
@@ -137,11 +139,15 @@ func TestReplicasElectOneLeader(t *testing.T) {
 		old.cmd.Wait()
 		reps[lead] = nil
 		next := leader()
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(reps[next].out.String(), "took over") && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		}
 		if !strings.Contains(reps[next].out.String(), "took over as the leader") {
 			t.Errorf("round %d: replica %d leads without saying it took over: %s", round, next, reps[next].out)
 		}
 		old.cmd, old.out = serveProcess(t, old.addr, old.data, "--db", db)
 		reps[lead] = old
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(old.out.String(), "replica:") && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		}
 		if !strings.Contains(old.out.String(), "replica:    standby") {
 			t.Errorf("round %d: the restarted replica does not wait as a standby: %s", round, old.out)
 		}
