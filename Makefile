@@ -46,8 +46,8 @@ check: ## gofmt, go vet (native and js/wasm), templ generated code current
 	  $(GO) tool templ generate >/dev/null && git diff --exit-code -- views || { echo "templ output not current: run make generate and commit"; exit 1; }; \
 	fi
 
-unit: wasm ## unit and integration tests (native), with a PostgreSQL server of their own (scripts/with-postgres.sh)
-	./scripts/with-postgres.sh $(GO) test -count=1 -timeout 20m ./...
+unit: wasm ## unit and integration tests (native), with a PostgreSQL server of their own (scripts/with-postgres.sh) and HAProxy and Chromium for the failover test (scripts/with-haproxy.sh)
+	./scripts/with-postgres.sh ./scripts/with-haproxy.sh $(GO) test -count=1 -timeout 20m ./...
 
 wasmtest: ## the tests of everything the browser runs, again under GOOS=js GOARCH=wasm (node)
 	GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 20m -exec="$(WASM_EXEC)" ./algorithms/... ./protocol/... ./volunteer/...

@@ -27,6 +27,9 @@ func TestServeOnPostgres(t *testing.T) {
 	addr := freeAddr(t)
 	base := "http://" + addr
 	srv, out := serveProcess(t, addr, data, "--db", db)
+	// The child's output reaches out through a pipe: wait for the banner.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "replica:") && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	}
 	if !strings.Contains(out.String(), "database: PostgreSQL") || !strings.Contains(out.String(), "one-time password") {
 		t.Errorf("serve --db did not say it uses PostgreSQL, or created no admin: %s", out.String())
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -124,18 +125,8 @@ func cmdServe(ctx context.Context, e env) error {
 		return err
 	}
 	defer st.Close()
-	created, err := ensureAdmin(ctx, st, e)
-	if err != nil {
-		return err
-	}
-	if !created {
-		remindAdminPassword(ctx, st, e, *data)
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	algs := catalog.All()
-	// Large chunk payloads wait for their leases on disk (grid/payload.go).
-	spill := filepath.Join(*data, "tmp")
 	trusted, err := server.ParseTrustedProxies(proxies)
 	if err != nil {
 		return err
@@ -143,20 +134,81 @@ func cmdServe(ctx context.Context, e env) error {
 	if *maxVolunteers == 0 {
 		*maxVolunteers = volunteerCap()
 	}
-	g := grid.New(st, algs, grid.Config{Quorum: *quorum, MaxReplicas: *maxReplicas, AllowSameNetwork: *sameNet, ChunkSeconds: *chunkSec,
-		MaxConnections: *maxVolunteers, SpillDir: spill, Logger: log, Metrics: reg})
-	defer g.Close()
-	if err := g.Resume(ctx); err != nil {
-		return fmt.Errorf("resume unfinished analyses: %w", err)
+	// Several replicas on one PostgreSQL: the one holding the leader lock
+	// runs the grid and serves traffic; the others wait, connected and
+	// migrated, answering 503 on /readyz (replica.go, docs/operations.md).
+	// SQLite has one server: it leads from the start.
+	algs := catalog.All()
+	rep := server.NewReplica(func(ctx context.Context) error { _, err := st.CountUsers(ctx); return err }, reg)
+	leaderGauge := grid.NewLeaderGauge(reg)
+	pg, _ := st.(*postgres.Store)
+	var lead *postgres.Leadership
+	if pg != nil {
+		if lead, err = pg.TryLead(ctx); err != nil {
+			return err
+		}
 	}
-	if err := g.StartLocalWorkers(*locals); err != nil {
-		return err
+	// g is the grid once this replica leads; a standby has none.
+	var (
+		gmu sync.Mutex
+		g   *grid.Grid
+	)
+	defer func() {
+		gmu.Lock()
+		defer gmu.Unlock()
+		if g != nil {
+			g.Close()
+		}
+		if lead != nil {
+			lead.Release()
+		}
+	}()
+	// start runs the grid and serves traffic: at once with SQLite or a free
+	// lock, on taking over otherwise.
+	start := func(ctx context.Context, first bool) error {
+		created, err := ensureAdmin(ctx, st, e)
+		if err != nil {
+			return err
+		}
+		if !created && first {
+			remindAdminPassword(ctx, st, e, *data)
+		}
+		if !first && pg != nil {
+			// The dead leader's uploads in flight are incomplete datasets.
+			if err := pg.RemoveDeadWriters(ctx); err != nil {
+				return fmt.Errorf("remove the dead leader's incomplete uploads: %w", err)
+			}
+		}
+		// Large chunk payloads wait for their leases on disk (grid/payload.go).
+		gr := grid.New(st, algs, grid.Config{Quorum: *quorum, MaxReplicas: *maxReplicas, AllowSameNetwork: *sameNet, ChunkSeconds: *chunkSec,
+			MaxConnections: *maxVolunteers, SpillDir: filepath.Join(*data, "tmp"), Logger: log, Metrics: reg})
+		gmu.Lock()
+		g = gr
+		gmu.Unlock()
+		if err := gr.Resume(ctx); err != nil {
+			return fmt.Errorf("resume unfinished analyses: %w", err)
+		}
+		if err := gr.StartLocalWorkers(*locals); err != nil {
+			return err
+		}
+		h := server.NewServer(server.Deps{Store: st, Grid: gr, Registry: algs, Logger: log, Gatherer: reg, MaxUpload: *maxUpload << 20, UploadDisk: *uploadDisk << 20,
+			Portal: server.PortalConfig{DataDir: *data, SecureCookies: *secureCookies || useTLS}, Limits: transport.limits(), TrustedProxies: trusted})
+		role := "single"
+		if pg != nil {
+			role = "leader"
+		}
+		rep.Serve(h, role)
+		leaderGauge.Set(1)
+		return nil
 	}
-	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: algs, Logger: log, Gatherer: reg, MaxUpload: *maxUpload << 20, UploadDisk: *uploadDisk << 20,
-		Portal: server.PortalConfig{DataDir: *data, SecureCookies: *secureCookies || useTLS}, Limits: transport.limits(), TrustedProxies: trusted})
-	srv := transport.server(h, log)
+	if pg == nil || lead != nil {
+		if err := start(ctx, true); err != nil {
+			return err
+		}
+	}
+	srv := transport.server(rep, log)
 	base := transport.scheme() + "://" + ln.Addr().String()
-	fmt.Fprintf(e.stdout, "pulsegrid serving on %s  (data: %s, database: %s, quorum %d, %d local workers)\n", base, *data, describeDB(*data, *dbURL), g.Config().Quorum, *locals)
+	fmt.Fprintf(e.stdout, "pulsegrid serving on %s  (data: %s, database: %s, quorum %d, %d local workers)\n", base, *data, describeDB(*data, *dbURL), grid.Config{Quorum: *quorum}.Effective().Quorum, *locals)
 	if *sameNet {
 		fmt.Fprintln(e.stdout, "  note:       --allow-same-network: volunteers of one network may verify each other (a demo on one machine; not for real data from the internet)")
 	}
@@ -164,13 +216,53 @@ func cmdServe(ctx context.Context, e env) error {
 	fmt.Fprintf(e.stdout, "  donate:     %s/donate  (open it in a browser tab to compute)\n", base)
 	fmt.Fprintf(e.stdout, "  API:        %s/api/v1  (docs/api.md; tokens: pulsegrid user token --data %s --email E)\n", base, *data)
 	fmt.Fprintf(e.stdout, "  volunteers: pulsegrid volunteer --server %s\n", base)
-	fmt.Fprintf(e.stdout, "  metrics:    %s/metrics   health: %s/healthz\n", base, base)
-	errc := make(chan error, 1)
+	fmt.Fprintf(e.stdout, "  metrics:    %s/metrics   health: %s/healthz   ready: %s/readyz\n", base, base, base)
+	errc := make(chan error, 2)
+	switch {
+	case pg != nil && lead != nil:
+		fmt.Fprintln(e.stdout, "  replica:    leader (holds the grid leader lock; other replicas on this database wait as standbys)")
+	case pg != nil:
+		fmt.Fprintln(e.stdout, "  replica:    standby (another replica holds the grid leader lock; this one takes over when it frees; /readyz answers 503 until then)")
+	}
+	var leadc chan *postgres.Leadership
+	if pg != nil && lead == nil {
+		leadc = make(chan *postgres.Leadership, 1)
+		go func() {
+			l, err := pg.Lead(ctx, postgres.LeaderCheckInterval)
+			if err != nil {
+				return // ctx ended
+			}
+			waited := time.Now()
+			if err := start(ctx, false); err != nil {
+				l.Release()
+				errc <- fmt.Errorf("take over as the leader: %w", err)
+				return
+			}
+			fmt.Fprintf(e.stdout, "took over as the leader (grid resumed in %s)\n", time.Since(waited).Round(time.Millisecond))
+			leadc <- l
+		}()
+	}
 	go func() { errc <- transport.serve(srv, ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	for {
+		var lost <-chan struct{}
+		if lead != nil {
+			lost = lead.Lost()
+		}
+		select {
+		case err := <-errc:
+			return err
+		case l := <-leadc:
+			gmu.Lock()
+			lead = l
+			gmu.Unlock()
+			continue
+		case <-lost:
+			// Another replica may lead already: stop at once rather than
+			// run a second grid (a supervisor restarts this one as a standby).
+			return fmt.Errorf("lost the grid leader lock (%v): stopping so that a standby takes over", lead.Err())
+		case <-ctx.Done():
+		}
+		break
 	}
 	fmt.Fprintln(e.stdout, "shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -178,7 +270,6 @@ func cmdServe(ctx context.Context, e env) error {
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	g.Close()
 	return nil
 }
 

@@ -137,3 +137,9 @@ func (c *Config) defaults() {
 		c.Rand = mrand.Float64
 	}
 }
+
+// Effective returns c with the defaults New would apply.
+func (c Config) Effective() Config {
+	c.defaults()
+	return c
+}

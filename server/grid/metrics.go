@@ -60,3 +60,15 @@ func newMetrics(reg prometheus.Registerer, g *Grid) *Metrics {
 	}
 	return m
 }
+
+// NewLeaderGauge registers pulsegrid_replica_leader on reg: 1 on the
+// replica that runs the grid and serves traffic (the only one with
+// SQLite, the lock holder on PostgreSQL), 0 on a standby.
+func NewLeaderGauge(reg prometheus.Registerer) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pulsegrid", Name: "replica_leader",
+		Help: "1 when this replica runs the grid and serves traffic (SQLite: always; PostgreSQL: it holds the leader lock), 0 on a standby."})
+	if reg != nil {
+		reg.MustRegister(g)
+	}
+	return g
+}
