@@ -331,7 +331,7 @@ func analysisTable(rows []AnalysisRow) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "<div class=\"table-wrap\"><table class=\"data\" data-testid=\"analyses-table\"><thead><tr><th scope=\"col\">Analysis</th><th scope=\"col\">Algorithm</th><th scope=\"col\">Dataset</th><th scope=\"col\">Priority</th><th scope=\"col\">Status</th><th scope=\"col\" class=\"num\">Chunks</th><th scope=\"col\">Started</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "<div class=\"table-wrap\" tabindex=\"0\"><table class=\"data\" data-testid=\"analyses-table\"><thead><tr><th scope=\"col\">Analysis</th><th scope=\"col\">Algorithm</th><th scope=\"col\">Dataset</th><th scope=\"col\">Priority</th><th scope=\"col\">Status</th><th scope=\"col\" class=\"num\">Chunks</th><th scope=\"col\">Started</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1158,7 +1158,7 @@ func fitTable(p AnalysisNewPage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 106, "><summary>Which algorithms fit which recording</summary><div class=\"table-wrap\"><table class=\"data\"><thead><tr><th scope=\"col\">Recording</th>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 106, "><summary>Which algorithms fit which recording</summary><div class=\"table-wrap\" tabindex=\"0\"><table class=\"data\"><thead><tr><th scope=\"col\">Recording</th>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -309,7 +309,7 @@ func batchProgress(p CohortBatchPage) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "\"><h2 id=\"batch-progress-h\">Progress</h2><div class=\"table-wrap\"><table class=\"data\"><thead><tr><th scope=\"col\">Analysis</th><th scope=\"col\">Algorithm</th><th scope=\"col\">Recording</th><th scope=\"col\">Status</th><th scope=\"col\" class=\"num\">Chunks verified</th><th scope=\"col\">Now</th><th scope=\"col\"><span class=\"visually-hidden\">Link</span></th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "\"><h2 id=\"batch-progress-h\">Progress</h2><div class=\"table-wrap\" tabindex=\"0\"><table class=\"data\"><thead><tr><th scope=\"col\">Analysis</th><th scope=\"col\">Algorithm</th><th scope=\"col\">Recording</th><th scope=\"col\">Status</th><th scope=\"col\" class=\"num\">Chunks verified</th><th scope=\"col\">Now</th><th scope=\"col\"><span class=\"visually-hidden\">Link</span></th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

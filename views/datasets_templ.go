@@ -109,7 +109,7 @@ func Datasets(p DatasetsPage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<form method=\"get\" action=\"/analyses/new\" data-testid=\"datasets-form\"><div class=\"table-wrap\"><table class=\"data\" data-testid=\"datasets-table\"><thead><tr><th scope=\"col\"><span class=\"visually-hidden\">Select</span></th>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<form method=\"get\" action=\"/analyses/new\" data-testid=\"datasets-form\"><div class=\"table-wrap\" tabindex=\"0\"><table class=\"data\" data-testid=\"datasets-table\"><thead><tr><th scope=\"col\"><span class=\"visually-hidden\">Select</span></th>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -664,7 +664,7 @@ func DatasetDetail(p DatasetPage) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "\" data-testid=\"dataset-analyse\">Start an analysis</a></p></section><h2>Channels</h2><div class=\"table-wrap\"><table class=\"data\" data-testid=\"channel-table\"><thead><tr><th scope=\"col\">Channel</th><th scope=\"col\">Unit</th><th scope=\"col\" class=\"num\">Rate (Hz)</th><th scope=\"col\" class=\"num\">Samples</th><th scope=\"col\" class=\"num\">Missing</th><th scope=\"col\" class=\"num\">Min</th><th scope=\"col\" class=\"num\">Max</th><th scope=\"col\">Preview</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "\" data-testid=\"dataset-analyse\">Start an analysis</a></p></section><h2>Channels</h2><div class=\"table-wrap\" tabindex=\"0\"><table class=\"data\" data-testid=\"channel-table\"><thead><tr><th scope=\"col\">Channel</th><th scope=\"col\">Unit</th><th scope=\"col\" class=\"num\">Rate (Hz)</th><th scope=\"col\" class=\"num\">Samples</th><th scope=\"col\" class=\"num\">Missing</th><th scope=\"col\" class=\"num\">Min</th><th scope=\"col\" class=\"num\">Max</th><th scope=\"col\">Preview</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

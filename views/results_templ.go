@@ -616,7 +616,7 @@ func StripViewer(s StripView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "</output></div><div id=\"strip-svg\" class=\"strip-svg\" aria-live=\"polite\" data-testid=\"strip-svg\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "</output></div><div id=\"strip-svg\" class=\"strip-svg\" aria-live=\"polite\" tabindex=\"0\" data-testid=\"strip-svg\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -686,7 +686,7 @@ func hrvSection(h HRVResult) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 53, "<section aria-labelledby=\"hrv-h\" data-testid=\"result-hrv\"><h2 id=\"hrv-h\">Heart-rate variability</h2><div class=\"table-wrap\"><table class=\"data\" data-testid=\"result-hrv-table\"><caption>Usual adult values are mean ± SD from the Task Force of the ESC and NASPE (1996): time domain over 24 h, frequency domain over 5 min supine. They are a guide, not a diagnosis.</caption> <thead><tr><th scope=\"col\">Measure</th><th scope=\"col\" class=\"num\">Value</th><th scope=\"col\">Unit</th><th scope=\"col\">Usual adult value</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 53, "<section aria-labelledby=\"hrv-h\" data-testid=\"result-hrv\"><h2 id=\"hrv-h\">Heart-rate variability</h2><div class=\"table-wrap\" tabindex=\"0\"><table class=\"data\" data-testid=\"result-hrv-table\"><caption>Usual adult values are mean ± SD from the Task Force of the ESC and NASPE (1996): time domain over 24 h, frequency domain over 5 min supine. They are a guide, not a diagnosis.</caption> <thead><tr><th scope=\"col\">Measure</th><th scope=\"col\" class=\"num\">Value</th><th scope=\"col\">Unit</th><th scope=\"col\">Usual adult value</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -924,7 +924,7 @@ func alarmsSection(p ResultPage, a AlarmsResult) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 76, "</figure><div class=\"table-wrap\"><table class=\"data\" data-testid=\"alarms-table\"><thead><tr><th scope=\"col\">Alarm</th><th scope=\"col\">From</th><th scope=\"col\">To</th><th scope=\"col\" class=\"num\">Duration</th><th scope=\"col\">Detail</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 76, "</figure><div class=\"table-wrap\" tabindex=\"0\"><table class=\"data\" data-testid=\"alarms-table\"><thead><tr><th scope=\"col\">Alarm</th><th scope=\"col\">From</th><th scope=\"col\">To</th><th scope=\"col\" class=\"num\">Duration</th><th scope=\"col\">Detail</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1115,7 +1115,7 @@ func vitalsSection(v VitalsResult) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 92, "<section aria-labelledby=\"vitals-h\" data-testid=\"result-vitals\"><h2 id=\"vitals-h\">Vital signs</h2><div class=\"table-wrap\"><table class=\"data\" data-testid=\"result-vitals-table\"><thead><tr><th scope=\"col\">Channel</th><th scope=\"col\">Unit</th><th scope=\"col\" class=\"num\">Mean</th><th scope=\"col\" class=\"num\">Median</th><th scope=\"col\" class=\"num\">Min</th><th scope=\"col\" class=\"num\">5th pct</th><th scope=\"col\" class=\"num\">95th pct</th><th scope=\"col\" class=\"num\">Max</th><th scope=\"col\" class=\"num\">Missing</th><th scope=\"col\" class=\"num\">Excluded</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 92, "<section aria-labelledby=\"vitals-h\" data-testid=\"result-vitals\"><h2 id=\"vitals-h\">Vital signs</h2><div class=\"table-wrap\" tabindex=\"0\"><table class=\"data\" data-testid=\"result-vitals-table\"><thead><tr><th scope=\"col\">Channel</th><th scope=\"col\">Unit</th><th scope=\"col\" class=\"num\">Mean</th><th scope=\"col\" class=\"num\">Median</th><th scope=\"col\" class=\"num\">Min</th><th scope=\"col\" class=\"num\">5th pct</th><th scope=\"col\" class=\"num\">95th pct</th><th scope=\"col\" class=\"num\">Max</th><th scope=\"col\" class=\"num\">Missing</th><th scope=\"col\" class=\"num\">Excluded</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1388,7 +1388,7 @@ func Cohort(p CohortPage) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 117, ".</p><div class=\"table-wrap\"><table class=\"data cohort\" data-testid=\"cohort-table\"><thead><tr><th scope=\"col\">Measure</th>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 117, ".</p><div class=\"table-wrap\" tabindex=\"0\"><table class=\"data cohort\" data-testid=\"cohort-table\"><thead><tr><th scope=\"col\">Measure</th>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
