@@ -1,7 +1,6 @@
 package vitals
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -95,9 +94,7 @@ func TestScanSamplesMatchesBySample(t *testing.T) {
 	}
 }
 
-var _ = fmt.Sprint
 var _ pipeline.Yielder = (*yieldLog)(nil)
-var _ = signal.IsMissing
 
 // scanSamplesBySample is scanSamples as it was written first: the history of one rule over samples whose first has
 // record index first; a value outside rng (when not nil) counts as missing
@@ -136,4 +133,3 @@ func scanSamplesBySample(samples []float64, first int64, r Rule, rng *plausible.
 	*done += int64(len(samples))
 	return s, nil
 }
-
