@@ -217,3 +217,64 @@ func TestRoundKernelsAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalMaximaMatchesAppend: the branch-free local maxima (issue 15)
+// are the ones the plain loop appends, on plateaus, ramps and noise, with
+// a dirty reused buffer.
+func TestLocalMaximaMatchesAppend(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(15, 17))
+	buf := make([]int, 0, 7)
+	for iter := range 400 {
+		env := make([]int64, rnd.IntN(300))
+		for i := range env {
+			env[i] = int64(rnd.IntN(1 + iter%6))
+		}
+		var want []int
+		for i := 1; i+1 < len(env); i++ {
+			if env[i] > env[i-1] && env[i] >= env[i+1] {
+				want = append(want, i)
+			}
+		}
+		for i := range buf[:cap(buf)] {
+			buf[:cap(buf)][i] = -1
+		}
+		buf = localMaxima(buf, env)
+		if !slices.Equal(buf, want) && len(buf)+len(want) > 0 {
+			t.Fatalf("env %v: maxima %v, want %v", env, buf, want)
+		}
+	}
+}
+
+// TestSlopesMatchesBranches: the select form of a candidate's slope scan
+// (issue 15) gives the if/else-if loop's maxima and first positions,
+// including ties, windows that start at the block's first sample (the
+// lag clamped to it) and flat stretches.
+func TestSlopesMatchesBranches(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(15, 18))
+	for iter := range 2000 {
+		bp := make([]int64, 1+rnd.IntN(120))
+		for i := range bp {
+			bp[i] = int64(rnd.IntN(1+iter%9)) - int64(iter%9)/2
+		}
+		nd := 1 + rnd.IntN(6)
+		pk := rnd.IntN(len(bp))
+		lo := max(0, pk-rnd.IntN(40))
+		var wUp, wDown int64
+		wUpAt, wDownAt, wFid := lo, lo, 0
+		best := int64(-1)
+		for i := lo; i <= pk; i++ {
+			if s := bp[i] - bp[max(0, i-nd)]; s > wUp {
+				wUp, wUpAt = s, i
+			} else if -s > wDown {
+				wDown, wDownAt = -s, i
+			}
+			if a := abs64(bp[i]); a > best {
+				best, wFid = a, i
+			}
+		}
+		up, down, upAt, downAt, fid := slopes(bp, lo, pk, nd)
+		if up != wUp || down != wDown || upAt != wUpAt || downAt != wDownAt || fid != wFid {
+			t.Fatalf("bp %v lo %d pk %d nd %d: got %d %d %d %d %d, want %d %d %d %d %d", bp, lo, pk, nd, up, down, upAt, downAt, fid, wUp, wDown, wUpAt, wDownAt, wFid)
+		}
+	}
+}
