@@ -376,7 +376,7 @@ func roundBranches(out []int32, v []float64, scale float64) bool {
 			missing = true
 			continue
 		}
-		f := s * scale
+		f := float64(s * scale) // rounded here: no fused multiply-add with the subtraction below
 		if f > clampLimit {
 			f = clampLimit
 		}
@@ -406,7 +406,7 @@ func roundSelects(out []int32, v []float64, scale float64) bool {
 	out = out[:len(v)]
 	var nans int
 	for i, s := range v {
-		f := s * scale
+		f := float64(s * scale) // rounded here: no fused multiply-add with the subtraction below
 		t := int64(f)
 		r := f - float64(t)
 		var up, down int64
