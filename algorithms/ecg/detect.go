@@ -186,7 +186,7 @@ func localMaxima(buf []int, env []int64) []int {
 		buf = make([]int, n)
 	}
 	buf = buf[:n]
-	prev, cur, next := env[:n], env[1 : n+1], env[2:][:n]
+	prev, cur, next := env[:n], env[1:n+1], env[2:][:n]
 	k := 0
 	for j := range cur {
 		e := cur[j]
