@@ -161,7 +161,7 @@ func TestChannelPickersSplitAlike(t *testing.T) {
 }
 
 // BenchmarkAlgorithms measures each algorithm's Run over a whole real record
-// in samples per second (all channels). Run it natively and under wasm to
+// in samples per second (all channels) and in CPU time per run. Run it natively and under wasm to
 // get the wasm/native ratio recorded in docs/benchmarks.md.
 func BenchmarkAlgorithms(b *testing.B) {
 	reg := All()
@@ -179,12 +179,16 @@ func BenchmarkAlgorithms(b *testing.B) {
 				samples += len(c.Samples)
 			}
 			b.ResetTimer()
+			cpu0 := cpuNanos()
 			for b.Loop() {
 				if _, err := alg.Run(&chunks[0].Task, pipeline.NoYield{}); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(samples)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+			// CPU time per run: on a shared machine, less disturbed by
+			// other processes than the wall time (ns/op).
+			b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

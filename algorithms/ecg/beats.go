@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
@@ -326,27 +327,61 @@ func toInt(dst []int32, pad int, miss []bool, v []float64, gain float64, unit st
 	dst = dst[:pad+len(v)]
 	out := dst[pad:]
 	out = out[:len(v)]
-	const limit = 1 << 24
+	var nans bool
+	if runtime.GOARCH == "wasm" {
+		nans = roundSelects(out, v, scale)
+	} else {
+		nans = roundBranches(out, v, scale)
+	}
+	if !nans {
+		return dst, nil
+	}
+	if cap(miss) < len(v) {
+		miss = make([]bool, len(v))
+	}
+	miss = miss[:len(v)]
 	var prev int32
+	for i, s := range v {
+		miss[i] = s != s
+		if s != s {
+			out[i] = prev
+		}
+		prev = out[i]
+	}
+	return dst, miss
+}
+
+// clampLimit bounds toInt's integers.
+const clampLimit = 1 << 24
+
+// roundBranches and roundSelects set out[i] to v[i]*scale clamped to
+// ±clampLimit and rounded half away from zero, and report whether some
+// v[i] is NaN (whose out[i] they leave arbitrary: toInt sets it). They
+// give the same integers (TestRoundKernelsAgree); toInt uses the first
+// natively, where its branches are predicted and cost nothing, and the
+// second under wasm, where every taken branch goes through the function's
+// block dispatcher and a float comparison that chooses a float compiles
+// to a branch.
+//
+// Clamping before rounding gives what clamping the rounded value would
+// (the limits are integers). The truncating conversion and the exact
+// difference f-t round half away from zero as math.Round does, without
+// its bit manipulation; the increments compile to selects. (Not the
+// builtin min and max: for floats they are runtime calls on wasm.)
+func roundBranches(out []int32, v []float64, scale float64) bool {
+	out = out[:len(v)]
 	missing := false
 	for i, s := range v {
 		if s != s {
 			missing = true
-			out[i] = prev
 			continue
 		}
-		// Clamping before rounding gives what clamping the rounded value
-		// would (the limits are integers). Then the truncating conversion
-		// and the exact difference f-t round half away from zero as
-		// math.Round does, without its bit manipulation; the increments
-		// compile to selects. (Not the builtin min and max: for floats
-		// they are runtime calls on wasm.)
-		f := s * scale
-		if f > limit {
-			f = limit
+		f := float64(s * scale) // rounded here: no fused multiply-add with the subtraction below
+		if f > clampLimit {
+			f = clampLimit
 		}
-		if f < -limit {
-			f = -limit
+		if f < -clampLimit {
+			f = -clampLimit
 		}
 		t := int32(f)
 		r := f - float64(t)
@@ -357,20 +392,45 @@ func toInt(dst []int32, pad int, miss []bool, v []float64, gain float64, unit st
 		if r <= -0.5 {
 			down = 1
 		}
-		prev = t + up - down
-		out[i] = prev
+		out[i] = t + up - down
 	}
-	if !missing {
-		return dst, nil
-	}
-	if cap(miss) < len(v) {
-		miss = make([]bool, len(v))
-	}
-	miss = miss[:len(v)]
+	return missing
+}
+
+// roundSelects is roundBranches without a branch in the loop: the clamp
+// chooses among integers. Where f is beyond the limits (or NaN), t and r
+// are whatever the platform's conversion gives (it differs between amd64
+// and wasm) and the selects replace the result; everywhere else they are
+// the exact truncation and remainder.
+func roundSelects(out []int32, v []float64, scale float64) bool {
+	out = out[:len(v)]
+	var nans int
 	for i, s := range v {
-		miss[i] = s != s
+		f := float64(s * scale) // rounded here: no fused multiply-add with the subtraction below
+		t := int64(f)
+		r := f - float64(t)
+		var up, down int64
+		if r >= 0.5 {
+			up = 1
+		}
+		if r <= -0.5 {
+			down = 1
+		}
+		x := t + up - down
+		if f > clampLimit {
+			x = clampLimit
+		}
+		if f < -clampLimit {
+			x = -clampLimit
+		}
+		var nan int
+		if s != s {
+			nan = 1
+		}
+		nans += nan
+		out[i] = int32(x)
 	}
-	return dst, miss
+	return nans > 0
 }
 
 // DecodeBeatsOutput parses a chunk output: beat samples relative to the

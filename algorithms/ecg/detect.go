@@ -158,26 +158,49 @@ func (d *detector) features(ws *workspace) (bp, env []int64, peaks []int) {
 	lowPass(xi, xl, bi, bl, ai, sumB, sumA, f1)
 	highPass(ai, al, ah, bpi, sumC, fh)
 	envelope(bpi, bpd, bpw, bpwd, envi)
-	// The local maxima, never at the first or last sample. (A separate
+	// The local maxima, never at the first or last sample (a separate
 	// loop: an append in the one above would make the compiler spill its
-	// many live values to memory on every sample.)
-	for i := 1; i+1 < len(envi); i++ {
-		// The comparisons compile to selects, leaving one branch that
-		// is rarely taken.
-		e := envi[i]
-		var rise, fall uint8
-		if e > envi[i-1] {
-			rise = 1
-		}
-		if e >= envi[i+1] {
-			fall = 1
-		}
-		if rise&fall != 0 {
-			peaks = append(peaks, i)
-		}
-	}
+	// many live values to memory on every sample).
+	peaks = localMaxima(peaks, envi)
 	ws.peaks = peaks
 	return bp, env, peaks
+}
+
+// localMaxima returns the indices i of env, 0 < i < len(env)-1, with
+// env[i-1] < env[i] >= env[i+1], ascending, in buf's memory if it is big
+// enough.
+//
+// Every index is written to the buffer and the count advances by one for
+// a maximum only, so the loop has no branch but its own: under wasm every
+// taken branch goes through the function's block dispatcher, and the
+// common case (no maximum) took one. The three views of env have one
+// length, so the loop has no bounds checks either.
+//
+//go:noinline
+func localMaxima(buf []int, env []int64) []int {
+	if len(env) < 3 {
+		return buf[:0]
+	}
+	n := len(env) - 2
+	if cap(buf) < n {
+		buf = make([]int, n)
+	}
+	buf = buf[:n]
+	prev, cur, next := env[:n], env[1:n+1], env[2:][:n]
+	k := 0
+	for j := range cur {
+		e := cur[j]
+		var rise, fall int
+		if e > prev[j] {
+			rise = 1
+		}
+		if e >= next[j] {
+			fall = 1
+		}
+		buf[k] = j + 1
+		k += rise & fall
+	}
+	return buf[:k]
 }
 
 // lowPass runs the two 25 ms moving averages: b[i] = (sumB += (x[i] -
@@ -249,19 +272,8 @@ func (d *detector) candidates(ws *workspace, bp, env []int64, peaks []int) []can
 		}
 		c := candidate{pos: pk, h: h}
 		lo := max(0, pk-d.nw-d.nd)
-		var maxUp, maxDown int64
-		upAt, downAt := lo, lo
-		best := int64(-1)
-		for i := lo; i <= pk; i++ {
-			if s := bp[i] - bp[max(0, i-d.nd)]; s > maxUp {
-				maxUp, upAt = s, i
-			} else if -s > maxDown {
-				maxDown, downAt = -s, i
-			}
-			if a := abs64(bp[i]); a > best {
-				best, c.fid = a, i
-			}
-		}
+		maxUp, maxDown, upAt, downAt, fid := slopes(bp, lo, pk, d.nd)
+		c.fid = fid
 		c.slope = max(maxUp, maxDown)
 		c.bls = !(maxUp > maxDown/8 && maxDown > maxUp/8 && abs(upAt-downAt) < d.blsSpan)
 		c.fid -= d.delay
@@ -272,6 +284,41 @@ func (d *detector) candidates(ws *workspace, bp, env []int64, peaks []int) []can
 	}
 	ws.cands = out
 	return out
+}
+
+// slopes scans bp[lo..pk] for a candidate: the largest rise and fall
+// over nd samples (the lag clamped to bp[0]) with their first positions,
+// and the first position of the largest |bp|.
+//
+// The comparisons choose with selects: under wasm every taken branch
+// goes through the function's block dispatcher.
+//
+//go:noinline
+func slopes(bp []int64, lo, pk, nd int) (maxUp, maxDown int64, upAt, downAt, fid int) {
+	upAt, downAt = lo, lo
+	best := int64(-1)
+	for i := lo; i <= pk; i++ {
+		v := bp[i]
+		j := i - nd
+		j &^= j >> 63 // max(0, j), which compiled to a branch
+		s := v - bp[j]
+		// maxUp and maxDown start at 0 and only grow, so a rise (s >
+		// maxUp >= 0) is never also a fall (-s > maxDown >= 0): the
+		// else of the original if needs no test of its own.
+		up := s > maxUp
+		down := -s > maxDown
+		if up {
+			maxUp, upAt = s, i
+		}
+		if down {
+			maxDown, downAt = -s, i
+		}
+		a := abs64(v)
+		if a > best {
+			best, fid = a, i
+		}
+	}
+	return maxUp, maxDown, upAt, downAt, fid
 }
 
 // dropMissing removes the candidates whose filter support touches a

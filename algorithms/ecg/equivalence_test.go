@@ -150,3 +150,131 @@ func TestToIntAbsurdGain(t *testing.T) {
 		}
 	}
 }
+
+// TestToIntEdgesMatchReference: toInt's branch-free rounding, clamp and
+// missing-sample selects (issue 15) give the reference's integers and
+// marks on the values where they could differ: halves of both signs,
+// the clamp limits and just past them, values beyond int64 (whose
+// conversion differs between amd64 and wasm), infinities, -0 and NaN
+// first, in runs and last.
+func TestToIntEdgesMatchReference(t *testing.T) {
+	const l = 1 << 24
+	edges := []float64{0, math.Copysign(0, -1), 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994,
+		l, -l, l - 0.5, -l + 0.5, l + 0.5, -l - 0.5, l - 1, l + 1, 1 << 31, -(1 << 31), 1 << 40, 1e19, -1e19, 1 << 63, -(1 << 63),
+		1e300, -1e300, math.Inf(1), math.Inf(-1), math.NaN(), math.MaxFloat64, 5e-324, 4503599627370495.5, -4503599627370495.5}
+	rnd := rand.New(rand.NewPCG(15, 15))
+	for iter := range 300 {
+		n := 1 + rnd.IntN(60)
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = edges[rnd.IntN(len(edges))]
+			if iter%3 == 0 {
+				v[i] = float64(rnd.IntN(2001)-1000) / 2
+			}
+		}
+		if iter%5 == 0 {
+			v[0] = math.NaN()
+		}
+		gain := []float64{0, 1, 1e-3, 200, 1e6}[iter%5]
+		unit := []string{"mV", "uV", "V"}[iter%3]
+		wantX, wantMiss := refToInt(nil, nil, v, gain, unit)
+		gotX, gotMiss := toInt(nil, 3, nil, v, gain, unit)
+		if !slices.Equal(gotX[3:], wantX) || !slices.Equal(gotMiss, wantMiss) {
+			t.Fatalf("gain %v unit %s, %v:\ngot  %v %v\nwant %v %v", gain, unit, v, gotX[3:], gotMiss, wantX, wantMiss)
+		}
+	}
+}
+
+// TestRoundKernelsAgree: the two forms of toInt's loop (natively
+// roundBranches runs, under wasm roundSelects) give the same integers
+// wherever the sample is not missing, and both report a missing one; run
+// natively and under wasm, so each form is checked on both platforms'
+// float-to-integer conversions.
+func TestRoundKernelsAgree(t *testing.T) {
+	const l = clampLimit
+	edges := []float64{0, math.Copysign(0, -1), 0.5, -0.5, 1.5, -2.5, 0.49999999999999994, l, -l, l - 0.5, -l + 0.5, l + 0.5, -l - 0.5,
+		1 << 31, -(1 << 31), 1e19, -1e19, 1 << 63, -(1 << 63), 1e300, math.Inf(1), math.Inf(-1), math.NaN(), 4503599627370495.5}
+	rnd := rand.New(rand.NewPCG(15, 16))
+	for iter := range 500 {
+		v := make([]float64, 1+rnd.IntN(80))
+		for i := range v {
+			if iter%2 == 0 {
+				v[i] = edges[rnd.IntN(len(edges))]
+			} else {
+				v[i] = math.Float64frombits(rnd.Uint64())
+			}
+		}
+		scale := []float64{1, 1e3, 200, 1e-3, 1e6}[iter%5]
+		a, b := make([]int32, len(v)), make([]int32, len(v))
+		na, nb := roundBranches(a, v, scale), roundSelects(b, v, scale)
+		if na != nb || na != slices.ContainsFunc(v, math.IsNaN) {
+			t.Fatalf("missing reported %v and %v for %v", na, nb, v)
+		}
+		for i, s := range v {
+			if s == s && a[i] != b[i] {
+				t.Fatalf("scale %v, sample %v: roundBranches %d, roundSelects %d", scale, s, a[i], b[i])
+			}
+		}
+	}
+}
+
+// TestLocalMaximaMatchesAppend: the branch-free local maxima (issue 15)
+// are the ones the plain loop appends, on plateaus, ramps and noise, with
+// a dirty reused buffer.
+func TestLocalMaximaMatchesAppend(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(15, 17))
+	buf := make([]int, 0, 7)
+	for iter := range 400 {
+		env := make([]int64, rnd.IntN(300))
+		for i := range env {
+			env[i] = int64(rnd.IntN(1 + iter%6))
+		}
+		var want []int
+		for i := 1; i+1 < len(env); i++ {
+			if env[i] > env[i-1] && env[i] >= env[i+1] {
+				want = append(want, i)
+			}
+		}
+		for i := range buf[:cap(buf)] {
+			buf[:cap(buf)][i] = -1
+		}
+		buf = localMaxima(buf, env)
+		if !slices.Equal(buf, want) && len(buf)+len(want) > 0 {
+			t.Fatalf("env %v: maxima %v, want %v", env, buf, want)
+		}
+	}
+}
+
+// TestSlopesMatchesBranches: the select form of a candidate's slope scan
+// (issue 15) gives the if/else-if loop's maxima and first positions,
+// including ties, windows that start at the block's first sample (the
+// lag clamped to it) and flat stretches.
+func TestSlopesMatchesBranches(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(15, 18))
+	for iter := range 2000 {
+		bp := make([]int64, 1+rnd.IntN(120))
+		for i := range bp {
+			bp[i] = int64(rnd.IntN(1+iter%9)) - int64(iter%9)/2
+		}
+		nd := 1 + rnd.IntN(6)
+		pk := rnd.IntN(len(bp))
+		lo := max(0, pk-rnd.IntN(40))
+		var wUp, wDown int64
+		wUpAt, wDownAt, wFid := lo, lo, 0
+		best := int64(-1)
+		for i := lo; i <= pk; i++ {
+			if s := bp[i] - bp[max(0, i-nd)]; s > wUp {
+				wUp, wUpAt = s, i
+			} else if -s > wDown {
+				wDown, wDownAt = -s, i
+			}
+			if a := abs64(bp[i]); a > best {
+				best, wFid = a, i
+			}
+		}
+		up, down, upAt, downAt, fid := slopes(bp, lo, pk, nd)
+		if up != wUp || down != wDown || upAt != wUpAt || downAt != wDownAt || fid != wFid {
+			t.Fatalf("bp %v lo %d pk %d nd %d: got %d %d %d %d %d, want %d %d %d %d %d", bp, lo, pk, nd, up, down, upAt, downAt, fid, wUp, wDown, wUpAt, wDownAt, wFid)
+		}
+	}
+}

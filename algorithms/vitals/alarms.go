@@ -338,37 +338,84 @@ type excluded struct{ SensorOff, OutOfRange int64 }
 // scanSamples is the history of one rule over samples whose first has
 // record index first; a value outside rng (when not nil) counts as missing
 // and in ex.
+//
+// It gives what appending each sample's own one-sample scan with
+// appendScan would (scanSamplesBySample in the tests is that), in one
+// loop whose common cases are a few selects: the samples are classified
+// with the rule's operator decoded once, not compared as a string per
+// sample, and no scan value is built or copied per sample (under wasm
+// each sample's call and struct copy cost more than the comparisons).
 func scanSamples(samples []float64, first int64, r Rule, rng *plausible.Range, rate float64, y pipeline.Yielder, done *int64, total int64, ex *excluded) (scan, error) {
 	var s scan
-	single := make([]run, 1) // appendScan copies runs, so one buffer serves
-	for i, v := range samples {
-		var one scan
-		why := plausible.Included
-		if rng != nil && !signal.IsMissing(v) {
-			why = rng.Classify(v)
-		}
-		switch {
-		case signal.IsMissing(v) || why != plausible.Included:
-			one.LeadMissing = 1
-			if why == plausible.SensorOff {
-				ex.SensorOff++
-			} else if why == plausible.OutOfRange {
-				ex.OutOfRange++
+	// lo, hi: the plausible range, or (-Inf, +Inf) when there is none,
+	// which every non-missing value is inside (Classify's test).
+	lo, hi := math.Inf(-1), math.Inf(1)
+	if rng != nil {
+		lo, hi = rng.Min, rng.Max
+	}
+	// meets's cases: < and <= look below the threshold, anything else
+	// above; only < and > are strict (an unknown op means >=).
+	below := r.Op == "<" || r.Op == "<="
+	orEqual := r.Op != "<" && r.Op != ">"
+	th := r.Threshold
+	// missing and broken are the pending LeadMissing/LeadBreak while
+	// there is no run, TrailMissing/TrailBreak after one.
+	var missing int64
+	var broken bool
+	var sensorOff, outOfRange int64
+	for start := 0; start < len(samples); start += yieldEvery {
+		part := samples[start:min(start+yieldEvery, len(samples))]
+		for i, v := range part {
+			// Not (v >= lo && v <= hi) is what Classify excludes; a NaN
+			// (missing) fails it too.
+			if !(v >= lo && v <= hi) {
+				missing++
+				if v == v && rng != nil {
+					if v == 0 {
+						sensorOff++
+					} else {
+						outOfRange++
+					}
+				}
+				continue
 			}
-		case r.meets(v):
-			idx := first + int64(i)
-			single[0] = run{First: idx, Last: idx, Extreme: v}
-			one.Runs = single
-		default:
-			one.LeadBreak = true
+			var meets bool
+			if below {
+				meets = v < th || (orEqual && v == th)
+			} else {
+				meets = v > th || (orEqual && v == th)
+			}
+			if !meets {
+				broken = true
+				continue
+			}
+			idx := first + int64(start+i)
+			if len(s.Runs) == 0 {
+				s.LeadMissing, s.LeadBreak = missing, broken
+				s.Runs = append(s.Runs, run{First: idx, Last: idx, Extreme: v})
+			} else if last := &s.Runs[len(s.Runs)-1]; joins(missing, broken, rate, r.MaxGapS) {
+				last.Last = idx
+				if r.worse(v, last.Extreme) {
+					last.Extreme = v
+				}
+			} else {
+				s.Runs = append(s.Runs, run{First: idx, Last: idx, Extreme: v})
+			}
+			missing, broken = 0, false
 		}
-		appendScan(&s, one, r, rate)
-		if (i+1)%yieldEvery == 0 {
-			if err := y.Yield(*done+int64(i+1), total); err != nil {
+		if end := start + len(part); end%yieldEvery == 0 {
+			if err := y.Yield(*done+int64(end), total); err != nil {
 				return scan{}, err
 			}
 		}
 	}
+	if len(s.Runs) == 0 {
+		s.LeadMissing, s.LeadBreak = missing, broken
+	} else {
+		s.TrailMissing, s.TrailBreak = missing, broken
+	}
+	ex.SensorOff += sensorOff
+	ex.OutOfRange += outOfRange
 	*done += int64(len(samples))
 	return s, nil
 }

@@ -235,13 +235,12 @@ func (*Summary) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 		start := 0
 		for start < len(c.Samples) {
 			h := HourOf(first[ci]+int64(start), c.Rate)
-			end := start + 1
-			for end < len(c.Samples) && HourOf(first[ci]+int64(end), c.Rate) == h {
-				end++
-				if (end-start)%yieldEvery == 0 {
-					if err := y.Yield(done+int64(end-start), total); err != nil {
-						return nil, err
-					}
+			end := hourEnd(first[ci], start, len(c.Samples), c.Rate, h)
+			// The progress calls a sample-by-sample scan made on its way
+			// to end (hourEndBySample in the tests).
+			for k := yieldEvery; k <= end-start; k += yieldEvery {
+				if err := y.Yield(done+int64(k), total); err != nil {
+					return nil, err
 				}
 			}
 			cells = append(cells, cell{channel: ci, hour: h, m: makeMultiset(c.Samples[start:end], rng)})
@@ -267,43 +266,165 @@ func (*Summary) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 	return w.Bytes(), nil
 }
 
+// hourEnd is the first index after start, at most n, of a sample of the
+// channel (whose sample 0 is record sample first) that is not in hour h,
+// the hour of sample start.
+//
+// HourOf is non-decreasing in the index wherever SampleMicros's quotient
+// converts to int64 without overflow (every step of it is a monotonic
+// rounding), so the end of the hour is found by an exponential and then a
+// binary search, a few dozen HourOf calls per hour instead of one per
+// sample. Where the quotient could overflow (absurd rates or indices),
+// the samples are scanned one by one as before.
+func hourEnd(first int64, start, n int, rate float64, h int64) int {
+	const safe = 1 << 62
+	if lo, hi := float64(first+int64(start))*microsPerSecond/rate, float64(first+int64(n-1))*microsPerSecond/rate; !(lo > -safe && lo < safe && hi > -safe && hi < safe) {
+		end := start + 1
+		for end < n && HourOf(first+int64(end), rate) == h {
+			end++
+		}
+		return end
+	}
+	in := func(i int) bool { return HourOf(first+int64(i), rate) == h }
+	// in(lo) holds and in(hi) does not (or hi == n).
+	lo, step := start, 1
+	hi := n
+	for lo+step < n {
+		if !in(lo + step) {
+			hi = lo + step
+			break
+		}
+		lo += step
+		step *= 2
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if in(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
+
 // makeMultiset sorts a copy of the plausible samples and counts equal
 // values; -0 is counted as +0, NaN as missing, and a value outside rng (when
 // not nil) as excluded, by reason.
+//
+// The sort is a radix sort of the values' bits mapped to unsigned integers
+// in the order of the values (sortKeys), not a comparison sort: the values
+// are neither NaN nor -0, so equal values have equal bits and any correct
+// sort gives the same multiset, and the radix passes have no data-dependent
+// branch, which matters under wasm, where every taken branch goes through
+// the function's block dispatcher (makeMultisetByComparison in the tests is
+// the comparison form, which this must match).
 func makeMultiset(samples []float64, rng *taskRange) multiset {
-	v := make([]float64, 0, len(samples))
 	var m multiset
+	// lo, hi: the plausible range, or (-Inf, +Inf) when there is none,
+	// which every non-missing value is inside (Classify's test).
+	lo, hi := math.Inf(-1), math.Inf(1)
+	if rng != nil {
+		lo, hi = rng.Min, rng.Max
+	}
+	keys := make([]uint64, len(samples))
+	n := 0
 	for _, x := range samples {
-		if signal.IsMissing(x) {
-			m.missing++
+		if !(x >= lo && x <= hi) {
+			switch {
+			case x != x:
+				m.missing++
+			case x == 0:
+				m.sensorOff++
+			default:
+				m.outOfRange++
+			}
 			continue
 		}
-		if rng != nil {
-			switch rng.rng().Classify(x) {
-			case plausible.SensorOff:
-				m.sensorOff++
-				continue
-			case plausible.OutOfRange:
-				m.outOfRange++
-				continue
-			}
-		}
-		if x == 0 {
-			x = 0 // fold -0 into +0
-		}
-		v = append(v, x)
+		keys[n] = sortKey(x)
+		n++
 	}
-	slices.Sort(v)
-	for i := 0; i < len(v); {
+	keys = sortKeys(keys[:n])
+	for i := 0; i < len(keys); {
 		j := i + 1
-		for j < len(v) && v[j] == v[i] {
+		for j < len(keys) && keys[j] == keys[i] {
 			j++
 		}
-		m.values = append(m.values, v[i])
+		m.values = append(m.values, fromSortKey(keys[i]))
 		m.counts = append(m.counts, int64(j-i))
 		i = j
 	}
 	return m
+}
+
+// sortKey maps a value that is not NaN to an unsigned integer in the same
+// order, folding -0 into +0: a positive value's bits with the sign bit set,
+// a negative value's bits inverted.
+func sortKey(x float64) uint64 {
+	if x == 0 {
+		x = 0 // fold -0 into +0
+	}
+	b := math.Float64bits(x)
+	mask := uint64(int64(b)>>63) | 1<<63
+	return b ^ mask
+}
+
+// fromSortKey inverts sortKey.
+func fromSortKey(k uint64) float64 {
+	mask := uint64(int64(^k)>>63) | 1<<63
+	return math.Float64frombits(k ^ mask)
+}
+
+// sortKeys sorts keys ascending by least-significant-digit radix sort on
+// bytes, skipping the bytes every key shares; it returns the sorted keys,
+// in keys or in a buffer of the same length.
+func sortKeys(keys []uint64) []uint64 {
+	if len(keys) < 2 {
+		return keys
+	}
+	if len(keys) > math.MaxInt32 {
+		// Beyond the int32 counts below (a cell is one hour: at most
+		// 3.6e8 samples at maxRate); never reached by a valid task.
+		slices.Sort(keys)
+		return keys
+	}
+	var hist [8][256]int32
+	for _, k := range keys {
+		hist[0][k&0xff]++
+		hist[1][k>>8&0xff]++
+		hist[2][k>>16&0xff]++
+		hist[3][k>>24&0xff]++
+		hist[4][k>>32&0xff]++
+		hist[5][k>>40&0xff]++
+		hist[6][k>>48&0xff]++
+		hist[7][k>>56]++
+	}
+	var tmp []uint64
+	src := keys
+	for d := range 8 {
+		h := &hist[d]
+		shift := uint(8 * d)
+		if h[src[0]>>shift&0xff] == int32(len(src)) {
+			continue // every key has this byte
+		}
+		if tmp == nil {
+			tmp = make([]uint64, len(keys))
+		}
+		dst := tmp[:len(src)]
+		var pos [256]int32
+		var sum int32
+		for b, c := range h {
+			pos[b] = sum
+			sum += c
+		}
+		for _, k := range src {
+			b := k >> shift & 0xff
+			dst[pos[b]] = k
+			pos[b]++
+		}
+		src, tmp = dst, src
+	}
+	return src
 }
 
 // add merges two multisets.
