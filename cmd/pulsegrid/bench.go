@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -87,6 +86,8 @@ func cmdBench(ctx context.Context, e env) error {
 	clientFirst := fs.Int("first", 0, "idle-client (internal): the index of its first volunteer")
 	fresh := fs.Int("fresh", 0, "coordinator: this many of the volunteers arrive as fresh identities (no standing), the others established")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured interval (server and simulated volunteers together) to this file")
+	dbURL := fs.String("db", "", "coordinator: measure on this PostgreSQL server (postgres://…) instead of a temporary SQLite database; the bench works in a schema of its own, dropped at the end, and never touches the database's other data")
+	replicas := fs.Int("replicas", 1, "coordinator with --db: replicas up on the database (1 leads and runs the grid; the others are standbys that wait for the leader lock, as serve's do)")
 	pos, err := parseInterleaved(fs, e.args)
 	if err != nil {
 		return err
@@ -122,15 +123,27 @@ func cmdBench(ctx context.Context, e env) error {
 	if *fresh < 0 || *fresh >= *vols {
 		return fmt.Errorf("bench: --fresh %d: keep it in 0..%d, at least one volunteer must be established to settle chunks", *fresh, *vols-1)
 	}
-	res, err := benchCoordinator(ctx, *vols, *fresh, *dur, *quorum, *slots, *per, *cpuProfile)
+	if *dbURL == "" && *replicas != 1 {
+		return fmt.Errorf("bench: --replicas needs --db postgres://… (SQLite has one server)")
+	}
+	if *replicas < 1 || *replicas > 8 {
+		return fmt.Errorf("bench: keep --replicas in 1..8")
+	}
+	res, err := benchCoordinator(ctx, benchSetup{vols: *vols, fresh: *fresh, dur: *dur, quorum: *quorum, slots: *slots, per: *per, cpuProfile: *cpuProfile, db: *dbURL, replicas: *replicas})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "coordinator: %d volunteers (%d fresh) × %d slots, quorum %d, %s measured on %d CPU(s) (%s)\n", *vols, *fresh, *slots, *quorum, res.elapsed.Round(time.Millisecond), runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(e.stdout, "  store                %s\n", res.store)
 	fmt.Fprintf(e.stdout, "  verified chunks/s    %.0f\n", res.verifiedPerSec)
 	fmt.Fprintf(e.stdout, "  results/s            %.0f (%.2f per verified chunk)\n", res.resultsPerSec, res.resultsPerSec/max(res.verifiedPerSec, 1))
 	fmt.Fprintf(e.stdout, "  lease latency        p50 %s  p99 %s  (volunteer's request → lease received)\n", res.leaseP50, res.leaseP99)
-	fmt.Fprintf(e.stdout, "  verdict latency      p50 %s  p99 %s  (result sent → verdict received, includes the batched SQLite commit)\n", res.verdictP50, res.verdictP99)
+	fmt.Fprintf(e.stdout, "  verdict latency      p50 %s  p99 %s  (result sent → verdict received, includes the batched commit)\n", res.verdictP50, res.verdictP99)
+	fmt.Fprintf(e.stdout, "  CPU per 1000 chunks  %.0f ms this process (grid, HTTP and the simulated volunteers)", res.procCPUPerK)
+	if res.dbCPUPerK >= 0 {
+		fmt.Fprintf(e.stdout, ", %.0f ms PostgreSQL (every process of its server)", res.dbCPUPerK)
+	}
+	fmt.Fprintln(e.stdout)
 	if len(res.drops) > 0 {
 		fmt.Fprintf(e.stdout, "  DROPPED              %d of %d simulated volunteers; the figures are the others'. First reason: %s\n", len(res.drops), *vols, res.drops[0])
 		return fmt.Errorf("bench: %d simulated volunteers were dropped", len(res.drops))
@@ -138,7 +151,19 @@ func cmdBench(ctx context.Context, e env) error {
 	return nil
 }
 
+// benchSetup is what one coordinator measurement runs.
+type benchSetup struct {
+	vols, fresh        int
+	dur                time.Duration
+	quorum, slots, per int
+	cpuProfile         string
+	db                 string // PostgreSQL URL; "" for a temporary SQLite database
+	replicas           int    // with db: replicas up (one leads)
+}
+
 type benchFigures struct {
+	store                         string   // what the grid ran on
+	procCPUPerK, dbCPUPerK        float64  // CPU ms per 1000 verified chunks; dbCPUPerK < 0 without PostgreSQL
 	drops                         []string // one reason per simulated volunteer dropped
 	elapsed                       time.Duration
 	verifiedPerSec, resultsPerSec float64
@@ -146,17 +171,19 @@ type benchFigures struct {
 	verdictP50, verdictP99        time.Duration
 }
 
-func benchCoordinator(ctx context.Context, nvol, fresh int, dur time.Duration, quorum, slots, per int, cpuProfile string) (*benchFigures, error) {
+func benchCoordinator(ctx context.Context, b benchSetup) (*benchFigures, error) {
+	nvol, fresh, dur, quorum, slots, per, cpuProfile := b.vols, b.fresh, b.dur, b.quorum, b.slots, b.per, b.cpuProfile
 	dir, err := os.MkdirTemp("", "pulsegrid-bench-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, dbFile))
+	bst, err := openBenchStore(ctx, dir, b.db, max(b.replicas, 1))
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
+	defer bst.close()
+	st := bst.st
 	reg := prometheus.NewRegistry()
 	algs := pipeline.NewRegistry(benchAlg{})
 	// Steady state: every simulated volunteer but the last `fresh` is
@@ -274,12 +301,14 @@ func benchCoordinator(ctx context.Context, nvol, fresh int, dur time.Duration, q
 		defer pprof.StopCPUProfile()
 	}
 	v0, r0, t0 := verified(), results.Load(), time.Now()
+	c0, d0 := processCPU(), bst.dbCPU()
 	measuring.Store(true)
 	if err := feed(t0.Add(dur)); err != nil {
 		return nil, err
 	}
 	measuring.Store(false)
 	v1, r1, elapsed := verified(), results.Load(), time.Since(t0)
+	c1, d1 := processCPU(), bst.dbCPU()
 	cancel()
 	wg.Wait()
 	var leases, verdicts []time.Duration
@@ -290,7 +319,13 @@ func benchCoordinator(ctx context.Context, nvol, fresh int, dur time.Duration, q
 	for len(errc) > 0 {
 		drops = append(drops, (<-errc).Error())
 	}
-	f := &benchFigures{elapsed: elapsed, verifiedPerSec: (v1 - v0) / elapsed.Seconds(), resultsPerSec: float64(r1-r0) / elapsed.Seconds(), drops: drops}
+	f := &benchFigures{store: bst.name, elapsed: elapsed, verifiedPerSec: (v1 - v0) / elapsed.Seconds(), resultsPerSec: float64(r1-r0) / elapsed.Seconds(), drops: drops, dbCPUPerK: -1}
+	if k := (v1 - v0) / 1000; k > 0 {
+		f.procCPUPerK = float64(c1-c0) / float64(time.Millisecond) / k
+		if d0 >= 0 && d1 >= 0 {
+			f.dbCPUPerK = float64(d1-d0) / float64(time.Millisecond) / k
+		}
+	}
 	f.leaseP50, f.leaseP99 = percentile(leases, 0.50), percentile(leases, 0.99)
 	f.verdictP50, f.verdictP99 = percentile(verdicts, 0.50), percentile(verdicts, 0.99)
 	return f, nil
