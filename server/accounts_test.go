@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -44,7 +45,9 @@ func startAccounts(t *testing.T, limits server.Limits) *portalServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: catalog.All(), Gatherer: reg, Portal: server.PortalConfig{DataDir: dir}, Limits: limits})
+	logs := &syncLog{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: catalog.All(), Gatherer: reg, Portal: server.PortalConfig{DataDir: dir}, Limits: limits, Logger: logger})
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	t.Cleanup(func() {
@@ -54,7 +57,7 @@ func startAccounts(t *testing.T, limits server.Limits) *portalServer {
 		g.Close()
 		st.Close()
 	})
-	ps := &portalServer{base: "http://" + ln.Addr().String(), st: st}
+	ps := &portalServer{base: "http://" + ln.Addr().String(), st: st, log: logs}
 	waitHealthy(t, ps.base)
 	return ps
 }
@@ -154,6 +157,25 @@ func TestAccountsReallyClose(t *testing.T) {
 				}
 			}
 			if action == "reset" {
+				otp := p.text("user-onetime-password")
+				if len(otp) < 12 {
+					t.Fatalf("reset showed no one-time password: %q", otp)
+				}
+				if strings.Contains(ps.log.String(), otp) {
+					t.Error("the one-time password reached the server's log")
+				}
+				for _, e := range ps.audit(t, store.AuditFilter{}) {
+					if strings.Contains(e.Detail+e.Object, otp) {
+						t.Errorf("the one-time password is in the audit log: %+v", e)
+					}
+				}
+				// It signs in once and then must be changed.
+				if p := newBrowser(t, ps.base).login(email, otp); p.status != http.StatusSeeOther || p.location() != "/account/password" {
+					t.Errorf("login with the one-time password: %d to %q, want 303 to /account/password", p.status, p.location())
+				}
+				if strings.Contains(ps.log.String(), otp) {
+					t.Error("the one-time password reached the server's log at its login")
+				}
 				got, _ := ps.st.User(context.Background(), u.ID)
 				if left := time.Until(got.PasswordExpires); !got.MustChange || left < 23*time.Hour || left > 24*time.Hour+time.Minute {
 					t.Errorf("reset's one-time password: must change %v, expires in %s, want 24 h", got.MustChange, left)
@@ -218,6 +240,36 @@ func TestLoginRenewsSession(t *testing.T) {
 	planted.c.Jar.SetCookies(u, []*http.Cookie{{Name: "pulsegrid_session", Value: before}})
 	if planted.signedIn() {
 		t.Fatal("the session token from before the login still signs in")
+	}
+}
+
+// TestLoginNextStaysOnSite: the login form and the sign-in itself send
+// the browser only to a path of this site, whatever next= says.
+func TestLoginNextStaysOnSite(t *testing.T) {
+	ps := startAccounts(t, server.Limits{})
+	const pw = "granite-orchard-lantern"
+	ps.addUser(t, "c@example.org", store.RoleClinician, pw, false)
+	for _, tc := range []struct{ next, want string }{
+		{"/%09/evil.example/x", "/"},
+		{"//evil.example/", "/"},
+		{"/\\evil.example", "/"},
+		{"https://evil.example/", "/"},
+		{"/datasets?q=a", "/datasets?q=a"},
+	} {
+		t.Run(tc.next, func(t *testing.T) {
+			b := newBrowser(t, ps.base)
+			if p := b.get("/login?next=" + url.QueryEscape(tc.next)); p.status != http.StatusOK || strings.Contains(string(p.body), "evil.example") {
+				t.Errorf("the login form for next=%q: %d, carries the host: %v", tc.next, p.status, strings.Contains(string(p.body), "evil.example"))
+			}
+			p := b.post("/login", url.Values{"email": {"c@example.org"}, "password": {pw}, "next": {tc.next}})
+			if p.status != http.StatusSeeOther || p.location() != tc.want {
+				t.Errorf("sign-in with next=%q: %d to %q, want 303 to %q", tc.next, p.status, p.location(), tc.want)
+			}
+			// Signed in already, the form redirects at once.
+			if p := b.get("/login?next=" + url.QueryEscape(tc.next)); p.location() != tc.want {
+				t.Errorf("signed in, /login?next=%q goes to %q, want %q", tc.next, p.location(), tc.want)
+			}
+		})
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 	"html"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulsegrid/pulsegrid/server/grid"
 	"github.com/pulsegrid/pulsegrid/server/store"
@@ -23,12 +25,15 @@ const (
 	ETooLarge      = "too_large"     // 413
 	EUnprocessable = "unprocessable" // 422: well-formed, but the data cannot be used
 	EInternal      = "internal"      // 500: our fault; logged
+	EUnavailable   = "unavailable"   // 503: the server cannot take it now; Retry-After says when to try again
 )
 
 // Error is an application error with a message a person can act on.
 type Error struct {
 	Code    string
 	Message string
+	// RetryAfter, when set, is sent as the Retry-After header.
+	RetryAfter time.Duration
 }
 
 // Error implements error.
@@ -80,6 +85,15 @@ var statusOf = map[string]int{
 	EInvalid: http.StatusBadRequest, EUnauthorized: http.StatusUnauthorized, EForbidden: http.StatusForbidden,
 	ENotFound: http.StatusNotFound, EConflict: http.StatusConflict, ETooLarge: http.StatusRequestEntityTooLarge,
 	EUnprocessable: http.StatusUnprocessableEntity, EInternal: http.StatusInternalServerError,
+	EUnavailable: http.StatusServiceUnavailable,
+}
+
+// setRetryAfter sends err's Retry-After, if it has one, in whole seconds.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
 }
 
 // writeError renders err as JSON {"code", "error"} (or a small HTML page for
@@ -93,6 +107,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		msg = "internal error; the server log has the details"
 	}
 	status := statusOf[code]
+	setRetryAfter(w, err)
 	if code == EUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pulsegrid"`)
 	}

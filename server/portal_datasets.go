@@ -161,6 +161,7 @@ func (p *portal) handleUpload() http.Handler {
 				reject(http.StatusInternalServerError, []uploadProblem{{Message: "the server could not store the upload; nothing was kept (the server log has the details)"}})
 				return
 			}
+			setRetryAfter(w, err)
 			reject(statusOf[ErrorCode(err)], []uploadProblem{{Message: err.Error()}})
 		}
 		u, err := receiveUpload(w, r, p.d)

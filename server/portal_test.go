@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,26 @@ import (
 type portalServer struct {
 	base string
 	st   *store.SQLite
+	// log is what the server logged (startAccounts: at debug level).
+	log *syncLog
+}
+
+// syncLog is a buffer the server's logger writes to from its goroutines.
+type syncLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 func startPortal(t *testing.T) *portalServer {

@@ -86,12 +86,21 @@ func receiveUpload(w http.ResponseWriter, r *http.Request, d Deps) (*upload, err
 	if err != nil {
 		return nil, err
 	}
+	if r.ContentLength > d.MaxUpload {
+		return nil, Errorf(ETooLarge, "upload exceeds the limit of %d MiB (serve --max-upload)", d.MaxUpload>>20)
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, d.MaxUpload)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, Errorf(EInvalid, "the upload must be multipart/form-data with the recording's files in the field \"files\" (e.g. curl -F files=@100.hea -F files=@100.dat): %v", err)
 	}
-	u := &upload{fields: map[string]string{}, disk: d.disk.lease()}
+	// The whole stated length is reserved before the body is read, so that
+	// parallel uploads are admitted or refused at once (diskpool.go).
+	lease, err := d.disk.admit(r.ContentLength)
+	if err != nil {
+		return nil, err
+	}
+	u := &upload{fields: map[string]string{}, disk: lease}
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -129,7 +138,9 @@ func receiveUpload(w http.ResponseWriter, r *http.Request, d Deps) (*upload, err
 			return nil, Errorf(ETooLarge, "more than %d files in one upload", maxFiles)
 		}
 	}
+	u.disk.received()
 	if len(u.files) == 0 {
+		u.remove()
 		return nil, Errorf(EInvalid, "no files: send the recording's files in the multipart field \"files\": a WFDB record (.hea with its .dat, optionally .atr), an .edf, a .csv, or a .zip of them")
 	}
 	return u, nil
