@@ -297,3 +297,25 @@ func (a app) ExportResult(ctx context.Context, id int64, format string) (ResultE
 	a.audit(ctx, "analysis.export", fmt.Sprintf("analysis/%d", an.ID), format)
 	return ResultExport{Analysis: an, Result: res, Body: body, Format: format}, nil
 }
+
+// CorrectReport adds a clinician's correction (a beat or a whole
+// morphology family relabelled, an event dismissed or shown again) to the
+// Holter report of analysis id, which the acting user may see, and audits
+// it. The verified result is never written: the report is recomputed from
+// it and the corrections (holter_corrections.go).
+func (a app) CorrectReport(ctx context.Context, id int64, req correctionRequest) (store.Correction, error) {
+	me, err := actor(ctx)
+	if err != nil {
+		return store.Correction{}, err
+	}
+	an, err := a.Analysis(ctx, id)
+	if err != nil {
+		return store.Correction{}, err
+	}
+	c, err := addCorrection(ctx, a.d, an, me, req)
+	if err != nil {
+		return c, err
+	}
+	a.audit(ctx, "analysis.correct", fmt.Sprintf("analysis/%d", c.AnalysisID), correctionDetail(c))
+	return c, nil
+}

@@ -97,6 +97,9 @@ type holterReport struct {
 	TrendBinSeconds  float64            `json:"trend_bin_s"`
 	Trend            []trendPoint       `json:"trend"`
 	Params           ecg.ClassifyParams `json:"params"`
+	// Families are the morphology families (templates) of the beats,
+	// largest first, with their classes as corrected (holter_families.go).
+	Families []holterFamily `json:"families"`
 	// Corrected says the report was recomputed with a clinician's
 	// corrections (listed oldest first); the verified result is unchanged.
 	Corrected   bool               `json:"corrected"`
@@ -349,6 +352,7 @@ func holterOf(r *http.Request, d Deps, a store.Analysis) (holterReport, *ecg.Cla
 	}
 	rep := buildHolterReport(a, ds, corrected)
 	rep.Corrected, rep.Corrections = len(list) > 0, list
+	rep.Families = holterFamilies(c, corrected)
 	return rep, c, ds, nil
 }
 
@@ -415,7 +419,12 @@ func (p *portal) handleHolterPage() http.Handler {
 			return
 		}
 		audit(p.d, r, "analysis.view", fmt.Sprintf("analysis/%d", a.ID), "report")
-		p.render(w, r, http.StatusOK, fmt.Sprintf("Holter report of analysis #%d", a.ID), "analyses", views.Holter(holterView(rep, strip)))
+		page := holterView(rep, strip)
+		if page.Families, err = p.familyViews(r.Context(), rep, ds, res.LeadIndex); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		p.render(w, r, http.StatusOK, fmt.Sprintf("Holter report of analysis #%d", a.ID), "analyses", views.Holter(page))
 	})
 }
 
@@ -504,8 +513,11 @@ func holterView(rep holterReport, strip views.StripView) views.HolterPage {
 	v.Corrected, v.CorrectURL = rep.Corrected, fmt.Sprintf("/analyses/%d/report/corrections", rep.AnalysisID)
 	for _, c := range rep.Corrections {
 		what := "beat at " + clockMillis(c.Time)
-		if c.Target == store.CorrectEvent {
+		switch c.Target {
+		case store.CorrectEvent:
 			what = eventTitle(c.EventKind) + " at " + clockOf(c.Time)
+		case store.CorrectFamily:
+			what = fmt.Sprintf("every beat of family %d", c.Sample)
 		}
 		v.Corrections = append(v.Corrections, views.HolterCorrection{At: c.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"), By: c.By, What: what, From: c.From, To: c.To})
 	}

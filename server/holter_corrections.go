@@ -41,6 +41,8 @@ type correctionRequest struct {
 	Sample *int64   `json:"sample"`
 	Time   *float64 `json:"time_s"`
 	Class  string   `json:"class"`
+	// A family: its index in the report's families; the new class.
+	Family *int `json:"family"`
 	// An event: its kind and first beat's sample; dismiss (true) or show
 	// again (false).
 	Kind    string `json:"kind"`
@@ -48,16 +50,29 @@ type correctionRequest struct {
 	Dismiss *bool  `json:"dismiss"`
 }
 
-// applyCorrections returns res with the corrections in force (the latest
-// row of each beat and event) applied.
+// applyCorrections returns res with the corrections in force applied, in
+// the order they were made: the latest row of each beat and event wins,
+// and a family row sets every beat of the family (a later beat row
+// overrides it for its beat).
 func applyCorrections(res *ecg.ClassifyResult, cs []store.Correction) *ecg.ClassifyResult {
 	if len(cs) == 0 {
 		return res
 	}
 	classes := map[int]ecg.Class{}
 	dismissed := map[ecg.EventKey]bool{}
+	var families map[int][]int
 	for _, c := range cs {
 		switch c.Target {
+		case store.CorrectFamily:
+			if families == nil {
+				families = familyBeats(res)
+			}
+			var k ecg.Class
+			if k.UnmarshalJSON([]byte(strconv.Quote(c.To))) == nil {
+				for _, i := range families[int(c.Sample)] {
+					classes[i] = k
+				}
+			}
 		case store.CorrectBeat:
 			i, ok := beatAt(res, c.Sample)
 			var k ecg.Class
@@ -99,7 +114,14 @@ func correctedClassify(ctx context.Context, d Deps, a store.Analysis, res *ecg.C
 				emails[c.UserID] = u.Email
 			}
 		}
-		out = append(out, holterCorrection{Correction: c, Time: float64(c.Sample) / res.Rate, By: emails[c.UserID]})
+		t := float64(c.Sample) / res.Rate
+		if c.Target == store.CorrectFamily {
+			t = 0
+			if i := int(c.Sample); i >= 0 && i < len(res.Families) {
+				t = float64(res.Families[i].Example) / res.Rate
+			}
+		}
+		out = append(out, holterCorrection{Correction: c, Time: t, By: emails[c.UserID]})
 	}
 	return applyCorrections(res, cs), out, nil
 }
@@ -147,12 +169,18 @@ func addCorrection(ctx context.Context, d Deps, a store.Analysis, user store.Use
 		return store.Correction{}, err
 	}
 	c := store.Correction{AnalysisID: a.ID, Target: req.Target, UserID: user.ID}
-	switch req.Target {
-	case store.CorrectBeat:
-		var k ecg.Class
+	var k ecg.Class
+	if req.Target == store.CorrectBeat || req.Target == store.CorrectFamily {
 		if err := k.UnmarshalJSON([]byte(strconv.Quote(strings.ToUpper(req.Class)))); err != nil || req.Class == "" {
 			return c, Errorf(EInvalid, "class %q: want one of the EC57 classes N, S, V, F, Q", req.Class)
 		}
+	}
+	switch req.Target {
+	case store.CorrectFamily:
+		if err := familyCorrection(verified, cur, &c, req.Family, k); err != nil {
+			return c, err
+		}
+	case store.CorrectBeat:
 		i := -1
 		switch {
 		case req.Sample != nil:
@@ -196,7 +224,7 @@ func addCorrection(ctx context.Context, d Deps, a store.Analysis, user store.Use
 			return c, Errorf(EInvalid, "the %s event at sample %d is already %s", req.Kind, req.Start, c.To)
 		}
 	default:
-		return c, Errorf(EInvalid, "target %q: want \"beat\" or \"event\"", req.Target)
+		return c, Errorf(EInvalid, "target %q: want \"beat\", \"family\" or \"event\"", req.Target)
 	}
 	return d.Store.AddCorrection(ctx, c)
 }
@@ -224,14 +252,17 @@ func nearestBeat(res *ecg.ClassifyResult, t float64) int {
 	return best
 }
 
-// auditCorrection logs a stored correction: who (the entry's user), when,
-// what and from -> to.
-func auditCorrection(d Deps, r *http.Request, c store.Correction) {
+// correctionDetail is the audit detail of a stored correction: what and
+// from -> to (who and when are the entry's own).
+func correctionDetail(c store.Correction) string {
 	what := fmt.Sprintf("beat at sample %d", c.Sample)
-	if c.Target == store.CorrectEvent {
+	switch c.Target {
+	case store.CorrectEvent:
 		what = fmt.Sprintf("%s event at sample %d", c.EventKind, c.Sample)
+	case store.CorrectFamily:
+		what = fmt.Sprintf("beat family %d", c.Sample)
 	}
-	audit(d, r, "analysis.correct", fmt.Sprintf("analysis/%d", c.AnalysisID), fmt.Sprintf("correction %d: %s %s -> %s", c.ID, what, c.From, c.To))
+	return fmt.Sprintf("correction %d: %s %s -> %s", c.ID, what, c.From, c.To)
 }
 
 // handleCorrectionList is GET /api/v1/analyses/{id}/corrections.
@@ -259,7 +290,7 @@ func handleCorrectionList(d Deps) http.Handler {
 // handleCorrectionCreate is POST /api/v1/analyses/{id}/corrections.
 func handleCorrectionCreate(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, err := ownAnalysis(d, r)
+		id, err := pathID(r)
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return
@@ -271,19 +302,19 @@ func handleCorrectionCreate(d Deps) http.Handler {
 			writeError(w, r, d.Logger, Errorf(EInvalid, "request body: %v; want {\"target\": \"beat\", \"sample\": N, \"class\": \"V\"} or {\"target\": \"event\", \"kind\": \"pause\", \"start\": N, \"dismiss\": true}", err))
 			return
 		}
-		c, err := addCorrection(r.Context(), d, a, userFrom(r), req)
+		c, err := useCases(d).CorrectReport(r.Context(), id, req)
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		auditCorrection(d, r, c)
 		writeJSON(w, http.StatusCreated, c)
 	})
 }
 
 // handleHolterCorrect is POST /analyses/{id}/report/corrections, the
-// report page's forms: target=beat with at=HH:MM:SS[.sss] and class, or
-// target=event with kind, start and action=dismiss|show.
+// report page's forms: target=beat with at=HH:MM:SS[.sss] and class,
+// target=family with family and class, or target=event with kind, start
+// and action=dismiss|show.
 func (p *portal) handleHolterCorrect() http.Handler {
 	return p.auth(false, func(w http.ResponseWriter, r *http.Request) {
 		a, err := p.analysis(r)
@@ -310,13 +341,20 @@ func (p *portal) handleHolterCorrect() http.Handler {
 			dismiss := r.FormValue("action") == "dismiss"
 			req.Dismiss = &dismiss
 			back += "#holter-events-h"
+		case store.CorrectFamily:
+			f, err := strconv.Atoi(r.FormValue("family"))
+			if err != nil {
+				p.fail(w, r, Errorf(EInvalid, "family %q is not a family number", r.FormValue("family")))
+				return
+			}
+			req.Family = &f
+			back += "#holter-families-h"
 		}
-		c, err := addCorrection(r.Context(), p.d, a, userFrom(r), req)
+		c, err := useCases(p.d).CorrectReport(r.Context(), a.ID, req)
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		auditCorrection(p.d, r, c)
 		p.flash(r, "success", fmt.Sprintf("Corrected: %s → %s. The report is recomputed; the verified result is unchanged.", c.From, c.To))
 		redirect(w, r, back)
 	})

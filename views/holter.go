@@ -32,8 +32,11 @@ type HolterPage struct {
 	HRV             []HolterMeasure
 	HRVNote         string
 	Events          []HolterEvent
-	Strip           StripView
-	JSON, FHIR      string // links to the API forms of the report
+	// Families are the largest morphology families, largest first, each
+	// relabelled as a whole by a form posting target=family.
+	Families   []HolterFamily
+	Strip      StripView
+	JSON, FHIR string // links to the API forms of the report
 	// TrendBin is the bin of the heart-rate trend (s); TrendT are the
 	// bins' centres and TrendMin/Mean/Max their rates (NaN: not covered).
 	TrendBin                      float64
@@ -118,4 +121,18 @@ func trendBinName(sec float64) string {
 		return "minute"
 	}
 	return fmtNum(sec/60, 0) + " minutes"
+}
+
+// HolterFamily is one morphology family (template) of the report: its
+// representative beat (Samples, fiducial point at index At), its size and
+// the classes of its beats as corrected.
+type HolterFamily struct {
+	Index         int
+	Beats         int
+	Class         string // the class most of its beats have
+	N, S, V, F, Q int
+	Corr, Width   float64 // against the dominant family's template
+	Samples       []float64
+	At            int
+	Href          string // the report with the strip at the representative beat
 }

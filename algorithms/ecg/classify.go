@@ -338,6 +338,37 @@ type ClassCounts struct {
 	Q int `json:"Q"`
 }
 
+// Add counts one beat of class k.
+func (c *ClassCounts) Add(k Class) { c.add(k) }
+
+// Of is the count of class k.
+func (c ClassCounts) Of(k Class) int {
+	switch k {
+	case ClassN:
+		return c.N
+	case ClassS:
+		return c.S
+	case ClassV:
+		return c.V
+	case ClassF:
+		return c.F
+	case ClassQ:
+		return c.Q
+	}
+	return 0
+}
+
+// Most is the class with the most beats, N first on a tie, then S, V, F, Q.
+func (c ClassCounts) Most() Class {
+	best := ClassN
+	for _, k := range []Class{ClassS, ClassV, ClassF, ClassQ} {
+		if c.Of(k) > c.Of(best) {
+			best = k
+		}
+	}
+	return best
+}
+
 func (c *ClassCounts) add(k Class) {
 	switch k {
 	case ClassN:

@@ -10,10 +10,14 @@ import (
 const (
 	CorrectBeat  = "beat"
 	CorrectEvent = "event"
+	// CorrectFamily relabels every beat of a morphology family of the
+	// verified result at once: Sample holds the family's index.
+	CorrectFamily = "family"
 )
 
 // Correction is one correction of a Holter report: beat Sample relabelled
-// From one EC57 class To another, or the event of EventKind whose first
+// From one EC57 class To another, every beat of family Sample relabelled
+// (From is the family's majority class then), or the event of EventKind whose first
 // beat is Sample dismissed (To "dismissed") or shown again (To "shown").
 type Correction struct {
 	ID         int64     `json:"id"`
