@@ -72,6 +72,7 @@ type Message struct {
 	Signature   string   `json:"signature,omitempty"`    // hello: Ed25519 signature of HelloSigned(nonce), base64url without padding
 	Token       string   `json:"token,omitempty"`        // hello: an enrollment (API) token of a volunteer or admin account
 	Nickname    string   `json:"nickname,omitempty"`     // hello: public name on the leaderboard (see CleanNickname); empty: anonymous
+	Team        string   `json:"team,omitempty"`         // hello: the team joined, by name (see CleanTeam); empty: none
 
 	// challenge
 	Nonce string `json:"nonce,omitempty"` // base64url of NonceBytes random bytes
@@ -180,6 +181,11 @@ func (m *Message) check() error {
 	}
 	return nil
 }
+
+// CleanTeam is the team name the server keeps from a hello, cleaned as a
+// nickname is (CleanNickname): teams are public labels too. Volunteers
+// join a team by naming it exactly so; the leaderboard sums their credit.
+func CleanTeam(s string) string { return CleanNickname(s) }
 
 // MaxNickname is the longest nickname kept, in runes.
 const MaxNickname = 40

@@ -20,6 +20,15 @@ func handleDonate(d Deps) http.Handler {
 			b := d.Grid.Backlog()
 			dp.Quorum, dp.Queued, dp.Running, dp.Awaiting = b.Quorum, b.Queued, b.Running, b.AwaitingReplica
 		}
+		if d.Store == nil {
+			// a page test without a database
+		} else if st, err := useCases(d).Leaderboard(r.Context()); err == nil {
+			for _, t := range st.Teams {
+				dp.Teams = append(dp.Teams, t.Name)
+			}
+		} else {
+			d.Logger.Warn("/donate: teams", "err", err) // the page works without the list
+		}
 		page := views.Layout("Donate a tab", publicNav(r, "donate"), views.Donate(dp))
 		if err := page.Render(r.Context(), w); err != nil {
 			d.Logger.Warn("render /donate", "err", err)

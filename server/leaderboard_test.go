@@ -3,7 +3,9 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -128,4 +130,111 @@ func TestLeaderboardCreditSurvivesRestart(t *testing.T) {
 	}
 	stopBack()
 	ts2.pollLeaderboard("Ada renamed", func(r map[string]string) bool { return r["Ada L."] == rows["Ada"] && r["Ada"] == "" })
+}
+
+// TestTeamLeaderboard: volunteers join a team by naming it in their hello;
+// /leaderboard and GET /api/v1/leaderboard sum each team's credit over its
+// members, and a volunteer that reconnects under another team moves its
+// credit there. The team names reach /donate's team choices.
+func TestTeamLeaderboard(t *testing.T) {
+	ts := startServer(t, t.TempDir(), "127.0.0.1:0", gridConfig())
+	defer ts.stop()
+	tok := ts.user("clin@example.org", store.RoleClinician)
+	_, stopAda := runVolunteer(ts.base, volunteer.Config{Slots: 2, Nickname: "Ada", Team: "Blue"})
+	grace, stopGrace := runVolunteer(ts.base, volunteer.Config{Slots: 2, Nickname: "Grace", Team: " Blue\u202E "})
+	id := ts.analyse(tok, ts.upload(tok, "119", nil), "ecg.beats@1", "routine")
+	if s := ts.waitDone(tok, id, 60*time.Second); s.Status != store.StatusDone {
+		t.Fatalf("analysis: %+v, want done", s)
+	}
+	graceID := grace.Identity()
+	stopAda()
+	stopGrace()
+
+	var board struct {
+		Volunteers []struct {
+			Nickname, Team string
+			Credit         float64
+		}
+		Teams []struct {
+			Rank    int
+			Name    string
+			Members int64
+			Credit  float64
+		}
+	}
+	poll := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			resp, err := http.Get(ts.base + "/api/v1/leaderboard")
+			if err != nil {
+				t.Fatal(err)
+			}
+			board.Volunteers, board.Teams = nil, nil
+			err = json.NewDecoder(resp.Body).Decode(&board)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("GET /api/v1/leaderboard: %d %v", resp.StatusCode, err)
+			}
+			if ok() {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET /api/v1/leaderboard never showed %s: %+v", what, board)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	credit := map[string]float64{}
+	poll("one team Blue of Ada and Grace", func() bool {
+		for _, v := range board.Volunteers {
+			credit[v.Nickname] = v.Credit
+		}
+		return len(board.Teams) == 1 && board.Teams[0].Members == 2 && credit["Ada"] > 0 && credit["Grace"] > 0
+	})
+	if tm := board.Teams[0]; tm.Name != "Blue" || tm.Rank != 1 || math.Abs(tm.Credit-(credit["Ada"]+credit["Grace"])) > 1e-9 {
+		t.Errorf("team %+v, want Blue ranked 1 with Ada's and Grace's credit summed (%v + %v)", tm, credit["Ada"], credit["Grace"])
+	}
+	for _, v := range board.Volunteers {
+		if v.Team != "Blue" {
+			t.Errorf("%s: team %q, want Blue (cleaned as a nickname is)", v.Nickname, v.Team)
+		}
+	}
+	// The page shows the same table.
+	_, html := ts.leaderboard()
+	doc, _ := goquery.NewDocumentFromReader(strings.NewReader(html))
+	if got := strings.TrimSpace(doc.Find(`[data-testid="leaderboard-team-name"]`).First().Text()); got != "Blue" {
+		t.Errorf("/leaderboard first team %q, want Blue", got)
+	}
+	if got := strings.TrimSpace(doc.Find(`[data-testid="leaderboard-team-members"]`).First().Text()); got != "2" {
+		t.Errorf("/leaderboard Blue members %q, want 2", got)
+	}
+	resp, err := http.Get(ts.base + "/donate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dd, _ := goquery.NewDocumentFromReader(resp.Body)
+	resp.Body.Close()
+	if got := dd.Find(`#donate-teams option`).AttrOr("value", ""); got != "Blue" {
+		t.Errorf("/donate team choices start with %q, want Blue", got)
+	}
+
+	// Grace comes back in team Red: her credit moves with her.
+	back, stopBack := runVolunteer(ts.base, volunteer.Config{Identity: graceID, Nickname: "Grace", Team: "Red"})
+	deadline := time.Now().Add(10 * time.Second)
+	for !back.Stats().Connected && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopBack()
+	poll("Grace in Red", func() bool { return len(board.Teams) == 2 })
+	got := map[string]float64{}
+	for _, tm := range board.Teams {
+		got[tm.Name] = tm.Credit
+		if tm.Members != 1 {
+			t.Errorf("team %s: %d members, want 1", tm.Name, tm.Members)
+		}
+	}
+	if math.Abs(got["Blue"]-credit["Ada"]) > 1e-9 || math.Abs(got["Red"]-credit["Grace"]) > 1e-9 {
+		t.Errorf("after Grace moved: %v, want Blue %v (Ada's), Red %v (Grace's)", got, credit["Ada"], credit["Grace"])
+	}
 }

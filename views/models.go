@@ -434,22 +434,39 @@ type DonatePage struct {
 	// analysis when the page was made: waiting for a volunteer, leased
 	// now, and computed but waiting for a second opinion.
 	Queued, Running, Awaiting int
+	// Teams are the names of the teams with credit, most first: the team
+	// field offers them, so that joining one is picking its exact name.
+	Teams []string
 }
 
 // LeaderboardPage is the public list of volunteers by credit.
 type LeaderboardPage struct {
 	Rows    []LeaderRow
+	Teams   []TeamRow
 	Updated time.Time
 }
 
-// LeaderRow is one volunteer on the leaderboard.
+// LeaderRow is one volunteer on the leaderboard (also the JSON of GET
+// /api/v1/leaderboard).
 type LeaderRow struct {
-	Rank       int
-	Nickname   string // "anonymous" when empty
-	Chunks     int64
-	Verified   int64
-	CPUSeconds float64
-	Credit     float64
+	Rank       int     `json:"rank"`
+	Nickname   string  `json:"nickname"` // "anonymous" when empty
+	Team       string  `json:"team"`     // empty: none
+	Chunks     int64   `json:"chunks"`
+	Verified   int64   `json:"verified"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	Credit     float64 `json:"credit"`
+}
+
+// TeamRow is one team on the leaderboard: its members' figures summed.
+type TeamRow struct {
+	Rank       int     `json:"rank"`
+	Name       string  `json:"name"`
+	Members    int64   `json:"members"`
+	Chunks     int64   `json:"chunks"`
+	Verified   int64   `json:"verified"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	Credit     float64 `json:"credit"`
 }
 
 // UsersPage is the admin's account list.

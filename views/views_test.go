@@ -527,9 +527,9 @@ func TestAggregate(t *testing.T) {
 }
 
 func TestDonate(t *testing.T) {
-	doc := mustRender(t, Donate(DonatePage{MaxThreads: 8}))
+	doc := mustRender(t, Donate(DonatePage{MaxThreads: 8, Teams: []string{"Blue", "Red Cross"}}))
 	for _, id := range []string{"donate-start", "donate-pause", "donate-resume", "donate-cpu", "donate-threads", "donate-status",
-		"donate-chunks-done", "donate-verified", "donate-cpu-time", "donate-credit", "donate-nickname", "donate-leaderboard"} {
+		"donate-chunks-done", "donate-verified", "donate-cpu-time", "donate-credit", "donate-nickname", "donate-team", "donate-leaderboard"} {
 		el := count(t, doc, testid(id), 1)
 		if got, _ := el.Attr("id"); got != id {
 			t.Errorf("%s: got id %q, want the same as the test id (donate.js finds elements by id)", id, got)
@@ -541,6 +541,12 @@ func TestDonate(t *testing.T) {
 		t.Errorf("cpu options: got %v", cpu)
 	}
 	count(t, doc, "#donate-threads option", 8)
+	// The team field offers the teams with credit.
+	var teams []string
+	doc.Find("#" + doc.Find(testid("donate-team")).AttrOr("list", "") + " option").Each(func(_ int, s *goquery.Selection) { teams = append(teams, s.AttrOr("value", "")) })
+	if strings.Join(teams, ",") != "Blue,Red Cross" {
+		t.Errorf("team choices: got %v, want Blue, Red Cross", teams)
+	}
 	count(t, doc, `script[type="module"][src="/static/js/donate.js"]`, 1)
 	if got := doc.Find(testid("donate-status")).Text(); got != "idle" {
 		t.Errorf("status before Start: got %q, want idle", got)
@@ -548,13 +554,35 @@ func TestDonate(t *testing.T) {
 }
 
 func TestLeaderboard(t *testing.T) {
-	doc := mustRender(t, Leaderboard(LeaderboardPage{Rows: []LeaderRow{{Rank: 1, Nickname: "ada", Chunks: 10, Verified: 9, CPUSeconds: 3700, Credit: 12.5}, {Rank: 2}}}))
+	doc := mustRender(t, Leaderboard(LeaderboardPage{Rows: []LeaderRow{{Rank: 1, Nickname: "ada", Team: "Blue", Chunks: 10, Verified: 9, CPUSeconds: 3700, Credit: 12.5}, {Rank: 2}}}))
 	rows := count(t, doc, testid("leaderboard-row"), 2)
 	if got := rows.Eq(1).Find("td").Eq(1).Text(); got != "anonymous" {
 		t.Errorf("empty nickname: got %q", got)
 	}
-	if got := rows.First().Find("td").Eq(4).Text(); got != "1 h 2 min" {
+	if got := rows.First().Find(testid("leaderboard-team")).Text(); got != "Blue" {
+		t.Errorf("team: got %q", got)
+	}
+	if got := rows.First().Find("td").Eq(5).Text(); got != "1 h 2 min" {
 		t.Errorf("cpu time: got %q", got)
+	}
+	// No team has credit: no teams table.
+	count(t, doc, testid("leaderboard-teams"), 0)
+}
+
+func TestLeaderboardTeams(t *testing.T) {
+	doc := mustRender(t, Leaderboard(LeaderboardPage{
+		Rows:  []LeaderRow{{Rank: 1, Nickname: "ada", Team: "Blue", Credit: 3}},
+		Teams: []TeamRow{{Rank: 1, Name: "Blue", Members: 2, Chunks: 7, Verified: 6, CPUSeconds: 90, Credit: 5.5}, {Rank: 2, Name: "Red", Members: 1, Credit: 1}},
+	}))
+	rows := count(t, doc, testid("leaderboard-team-row"), 2)
+	if got := rows.First().Find(testid("leaderboard-team-name")).Text(); got != "Blue" {
+		t.Errorf("first team: got %q, want Blue", got)
+	}
+	if got := rows.First().Find(testid("leaderboard-team-members")).Text(); got != "2" {
+		t.Errorf("members: got %q, want 2", got)
+	}
+	if got := rows.First().Find(testid("leaderboard-team-credit")).Text(); got != "5.500" {
+		t.Errorf("team credit: got %q, want 5.500", got)
 	}
 }
 

@@ -17,7 +17,8 @@ import (
 
 // TestHelloNicknameAndWelcomeTotals runs the volunteer against a minimal
 // server that records each hello, welcomes with totals, then hangs up: the
-// nickname goes out with every hello (SetNickname applies at the next one)
+// nickname and the team go out with every hello (SetNickname and SetTeam
+// apply at the next one)
 // and the welcome's totals reach Stats.
 func TestHelloNicknameAndWelcomeTotals(t *testing.T) {
 	hellos := make(chan *protocol.Message, 8)
@@ -43,7 +44,7 @@ func TestHelloNicknameAndWelcomeTotals(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	connected := make(chan struct{}, 8)
-	v := New(Config{Server: srv.URL, Registry: catalog.All(), Nickname: "Ada", MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+	v := New(Config{Server: srv.URL, Registry: catalog.All(), Nickname: "Ada", Team: "Blue", MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
 		OnEvent: func(e Event) {
 			if e.Kind == EventConnected {
 				connected <- struct{}{}
@@ -53,25 +54,26 @@ func TestHelloNicknameAndWelcomeTotals(t *testing.T) {
 
 	first := <-hellos
 	key := first.PublicKey
-	if first.Nickname != "Ada" {
-		t.Errorf("first hello: nickname %q, want Ada", first.Nickname)
+	if first.Nickname != "Ada" || first.Team != "Blue" {
+		t.Errorf("first hello: nickname %q, team %q; want Ada, Blue", first.Nickname, first.Team)
 	}
 	<-connected
 	if st := v.Stats(); st.TotalVerified != 7 || st.Credit != 12.5 {
 		t.Errorf("stats after welcome: total_verified %d, credit %v; want 7, 12.5", st.TotalVerified, st.Credit)
 	}
 	v.SetNickname("Grace")
+	v.SetTeam("Red")
 	for {
 		select {
 		case h := <-hellos:
 			if h.PublicKey != key {
 				t.Fatalf("reconnect: key %q, want the first connection's %q", h.PublicKey, key)
 			}
-			if h.Nickname == "Grace" {
+			if h.Nickname == "Grace" && h.Team == "Red" {
 				return
 			}
 		case <-ctx.Done():
-			t.Fatal("no hello with the new nickname after SetNickname")
+			t.Fatal("no hello with the new nickname and team after SetNickname, SetTeam")
 		}
 	}
 }

@@ -55,6 +55,10 @@ type Config struct {
 	// sent with every hello, so SetNickname takes effect at the next
 	// connection.
 	Nickname string
+	// Team is the team this volunteer joins, by name (the server keeps
+	// protocol.CleanTeam of it and sums a team's credit on its
+	// leaderboard); empty: none. Sent with every hello, like Nickname.
+	Team string
 	// OnEvent, if set, receives status events. It is called from the
 	// volunteer's goroutines and must not block.
 	OnEvent func(Event)
@@ -152,6 +156,7 @@ type Volunteer struct {
 
 	mu       sync.Mutex
 	nickname string
+	team     string
 	identity Identity
 	stats    Stats
 	conn     *session // current connection, nil when disconnected
@@ -171,7 +176,7 @@ func New(cfg Config) *Volunteer {
 	if cfg.Agent == "" {
 		cfg.Agent = "pulsegrid-volunteer"
 	}
-	v := &Volunteer{cfg: cfg, nickname: cfg.Nickname}
+	v := &Volunteer{cfg: cfg, nickname: cfg.Nickname, team: cfg.Team}
 	v.key, v.identity = identityKey(cfg.Identity)
 	v.SetCPU(cfg.CPU)
 	v.SetSlots(cfg.Slots)
@@ -204,6 +209,14 @@ func (v *Volunteer) SetSlots(n int) {
 func (v *Volunteer) SetNickname(name string) {
 	v.mu.Lock()
 	v.nickname = name
+	v.mu.Unlock()
+}
+
+// SetTeam changes the team sent with the next hello: the server moves a
+// volunteer (and its credit) to the new team when it reconnects.
+func (v *Volunteer) SetTeam(name string) {
+	v.mu.Lock()
+	v.team = name
 	v.mu.Unlock()
 }
 
@@ -364,7 +377,7 @@ func (v *Volunteer) session(ctx context.Context, wsURL string) (welcomed bool, e
 	s.conn = conn
 
 	v.mu.Lock()
-	id, nickname := v.identity, v.nickname
+	id, nickname, team := v.identity, v.nickname, v.team
 	v.mu.Unlock()
 	wctx, wcancel := context.WithTimeout(sctx, 10*time.Second)
 	// The server speaks first: a challenge whose nonce the hello signs.
@@ -377,7 +390,7 @@ func (v *Volunteer) session(ctx context.Context, wsURL string) (welcomed bool, e
 	if err == nil {
 		hello := &protocol.Message{Type: protocol.TypeHello, Version: protocol.Version, Algorithms: v.cfg.Registry.Names(),
 			Slots: int(v.slots.Load()), Agent: v.cfg.Agent, PublicKey: v.key.PublicKey(), Signature: v.key.Sign(challenge.Nonce),
-			Token: v.cfg.Token, Nickname: nickname}
+			Token: v.cfg.Token, Nickname: nickname, Team: team}
 		err = conn.Write(wctx, websocket.MessageText, hello.Encode())
 	}
 	if err == nil {

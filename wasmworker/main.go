@@ -8,9 +8,10 @@
 // JS API, installed on the worker's globalThis when the module starts:
 //
 //	pulsegrid.start(json)  json: {"server": "http://host:port", "identity": {"id","secret"} | null,
-//	                               "cpu": 1..100, "agent": "…", "slice_ms": 50, "nickname": "…"}
+//	                               "cpu": 1..100, "agent": "…", "slice_ms": 50, "nickname": "…",
+//	                               "team": "…"}
 //	                       creates the volunteer and runs it; later calls set the CPU share
-//	                       and the nickname (sent at the next connection: pause, then start
+//	                       and the nickname and team (sent at the next connection: pause, then start
 //	                       again to rename now) and act like resume.
 //	pulsegrid.pause()      cancels the run at once: the running chunk stops at its next
 //	                       yield and the websocket closes, so the server re-issues the
@@ -60,6 +61,7 @@ type startOptions struct {
 	Agent    string              `json:"agent"`
 	SliceMS  int                 `json:"slice_ms"`
 	Nickname string              `json:"nickname"` // public, on the leaderboard; empty: anonymous
+	Team     string              `json:"team"`     // the team joined, by name; empty: none
 }
 
 // host owns the worker's volunteer and the context of its current run.
@@ -187,6 +189,7 @@ func (h *host) start(arg string) error {
 			CPU:      o.CPU,
 			Agent:    o.Agent,
 			Nickname: o.Nickname,
+			Team:     o.Team,
 			Slice:    time.Duration(max(o.SliceMS, 0)) * time.Millisecond,
 			OnEvent:  h.events.add,
 		}
@@ -204,6 +207,7 @@ func (h *host) start(arg string) error {
 			h.v.SetCPU(o.CPU)
 		}
 		h.v.SetNickname(o.Nickname)
+		h.v.SetTeam(o.Team)
 	}
 	h.mu.Unlock()
 	h.resume()

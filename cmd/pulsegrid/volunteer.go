@@ -23,13 +23,14 @@ func init() {
 }
 
 func cmdVolunteer(ctx context.Context, e env) error {
-	fs := newFlagSet("volunteer", "volunteer --server URL [--workers N] [--cpu PERCENT] [--token T] [--identity FILE] [--nickname NAME]", e.stderr)
+	fs := newFlagSet("volunteer", "volunteer --server URL [--workers N] [--cpu PERCENT] [--token T] [--identity FILE] [--nickname NAME] [--team NAME]", e.stderr)
 	srv := fs.String("server", "", "the server's URL, e.g. http://127.0.0.1:8080")
 	workers := fs.Int("workers", 1, "chunks computed at once")
 	cpu := fs.Int("cpu", 100, "share of a core each worker may use, in percent")
 	token := fs.String("token", "", "enrollment token (API token of a volunteer or admin account): lets this machine run trusted-only datasets")
 	identFile := fs.String("identity", "", "file keeping this volunteer's identity between runs, so its reputation carries over")
 	nickname := fs.String("nickname", "", "public name on the server's leaderboard (at most 40 characters; it is public, so no real name is needed); empty: anonymous")
+	team := fs.String("team", "", "the team to join, by its exact name: the leaderboard sums each team's credit (at most 40 characters, public); empty: none")
 	verbose := fs.Bool("v", false, "log every chunk")
 	pos, err := parseInterleaved(fs, e.args)
 	if err != nil {
@@ -60,7 +61,7 @@ func cmdVolunteer(ctx context.Context, e env) error {
 	start := time.Now()
 	var v *volunteer.Volunteer
 	v = volunteer.New(volunteer.Config{
-		Server: *srv, Registry: catalog.All(), Slots: *workers, CPU: *cpu, Token: *token, Identity: ident, Nickname: *nickname,
+		Server: *srv, Registry: catalog.All(), Slots: *workers, CPU: *cpu, Token: *token, Identity: ident, Nickname: *nickname, Team: *team,
 		Agent: fmt.Sprintf("pulsegrid-native %s/%s", runtime.GOOS, runtime.GOARCH),
 		OnEvent: func(ev volunteer.Event) {
 			switch ev.Kind {

@@ -1,6 +1,6 @@
 // /donate end to end in headless Chromium: two browser contexts are two
-// volunteers (quorum 2) computing real ECG chunks with the wasm worker
-// against the real server binary.
+// volunteers (quorum 2, one team) computing real ECG chunks with the wasm
+// worker against the real server binary.
 const fs = require('node:fs');
 const path = require('node:path');
 const { test, expect } = require('@playwright/test');
@@ -93,6 +93,9 @@ test('two browser volunteers verify chunks; pause, resume, hidden tab, closing r
   const cores = await a.evaluate(() => navigator.hardwareConcurrency);
   await expect(a.getByTestId('donate-threads')).toHaveValue(String(Math.max(1, Math.floor(cores / 2))));
 
+  // Both join one team by naming it (A types it, B picks the same name).
+  await a.getByTestId('donate-team').fill('Night Shift');
+  await b.getByTestId('donate-team').fill('Night Shift');
   // Volunteer A runs two threads (one identity), B one thread.
   await a.getByTestId('donate-threads').selectOption('2');
   await a.getByTestId('donate-cpu').selectOption('100');
@@ -112,6 +115,15 @@ test('two browser volunteers verify chunks; pause, resume, hidden tab, closing r
 
   await expect(a.getByTestId('donate-error')).toBeHidden();
   expect(problems).toEqual([]);
+
+  // The team leaderboard sums both volunteers' credit (the grid saves
+  // volunteers every few seconds).
+  const board = async () => (await (await fetch(`${srv.base}/api/v1/leaderboard`)).json());
+  await expect.poll(async () => (await board()).teams.map((t) => `${t.name}:${t.members}`), { timeout: 30_000 }).toEqual(['Night Shift:2']);
+  const lb = await board();
+  const sum = lb.volunteers.filter((v) => v.team === 'Night Shift').reduce((x, v) => x + v.credit, 0);
+  expect(lb.teams[0].credit).toBeCloseTo(sum, 6);
+  expect(await a.evaluate(() => JSON.parse(localStorage.getItem('pulsegrid.volunteer.team')))).toBe('Night Shift');
 
   // One identity per browser, shared by its threads, kept for later visits.
   const idA = await a.evaluate(() => JSON.parse(localStorage.getItem('pulsegrid.volunteer.identity')).id);

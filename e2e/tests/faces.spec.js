@@ -186,7 +186,7 @@ test('clinician pages: datasets, upload, new analysis, progress, batch, results'
     await visit(page, 'progress-waiting', `/analyses/${ids.beats}`, { ready: (pg) => expect(pg.getByTestId('analysis-wait-volunteers')).toBeVisible() });
     await visit(page, 'analyses', '/analyses');
 
-    server.spawn(['volunteer', '--server', server.base, '--workers', '2']);
+    server.spawn(['volunteer', '--server', server.base, '--workers', '2', '--nickname', 'Faces native', '--team', 'Faces Team']);
     for (const k of ['beats', 'hrv', 'classify', 'vitals', 'alarms']) await api.waitDone(ids[k], 240_000);
 
     await visit(page, 'batch-done', batch, { ready: (pg) => expect(pg.getByTestId('batch-analysis-status').first()).toHaveText('done') });
@@ -211,6 +211,9 @@ test('clinician pages: datasets, upload, new analysis, progress, batch, results'
       await check(page, 'tokens-created');
     }
     await visit(page, 'donate-signed-in', '/donate');
+    // The volunteer's team on the leaderboard (saved every few seconds).
+    await expect.poll(async () => (await (await fetch(`${server.base}/api/v1/leaderboard`)).json()).teams.length, { timeout: 30_000 }).toBe(1);
+    await visit(page, 'leaderboard-teams', '/leaderboard', { ready: (pg) => expect(pg.getByTestId('leaderboard-team-name')).toHaveText('Faces Team') });
   } finally {
     await ctx.close();
   }

@@ -143,6 +143,7 @@ func (g *Grid) connect(hello *protocol.Message, rec store.Volunteer, enrolledBy 
 	// The last hello names the volunteer: reconnecting changes the nickname
 	// (an empty one makes it anonymous again).
 	v.rec.Nickname = protocol.CleanNickname(hello.Nickname)
+	v.rec.Team = protocol.CleanTeam(hello.Team) // likewise: the last hello says which team, if any
 	v.rec.LastSeen = now
 	if enrolledBy != 0 {
 		v.enrolled, v.rec.UserID = true, enrolledBy

@@ -642,16 +642,40 @@ func (s *SQLite) Volunteer(ctx context.Context, id string) (Volunteer, error) {
 }
 
 // volunteerStatsColumns are the columns of migration 0101, in statsDest's order.
-const volunteerStatsColumns = `nickname, lease_requests, leases_issued, results, failed, cpu_us, credit_us, completion_us`
+const volunteerStatsColumns = `nickname, lease_requests, leases_issued, results, failed, cpu_us, credit_us, completion_us, team`
 
 func (v *Volunteer) statsDest() []any {
-	return []any{&v.Nickname, &v.Requests, &v.Issued, &v.Results, &v.Failed, &v.CPUMicros, &v.CreditMicros, &v.CompletionMicros}
+	return []any{&v.Nickname, &v.Requests, &v.Issued, &v.Results, &v.Failed, &v.CPUMicros, &v.CreditMicros, &v.CompletionMicros, &v.Team}
 }
 
 // Leaderboard implements Store.
 func (s *SQLite) Leaderboard(ctx context.Context, limit int) ([]Volunteer, error) {
 	return s.volunteers(ctx, `WHERE credit_us > 0 ORDER BY credit_us DESC, validated DESC, id LIMIT ?`, limit)
 }
+
+// TeamLeaderboard implements Store.
+func (s *SQLite) TeamLeaderboard(ctx context.Context, limit int) ([]TeamStanding, error) {
+	rows, err := s.db.QueryContext(ctx, TeamLeaderboardSQL+` LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TeamStanding
+	for rows.Next() {
+		var t TeamStanding
+		if err := rows.Scan(&t.Name, &t.Members, &t.Results, &t.Validated, &t.CPUMicros, &t.CreditMicros); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// TeamLeaderboardSQL sums the volunteers of each team, for both engines
+// (hence the casts: PostgreSQL's SUM of a BIGINT is a NUMERIC;
+// the caller appends the LIMIT). Equal credit is ordered by name.
+const TeamLeaderboardSQL = `SELECT team, COUNT(*), CAST(SUM(results) AS BIGINT), CAST(SUM(validated) AS BIGINT), CAST(SUM(cpu_us) AS BIGINT), CAST(SUM(credit_us) AS BIGINT) FROM volunteers
+	WHERE team <> '' GROUP BY team HAVING SUM(credit_us) > 0 ORDER BY SUM(credit_us) DESC, team`
 
 // volunteers lists volunteers (without their secret hashes) by a WHERE /
 // ORDER BY / LIMIT tail taking args.
@@ -684,12 +708,12 @@ func (s *SQLite) SaveVolunteers(ctx context.Context, vs []Volunteer) error {
 	}
 	defer tx.Rollback()
 	st, err := tx.PrepareContext(ctx, `INSERT INTO volunteers (id, secret_hash, public_key, banned_until, user_id, agent, reputation, validated, rejected, created_at, last_seen_at, `+volunteerStatsColumns+`)
-		VALUES (?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, agent = excluded.agent,
+		VALUES (?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, agent = excluded.agent,
 		public_key = excluded.public_key, banned_until = MAX(banned_until, excluded.banned_until),
 		reputation = excluded.reputation, validated = excluded.validated, rejected = excluded.rejected, last_seen_at = excluded.last_seen_at,
 		nickname = excluded.nickname, lease_requests = excluded.lease_requests, leases_issued = excluded.leases_issued,
 		results = excluded.results, failed = excluded.failed, cpu_us = excluded.cpu_us, credit_us = excluded.credit_us,
-		completion_us = excluded.completion_us`)
+		completion_us = excluded.completion_us, team = excluded.team`)
 	if err != nil {
 		return err
 	}
@@ -706,7 +730,7 @@ func (s *SQLite) SaveVolunteers(ctx context.Context, vs []Volunteer) error {
 			v.LastSeen = time.Now()
 		}
 		if _, err := st.ExecContext(ctx, v.ID, v.PublicKey, unixMilli(v.BannedUntil), uid, v.Agent, v.Reputation, v.Validated, v.Rejected, v.CreatedAt.UnixMilli(), v.LastSeen.UnixMilli(),
-			v.Nickname, v.Requests, v.Issued, v.Results, v.Failed, v.CPUMicros, v.CreditMicros, v.CompletionMicros); err != nil {
+			v.Nickname, v.Requests, v.Issued, v.Results, v.Failed, v.CPUMicros, v.CreditMicros, v.CompletionMicros, v.Team); err != nil {
 			return fmt.Errorf("save volunteer %s: %w", v.ID, err)
 		}
 	}

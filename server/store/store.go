@@ -156,6 +156,9 @@ type Volunteer struct {
 	// Nickname is the public name from the volunteer's last hello
 	// (protocol.CleanNickname); empty for anonymous volunteers.
 	Nickname string
+	// Team is the team named in the volunteer's last hello
+	// (protocol.CleanTeam); empty: no team.
+	Team string
 	// Requests counts leases asked for; Issued, leases handed out.
 	Requests, Issued int64
 	// Results counts results returned for leases held; Failed, errors
@@ -179,6 +182,18 @@ func (v *Volunteer) AvgCompletion() time.Duration {
 
 // Credit is the volunteer's credit: CPU seconds of verified results.
 func (v *Volunteer) Credit() float64 { return float64(v.CreditMicros) / 1e6 }
+
+// TeamStanding is one team of the leaderboard: the sums over the
+// volunteers whose last hello named it.
+type TeamStanding struct {
+	Name                    string
+	Members                 int64 // volunteers in the team
+	Results, Validated      int64
+	CPUMicros, CreditMicros int64
+}
+
+// Credit is the team's credit: CPU seconds of its members' verified results.
+func (t *TeamStanding) Credit() float64 { return float64(t.CreditMicros) / 1e6 }
 
 // AuditEntry is one line of the audit log.
 type AuditEntry struct {
@@ -331,6 +346,9 @@ type Store interface {
 	// Leaderboard returns the volunteers with credit, most credit first, at
 	// most limit.
 	Leaderboard(ctx context.Context, limit int) ([]Volunteer, error)
+	// TeamLeaderboard returns the teams with credit (summed over their
+	// members), most credit first, at most limit.
+	TeamLeaderboard(ctx context.Context, limit int) ([]TeamStanding, error)
 
 	// Audit appends to the audit log.
 	Audit(ctx context.Context, e AuditEntry) error

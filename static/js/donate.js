@@ -11,9 +11,11 @@
 // throttled like a hidden page's). Closing the tab terminates the workers,
 // which closes their websockets, so the server re-issues their leases at once.
 //
-// The optional nickname goes with every connection's hello; the server
-// shows it on /leaderboard. Changing it while running reconnects the
-// threads (the server takes a nickname at hello only). Credit is the
+// The optional nickname and team go with every connection's hello; the
+// server shows them on /leaderboard, where a team's credit is the sum of
+// its members'. The team field offers the teams with credit (a datalist),
+// so joining one is picking its exact name. Changing either while running
+// reconnects the threads (the server takes both at hello only). Credit is the
 // server's: CPU seconds of this identity's verified results over all
 // visits, carried by the welcome and by each verified verdict; the last
 // value seen is kept in localStorage to show before Start.
@@ -35,6 +37,7 @@
 
 const KEY_IDENTITY = 'pulsegrid.volunteer.identity';
 const KEY_NICKNAME = 'pulsegrid.volunteer.nickname';
+const KEY_TEAM = 'pulsegrid.volunteer.team';
 const KEY_CREDIT = 'pulsegrid.volunteer.server-credit';
 const KEY_SETTINGS = 'pulsegrid.volunteer.settings';
 const KEY_TOTALS = 'pulsegrid.volunteer.totals';
@@ -46,7 +49,7 @@ const NICKNAME_MAX = 40; // runes; the server cleans and cuts it the same way
 const $ = (id) => document.getElementById(id);
 const el = {
   start: $('donate-start'), pause: $('donate-pause'), resume: $('donate-resume'),
-  cpu: $('donate-cpu'), threads: $('donate-threads'), nickname: $('donate-nickname'),
+  cpu: $('donate-cpu'), threads: $('donate-threads'), nickname: $('donate-nickname'), team: $('donate-team'),
   status: $('donate-status'), task: $('donate-task'), chunks: $('donate-chunks-done'),
   verified: $('donate-verified'), cpuTime: $('donate-cpu-time'), credit: $('donate-credit'),
   error: $('donate-error'), idle: $('donate-idle'), battery: $('donate-battery'),
@@ -249,12 +252,14 @@ function serverCredit() {
   return credit;
 }
 
-function nickname() {
-  return [...el.nickname.value.trim()].slice(0, NICKNAME_MAX).join('');
+// label is a nickname or team field's value as sent: trimmed, at most
+// NICKNAME_MAX runes (the server cleans both the same way).
+function label(input) {
+  return input ? [...input.value.trim()].slice(0, NICKNAME_MAX).join('') : '';
 }
 
 function startOptions() {
-  return { server: location.origin, identity, cpu: Number(el.cpu.value), agent: agent(), nickname: nickname() };
+  return { server: location.origin, identity, cpu: Number(el.cpu.value), agent: agent(), nickname: label(el.nickname), team: label(el.team) };
 }
 
 // ---- the controls: settings, and what holds the workers back
@@ -544,16 +549,19 @@ function init() {
   if (!el.start) return;
   el.threads.value = String(defaultThreads());
   loadSettings();
-  el.nickname.value = store.get(KEY_NICKNAME) || '';
-  el.nickname.addEventListener('change', () => {
-    store.set(KEY_NICKNAME, nickname());
-    if (!computing) return; // sent with the next hello (Start or Resume)
-    // The server reads the nickname at hello: reconnect every thread.
-    for (const t of threads) {
-      t.worker.postMessage({ type: 'pause' });
-      t.worker.postMessage({ type: 'start', options: startOptions() });
-    }
-  });
+  for (const [input, key] of [[el.nickname, KEY_NICKNAME], [el.team, KEY_TEAM]]) {
+    if (!input) continue;
+    input.value = store.get(key) || '';
+    input.addEventListener('change', () => {
+      store.set(key, label(input));
+      if (!computing) return; // sent with the next hello (Start or Resume)
+      // The server reads nickname and team at hello: reconnect every thread.
+      for (const t of threads) {
+        t.worker.postMessage({ type: 'pause' });
+        t.worker.postMessage({ type: 'start', options: startOptions() });
+      }
+    });
+  }
   el.start.addEventListener('click', start);
   el.pause.addEventListener('click', pause);
   el.resume.addEventListener('click', resume);

@@ -676,10 +676,10 @@ func (s *Store) DeleteAnalysis(ctx context.Context, id int64) error {
 
 // --- volunteers
 
-const volunteerStatsColumns = `nickname, lease_requests, leases_issued, results, failed, cpu_us, credit_us, completion_us`
+const volunteerStatsColumns = `nickname, lease_requests, leases_issued, results, failed, cpu_us, credit_us, completion_us, team`
 
 func statsDest(v *store.Volunteer) []any {
-	return []any{&v.Nickname, &v.Requests, &v.Issued, &v.Results, &v.Failed, &v.CPUMicros, &v.CreditMicros, &v.CompletionMicros}
+	return []any{&v.Nickname, &v.Requests, &v.Issued, &v.Results, &v.Failed, &v.CPUMicros, &v.CreditMicros, &v.CompletionMicros, &v.Team}
 }
 
 // Volunteer implements store.Store.
@@ -699,6 +699,24 @@ func (s *Store) Volunteer(ctx context.Context, id string) (store.Volunteer, erro
 // Leaderboard implements store.Store.
 func (s *Store) Leaderboard(ctx context.Context, limit int) ([]store.Volunteer, error) {
 	return s.volunteers(ctx, `WHERE credit_us > 0 ORDER BY credit_us DESC, validated DESC, id LIMIT $1`, limit)
+}
+
+// TeamLeaderboard implements store.Store.
+func (s *Store) TeamLeaderboard(ctx context.Context, limit int) ([]store.TeamStanding, error) {
+	rows, err := s.pool.Query(ctx, store.TeamLeaderboardSQL+` LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.TeamStanding
+	for rows.Next() {
+		var t store.TeamStanding
+		if err := rows.Scan(&t.Name, &t.Members, &t.Results, &t.Validated, &t.CPUMicros, &t.CreditMicros); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
 }
 
 // Volunteers implements store.PortalStore.
@@ -744,14 +762,14 @@ func (s *Store) SaveVolunteers(ctx context.Context, vs []store.Volunteer) error 
 				v.LastSeen = time.Now()
 			}
 			b.Queue(`INSERT INTO volunteers (id, secret_hash, public_key, banned_until, user_id, agent, reputation, validated, rejected, created_at, last_seen_at, `+volunteerStatsColumns+`)
-				VALUES ($1, '', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, agent = excluded.agent,
+				VALUES ($1, '', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, agent = excluded.agent,
 				public_key = excluded.public_key, banned_until = GREATEST(volunteers.banned_until, excluded.banned_until),
 				reputation = excluded.reputation, validated = excluded.validated, rejected = excluded.rejected, last_seen_at = excluded.last_seen_at,
 				nickname = excluded.nickname, lease_requests = excluded.lease_requests, leases_issued = excluded.leases_issued,
 				results = excluded.results, failed = excluded.failed, cpu_us = excluded.cpu_us, credit_us = excluded.credit_us,
-				completion_us = excluded.completion_us`,
+				completion_us = excluded.completion_us, team = excluded.team`,
 				v.ID, v.PublicKey, unixMilli(v.BannedUntil), nullID(v.UserID), v.Agent, v.Reputation, v.Validated, v.Rejected, v.CreatedAt.UnixMilli(), v.LastSeen.UnixMilli(),
-				v.Nickname, v.Requests, v.Issued, v.Results, v.Failed, v.CPUMicros, v.CreditMicros, v.CompletionMicros)
+				v.Nickname, v.Requests, v.Issued, v.Results, v.Failed, v.CPUMicros, v.CreditMicros, v.CompletionMicros, v.Team)
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("save volunteers: %w", err)

@@ -46,6 +46,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"DeleteAnalysisCascades", testDeleteAnalysisCascades},
 		{"ReopenVoted", testReopenVoted},
 		{"VolunteersAndLeaderboard", testVolunteers},
+		{"TeamLeaderboard", testTeams},
 		{"Bans", testBans},
 		{"PortalMetadataAndBatches", testPortalMeta},
 		{"IngestTemplates", testIngestTemplates},
@@ -817,7 +818,7 @@ func testVolunteers(t *testing.T, h *harness) {
 	u := h.user("machine@x.org")
 	now := time.Now().Truncate(time.Millisecond).UTC()
 	vs := []store.Volunteer{
-		{ID: "v-a", PublicKey: "ka", UserID: u.ID, Agent: "native", Reputation: 4, Validated: 3, Rejected: 1, Nickname: "Ada", Requests: 9, Issued: 8, Results: 7, Failed: 1, CPUMicros: 4_000_000, CreditMicros: 2_500_000, CompletionMicros: 700_000, CreatedAt: now, LastSeen: now.Add(-time.Minute)},
+		{ID: "v-a", PublicKey: "ka", UserID: u.ID, Agent: "native", Reputation: 4, Validated: 3, Rejected: 1, Nickname: "Ada", Team: "Red Cross", Requests: 9, Issued: 8, Results: 7, Failed: 1, CPUMicros: 4_000_000, CreditMicros: 2_500_000, CompletionMicros: 700_000, CreatedAt: now, LastSeen: now.Add(-time.Minute)},
 		{ID: "v-b", PublicKey: "kb", Validated: 5, CPUMicros: 9_000_000, CreditMicros: 9_000_000, CreatedAt: now, LastSeen: now},
 		{ID: "v-c", PublicKey: "kc", Nickname: "NoCredit", Results: 2, CPUMicros: 100, CreatedAt: now, LastSeen: now.Add(-time.Hour)},
 	}
@@ -863,6 +864,42 @@ func testVolunteers(t *testing.T, h *harness) {
 	}
 	if list, _ := s.Volunteers(ctx, 2); len(list) != 2 {
 		t.Errorf("Volunteers limit 2: %d", len(list))
+	}
+}
+
+// testTeams: a team's standing sums its members' counters; teams without
+// credit and volunteers without a team are left out; a volunteer that
+// changes teams takes its credit along.
+func testTeams(t *testing.T, h *harness) {
+	ctx, s := h.ctx, h.s
+	now := time.Now().Truncate(time.Millisecond).UTC()
+	vs := []store.Volunteer{
+		{ID: "v-t1", PublicKey: "k1", Team: "Blue", Results: 4, Validated: 3, CPUMicros: 5_000_000, CreditMicros: 4_000_000, CreatedAt: now, LastSeen: now},
+		{ID: "v-t2", PublicKey: "k2", Team: "Blue", Results: 2, Validated: 2, CPUMicros: 2_000_000, CreditMicros: 1_500_000, CreatedAt: now, LastSeen: now},
+		{ID: "v-t3", PublicKey: "k3", Team: "Red", Results: 9, Validated: 9, CPUMicros: 7_000_000, CreditMicros: 5_000_000, CreatedAt: now, LastSeen: now},
+		{ID: "v-t4", PublicKey: "k4", Team: "Idle", Results: 1, CPUMicros: 100, CreatedAt: now, LastSeen: now},
+		{ID: "v-t5", PublicKey: "k5", Results: 50, Validated: 50, CPUMicros: 90_000_000, CreditMicros: 90_000_000, CreatedAt: now, LastSeen: now},
+	}
+	must(t, s.SaveVolunteers(ctx, vs))
+	teams, err := s.TeamLeaderboard(ctx, 10)
+	must(t, err)
+	want := []store.TeamStanding{
+		{Name: "Blue", Members: 2, Results: 6, Validated: 5, CPUMicros: 7_000_000, CreditMicros: 5_500_000},
+		{Name: "Red", Members: 1, Results: 9, Validated: 9, CPUMicros: 7_000_000, CreditMicros: 5_000_000},
+	}
+	if !slices.Equal(teams, want) {
+		t.Errorf("TeamLeaderboard:\n got %+v\nwant %+v", teams, want)
+	}
+	if got := teams[0].Credit(); got != 5.5 {
+		t.Errorf("Blue's credit %v, want 5.5 CPU s", got)
+	}
+	// v-t1 moves to Red: its credit goes with it.
+	vs[0].Team = "Red"
+	must(t, s.SaveVolunteers(ctx, vs[:1]))
+	teams, err = s.TeamLeaderboard(ctx, 1)
+	must(t, err)
+	if len(teams) != 1 || teams[0].Name != "Red" || teams[0].Members != 2 || teams[0].CreditMicros != 9_000_000 {
+		t.Errorf("after a move, limit 1: %+v, want Red alone with 2 members and 9 CPU s", teams)
 	}
 }
 
