@@ -83,6 +83,12 @@ type workspace struct {
 	s     []int64 // filter outputs
 	peaks []int   // envelope maxima
 	cands []candidate
+	// ecg.beats@2 (detect2.go): the combined envelope, a lead's prefix
+	// counts of unusable samples, and its level samples.
+	comb   []int64
+	bad    []int32
+	ok     []bool
+	levels []int64
 }
 
 var workspaces = sync.Pool{New: func() any { return new(workspace) }}
@@ -387,6 +393,13 @@ func (d *detector) detect(ws *workspace, missing []bool) []int {
 	if missing != nil {
 		cands = d.dropMissing(cands, missing)
 	}
+	return d.decide(cands, env, false)
+}
+
+// decide runs the threshold logic over the candidates of a block whose
+// envelope (unpadded) is env, and returns the fiducial points of the
+// beats. v2 selects ecg.beats@2's refinements (detect2.go).
+func (d *detector) decide(cands []candidate, env []int64, v2 bool) []int {
 	if len(cands) == 0 {
 		return nil
 	}
