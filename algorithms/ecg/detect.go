@@ -88,6 +88,8 @@ type workspace struct {
 	comb   []int64
 	bad    []int32
 	ok     []bool
+	wmax   []int64
+	noisy  []bool
 	levels []int64
 }
 

@@ -33,6 +33,7 @@ const levelScale = 4096
 type leadView struct {
 	bp, env []int64
 	ok      []bool  // the envelope position saw no unusable sample
+	noisy   []bool  // per level window: an artefact on this lead
 	k       float64 // levelScale / level; 0 when the lead is unusable throughout
 	level   int64   // median 2-second maximum of the usable envelope
 	floor   int64   // median usable envelope
@@ -82,25 +83,55 @@ func (d *detector) view(ws *workspace, missing []bool) leadView {
 		ok[q] = bad[min(n, q+ahead)] == bad[max(0, q-span)]
 	}
 	l := leadView{bp: bp[p:], env: env[p:], ok: ok}
-	win := 2 * d.sec
+	win := d.levelWindow()
+	nwin := (n + win - 1) / win
+	if cap(ws.wmax) < 2*nwin {
+		ws.wmax = make([]int64, 2*nwin)
+	}
+	if cap(ws.noisy) < nwin {
+		ws.noisy = make([]bool, nwin)
+	}
+	wmax, wmean, noisy := ws.wmax[:nwin], ws.wmax[nwin:2*nwin], ws.noisy[:nwin]
 	lv := ws.levels[:0]
-	for lo := 0; lo < n; lo += win {
-		hi := min(n, lo+win)
-		var m int64
+	for w := range wmax {
+		lo, hi := w*win, min(n, (w+1)*win)
+		var m, sum, cnt int64
 		for q := lo; q < hi; q++ {
-			if l.env[q] > m && l.ok[q] {
-				m = l.env[q]
+			if l.ok[q] {
+				m = max(m, l.env[q])
+				sum += l.env[q]
+				cnt++
 			}
+		}
+		wmax[w] = m
+		wmean[w] = 0
+		if cnt > 0 {
+			wmean[w] = sum / cnt
 		}
 		if m > 0 {
 			lv = append(lv, m)
 		}
 	}
-	l.k = 0
 	if len(lv) > 0 {
 		slices.Sort(lv)
 		l.level = lv[len(lv)/2]
 	}
+	// The typical window mean, with the level samples' memory.
+	mv := lv[len(lv):]
+	for w, m := range wmax {
+		if m > 0 {
+			mv = append(mv, wmean[w])
+		}
+	}
+	var meanLevel int64
+	if len(mv) > 0 {
+		slices.Sort(mv)
+		meanLevel = mv[len(mv)/2]
+	}
+	for w, m := range wmax {
+		noisy[w] = m > noisyLevels*l.level || wmean[w] > noisyMeans*meanLevel
+	}
+	l.noisy = noisy
 	// The floor: the median usable envelope, every 4th sample.
 	fl := lv[len(lv):]
 	for q := 0; q < n; q += 4 {
@@ -117,6 +148,35 @@ func (d *detector) view(ws *workspace, missing []bool) leadView {
 		l.k = levelScale / float64(l.level)
 	}
 	return l
+}
+
+// levelWindow is the window of the level maxima (2 s).
+func (d *detector) levelWindow() int { return 2 * d.sec }
+
+// noisyLevels: a level window whose maximum exceeds this many times the
+// lead's level holds an artefact (or noise) on that lead.
+const noisyLevels = 3
+
+// noisyMeans: a level window whose mean envelope exceeds this many times
+// the lead's typical window mean is noisy on that lead (muscle noise, or
+// electrode motion that moves the baseline without one large artefact).
+const noisyMeans = 2
+
+// uses reports which of the leads position p is read from: each lead
+// where it is usable, except that of two usable leads one that is noisy
+// in p's level window is left out while the other is not.
+func (d *detector) uses(leads []leadView, p int) (a, b bool) {
+	a = leads[0].usable(p)
+	if len(leads) == 1 {
+		return a, false
+	}
+	b = leads[1].usable(p)
+	if a && b {
+		w := p / d.levelWindow()
+		na, nb := leads[0].noisy[w], leads[1].noisy[w]
+		a, b = !na || nb, !nb || na
+	}
+	return a, b
 }
 
 // detect2 is the ecg.beats@2 detector on the block in ws (the first lead)
@@ -154,14 +214,14 @@ func (d *detector) detect2(ws *workspace, missing []bool, ws2 *workspace, missin
 		if !keep {
 			continue
 		}
+		ua, ub := d.uses(leads, pk)
 		var l *leadView
-		for li := range leads {
-			if leads[li].usable(pk) {
-				l = &leads[li]
-				break
-			}
-		}
-		if l == nil {
+		switch {
+		case ua:
+			l = &leads[0]
+		case ub:
+			l = &leads[1]
+		default:
 			continue
 		}
 		c := candidate{pos: pk, h: h}
@@ -225,7 +285,7 @@ func (d *detector) combine(env []int64, leads []leadView) {
 	a, b := &leads[0], &leads[1]
 	ka, kb := float64(a.k*w[0])/sum, float64(b.k*w[1])/sum
 	for p := range env {
-		oa, ob := a.ok[p], b.ok[p]
+		oa, ob := d.uses(leads, p)
 		switch {
 		case oa && ob:
 			env[p] = int64(float64(a.env[p])*ka) + int64(float64(b.env[p])*kb)
