@@ -70,11 +70,12 @@ func (Beats2) SplitChannels(meta *signal.Signal, params []byte) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bothLeads(meta, p.Lead)
+	return BothLeads(meta, p.Lead)
 }
 
-// bothLeads returns the chosen lead and, if there is one, the second lead.
-func bothLeads(meta *signal.Signal, lead Lead) ([]int, error) {
+// BothLeads returns the chosen lead and, if there is one, the second lead
+// (SecondLead), from the channels' names and rates alone.
+func BothLeads(meta *signal.Signal, lead Lead) ([]int, error) {
 	i, err := ChooseLead(meta, lead)
 	if err != nil {
 		return nil, err
