@@ -108,6 +108,7 @@ type candidate struct {
 	slope int64 // maximum |slope| in the complex
 	fid   int   // fiducial point (largest band-passed deflection)
 	bls   bool  // looks like a baseline shift: one slope direction only
+	lead  int   // ecg.beats@2: the lead its slopes and fiducial come from
 }
 
 // features computes the band-passed signal and the envelope of x, and the
@@ -395,12 +396,31 @@ func (d *detector) detect(ws *workspace, missing []bool) []int {
 	if missing != nil {
 		cands = d.dropMissing(cands, missing)
 	}
-	return d.decide(cands, env, false)
+	acc := d.decide(cands, env, false)
+	for k, i := range acc {
+		acc[k] = cands[i].fid
+	}
+	return d.apart(acc)
+}
+
+// apart drops the fiducial points closer than the refractory period to
+// the one before: fiducials of distinct complexes can come that close
+// after refinement; the first is kept.
+func (d *detector) apart(beats []int) []int {
+	out := beats[:0]
+	for _, b := range beats {
+		if len(out) > 0 && b-out[len(out)-1] < d.refr {
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 // decide runs the threshold logic over the candidates of a block whose
-// envelope (unpadded) is env, and returns the fiducial points of the
-// beats. v2 selects ecg.beats@2's refinements (detect2.go).
+// envelope (unpadded) is env, and returns the indices of the candidates
+// taken as beats, ascending. v2 selects ecg.beats@2's refinements
+// (detect2.go).
 func (d *detector) decide(cands []candidate, env []int64, v2 bool) []int {
 	if len(cands) == 0 {
 		return nil
@@ -454,7 +474,7 @@ func (d *detector) decide(cands []candidate, env []int64, v2 bool) []int {
 		}
 		th = thresh()
 		last, lastPos, lastSlope = i, c.pos, c.slope
-		beats = append(beats, c.fid)
+		beats = append(beats, i)
 	}
 	isT := func(c candidate) bool {
 		return lastPos >= 0 && c.pos-lastPos < d.twave && 2*c.slope < lastSlope
@@ -513,16 +533,7 @@ func (d *detector) decide(cands []candidate, env []int64, v2 bool) []int {
 	}
 	searchBack(len(env))
 
-	// Fiducials of distinct complexes can still come closer than the
-	// refractory period after refinement; keep the first.
-	out := beats[:0]
-	for _, b := range beats {
-		if len(out) > 0 && b-out[len(out)-1] < d.refr {
-			continue
-		}
-		out = append(out, b)
-	}
-	return out
+	return beats
 }
 
 func abs64(v int64) int64 {

@@ -186,9 +186,6 @@ func (d *detector) detect2(ws *workspace, missing []bool, ws2 *workspace, missin
 	if ws2 != nil {
 		leads = append(leads, d.view(ws2, missing2))
 	}
-	if debugLeads != nil {
-		debugLeads(leads)
-	}
 	n := len(leads[0].env)
 	if cap(ws.comb) < n {
 		ws.comb = make([]int64, n)
@@ -215,16 +212,16 @@ func (d *detector) detect2(ws *workspace, missing []bool, ws2 *workspace, missin
 			continue
 		}
 		ua, ub := d.uses(leads, pk)
-		var l *leadView
+		li := 0
 		switch {
 		case ua:
-			l = &leads[0]
 		case ub:
-			l = &leads[1]
+			li = 1
 		default:
 			continue
 		}
-		c := candidate{pos: pk, h: h}
+		l := &leads[li]
+		c := candidate{pos: pk, h: h, lead: li}
 		lo := max(0, pk-d.nw-d.nd)
 		maxUp, maxDown, upAt, downAt, fid := slopes(l.bp, lo, pk, d.nd)
 		c.slope = int64(float64(max(maxUp, maxDown)) * l.k)
@@ -233,10 +230,12 @@ func (d *detector) detect2(ws *workspace, missing []bool, ws2 *workspace, missin
 		cands = append(cands, c)
 	}
 	ws.cands = cands
-	return d.decide(cands, env, true)
+	acc := d.decide(cands, env, true)
+	for k, i := range acc {
+		acc[k] = cands[i].fid
+	}
+	return d.apart(acc)
 }
-
-var debugLeads func([]leadView)
 
 // combine writes the combined envelope of the leads to env: at each
 // position the weighted mean over the leads usable there of envelope ×
