@@ -141,7 +141,9 @@ test('public pages and the volunteer page', async ({ page }) => {
 });
 
 test('clinician pages: datasets, upload, new analysis, progress, batch, results', async ({ browser }) => {
-  test.setTimeout(300_000);
+  // About 40 axe-core runs on pages with large SVG charts: minutes on a
+  // loaded 2-core machine (it took over 5 at a load of 14).
+  test.setTimeout(900_000);
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
   try {
@@ -215,6 +217,7 @@ test('clinician pages: datasets, upload, new analysis, progress, batch, results'
 });
 
 test('admin pages: users, templates, grid, audit log', async ({ browser }) => {
+  test.setTimeout(600_000);
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
   try {
