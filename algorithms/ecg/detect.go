@@ -490,6 +490,13 @@ func (d *detector) decide(cands []candidate, env []int64, v2 bool) []int {
 		}
 		return false
 	}
+	// isEarlyWeak (ecg.beats@2) reports a candidate that comes within
+	// half the mean RR interval of the last beat and is less than half as
+	// tall as the mean beat: in noise, most such are artefacts, while an
+	// ectopic beat that early is usually as tall as the others or taller.
+	isEarlyWeak := func(c candidate) bool {
+		return lastPos >= 0 && int64(c.pos-lastPos) < rr.mean()/2 && 2*c.h < qrs.mean()
+	}
 	searchBack := func(upto int) {
 		for lastPos >= 0 {
 			limit := rr.mean()*3/2 + int64(d.nw)
@@ -524,7 +531,7 @@ func (d *detector) decide(cands []candidate, env []int64, v2 bool) []int {
 			th = thresh()
 			levelsAt = c.pos
 		}
-		if c.h > th && !c.bls && !isT(c) && !isP(i) {
+		if c.h > th && !c.bls && !isT(c) && !isP(i) && !(v2 && isEarlyWeak(c)) {
 			accept(i)
 			continue
 		}
