@@ -128,7 +128,7 @@ var holterFloors = struct {
 // the same outputs are computed.
 func TestHolterAccuracy(t *testing.T) {
 	if underWasm {
-		t.Skip("native only: TestGoldenBeats2 proves js/wasm computes the same beats")
+		t.Skip("native only: TestGoldenBeats2 proves js/wasm computes the same beats (beats2_test.go)")
 	}
 	dets := []string{BeatsName, Beats2Name}
 	var rows []string
