@@ -13,7 +13,8 @@ import (
 func All() *pipeline.Registry {
 	return pipeline.NewRegistry(
 		ecg.NewBeats(), ecg.NewClassify(),
+		ecg.NewBeats2(), ecg.NewClassify2(),
 		vitals.NewSummary(), vitals.NewAlarms(),
-		hrv.NewECG(),
+		hrv.NewECG(), hrv.NewECG2(),
 	)
 }

@@ -22,6 +22,9 @@ var input = map[string][]string{
 	"ecg.beats@1":      {"mitdb/100.hea", "mitdb/100.dat"},
 	"ecg.hrv@1":        {"mitdb/100.hea", "mitdb/100.dat"},
 	"ecg.classify@1":   {"mitdb/119.hea", "mitdb/119.dat"},
+	"ecg.beats@2":      {"mitdb/116.hea", "mitdb/116.dat"},
+	"ecg.hrv@2":        {"mitdb/100.hea", "mitdb/100.dat"},
+	"ecg.classify@2":   {"mitdb/119.hea", "mitdb/119.dat"},
 	"vitals.summary@1": {"vitals/041s.hea", "vitals/041s01.hea", "vitals/041s01.dat", "vitals/041s02.hea", "vitals/041s02.dat"},
 	"vitals.alarms@1":  {"vitals/s00001-2896-10-10-00-31n.hea", "vitals/3975656n.dat"},
 }

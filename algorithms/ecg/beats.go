@@ -253,6 +253,25 @@ func RunBeats(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 // samples relative to the first sample of the task. what names the task in
 // errors.
 func detectOwned(ch *signal.Channel, aux []byte, y pipeline.Yielder, what string) ([]int64, error) {
+	return detectBlocks([]signal.Channel{*ch}, aux, y, what, false)
+}
+
+// detectOwned2 is detectOwned with the ecg.beats@2 detector: chs[0] is the
+// lead, chs[1] (if present, same rate and length) the second lead.
+func detectOwned2(chs []signal.Channel, aux []byte, y pipeline.Yielder, what string) ([]int64, error) {
+	if len(chs) < 1 || len(chs) > 2 {
+		return nil, fmt.Errorf("%s: %d channels, want 1 or 2", what, len(chs))
+	}
+	if len(chs) == 2 && (chs[1].Rate != chs[0].Rate || len(chs[1].Samples) != len(chs[0].Samples)) {
+		return nil, fmt.Errorf("%s: channel 1 has %d samples at %v Hz, want %d at %v Hz", what, len(chs[1].Samples), chs[1].Rate, len(chs[0].Samples), chs[0].Rate)
+	}
+	return detectBlocks(chs, aux, y, what, true)
+}
+
+// detectBlocks is detectOwned and detectOwned2: v2 selects the ecg.beats@2
+// detector, which also reads chs[1] when there is one.
+func detectBlocks(chs []signal.Channel, aux []byte, y pipeline.Yielder, what string, v2 bool) ([]int64, error) {
+	ch := &chs[0]
 	if !(ch.Rate >= MinRate && ch.Rate <= MaxRate) {
 		return nil, fmt.Errorf("%s: sample rate %v Hz is outside %d..%d Hz", what, ch.Rate, MinRate, MaxRate)
 	}
@@ -273,6 +292,11 @@ func detectOwned(ch *signal.Channel, aux []byte, y pipeline.Yielder, what string
 	pad := det.pad()
 	ws := workspaces.Get().(*workspace)
 	defer workspaces.Put(ws)
+	var ws2 *workspace
+	if v2 && len(chs) > 1 {
+		ws2 = workspaces.Get().(*workspace)
+		defer workspaces.Put(ws2)
+	}
 	total := (hi - lo + block - 1) / block
 	var beats []int64
 	for k := int64(0); k < total; k++ {
@@ -288,7 +312,21 @@ func detectOwned(ch *signal.Channel, aux []byte, y pipeline.Yielder, what string
 		if missing != nil {
 			ws.miss = missing
 		}
-		for _, f := range det.detect(ws, missing) {
+		var found []int
+		switch {
+		case !v2:
+			found = det.detect(ws, missing)
+		case ws2 == nil:
+			found = det.detect2(ws, missing, nil, nil)
+		default:
+			var missing2 []bool
+			ws2.x, missing2 = toInt(ws2.x, pad, ws2.miss, chs[1].Samples[from:to], chs[1].Gain, chs[1].Unit)
+			if missing2 != nil {
+				ws2.miss = missing2
+			}
+			found = det.detect2(ws, missing, ws2, missing2)
+		}
+		for _, f := range found {
 			if s := from + int64(f); s >= bs && s < be {
 				beats = append(beats, s)
 			}

@@ -14,6 +14,11 @@ import (
 // ClassifyName is the registered name of the beat classifier.
 const ClassifyName = "ecg.classify@1"
 
+// Classify2Name is the classifier on the beats of ecg.beats@2: the same
+// features, rules and events, computed at the beats and fiducial points of
+// the ecg.beats@2 detector.
+const Classify2Name = "ecg.classify@2"
+
 // ClassifyParams are the parameters of ecg.classify@1.
 type ClassifyParams struct {
 	// Lead selects the channel beats are detected on, as for ecg.beats@1.
@@ -83,21 +88,35 @@ func (p ClassifyParams) Canonical() []byte {
 	return b
 }
 
-// Classify is the ecg.classify@1 algorithm.
-type Classify struct{}
+// Classify is the ecg.classify@1 algorithm, or with v2 ecg.classify@2.
+type Classify struct{ v2 bool }
 
 // NewClassify returns the ecg.classify@1 algorithm.
 func NewClassify() pipeline.Algorithm { return Classify{} }
 
+// NewClassify2 returns the ecg.classify@2 algorithm.
+func NewClassify2() pipeline.Algorithm { return Classify{v2: true} }
+
+func (c Classify) name() string {
+	if c.v2 {
+		return Classify2Name
+	}
+	return ClassifyName
+}
+
 // Name implements pipeline.Algorithm.
-func (Classify) Name() string { return ClassifyName }
+func (c Classify) Name() string { return c.name() }
 
 // Describe implements pipeline.Algorithm.
-func (Classify) Describe() pipeline.Info {
+func (c Classify) Describe() pipeline.Info {
+	det := BeatsName
+	if c.v2 {
+		det = Beats2Name
+	}
 	return pipeline.Info{
-		Name:  ClassifyName,
+		Name:  c.name(),
 		Title: "Beat classes, rhythm and events (Holter)",
-		Description: "Detects beats as ecg.beats@1 does and labels each with its ANSI/AAMI EC57 class " +
+		Description: "Detects beats as " + det + " does and labels each with its ANSI/AAMI EC57 class " +
 			"(N, S, V, F, Q) from the patient's own dominant morphology (both leads) and RR prematurity; " +
 			"reports atrial fibrillation episodes and burden, pauses, bradycardia and tachycardia, " +
 			"ventricular and supraventricular couplets and runs, bigeminy and trigeminy.",
@@ -117,12 +136,12 @@ func (Classify) Params(raw json.RawMessage) ([]byte, error) {
 }
 
 // Split implements pipeline.Algorithm.
-func (Classify) Split(sig *signal.Signal, params []byte, opt pipeline.SplitOptions) ([]pipeline.Chunk, error) {
+func (c Classify) Split(sig *signal.Signal, params []byte, opt pipeline.SplitOptions) ([]pipeline.Chunk, error) {
 	p, err := ParseClassifyParams(params)
 	if err != nil {
 		return nil, err
 	}
-	return SplitClassify(sig, p.Lead, ClassifyName, p.Canonical(), opt)
+	return SplitClassify(sig, p.Lead, c.name(), p.Canonical(), opt)
 }
 
 // SplitChannels implements pipeline.ChannelPicker: the lead and the second
@@ -146,30 +165,35 @@ func (Classify) SplitChannels(meta *signal.Signal, params []byte) ([]int, error)
 // RunReadsNoLabels implements pipeline.LabelBlind: Split picks both leads on the server.
 func (Classify) RunReadsNoLabels() {}
 
-func (Classify) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
-	if t.Algorithm != ClassifyName {
-		return nil, fmt.Errorf("%s: task is for %q", ClassifyName, t.Algorithm)
+func (c Classify) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
+	if t.Algorithm != c.name() {
+		return nil, fmt.Errorf("%s: task is for %q", c.name(), t.Algorithm)
 	}
-	return RunClassify(t, y)
+	return runClassifyTask(t, y, c.v2)
 }
 
 // Merge implements pipeline.Algorithm.
-func (Classify) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, error) {
+func (c Classify) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, error) {
 	p, err := ParseClassifyParams(params)
 	if err != nil {
 		return nil, err
 	}
-	return MergeClassify(p, parts)
+	r, err := MergeClassify(p, parts)
+	if err != nil {
+		return nil, err
+	}
+	r.Algorithm = c.name()
+	return r, nil
 }
 
 // DecodeResult implements pipeline.Algorithm.
-func (Classify) DecodeResult(b []byte) (pipeline.Result, error) {
+func (c Classify) DecodeResult(b []byte) (pipeline.Result, error) {
 	var r ClassifyResult
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("decode %s result: %w", ClassifyName, err)
+		return nil, fmt.Errorf("decode %s result: %w", c.name(), err)
 	}
-	if r.Algorithm != ClassifyName {
-		return nil, fmt.Errorf("decode %s result: algorithm %q", ClassifyName, r.Algorithm)
+	if r.Algorithm != c.name() {
+		return nil, fmt.Errorf("decode %s result: algorithm %q", c.name(), r.Algorithm)
 	}
 	return &r, nil
 }

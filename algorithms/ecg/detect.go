@@ -83,6 +83,14 @@ type workspace struct {
 	s     []int64 // filter outputs
 	peaks []int   // envelope maxima
 	cands []candidate
+	// ecg.beats@2 (detect2.go): the combined envelope, a lead's prefix
+	// counts of unusable samples, and its level samples.
+	comb   []int64
+	bad    []int32
+	ok     []bool
+	wmax   []int64
+	noisy  []bool
+	levels []int64
 }
 
 var workspaces = sync.Pool{New: func() any { return new(workspace) }}
@@ -100,6 +108,7 @@ type candidate struct {
 	slope int64 // maximum |slope| in the complex
 	fid   int   // fiducial point (largest band-passed deflection)
 	bls   bool  // looks like a baseline shift: one slope direction only
+	lead  int   // ecg.beats@2: the lead its slopes and fiducial come from
 }
 
 // features computes the band-passed signal and the envelope of x, and the
@@ -387,6 +396,32 @@ func (d *detector) detect(ws *workspace, missing []bool) []int {
 	if missing != nil {
 		cands = d.dropMissing(cands, missing)
 	}
+	acc := d.decide(cands, env, false)
+	for k, i := range acc {
+		acc[k] = cands[i].fid
+	}
+	return d.apart(acc)
+}
+
+// apart drops the fiducial points closer than the refractory period to
+// the one before: fiducials of distinct complexes can come that close
+// after refinement; the first is kept.
+func (d *detector) apart(beats []int) []int {
+	out := beats[:0]
+	for _, b := range beats {
+		if len(out) > 0 && b-out[len(out)-1] < d.refr {
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// decide runs the threshold logic over the candidates of a block whose
+// envelope (unpadded) is env, and returns the indices of the candidates
+// taken as beats, ascending. v2 selects ecg.beats@2's refinements
+// (detect2.go).
+func (d *detector) decide(cands []candidate, env []int64, v2 bool) []int {
 	if len(cands) == 0 {
 		return nil
 	}
@@ -439,7 +474,7 @@ func (d *detector) detect(ws *workspace, missing []bool) []int {
 		}
 		th = thresh()
 		last, lastPos, lastSlope = i, c.pos, c.slope
-		beats = append(beats, c.fid)
+		beats = append(beats, i)
 	}
 	isT := func(c candidate) bool {
 		return lastPos >= 0 && c.pos-lastPos < d.twave && 2*c.slope < lastSlope
@@ -454,6 +489,13 @@ func (d *detector) detect(ws *workspace, missing []bool) []int {
 			}
 		}
 		return false
+	}
+	// isEarlyWeak (ecg.beats@2) reports a candidate that comes within
+	// half the mean RR interval of the last beat and is less than half as
+	// tall as the mean beat: in noise, most such are artefacts, while an
+	// ectopic beat that early is usually as tall as the others or taller.
+	isEarlyWeak := func(c candidate) bool {
+		return lastPos >= 0 && int64(c.pos-lastPos) < rr.mean()/2 && 2*c.h < qrs.mean()
 	}
 	searchBack := func(upto int) {
 		for lastPos >= 0 {
@@ -489,7 +531,7 @@ func (d *detector) detect(ws *workspace, missing []bool) []int {
 			th = thresh()
 			levelsAt = c.pos
 		}
-		if c.h > th && !c.bls && !isT(c) && !isP(i) {
+		if c.h > th && !c.bls && !isT(c) && !isP(i) && !(v2 && isEarlyWeak(c)) {
 			accept(i)
 			continue
 		}
@@ -498,16 +540,7 @@ func (d *detector) detect(ws *workspace, missing []bool) []int {
 	}
 	searchBack(len(env))
 
-	// Fiducials of distinct complexes can still come closer than the
-	// refractory period after refinement; keep the first.
-	out := beats[:0]
-	for _, b := range beats {
-		if len(out) > 0 && b-out[len(out)-1] < d.refr {
-			continue
-		}
-		out = append(out, b)
-	}
-	return out
+	return beats
 }
 
 func abs64(v int64) int64 {

@@ -146,6 +146,12 @@ func secondLeadMeta(meta *signal.Signal, first int) int {
 // ecg.beats@1 on the first channel, and each beat's snippet on every
 // channel of the task.
 func RunClassify(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
+	return runClassifyTask(t, y, false)
+}
+
+// runClassifyTask is RunClassify, with the ecg.beats@2 detector (on both
+// leads) when v2 is set: ecg.classify@2.
+func runClassifyTask(t *pipeline.Task, y pipeline.Yielder, v2 bool) ([]byte, error) {
 	if len(t.Channels) < 1 || len(t.Channels) > 2 {
 		return nil, fmt.Errorf("classify task: %d channels, want 1 or 2", len(t.Channels))
 	}
@@ -155,7 +161,13 @@ func RunClassify(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
 			return nil, fmt.Errorf("classify task: channel %d has %d samples at %v Hz, want %d at %v Hz", l+1, len(c.Samples), c.Rate, n, t.Channels[0].Rate)
 		}
 	}
-	beats, err := detectOwned(&t.Channels[0], t.Aux, y, "classify task")
+	var beats []int64
+	var err error
+	if v2 {
+		beats, err = detectOwned2(t.Channels, t.Aux, y, "classify task")
+	} else {
+		beats, err = detectOwned(&t.Channels[0], t.Aux, y, "classify task")
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,11 @@ import (
 // ECGName is the registered name of the ECG heart rate variability algorithm.
 const ECGName = "ecg.hrv@1"
 
+// ECG2Name is ecg.hrv@1 on the beats of ecg.beats@2 (noise-robust, both
+// leads): the same HRV from a different beat list, hence a version of its
+// own.
+const ECG2Name = "ecg.hrv@2"
+
 // ECG is ecg.hrv@1: the beats of ecg.beats@1, then Compute on them. It
 // reuses the beat detector's Split and Run unchanged (the chunk outputs are
 // those of ecg.beats@1) and its Merge, so the HRV of a chunked run equals
@@ -24,10 +29,22 @@ const ECGName = "ecg.hrv@1"
 // The detector does not classify beats, so every detected beat counts as
 // normal; ectopic beats and missed or extra detections are excluded by the
 // interval rules of NN (physiological limits and the 20 % rule).
-type ECG struct{}
+//
+// With v2 set it is ecg.hrv@2, on the beats of ecg.beats@2.
+type ECG struct{ v2 bool }
 
 // NewECG returns the ecg.hrv@1 algorithm.
 func NewECG() pipeline.Algorithm { return ECG{} }
+
+// NewECG2 returns the ecg.hrv@2 algorithm.
+func NewECG2() pipeline.Algorithm { return ECG{v2: true} }
+
+func (e ECG) name() string {
+	if e.v2 {
+		return ECG2Name
+	}
+	return ECGName
+}
 
 // ECGParams are the parameters of ecg.hrv@1: the lead (as for ecg.beats@1)
 // and the HRV options.
@@ -67,13 +84,13 @@ func decodeStrict(raw json.RawMessage, v any) error {
 }
 
 // Name implements pipeline.Algorithm.
-func (ECG) Name() string { return ECGName }
+func (e ECG) Name() string { return e.name() }
 
 // Describe implements pipeline.Algorithm.
 func (e ECG) Describe() pipeline.Info {
 	p, _ := e.Params(nil)
 	return pipeline.Info{
-		Name:  ECGName,
+		Name:  e.name(),
 		Title: "Heart rate variability",
 		Description: "Task Force 1996 HRV from detected beats: mean NN, SDNN, RMSSD, pNN50, mean HR; " +
 			"VLF, LF, HF (ms²), LF/HF and normalized units by Lomb–Scargle on the NN series, " +
@@ -94,20 +111,26 @@ func (ECG) Params(raw json.RawMessage) ([]byte, error) {
 }
 
 // Split implements pipeline.Algorithm: ecg.beats@1's split under our name.
-func (ECG) Split(sig *signal.Signal, params []byte, opt pipeline.SplitOptions) ([]pipeline.Chunk, error) {
+func (e ECG) Split(sig *signal.Signal, params []byte, opt pipeline.SplitOptions) ([]pipeline.Chunk, error) {
 	p, err := ParseECGParams(params)
 	if err != nil {
 		return nil, err
 	}
 	canon, _ := json.Marshal(p)
+	if e.v2 {
+		return ecg.SplitClassify(sig, p.Lead, ECG2Name, canon, opt)
+	}
 	return ecg.SplitBeats(sig, p.Lead, ECGName, canon, opt)
 }
 
 // SplitChannels implements pipeline.ChannelPicker: only the chosen lead.
-func (ECG) SplitChannels(meta *signal.Signal, params []byte) ([]int, error) {
+func (e ECG) SplitChannels(meta *signal.Signal, params []byte) ([]int, error) {
 	p, err := ParseECGParams(params)
 	if err != nil {
 		return nil, err
+	}
+	if e.v2 {
+		return ecg.BothLeads(meta, p.Lead)
 	}
 	i, err := ecg.ChooseLead(meta, p.Lead)
 	return []int{i}, err
@@ -117,9 +140,12 @@ func (ECG) SplitChannels(meta *signal.Signal, params []byte) ([]int, error) {
 // RunReadsNoLabels implements pipeline.LabelBlind: Split picks the lead on the server.
 func (ECG) RunReadsNoLabels() {}
 
-func (ECG) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
-	if t.Algorithm != ECGName {
-		return nil, fmt.Errorf("%s: task is for %q", ECGName, t.Algorithm)
+func (e ECG) Run(t *pipeline.Task, y pipeline.Yielder) ([]byte, error) {
+	if t.Algorithm != e.name() {
+		return nil, fmt.Errorf("%s: task is for %q", e.name(), t.Algorithm)
+	}
+	if e.v2 {
+		return ecg.RunBeats2(t, y)
 	}
 	return ecg.RunBeats(t, y)
 }
@@ -136,14 +162,14 @@ type ECGResult struct {
 }
 
 // Merge implements pipeline.Algorithm: the beats' Merge, then Compute.
-func (ECG) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, error) {
+func (e ECG) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, error) {
 	p, err := ParseECGParams(params)
 	if err != nil {
 		return nil, err
 	}
 	beats, err := ecg.MergeBeats(parts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ECGName, err)
+		return nil, fmt.Errorf("%s: %w", e.name(), err)
 	}
 	times := make([]float64, len(beats.Beats))
 	normal := make([]bool, len(beats.Beats))
@@ -151,24 +177,24 @@ func (ECG) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, error) 
 		times[i] = b.Time
 		normal[i] = true
 	}
-	res := &ECGResult{Algorithm: ECGName, Lead: beats.Lead, Rate: beats.Rate, Options: p.Options}
+	res := &ECGResult{Algorithm: e.name(), Lead: beats.Lead, Rate: beats.Rate, Options: p.Options}
 	res.Report, err = Compute(times, normal, p.Options)
 	if errors.Is(err, ErrTooFewBeats) {
 		res.Note = fmt.Sprintf("%d beats detected: too few NN intervals for HRV", len(times))
 	} else if err != nil {
-		return nil, fmt.Errorf("%s: %w", ECGName, err)
+		return nil, fmt.Errorf("%s: %w", e.name(), err)
 	}
 	return res, nil
 }
 
 // DecodeResult implements pipeline.Algorithm.
-func (ECG) DecodeResult(b []byte) (pipeline.Result, error) {
+func (e ECG) DecodeResult(b []byte) (pipeline.Result, error) {
 	var r ECGResult
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("decode %s result: %w", ECGName, err)
+		return nil, fmt.Errorf("decode %s result: %w", e.name(), err)
 	}
-	if r.Algorithm != ECGName {
-		return nil, fmt.Errorf("decode %s result: algorithm %q", ECGName, r.Algorithm)
+	if r.Algorithm != e.name() {
+		return nil, fmt.Errorf("decode %s result: algorithm %q", e.name(), r.Algorithm)
 	}
 	return &r, nil
 }
