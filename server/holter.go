@@ -340,7 +340,7 @@ func holterOf(r *http.Request, d Deps, a store.Analysis) (holterReport, *ecg.Cla
 	}
 	c, ok := classifyOf(res)
 	if !ok {
-		return holterReport{}, nil, store.Dataset{}, Errorf(ENotFound, "analysis %d is %s: a Holter report exists for %s analyses only", a.ID, a.Algorithm, ecg.ClassifyName)
+		return holterReport{}, nil, store.Dataset{}, Errorf(ENotFound, "analysis %d is %s: a Holter report exists for %s and %s analyses only", a.ID, a.Algorithm, ecg.ClassifyName, ecg.Classify2Name)
 	}
 	ds, err := d.Store.Dataset(r.Context(), a.DatasetID)
 	if err != nil {

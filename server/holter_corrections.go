@@ -162,7 +162,7 @@ func addCorrection(ctx context.Context, d Deps, a store.Analysis, user store.Use
 	}
 	verified, ok := classifyOf(res)
 	if !ok {
-		return store.Correction{}, Errorf(ENotFound, "analysis %d is %s: only %s reports take corrections", a.ID, a.Algorithm, ecg.ClassifyName)
+		return store.Correction{}, Errorf(ENotFound, "analysis %d is %s: only %s and %s reports take corrections", a.ID, a.Algorithm, ecg.ClassifyName, ecg.Classify2Name)
 	}
 	cur, _, err := correctedClassify(ctx, d, a, verified)
 	if err != nil {

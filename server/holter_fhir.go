@@ -259,7 +259,7 @@ func holterFHIR(rep holterReport, a store.Analysis, ds store.Dataset) fhirBundle
 		Subject:    subject, EffectivePeriod: *whole, Issued: issued,
 	}
 	dr.Conclusion = fmt.Sprintf("%s (%s) of %s recording: %d beats (N %d, S %d, V %d, F %d, Q %d), HR %s/%s/%s bpm (min/mean/max of %d s averages), %d pauses, AF burden %.1f %%. Times are the dataset's upload time plus the offset into the record; the recording's own clock time was removed at de-identification.",
-		ecg.ClassifyName, "pulsegrid", clockOf(rep.RecordingSeconds), rep.Beats, rep.Classes.N, rep.Classes.S, rep.Classes.V, rep.Classes.F, rep.Classes.Q,
+		a.Algorithm, "pulsegrid", clockOf(rep.RecordingSeconds), rep.Beats, rep.Classes.N, rep.Classes.S, rep.Classes.V, rep.Classes.F, rep.Classes.Q,
 		hrText(rep.MinHR.BPM), hrText(rep.MeanHR), hrText(rep.MaxHR.BPM), rep.HRWindowSeconds, pauses, 100*rep.AFBurden)
 	if rep.Corrected {
 		dr.Conclusion += fmt.Sprintf(" Corrected: recomputed with %d clinician corrections of beat classes and events; the verified result is unchanged.", len(rep.Corrections))

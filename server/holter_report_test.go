@@ -114,3 +114,40 @@ func TestHolterReportOn119(t *testing.T) {
 		}
 	}
 }
+
+// TestHolterReportForClassify2: ecg.classify@2 (on the ecg.beats@2
+// detector, both leads) runs on real volunteers and has a Holter report like
+// ecg.classify@1. Record 116 is the one whose MLII saturates, so @2 must
+// count more beats there than @1's detector misses allow.
+func TestHolterReportForClassify2(t *testing.T) {
+	ts := startServer(t, t.TempDir(), "127.0.0.1:0", gridConfig())
+	defer ts.stop()
+	startVolunteers(t, ts.base, 2, volunteer.Config{})
+	token := ts.user("holter-report2@example.org", "clinician")
+	ds := ts.upload(token, "116", nil)
+	id := ts.analyse(token, ds, "ecg.classify@2", "routine")
+	if s := ts.waitDone(token, id, 3*time.Minute); s.Status != "done" {
+		t.Fatalf("analysis: %+v", s)
+	}
+	_, body := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/result", id), token, nil, "")
+	var res struct{ Count int }
+	if err := json.Unmarshal(body, &res); err != nil {
+		t.Fatal(err)
+	}
+	code, body := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/report", id), token, nil, "")
+	if code != 200 {
+		t.Fatalf("report: %d %s", code, body)
+	}
+	var rep struct{ Beats int }
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	// 116 has 2,412 reference beats; ecg.beats@1 misses 20 of the scored ones.
+	if rep.Beats != res.Count || res.Count < 2400 {
+		t.Fatalf("report beats %d, result %d; want equal and at least 2400", rep.Beats, res.Count)
+	}
+	code, body = ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/report?format=fhir", id), token, nil, "")
+	if code != 200 || !strings.Contains(string(body), "ecg.classify@2") {
+		t.Errorf("FHIR report: %d, want 200 with a conclusion naming ecg.classify@2: %.300s", code, body)
+	}
+}
