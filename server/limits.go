@@ -164,9 +164,53 @@ type requestAudit struct {
 	once    sync.Once
 }
 
+// maxBody bounds the body of every request but an upload's (forms, JSON
+// requests). Without it Go's form parsing keeps up to 10 MB of each
+// urlencoded body in memory and writes the file parts of a multipart body
+// beyond 32 MB to os.TempDir without any limit, outside the disk for
+// uploads: POST /login, which needs no account, took either.
+const maxBody = 1 << 20
+
+// isUpload says whether r is one of the two upload routes (routes.go),
+// whose bodies receiveUpload bounds by --max-upload and the disk for
+// uploads.
+func isUpload(r *http.Request) bool {
+	return r.Method == http.MethodPost && (r.URL.Path == "/api/v1/datasets" || r.URL.Path == "/datasets/upload")
+}
+
+// parseSmallForm parses a form body (urlencoded or multipart) outside the
+// upload routes here, within maxBody, so that one that is too long gets 413
+// naming the limit: handlers read fields with FormValue, which drops the
+// parse error and would answer a cut body as if its fields were empty.
+func parseSmallForm(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	var err error
+	switch {
+	case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
+		err = r.ParseForm()
+	case strings.HasPrefix(ct, "multipart/form-data"):
+		err = r.ParseMultipartForm(maxBody)
+	default:
+		return nil
+	}
+	if err == nil {
+		return nil
+	}
+	var tooLong *http.MaxBytesError
+	var e *Error
+	switch {
+	case errors.As(err, &tooLong):
+		return Errorf(ETooLarge, "a request body over %d bytes: at most %d are read outside uploads", maxBody, maxBody)
+	case errors.As(err, &e):
+		return e
+	}
+	return Errorf(EInvalid, "the form: %v", err)
+}
+
 // edge is the outermost part of the handler stack that knows the
 // deployment: it names the client address for the audit log, limits API
-// requests per address and guards request bodies against trickling.
+// requests per address, bounds the bodies of requests other than uploads
+// and guards request bodies against trickling.
 func edge(d Deps, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		addr := clientIP(r)
@@ -180,7 +224,20 @@ func edge(d Deps, next http.Handler) http.Handler {
 			}
 		}
 		if r.Body != nil && r.Body != http.NoBody {
+			if !isUpload(r) {
+				if r.ContentLength > maxBody {
+					writeError(w, r, d.Logger, Errorf(ETooLarge, "a request body of %d bytes: at most %d are read outside uploads", r.ContentLength, maxBody))
+					return
+				}
+				r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			}
 			r.Body = &bodyGuard{rc: r.Body, ctl: http.NewResponseController(w), limits: d.guard.limits}
+			if !isUpload(r) {
+				if err := parseSmallForm(r); err != nil {
+					writeError(w, r, d.Logger, err)
+					return
+				}
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
