@@ -8,7 +8,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/ecg/bxb"
 	"github.com/pulsegrid/pulsegrid/algorithms/internal/golden"
 	"github.com/pulsegrid/pulsegrid/algorithms/internal/pipetest"
@@ -65,14 +64,7 @@ func TestGoldenBeats2(t *testing.T) {
 	for _, name := range records {
 		rec := mustReadRecord(t, "mitdb", name)
 		res, chunks, outs := runBeats2(t, &rec.Sig, pipeline.SplitOptions{})
-		var g goldenBeats
-		for i := range chunks {
-			g.Tasks = append(g.Tasks, chunks[i].Task.Digest())
-			g.Outputs = append(g.Outputs, canon.Digest(outs[i]))
-		}
-		g.Result = resultDigest(t, res)
-		g.Count = res.Count
-		got["mitdb/"+name] = g
+		got["mitdb/"+name] = goldenOf(t, res, chunks, outs)
 	}
 	path := filepath.Join("testdata", "golden", "beats2.json")
 	enc, err := json.MarshalIndent(got, "", "  ")

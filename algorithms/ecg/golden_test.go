@@ -19,6 +19,20 @@ type goldenBeats struct {
 	Count   int      `json:"count"`
 }
 
+// goldenOf is the golden record of one beats run: the digests of each
+// chunk's task and output, and of the merged result.
+func goldenOf(tb testing.TB, res *BeatsResult, chunks []pipeline.Chunk, outs [][]byte) goldenBeats {
+	tb.Helper()
+	var g goldenBeats
+	for i := range chunks {
+		g.Tasks = append(g.Tasks, chunks[i].Task.Digest())
+		g.Outputs = append(g.Outputs, canon.Digest(outs[i]))
+	}
+	g.Result = resultDigest(tb, res)
+	g.Count = res.Count
+	return g
+}
+
 // TestGoldenBeats pins the digests of chunk inputs, chunk outputs and the
 // merged result: they must be identical natively, under js/wasm and with
 // FMA fusion allowed (GOAMD64=v3). Regenerate with -update after a
@@ -29,14 +43,7 @@ func TestGoldenBeats(t *testing.T) {
 	for _, r := range records {
 		rec := mustReadRecord(t, r.dir, r.name)
 		res, chunks, outs := runBeats(t, &rec.Sig, `{}`, pipeline.SplitOptions{})
-		var g goldenBeats
-		for i := range chunks {
-			g.Tasks = append(g.Tasks, chunks[i].Task.Digest())
-			g.Outputs = append(g.Outputs, canon.Digest(outs[i]))
-		}
-		g.Result = resultDigest(t, res)
-		g.Count = res.Count
-		got[r.dir+"/"+r.name] = g
+		got[r.dir+"/"+r.name] = goldenOf(t, res, chunks, outs)
 	}
 	path := filepath.Join("testdata", "golden", "beats.json")
 	enc, err := json.MarshalIndent(got, "", "  ")
