@@ -224,15 +224,16 @@ func edge(d Deps, next http.Handler) http.Handler {
 			}
 		}
 		if r.Body != nil && r.Body != http.NoBody {
-			if !isUpload(r) {
-				if r.ContentLength > maxBody {
-					writeError(w, r, d.Logger, Errorf(ETooLarge, "a request body of %d bytes: at most %d are read outside uploads", r.ContentLength, maxBody))
-					return
-				}
+			small := !isUpload(r)
+			if small && r.ContentLength > maxBody {
+				writeError(w, r, d.Logger, Errorf(ETooLarge, "a request body of %d bytes: at most %d are read outside uploads", r.ContentLength, maxBody))
+				return
+			}
+			if small {
 				r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 			}
 			r.Body = &bodyGuard{rc: r.Body, ctl: http.NewResponseController(w), limits: d.guard.limits}
-			if !isUpload(r) {
+			if small {
 				if err := parseSmallForm(r); err != nil {
 					writeError(w, r, d.Logger, err)
 					return
