@@ -42,13 +42,24 @@ test('no work, second opinion, and the CPU share limits the worker', async ({ br
   await expect(page.getByTestId('donate-status')).toHaveText(/^connected$/);
   await expect(page.getByTestId('donate-task')).toHaveAttribute('data-wait', 'no-work');
 
+  // Chunks this tab has computed, as the server counts them.
+  let computed = 0;
   const run = async () => {
     const before = (await page.evaluate(() => window.pulsegridDonate.chunkMillis())).length;
-    const a = await api('POST', '/api/v1/analyses', JSON.stringify({ dataset_id: ds.id, algorithm: 'ecg.beats@1', params: {}, priority: 'routine' }));
+    const a = await api('POST', '/api/v1/analyses', JSON.stringify({ dataset_id: ds.id, algorithm: 'ecg.beats@2', params: {}, priority: 'routine' }));
+    const total = (await api('GET', `/api/v1/analyses/${a.id}`)).progress.chunks_total;
     await expect.poll(async () => (await api('GET', `/api/v1/analyses/${a.id}`)).progress.chunks_awaiting_replica, { timeout: 60_000 })
-      .toBe((await api('GET', `/api/v1/analyses/${a.id}`)).progress.chunks_total);
-    return (await page.evaluate(() => window.pulsegridDonate.chunkMillis())).slice(before);
+      .toBe(total);
+    computed += total;
+    // The server records a result before the page hears back that it was
+    // taken: wait for the page's own count of the last chunk.
+    await expect.poll(async () => (await page.evaluate(() => window.pulsegridDonate.chunkMillis())).length, { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(before + total);
+    return (await page.evaluate(() => window.pulsegridDonate.chunkMillis())).slice(before, before + total);
   };
+  // The first chunks run while Chromium still tiers the module up (its
+  // optimised code is about twice as fast): warm up before measuring.
+  await run();
   const full = await run();
   // Every chunk computed once: the page says it waits for a second opinion.
   await expect(page.getByTestId('donate-task')).toHaveAttribute('data-wait', 'second-opinion');
@@ -58,16 +69,15 @@ test('no work, second opinion, and the CPU share limits the worker', async ({ br
   const quarter = await run();
   const ratio = median(quarter) / median(full);
   console.log(`median chunk wall time: 100 % ${median(full).toFixed(1)} ms, 25 % ${median(quarter).toFixed(1)} ms, ratio ${ratio.toFixed(2)}`);
-  // 4 ideally; 2.3 measured on an idle machine and 1.58 under CI load (per-chunk overhead is not throttled);
-  // a worker ignoring the share gives about 1.
-  expect(ratio).toBeGreaterThan(1.3);
+  // 4 ideally (only the compute is timed, and the rest is in proportion to it); a worker ignoring the
+  // share gives about 1. Warmed up: 2.65–5.05 seen at load 4; without the warm-up 1.43–2.4.
+  expect(ratio).toBeGreaterThan(1.8);
 
-  // Reload: settings and counters stay.
-  const done = Number(await page.getByTestId('donate-chunks-done').textContent());
-  expect(done).toBeGreaterThan(0);
+  // Every chunk computed is counted once, and a reload keeps settings and counters.
+  await expect(page.getByTestId('donate-chunks-done')).toHaveText(String(computed));
   await page.reload();
   await expect(page.getByTestId('donate-cpu')).toHaveValue('25');
-  await expect(page.getByTestId('donate-chunks-done')).toHaveText(String(done));
+  await expect(page.getByTestId('donate-chunks-done')).toHaveText(String(computed));
   await expect(page.getByTestId('donate-credit')).toContainText('CPU s');
   await ctx.close();
 });
