@@ -113,23 +113,24 @@ type Message struct {
 	Verdict string `json:"verdict,omitempty"`
 }
 
-// Encode returns the JSON of m.
+// Encode returns the JSON of m, as json.Marshal writes it (codec.go).
 func (m *Message) Encode() []byte {
-	b, err := json.Marshal(m)
-	if err != nil {
-		panic("protocol: " + err.Error()) // only plain fields: cannot happen
-	}
-	return b
+	return m.appendJSON(make([]byte, 0, 128))
 }
 
 // Decode parses one control message and checks the fields its type needs.
+// Plain messages take the codec's fast path; json.Unmarshal reads the rest
+// and words the errors.
 func Decode(b []byte) (*Message, error) {
 	if len(b) > MaxControl {
 		return nil, fmt.Errorf("control message of %d bytes exceeds the limit of %d", len(b), MaxControl)
 	}
-	var m Message
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("control message is not valid JSON: %w", err)
+	m, ok := decodeFast(b)
+	if !ok {
+		m = Message{}
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("control message is not valid JSON: %w", err)
+		}
 	}
 	if err := m.check(); err != nil {
 		return nil, err
