@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 )
@@ -27,19 +26,15 @@ func TestPayloadDigest(t *testing.T) {
 	}
 }
 
-// TestEventLoopTurn: turns do not wait on timers (200 of them take well
-// under the 200 ms that 1 ms timers would), and a cancelled context ends
-// one at once.
+// TestEventLoopTurn: a cancelled context ends a turn at once (that a turn
+// hands the browser's event loop a turn without a timer is
+// TestEventLoopTurnUsesNoTimer, js/wasm only).
 func TestEventLoopTurn(t *testing.T) {
 	ctx := context.Background()
-	start := time.Now()
 	for range 200 {
 		if err := eventLoopTurn(ctx); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if d := time.Since(start); d > 150*time.Millisecond {
-		t.Errorf("200 turns took %v, want well under 200 ms", d)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
