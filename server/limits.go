@@ -233,7 +233,9 @@ func edge(d Deps, next http.Handler) http.Handler {
 				r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 			}
 			r.Body = &bodyGuard{rc: r.Body, ctl: http.NewResponseController(w), limits: d.guard.limits}
-			if small {
+			// Portal forms only: API bodies are JSON whatever their type says
+			// (curl -d sends JSON as urlencoded), read by the handlers.
+			if small && !strings.HasPrefix(r.URL.Path, "/api/") {
 				if err := parseSmallForm(r); err != nil {
 					writeError(w, r, d.Logger, err)
 					return
