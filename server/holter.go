@@ -366,13 +366,20 @@ func handleHolterReport(d Deps) http.Handler {
 			return
 		}
 		format := r.URL.Query().Get("format")
-		if format != "" && format != "json" && format != "fhir" {
-			writeError(w, r, d.Logger, Errorf(EInvalid, "format %q: the report is json (the default) or fhir (an HL7 FHIR R4 Bundle)", format))
+		if format != "" && format != "json" && format != "fhir" && format != "pdf" {
+			writeError(w, r, d.Logger, Errorf(EInvalid, "format %q: the report is json (the default), fhir (an HL7 FHIR R4 Bundle) or pdf", format))
 			return
 		}
-		rep, _, ds, err := holterOf(r, d, a)
+		rep, res, ds, err := holterOf(r, d, a)
 		if err != nil {
 			writeError(w, r, d.Logger, err)
+			return
+		}
+		if format == "pdf" {
+			audit(d, r, "analysis.report", fmt.Sprintf("analysis/%d", a.ID), "pdf")
+			if err := writeHolterPDF(r.Context(), w, d, a, ds, rep, res); err != nil {
+				writeError(w, r, d.Logger, err)
+			}
 			return
 		}
 		if format == "fhir" {
@@ -474,6 +481,7 @@ func holterView(rep holterReport, strip views.StripView) views.HolterPage {
 		LongestPause: rep.LongestPause, LongestPauseAt: rep.LongestPauseAt, PauseThreshold: rep.PauseThreshold,
 		Strip: strip, FHIR: fmt.Sprintf("/api/v1/analyses/%d/report?format=fhir", rep.AnalysisID),
 		JSON: fmt.Sprintf("/api/v1/analyses/%d/report", rep.AnalysisID),
+		PDF:  fmt.Sprintf("/api/v1/analyses/%d/report?format=pdf", rep.AnalysisID),
 	}
 	for _, h := range rep.Hours {
 		v.Hours = append(v.Hours, views.HolterHour{Start: h.Start, Beats: h.Beats, MinHR: h.MinHR, MeanHR: h.MeanHR, MaxHR: h.MaxHR, V: h.V, S: h.S, Pauses: h.Pauses,

@@ -65,6 +65,23 @@ func TestHolterReportOn119(t *testing.T) {
 	if rep.HRV.NN < 1000 || rep.HRV.SDNN <= 0 {
 		t.Fatalf("HRV %+v", rep.HRV)
 	}
+	// The PDF: named after the dataset, with pages of strips after the tables.
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/analyses/%d/report?format=pdf", ts.base, id), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(string(pdf), "%PDF-") ||
+		!strings.HasSuffix(resp.Header.Get("Content-Disposition"), fmt.Sprintf(`-analysis-%d-holter.pdf"`, id)) {
+		t.Fatalf("PDF: %d %q %q %.8q", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"), pdf)
+	}
+	// 119 has hundreds of bigeminy and couplet events: pages of strips follow the tables.
+	if pages := strings.Count(string(pdf), "/Type /Page\n"); pages < 4 {
+		t.Errorf("the PDF has %d pages; the report and its event strips take more", pages)
+	}
 	// The WFDB download carries the classes: as many V (PVC) codes as V beats.
 	_, atr := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/result?format=wfdb", id), token, nil, "")
 	anns, err := wfdb.ReadAnnotations("119.atr", atr)
@@ -82,9 +99,9 @@ func TestHolterReportOn119(t *testing.T) {
 	}
 	// The FHIR form: a Bundle served as application/fhir+json (its
 	// structure is checked by TestHolterFHIR); an unknown format is refused.
-	req, _ := http.NewRequest("GET", ts.base+fmt.Sprintf("/api/v1/analyses/%d/report?format=fhir", id), nil)
+	req, _ = http.NewRequest("GET", ts.base+fmt.Sprintf("/api/v1/analyses/%d/report?format=fhir", id), nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

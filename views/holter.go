@@ -34,9 +34,9 @@ type HolterPage struct {
 	Events          []HolterEvent
 	// Families are the largest morphology families, largest first, each
 	// relabelled as a whole by a form posting target=family.
-	Families   []HolterFamily
-	Strip      StripView
-	JSON, FHIR string // links to the API forms of the report
+	Families        []HolterFamily
+	Strip           StripView
+	JSON, FHIR, PDF string // links to the API forms of the report
 	// TrendBin is the bin of the heart-rate trend (s); TrendT are the
 	// bins' centres and TrendMin/Mean/Max their rates (NaN: not covered).
 	TrendBin                      float64

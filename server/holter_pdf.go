@@ -1,0 +1,80 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/ecg"
+	"github.com/pulsegrid/pulsegrid/server/store"
+	"github.com/pulsegrid/pulsegrid/views"
+	"github.com/pulsegrid/pulsegrid/views/charts"
+)
+
+// writeHolterPDF answers ?format=pdf of the report: the page's model drawn
+// as a PDF (views.HolterPDF), with a strip of the signal at each of the
+// events views.StripEvents picks.
+func writeHolterPDF(ctx context.Context, w http.ResponseWriter, d Deps, a store.Analysis, ds store.Dataset, rep holterReport, res *ecg.ClassifyResult) error {
+	corrected, _, err := correctedClassify(ctx, d, a, res)
+	if err != nil {
+		return err
+	}
+	page := holterView(rep, views.StripView{})
+	strips, err := eventStrips(ctx, d, a, ds, corrected, page.Events)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := views.HolterPDF(&buf, page, strips, time.Now()); err != nil {
+		return err
+	}
+	return writeAttachment(w, exportName(ds.Name, a.ID, "-holter.pdf"), "application/pdf", buf.Bytes())
+}
+
+// eventStrips reads views.PDFStripSeconds of the classified lead from 2 s
+// before each event views.StripEvents picks, with the beats in it labelled
+// by class where it is not N.
+func eventStrips(ctx context.Context, d Deps, a store.Analysis, ds store.Dataset, res *ecg.ClassifyResult, events []views.HolterEvent) ([]views.EventStrip, error) {
+	if res.LeadIndex < 0 || res.LeadIndex >= len(ds.Channels) {
+		return nil, Errorf(EConflict, "the result names lead %d, which the dataset does not have", res.LeadIndex)
+	}
+	ch := ds.Channels[res.LeadIndex]
+	dur := float64(ch.Samples) / ch.Rate
+	events = views.StripEvents(events)
+	out := make([]views.EventStrip, 0, len(events))
+	for _, e := range events {
+		from := max(0, min(e.Start-2, dur-views.PDFStripSeconds))
+		to := min(from+views.PDFStripSeconds, dur)
+		s := views.StripView{AnalysisID: a.ID, From: from, To: to, DurationSec: dur, Lead: ch.Name, Unit: ch.Unit, Rate: ch.Rate}
+		i0 := max(int64(math.Floor(from*ch.Rate)), 0)
+		i1 := min(int64(math.Ceil(to*ch.Rate)), int64(ch.Samples))
+		if i0 < i1 {
+			var err error
+			s.Start = float64(i0) / ch.Rate
+			if s.Samples, err = d.Store.DatasetSamples(ctx, a.DatasetID, res.LeadIndex, i0, i1); err != nil {
+				return nil, err
+			}
+		}
+		lo, _ := slices.BinarySearchFunc(res.Beats, from, func(b ecg.ClassifiedBeat, t float64) int {
+			if b.Time < t {
+				return -1
+			}
+			return 1
+		})
+		for _, b := range res.Beats[lo:] {
+			if b.Time >= to {
+				break
+			}
+			m := charts.Mark{Time: b.Time}
+			if b.Class != ecg.ClassN {
+				m.Label = b.Class.String()
+			}
+			s.Detected = append(s.Detected, m)
+		}
+		out = append(out, views.EventStrip{Event: e, Strip: s})
+	}
+	return out, nil
+}
