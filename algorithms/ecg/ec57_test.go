@@ -271,7 +271,7 @@ func ec57Records() []string {
 // EC57 rules, prints the per-record and gross table (go test -run
 // TestEC57DS1 -v ./algorithms/ecg/) and fails below the floors.
 func TestEC57DS1(t *testing.T) {
-	ec57Floors(t, ClassifyName, mustClassCasesFor(t, ec57Records()), floorVEBSe, floorVEBPPV, floorSVEBSe, floorSVEBPPV)
+	ec57Floors(t, ClassifyName, mustClassCasesFor(t, ec57Records()), false, floorVEBSe, floorVEBPPV, floorSVEBSe, floorSVEBPPV)
 }
 
 // Floors of ecg.classify@2's gross DS1 figures (%), a little below what
@@ -279,25 +279,46 @@ func TestEC57DS1(t *testing.T) {
 const (
 	floor2VEBSe   = 94.5
 	floor2VEBPPV  = 95.0
-	floor2SVEBSe  = 81.0
-	floor2SVEBPPV = 76.4
+	floor2SVEBSe  = 80.0
+	floor2SVEBPPV = 81.8
 )
 
 // TestEC57DS1Classify2 is TestEC57DS1 for ecg.classify@2: the same rules
 // on the beats and fiducial points of ecg.beats@2.
 func TestEC57DS1Classify2(t *testing.T) {
-	ec57Floors(t, Classify2Name, mustClassCases2For(t, ec57Records()), floor2VEBSe, floor2VEBPPV, floor2SVEBSe, floor2SVEBPPV)
+	ec57Floors(t, Classify2Name, mustClassCases2For(t, ec57Records()), true, floor2VEBSe, floor2VEBPPV, floor2SVEBSe, floor2SVEBPPV)
+}
+
+// TestRelabelKeepsMerge: Relabel without corrections gives the merged
+// result back unchanged, for both versions on the DS1 records: @2's
+// irregular-rhythm rule applied again changes nothing, and it is not
+// applied to @1 results (Relabel applying it to every version changes
+// the @1 results of 201, 203, 220, 223 and others).
+func TestRelabelKeepsMerge(t *testing.T) {
+	for _, v := range []struct {
+		name string
+		cs   map[string]*classCase
+		v2   bool
+	}{{ClassifyName, mustClassCasesFor(t, ec57Records()), false}, {Classify2Name, mustClassCases2For(t, ec57Records()), true}} {
+		for _, name := range ec57Records() {
+			res := classifyBeats(DefaultClassifyParams(), v.cs[name].mb, v.v2)
+			res.Algorithm = v.name
+			if got, want := jsonDigest(t, res.Relabel(nil, nil)), jsonDigest(t, res); got != want {
+				t.Errorf("%s %s: Relabel without corrections changes the result", v.name, name)
+			}
+		}
+	}
 }
 
 // ec57Floors classifies the prepared records, logs the EC57 table and
 // fails when a gross figure is below its floor.
-func ec57Floors(t *testing.T, alg string, cs map[string]*classCase, vse, vppv, sse, sppv float64) {
+func ec57Floors(t *testing.T, alg string, cs map[string]*classCase, v2 bool, vse, vppv, sse, sppv float64) {
 	t.Helper()
 	veb, sveb := map[string]ec57{}, map[string]ec57{}
 	var gv, gs ec57
 	for _, name := range ec57Records() {
 		c := cs[name]
-		res := classifyBeats(DefaultClassifyParams(), c.mb)
+		res := classifyBeats(DefaultClassifyParams(), c.mb, v2)
 		veb[name], sveb[name] = scoreClasses(c.ann, res.Beats, c.mb.info.rate)
 		gv, gs = gv.add(veb[name]), gs.add(sveb[name])
 	}
@@ -330,7 +351,7 @@ func TestEC57CrossValidation(t *testing.T) {
 	if underWasm || testing.Short() {
 		t.Skip("22 records × 54 settings: run natively without -short")
 	}
-	gv, gs, optimum := crossValidate(t, ClassifyName, mustClassCases(t))
+	gv, gs, optimum := crossValidate(t, ClassifyName, mustClassCases(t), defaultTuning)
 	if optimum != defaultTuning {
 		t.Errorf("the DS1 optimum of the grid is %+v, the committed thresholds are %+v: commit the optimum", optimum, defaultTuning)
 	}
@@ -341,8 +362,8 @@ func TestEC57CrossValidation(t *testing.T) {
 const (
 	floor2CVVEBSe   = 94.5
 	floor2CVVEBPPV  = 93.0
-	floor2CVSVEBSe  = 81.2
-	floor2CVSVEBPPV = 76.0
+	floor2CVSVEBSe  = 79.5
+	floor2CVSVEBPPV = 81.5
 )
 
 // TestEC57CrossValidation2 is TestEC57CrossValidation for ecg.classify@2
@@ -351,7 +372,7 @@ func TestEC57CrossValidation2(t *testing.T) {
 	if underWasm || testing.Short() {
 		t.Skip("22 records × 54 settings: run natively without -short")
 	}
-	gv, gs, _ := crossValidate(t, Classify2Name, mustClassCases2For(t, ds1))
+	gv, gs, _ := crossValidate(t, Classify2Name, mustClassCases2For(t, ds1), defaultTuning2)
 	cvFloors(t, Classify2Name+": ", gv, gs, floor2CVVEBSe, floor2CVVEBPPV, floor2CVSVEBSe, floor2CVSVEBPPV)
 }
 
@@ -373,7 +394,7 @@ func cvFloors(t *testing.T, prefix string, gv, gs ec57, vse, vppv, sse, sppv flo
 // crossValidate scores every DS1 record with the grid point chosen on the
 // other 21, logs the table and returns the gross sheets and the grid's
 // optimum over all 22 records.
-func crossValidate(t *testing.T, alg string, cs map[string]*classCase) (gv, gs ec57, optimum tuning) {
+func crossValidate(t *testing.T, alg string, cs map[string]*classCase, base tuning) (gv, gs ec57, optimum tuning) {
 	t.Helper()
 	var grid []tuning
 	for _, v := range []float64{1.3, 1.4, 1.5} {
@@ -381,7 +402,9 @@ func crossValidate(t *testing.T, alg string, cs map[string]*classCase) (gv, gs e
 			for _, s := range []float64{0.8, 0.85} {
 				for _, post := range []float64{1.0, 1.1, 1.2} {
 					for _, pw := range []float64{0.3, 0.5, 0.6} {
-						grid = append(grid, tuning{vScoreMin: v, vWidthWeight: w, sPremature: s, sMild: sMild, sPWave: pw, vEarly: vEarlyWeight, sPost: post})
+						tu := base
+						tu.vScoreMin, tu.vWidthWeight, tu.sPremature, tu.sPWave, tu.sPost = v, w, s, pw, post
+						grid = append(grid, tu)
 					}
 				}
 			}
