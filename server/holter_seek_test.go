@@ -26,7 +26,8 @@ import (
 // record, with the cursor on the target 2 s in (or held at the record's
 // ends). Next V from the last V before a chunk boundary lands on the first
 // after it, prev V goes back (next/prev swapped fails); after a V beat is
-// corrected to N, next V skips it (a search in the verified result fails).
+// corrected to N, next V skips it, and a dismissed event is skipped too (a
+// search in the verified result fails both).
 // The strip shows both leads (MLII and V1) in one SVG, with ten seek
 // buttons that carry the cursor.
 func TestHolterStripSeek(t *testing.T) {
@@ -51,6 +52,8 @@ func TestHolterStripSeek(t *testing.T) {
 			Class  string
 		}
 		Events []struct {
+			Kind      string
+			Start     int64
 			StartTime float64 `json:"start_s"`
 		}
 	}
@@ -214,6 +217,19 @@ func TestHolterStripSeek(t *testing.T) {
 	}
 	if _, c, _ := seek("V", "next", vs[a-1]-2, strconv.FormatFloat(vs[a-1], 'f', 3, 64)); !near(num(c), vs[a+1]) {
 		t.Errorf("next V after correcting V %d to N: cursor %s, want %.3f", a, c, vs[a+1])
+	}
+	// A dismissed event is no stop: dismiss every event starting at the
+	// second stop, and next event from the first goes to the third.
+	for _, e := range res.Events {
+		if near(e.StartTime, starts[first+1]) {
+			if code, b := ts.do("POST", fmt.Sprintf("/api/v1/analyses/%d/corrections", id), token, strings.NewReader(fmt.Sprintf(`{"target":"event","kind":%q,"start":%d,"dismiss":true}`, e.Kind, e.Start)), "application/json"); code != 201 {
+				t.Fatalf("dismiss: %d %s", code, b)
+			}
+		}
+	}
+	s0 := starts[first]
+	if _, c, _ := seek("event", "next", max(min(s0-2, dur-10), 0), strconv.FormatFloat(s0, 'f', 3, 64)); !near(num(c), starts[first+2]) {
+		t.Errorf("next event after dismissing the one at %.3f: cursor %s, want %.3f", starts[first+1], c, starts[first+2])
 	}
 
 	// Both leads, and the buttons.
