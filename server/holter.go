@@ -420,12 +420,19 @@ func (p *portal) handleHolterPage() http.Handler {
 			http.Redirect(w, r, fmt.Sprintf("/analyses/%d/report?%s#strip", a.ID, q.Encode()), http.StatusSeeOther)
 			return
 		}
+		// ?seek=WHAT&dir=next|prev (the strip's seek buttons) is the
+		// window of the next or previous event or beat of a class.
+		if r.URL.Query().Has("seek") {
+			p.seek(w, r, a, ds, res)
+			return
+		}
 		strip, err := p.classifyStrip(r, a, ds, res)
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
 		audit(p.d, r, "analysis.view", fmt.Sprintf("analysis/%d", a.ID), "report")
+		strip.Seek = seekButtons(a.ID, strip, r.URL.Query().Get("cursor"))
 		page := holterView(rep, strip)
 		if page.Families, err = p.familyViews(r.Context(), rep, ds, res.LeadIndex); err != nil {
 			p.fail(w, r, err)

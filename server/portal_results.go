@@ -131,6 +131,14 @@ func (p *portal) strip(r *http.Request, a store.Analysis, ds store.Dataset, res 
 		if s.Samples, err = p.d.Store.DatasetSamples(r.Context(), a.DatasetID, res.LeadIndex, i0, i1); err != nil {
 			return s, err
 		}
+		// The other lead of a two-lead ECG, over the same window.
+		if k := otherLead(ds, res.LeadIndex); k >= 0 {
+			second, err := p.d.Store.DatasetSamples(r.Context(), a.DatasetID, k, i0, i1)
+			if err != nil {
+				return s, err
+			}
+			s.Second = &charts.StripLead{Lead: ds.Channels[k].Name, Unit: ds.Channels[k].Unit, Start: s.Start, Samples: second}
+		}
 	}
 	lo, _ := slices.BinarySearchFunc(res.Beats, from, func(b ecg.Beat, t float64) int {
 		if b.Time < t {
@@ -160,6 +168,19 @@ func (p *portal) strip(r *http.Request, a store.Analysis, ds store.Dataset, res 
 		s.Reference = append(s.Reference, charts.Mark{Time: t, Label: signal.Mnemonic(an.Code)})
 	}
 	return s, nil
+}
+
+// otherLead is the channel shown under lead in a strip: the first other
+// channel at the same rate and length (the second lead of an ECG
+// recording), or -1.
+func otherLead(ds store.Dataset, lead int) int {
+	c := ds.Channels[lead]
+	for i, o := range ds.Channels {
+		if i != lead && o.Rate == c.Rate && o.Samples == c.Samples {
+			return i
+		}
+	}
+	return -1
 }
 
 // cohortCounts are the cohort measures that count things, shown without

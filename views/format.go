@@ -352,7 +352,7 @@ func errorMessage(p ErrorPage) string {
 func stripChart(s StripView) charts.Strip {
 	return charts.Strip{
 		From: s.From, To: s.To, Start: s.Start, Rate: s.Rate, Samples: s.Samples,
-		Lead: s.Lead, Unit: s.Unit, Detected: s.Detected, Reference: s.Reference,
+		Lead: s.Lead, Unit: s.Unit, Detected: s.Detected, Reference: s.Reference, Second: s.Second,
 	}
 }
 

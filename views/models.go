@@ -272,7 +272,29 @@ type StripView struct {
 	Samples     []float64
 	Detected    []charts.Mark
 	Reference   []charts.Mark
+	// Second is the record's other lead over the window, when it has one
+	// at the same rate and length.
+	Second *charts.StripLead
+	// Seek are the report's buttons to the previous and next event and
+	// beat of a class (Holter report only), LightWAVE-style.
+	Seek []StripSeek
 }
+
+// StripSeek is one seek button of the strip: Href is the report with
+// seek=What&dir=Dir and the current from/to, which strip.js keeps current.
+type StripSeek struct {
+	Label, Title string
+	What, Dir    string
+	Href         string
+}
+
+// StripSeekID is the element id (and data-testid) of the seek button to
+// what in direction dir: the fragment the seek redirect ends in, so the
+// browser puts the focus back on the button pressed.
+func StripSeekID(dir, what string) string { return "strip-seek-" + dir + "-" + what }
+
+// ID is the button's element id.
+func (k StripSeek) ID() string { return StripSeekID(k.Dir, k.What) }
 
 // HRVResult is the HRV table.
 type HRVResult struct {

@@ -16,7 +16,8 @@ const ClassifyName = "ecg.classify@1"
 
 // Classify2Name is the classifier on the beats of ecg.beats@2: the same
 // features, rules and events, computed at the beats and fiducial points of
-// the ecg.beats@2 detector.
+// the ecg.beats@2 detector, with two more supraventricular rules
+// (defaultTuning2).
 const Classify2Name = "ecg.classify@2"
 
 // ClassifyParams are the parameters of ecg.classify@1.
@@ -178,10 +179,11 @@ func (c Classify) Merge(params []byte, parts []pipeline.Part) (pipeline.Result, 
 	if err != nil {
 		return nil, err
 	}
-	r, err := MergeClassify(p, parts)
+	mb, err := mergeFeatures(parts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", c.name(), err)
 	}
+	r := classifyBeats(p, mb, c.v2)
 	r.Algorithm = c.name()
 	return r, nil
 }
@@ -259,13 +261,14 @@ func mergeFeatures(parts []pipeline.Part) (*mergedBeats, error) {
 	return mb, nil
 }
 
-// MergeClassify joins the chunk outputs and classifies the record's beats.
+// MergeClassify joins the chunk outputs and classifies the record's beats
+// as ecg.classify@1 does.
 func MergeClassify(p ClassifyParams, parts []pipeline.Part) (*ClassifyResult, error) {
 	mb, err := mergeFeatures(parts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ClassifyName, err)
 	}
-	return classifyBeats(p, mb), nil
+	return classifyBeats(p, mb, false), nil
 }
 
 // Class is an ANSI/AAMI EC57 beat class.

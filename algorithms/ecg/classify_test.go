@@ -17,7 +17,12 @@ import (
 
 func runClassify(tb testing.TB, sig *signal.Signal, raw string, opt pipeline.SplitOptions) (*ClassifyResult, []pipeline.Chunk, [][]byte) {
 	tb.Helper()
-	alg := NewClassify()
+	return runClassifyAlg(tb, NewClassify(), sig, raw, opt)
+}
+
+// runClassifyAlg is runClassify for either version.
+func runClassifyAlg(tb testing.TB, alg pipeline.Algorithm, sig *signal.Signal, raw string, opt pipeline.SplitOptions) (*ClassifyResult, []pipeline.Chunk, [][]byte) {
+	tb.Helper()
 	params, err := alg.Params(json.RawMessage(raw))
 	if err != nil {
 		tb.Fatal(err)
@@ -96,11 +101,25 @@ type goldenClassify struct {
 // with FMA fusion allowed (GOAMD64=v3). Regenerate with -update only after
 // a deliberate change (and bump the version).
 func TestGoldenClassify(t *testing.T) {
+	goldenClassifyOf(t, NewClassify(), "classify.json")
+}
+
+// TestGoldenClassify2 is TestGoldenClassify for ecg.classify@2 (the beats
+// of ecg.beats@2 and @2's supraventricular rules).
+func TestGoldenClassify2(t *testing.T) {
+	goldenClassifyOf(t, NewClassify2(), "classify2.json")
+}
+
+// goldenClassifyOf runs alg on 119 and 208, compares the digests with the
+// golden file and returns the results.
+func goldenClassifyOf(t *testing.T, alg pipeline.Algorithm, file string) map[string]*ClassifyResult {
+	t.Helper()
 	records := []string{"119", "208"}
 	got := map[string]goldenClassify{}
+	results := map[string]*ClassifyResult{}
 	for _, name := range records {
 		rec := mustReadRecord(t, "mitdb", name)
-		res, chunks, outs := runClassify(t, &rec.Sig, `{}`, pipeline.SplitOptions{})
+		res, chunks, outs := runClassifyAlg(t, alg, &rec.Sig, `{}`, pipeline.SplitOptions{})
 		var g goldenClassify
 		for i := range chunks {
 			g.Tasks = append(g.Tasks, chunks[i].Task.Digest())
@@ -108,8 +127,9 @@ func TestGoldenClassify(t *testing.T) {
 		}
 		g.Result, g.Classes, g.Events = jsonDigest(t, res), res.Classes, len(res.Events)
 		got["mitdb/"+name] = g
+		results["mitdb/"+name] = res
 	}
-	path := filepath.Join("testdata", "golden", "classify.json")
+	path := filepath.Join("testdata", "golden", file)
 	enc, err := json.MarshalIndent(got, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +153,7 @@ func TestGoldenClassify(t *testing.T) {
 			t.Errorf("%s: result %s (%+v, %d events), want %s (%+v, %d events)", name, g.Result, g.Classes, g.Events, w.Result, w.Classes, w.Events)
 		}
 	}
+	return results
 }
 
 func TestClassifyParams(t *testing.T) {

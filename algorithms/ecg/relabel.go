@@ -8,7 +8,8 @@ import "slices"
 // atrial fibrillation episodes, the events and the rhythm summary
 // recomputed from the new classes exactly as Merge computes them. r itself
 // is not changed. Inside atrial fibrillation an S beat becomes N as in
-// Merge, unless a correction says S.
+// Merge, unless a correction says S (and, for ecg.classify@2, an isolated
+// S beat in irregular rhythm).
 func (r *ClassifyResult) Relabel(classes map[int]Class, dismissed map[EventKey]bool) *ClassifyResult {
 	out := *r
 	out.Beats = slices.Clone(r.Beats)
@@ -23,6 +24,9 @@ func (r *ClassifyResult) Relabel(classes map[int]Class, dismissed map[EventKey]b
 		}
 	}
 	af := afFlags(samples, cls)
+	if r.Algorithm == Classify2Name {
+		irregularIsolatedS(cls, af, classes)
+	}
 	for _, s := range spans(af) {
 		if float64(samples[s[1]]-samples[s[0]]) < r.Params.AFSeconds*r.Rate {
 			for k := s[0]; k <= s[1]; k++ {

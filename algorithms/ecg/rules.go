@@ -54,9 +54,10 @@ func (f *beatFacts) localRR(excl []bool) []float64 {
 	return out
 }
 
-// classifyBeats labels every beat and finds the rhythm events.
-func classifyBeats(p ClassifyParams, mb *mergedBeats) *ClassifyResult {
-	return classifyWith(p, mb, newBeatFacts(mb), defaultTuning)
+// classifyBeats labels every beat and finds the rhythm events, with the
+// rules of ecg.classify@1 or, with v2, @2.
+func classifyBeats(p ClassifyParams, mb *mergedBeats, v2 bool) *ClassifyResult {
+	return classifyWith(p, mb, newBeatFacts(mb), tuningOf(v2))
 }
 
 // tuning holds the constants the DS1 records were tuned on (and a few
@@ -70,9 +71,29 @@ type tuning struct {
 	sPWave       float64 // see sPWave
 	vEarly       float64 // see vEarlyWeight
 	sPost        float64 // see sPost
+	// The rules of ecg.classify@2 (both false for @1):
+	sSupraRR   bool // prematurity from the last supraventricular beat (see classes)
+	sIrregular bool // an isolated S beat in irregular rhythm is N (see classifyWith)
 }
 
 var defaultTuning = tuning{vScoreMin: vScoreMin, vWidthWeight: vWidthWeight, sPremature: sPremature, sMild: sMild, sPWave: sPWave, vEarly: vEarlyWeight, sPost: sPost}
+
+// defaultTuning2 is ecg.classify@2's: @1's constants and two rules for
+// supraventricular ectopy (issue 13: SVEB +P), neither with a constant
+// of its own.
+var defaultTuning2 = func() tuning {
+	tu := defaultTuning
+	tu.sSupraRR, tu.sIrregular = true, true
+	return tu
+}()
+
+// tuningOf is the tuning of ecg.classify@1 or, with v2, @2.
+func tuningOf(v2 bool) tuning {
+	if v2 {
+		return defaultTuning2
+	}
+	return defaultTuning
+}
 
 // classifyWith is classifyBeats with the facts computed and the
 // thresholds given.
@@ -84,6 +105,9 @@ func classifyWith(p ClassifyParams, mb *mergedBeats, f *beatFacts, tu tuning) *C
 	// narrow beat is the fibrillation's irregular conduction, not a
 	// supraventricular ectopic (MIT-BIH labels those beats N).
 	af := afFlags(mb.samples, cls)
+	if tu.sIrregular {
+		irregularIsolatedS(cls, af, nil)
+	}
 	for _, s := range spans(af) {
 		if float64(mb.samples[s[1]]-mb.samples[s[0]]) < p.AFSeconds*rate {
 			for k := s[0]; k <= s[1]; k++ {
@@ -167,8 +191,17 @@ func (f *beatFacts) classes(tu tuning) []Class {
 			continue
 		}
 		ref := median(hist)
-		early := f.pre[i] > 0 && ref > 0 && run < sRunMax &&
-			(f.pre[i] < tu.sPremature*ref || f.pre[i] < tu.sMild*ref && f.m.pCorr[i] < tu.sPWave)
+		// (@2) An atrial ectopic is early against the atrial rhythm:
+		// after a ventricular or fusion beat, which does not come from
+		// the atria (and, interpolated, leaves the sinus node on its
+		// schedule), its prematurity is measured from the last beat
+		// that was neither, not from the ventricular one.
+		rr := f.pre[i]
+		if tu.sSupraRR && i > 0 && (out[i-1] == ClassV || out[i-1] == ClassF) {
+			rr = f.sinceSupra(i, out)
+		}
+		early := rr > 0 && ref > 0 && run < sRunMax &&
+			(rr < tu.sPremature*ref || rr < tu.sMild*ref && f.m.pCorr[i] < tu.sPWave)
 		if early && run == 0 {
 			// A run starts only with a sudden shortening: a sinus rhythm
 			// that speeds up (breathing, effort) does so gradually.
@@ -197,6 +230,38 @@ func (f *beatFacts) classes(tu tuning) []Class {
 		}
 	}
 	return out
+}
+
+// sinceSupra is the interval from the last beat before i that is not
+// ventricular or fusion to beat i (0 when there is none).
+func (f *beatFacts) sinceSupra(i int, out []Class) float64 {
+	d := 0.0
+	for j := i; j > 0; j-- {
+		d += f.pre[j]
+		if out[j-1] != ClassV && out[j-1] != ClassF {
+			return d
+		}
+		if f.pre[j] == 0 {
+			break
+		}
+	}
+	return 0
+}
+
+// irregularIsolatedS is ecg.classify@2's rule for irregular rhythm: an
+// isolated S beat (neither neighbour S) where the rhythm is irregular by
+// the atrial fibrillation measure (af, before episodes shorter than af_s
+// are dropped) is N. In an irregular rhythm a short interval is the
+// rhythm's own, not evidence of an ectopic focus; the af_s minimum is a
+// convention for reporting episodes, not a property of the conduction.
+// Runs of S beats are kept: a supraventricular run makes the rhythm
+// irregular itself. Beats whose class a clinician set (keep) are left.
+func irregularIsolatedS(cls []Class, af []bool, keep map[int]Class) {
+	for i := 1; i+1 < len(cls); i++ {
+		if _, set := keep[i]; !set && af[i] && cls[i] == ClassS && cls[i-1] != ClassS && cls[i+1] != ClassS {
+			cls[i] = ClassN
+		}
+	}
 }
 
 // sPost: an isolated supraventricular ectopic resets the sinus node, so

@@ -3,7 +3,13 @@
 // SVG of that window (views.StripFragment), and swaps it into #strip-svg.
 // Links carrying data-strip-from (alarm episodes on the timeline and in the
 // table) move the strip to that time. Without this script the earlier/later
-// links reload the result page at the next window.
+// links reload the result page at the next window. The Holter report's seek
+// buttons (data-strip-seek: next/previous event or beat of a class) are
+// plain links that the server answers with a redirect to the target's
+// window with its cursor; this script keeps their from/to at the window
+// shown (a window moved here drops the cursor: the search starts from the
+// window). The redirect's fragment is the pressed button's id, so the
+// browser gives it the focus again and Enter pressed again goes on.
 
 const root = document.getElementById('strip');
 if (root) {
@@ -32,6 +38,7 @@ if (root) {
     const u = new URL(window.location.href);
     u.searchParams.set('from', f.toFixed(3));
     u.searchParams.set('to', (f + width).toFixed(3));
+    u.searchParams.delete('cursor');
     u.hash = 'strip';
     return u;
   }
@@ -44,6 +51,14 @@ if (root) {
     prev.href = pageURL(clamp(from - width)).toString();
     next.href = pageURL(clamp(from + width)).toString();
     history.replaceState(null, '', pageURL(from));
+    // The report's seek buttons search from the window shown.
+    root.querySelectorAll('[data-strip-seek]').forEach((a) => {
+      const u = new URL(a.href);
+      u.searchParams.set('from', from.toFixed(3));
+      u.searchParams.set('to', (from + width).toFixed(3));
+      u.searchParams.delete('cursor');
+      a.href = u.toString();
+    });
     if (inflight) inflight.abort();
     inflight = new AbortController();
     const url = `${root.dataset.stripUrl}?from=${from.toFixed(3)}&to=${(from + width).toFixed(3)}`;

@@ -33,6 +33,17 @@ type Strip struct {
 	Min, Max  float64
 	Detected  []Mark
 	Reference []Mark
+	// Second is the record's other lead over the same window, drawn in a
+	// band of its own below the first (no marks); nil for one lead.
+	Second *StripLead
+}
+
+// StripLead is a second lead of a strip: its samples from time Start at
+// the strip's Rate.
+type StripLead struct {
+	Lead, Unit string
+	Start      float64
+	Samples    []float64
 }
 
 // StripWidth and StripHeight are the default size of a strip.
@@ -125,7 +136,20 @@ func (s Strip) SVG() string {
 	}
 	desc += "."
 	extra := ` data-from="` + fmtCoord3(s.From) + `" data-to="` + fmtCoord3(s.To) + `"`
-	w.open("chart-strip", p.width, p.height, title, desc, extra)
+	var p2 *plotArea
+	if s.Second != nil && len(s.Second.Samples) > 0 {
+		second := Strip{From: s.From, To: s.To, Start: s.Second.Start, Rate: s.Rate, Samples: s.Second.Samples, Lead: s.Second.Lead, Unit: s.Second.Unit, Width: s.Width, Height: s.Height}
+		p2 = second.area()
+		p2.y0 += float64(p.height)
+		p2.height += p.height
+		desc += " Below it, lead " + s.Second.Lead + " over the same time."
+		extra += ` data-leads="2"`
+	}
+	height := p.height
+	if p2 != nil {
+		height = p2.height
+	}
+	w.open("chart-strip", p.width, height, title, desc, extra)
 	if s.To-s.From <= 12 && s.Unit == "mV" {
 		w.paperGrid(p)
 	}
@@ -136,6 +160,19 @@ func (s Strip) SVG() string {
 	w.writePath(p, "series ecg", "#111", "", segs)
 	w.marks(p, s.Detected, "detected", true)
 	w.marks(p, s.Reference, "reference", false)
+	if p2 != nil {
+		w.raw(`<g class="lead second" data-lead="`)
+		w.text(s.Second.Lead)
+		w.raw(`">`)
+		if s.To-s.From <= 12 && s.Second.Unit == "mV" {
+			w.paperGrid(p2)
+		}
+		w.axes(p2)
+		j0, j1 := uniformWindow(s.Second.Start, s.Rate, len(s.Second.Samples), s.From, s.To)
+		at2 := func(i int) float64 { return s.Second.Start + float64(j0+i)/s.Rate }
+		w.writePath(p2, "series ecg", "#111", "", Decimate(j1-j0, at2, s.Second.Samples[j0:j1], p2.xmin, p2.xmax, p2.columns()))
+		w.raw(`</g>`)
+	}
 	w.close()
 	return w.String()
 }
