@@ -51,7 +51,6 @@ type portal struct {
 	// attribute off and on; each request uses the one its scheme needs.
 	plain, secure *scs.SessionManager
 	throttle      *loginThrottle
-	rate          rateSampler
 }
 
 type smKey struct{}

@@ -536,13 +536,13 @@ type GridPage struct {
 	VolunteersOnline int
 	// SlotsOnline is the chunks being computed now (leases held).
 	SlotsOnline int
-	// ChunksPerSecond is NaN until there is a rate to show.
-	ChunksPerSecond float64
-	Queue           []QueueRow
-	FailedChunks    int
-	Failures        []FailureRow
-	Nodes           []NodeRow
-	Updated         time.Time
+	// VerifiedPerMinute is the chunks verified over the last 60 s.
+	VerifiedPerMinute float64
+	Queue             []QueueRow
+	FailedChunks      int
+	Failures          []FailureRow
+	Nodes             []NodeRow
+	Updated           time.Time
 }
 
 // QueueRow is the work of one priority in the analyses not yet finished:

@@ -619,7 +619,7 @@ func TestAdmin(t *testing.T) {
 	}
 
 	doc = mustRender(t, Grid(GridPage{
-		VolunteersOnline: 3, ChunksPerSecond: 12.345,
+		VolunteersOnline: 3, VerifiedPerMinute: 12.345,
 		Queue:    []QueueRow{{Priority: "stat", Pending: 1}, {Priority: "routine", Pending: 40}},
 		Nodes:    []NodeRow{{ID: "ab12", Kind: "browser", Online: true, Requests: 10, Leased: 9, Accepted: 8, Completed: 9, Failed: 1, AvgCompletion: 1500 * time.Millisecond}},
 		Failures: []FailureRow{{AnalysisID: 4, Chunk: -1, Reason: "chunk 3: no quorum"}},
@@ -630,7 +630,7 @@ func TestAdmin(t *testing.T) {
 	if got := doc.Find(testid("grid-volunteers")).Text(); got != "3" {
 		t.Errorf("volunteers: got %q", got)
 	}
-	if got := doc.Find(testid("grid-rate")).Text(); got != "12.35" {
+	if got := doc.Find(testid("grid-rate")).Text(); got != "12.3" {
 		t.Errorf("rate: got %q", got)
 	}
 	count(t, doc, testid("grid-queue-row"), 2)

@@ -385,6 +385,10 @@ type Stats struct {
 func (g *Grid) Stats() Stats {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.statsLocked()
+}
+
+func (g *Grid) statsLocked() Stats {
 	st := Stats{ActiveLeases: len(g.leases), Analyses: len(g.analyses)}
 	for s := range g.sessions {
 		if s.vol.auditor {
