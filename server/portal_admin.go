@@ -152,6 +152,14 @@ func (p *portal) handleTemplates() http.Handler {
 			return
 		}
 		var page views.TemplatesPage
+		for _, b := range template.Builtins() {
+			bt := views.BuiltinTemplate{Name: b.Name, Title: b.Title, Description: b.Description, Duplicates: b.Duplicates, Extra: b.Extra}
+			for _, c := range b.Channels {
+				bt.Channels = append(bt.Channels, views.ChannelCheck{Role: c.Role, Aliases: c.Aliases, Unit: c.Unit, Min: c.Min, Max: c.Max,
+					OutOfRange: c.OutOfRange, MinRate: c.MinRate, Required: c.Required})
+			}
+			page.Builtins = append(page.Builtins, bt)
+		}
 		for _, t := range ts {
 			row := views.TemplateRow{ID: t.ID, Name: t.Name, Updated: t.UpdatedAt}
 			if pt, err := template.Parse([]byte(t.JSON)); err == nil {

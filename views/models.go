@@ -509,9 +509,31 @@ type TokenRow struct {
 	LastUsed time.Time // zero if never
 }
 
-// TemplatesPage lists the ingest templates.
+// TemplatesPage lists the ingest templates: the built-in ones (read-only)
+// and the custom ones.
 type TemplatesPage struct {
+	Builtins  []BuiltinTemplate
 	Templates []TemplateRow
+}
+
+// BuiltinTemplate is a shipped template and what it checks.
+type BuiltinTemplate struct {
+	Name, Title, Description string
+	Channels                 []ChannelCheck
+	// Duplicates and Extra are the template's policies for repeated times
+	// in a CSV log ("drop", "reject") and unmatched channels ("keep", "drop", "reject").
+	Duplicates, Extra string
+}
+
+// ChannelCheck is one channel rule of a template.
+type ChannelCheck struct {
+	Role       string
+	Aliases    []string
+	Unit       string
+	Min, Max   *float64
+	OutOfRange string // "missing", "reject" or "keep"
+	MinRate    float64
+	Required   bool
 }
 
 // TemplateRow is one ingest template.
