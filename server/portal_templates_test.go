@@ -37,7 +37,7 @@ func TestTemplatesPageListsBuiltins(t *testing.T) {
 	}
 	check := func(tmpl, role string) string {
 		var cells []string
-		p.doc.Find(`[data-testid="builtin-template"][data-name="`+tmpl+`"] [data-testid="builtin-check"][data-role="`+role+`"] > *`).Each(func(_ int, c *goquery.Selection) {
+		p.doc.Find(`[data-testid="builtin-template"][data-name="` + tmpl + `"] [data-testid="builtin-check"][data-role="` + role + `"] > *`).Each(func(_ int, c *goquery.Selection) {
 			cells = append(cells, strings.Join(strings.Fields(c.Text()), " "))
 		})
 		return strings.Join(cells, " | ")
