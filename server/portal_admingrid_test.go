@@ -244,6 +244,7 @@ type gridAnswer struct {
 		Start      time.Time `json:"start"`
 		Verified   int       `json:"chunks_verified"`
 		Volunteers int       `json:"volunteers"`
+		Unverified int       `json:"chunks_unverified"`
 	} `json:"history"`
 	Queue []struct {
 		Priority string `json:"priority"`
@@ -273,16 +274,21 @@ func checkGridJSON(t *testing.T, admin, clin *browser, p page, chunks int64) {
 	if g.Failed != 0 || g.Rate < 0 || g.Rate > float64(chunks) {
 		t.Errorf("chunks_failed_total %d, chunks_verified_per_minute %v; want 0 and 0 to %d", g.Failed, g.Rate, chunks)
 	}
-	var verified, peak int
+	var verified, peak, waiting int
 	for i, m := range g.History {
 		verified += m.Verified
 		peak = max(peak, m.Volunteers)
+		waiting = max(waiting, m.Unverified)
 		if i > 0 && !m.Start.After(g.History[i-1].Start) {
 			t.Errorf("history minute %d starts %v, not after %v: want oldest first", i, m.Start, g.History[i-1].Start)
 		}
 	}
 	if int64(verified) != chunks || peak != 3 || len(g.History) == 0 || len(g.History) > 60 {
 		t.Errorf("history: %d minutes, %d chunks verified, at most %d volunteers; want 1 to 60 minutes, %d chunks, 3 volunteers", len(g.History), verified, peak, chunks)
+	}
+	// The analysis was added with every chunk to verify.
+	if int64(waiting) != chunks {
+		t.Errorf("history: at most %d chunks waiting to be verified, want the analysis's %d", waiting, chunks)
 	}
 	if len(g.Queue) != 3 {
 		t.Errorf("queue: %d priorities, want 3", len(g.Queue))

@@ -78,6 +78,7 @@ test('the grid page follows the grid without a reload and charts the last hour',
   await expect.poll(() => verified.locator('rect').evaluateAll((rs) => rs.filter((r) => Number(r.getAttribute('height')) > 0).length)).toBeGreaterThan(0);
   await expect(page.getByTestId('node-accepted')).toHaveText(String(chunks));
   await expect(page.locator('figure[data-series="volunteers"] [data-field="peak"]')).toHaveText('1');
+  await expect(page.locator('figure[data-series="unverified"] [data-field="peak"]')).toHaveText(String(chunks));
   expect(await page.evaluate(() => window.stillThisPage), 'the page was reloaded').toBe(true);
 
   // What grid.js drew is what the server renders.

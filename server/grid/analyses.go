@@ -285,6 +285,7 @@ func (g *Grid) add(a *analysis, sa store.Analysis, trustedOnly bool, verified []
 	mrand.Shuffle(len(a.fresh.items), func(i, j int) { a.fresh.items[i], a.fresh.items[j] = a.fresh.items[j], a.fresh.items[i] })
 	g.analyses[a.id] = a
 	g.byPrio[prio] = append(g.byPrio[prio], a)
+	g.hist.sample(g.now(), g.statsLocked()) // a short analysis may come and go between two ticks
 	if a.verified == len(a.chunks) {
 		g.finishLocked(a)
 		return

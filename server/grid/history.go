@@ -7,7 +7,7 @@ const HistoryMinutes = 60
 
 // Minute is what the grid did in one minute of its history: the chunks it
 // verified and failed in it, and the most volunteers (local workers
-// included), leases and unverified chunks it held at any look in it.
+// included), leases and unverified chunks it held in it.
 type Minute struct {
 	Start      time.Time `json:"start"`
 	Verified   int       `json:"chunks_verified"`
@@ -19,8 +19,9 @@ type Minute struct {
 
 // history is the grid's last HistoryMinutes minutes, one bucket a minute in
 // a ring: its memory does not grow with uptime. Counts are added when
-// chunks settle; the gauges are sampled by the flusher every 5 s and at
-// every connection, disconnection and read. Guarded by Grid.mu.
+// chunks settle and the leases' peak at every lease; the other gauges are
+// sampled by the flusher every 5 s, at every connection, at every analysis
+// added and at every read. Guarded by Grid.mu.
 type history struct {
 	ring [HistoryMinutes]Minute
 }
@@ -37,6 +38,13 @@ func (h *history) at(t time.Time) *Minute {
 
 func (h *history) verified(t time.Time) { h.at(t).Verified++ }
 func (h *history) failed(t time.Time)   { h.at(t).Failed++ }
+
+// leased keeps the peak of the leases held in t's minute (at every lease:
+// a chunk may be leased and settled between two samples).
+func (h *history) leased(t time.Time, n int) {
+	m := h.at(t)
+	m.Leases = max(m.Leases, n)
+}
 
 // sample keeps the peaks of st's gauges in t's minute.
 func (h *history) sample(t time.Time, st Stats) {

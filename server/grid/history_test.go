@@ -18,9 +18,11 @@ func TestHistory(t *testing.T) {
 	h.failed(t0.Add(20 * time.Second))
 	h.sample(t0.Add(5*time.Second), Stats{Volunteers: 2, LocalWorkers: 1, ActiveLeases: 4, ChunksQueued: 9})
 	h.sample(t0.Add(50*time.Second), Stats{Volunteers: 1, ActiveLeases: 1, ChunksQueued: 3})
+	h.leased(t0.Add(55*time.Second), 2) // under the sampled peak: kept at 4
 	for range 6 {
 		h.verified(t0.Add(2 * time.Minute))
 	}
+	h.leased(t0.Add(2*time.Minute), 5) // leased and settled between two samples
 
 	got := h.last(t0.Add(2*time.Minute + 30*time.Second))
 	if len(got) != 2 {
@@ -30,8 +32,8 @@ func TestHistory(t *testing.T) {
 	if got[0] != want0 {
 		t.Errorf("10:00: got %+v, want %+v", got[0], want0)
 	}
-	if got[1].Start != t0.Add(2*time.Minute) || got[1].Verified != 6 {
-		t.Errorf("10:02: got %+v, want 6 verified", got[1])
+	if got[1] != (Minute{Start: t0.Add(2 * time.Minute), Verified: 6, Leases: 5}) {
+		t.Errorf("10:02: got %+v, want 6 verified and 5 leases", got[1])
 	}
 
 	// At 10:02:30 the window holds all of 10:02 and half of 10:01 (empty).
