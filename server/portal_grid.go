@@ -57,31 +57,32 @@ type nodeJSON struct {
 const nodesShown = 200
 
 // gridStatus is the grid now: figures, the last hour, the queue by
-// priority and, for administrators, every volunteer.
-func gridStatus(ctx context.Context, d Deps, admin bool) (gridJSON, error) {
+// priority and, for administrators, every volunteer; and the analyses it
+// read for the queue.
+func gridStatus(ctx context.Context, d Deps, admin bool) (gridJSON, []store.Analysis, error) {
 	g := gridJSON{Recent: d.Grid.Recent(), ChunksFailed: int(gridCounter(d, "pulsegrid_chunks_failed_total")), Updated: time.Now().UTC()}
 	as, err := d.Store.Analyses(ctx, 0)
 	if err != nil {
-		return g, err
+		return g, nil, err
 	}
 	g.Queue = queueRows(d, as)
 	if !admin {
-		return g, nil
+		return g, as, nil
 	}
 	// The store's rows (saved every few seconds), overridden by the grid's
 	// in-memory standing of the connected ones.
 	vs, err := d.Store.Volunteers(ctx, nodesShown)
 	if err != nil {
-		return g, err
+		return g, as, err
 	}
 	g.Nodes = nodeRows(vs, d.Grid.OnlineVolunteers())
-	return g, nil
+	return g, as, nil
 }
 
 // handleGridStats is GET /api/v1/grid (grid.js polls it).
 func handleGridStats(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g, err := gridStatus(r.Context(), d, userFrom(r).Role == store.RoleAdmin)
+		g, _, err := gridStatus(r.Context(), d, userFrom(r).Role == store.RoleAdmin)
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return
@@ -123,7 +124,7 @@ const failuresShown = 50
 
 func (p *portal) handleGrid() http.Handler {
 	return p.auth(true, func(w http.ResponseWriter, r *http.Request) {
-		g, err := gridStatus(r.Context(), p.d, true)
+		g, as, err := gridStatus(r.Context(), p.d, true)
 		if err != nil {
 			p.fail(w, r, err)
 			return
@@ -142,11 +143,6 @@ func (p *portal) handleGrid() http.Handler {
 			page.Nodes = append(page.Nodes, views.NodeRow{ID: n.ID, Nickname: n.Nickname, Kind: n.Kind, Online: n.Online,
 				Requests: n.Requests, Leased: n.Leased, Accepted: n.Accepted, Completed: n.Completed, Failed: n.Failed,
 				AvgCompletion: time.Duration(n.AvgCompletionMS) * time.Millisecond, Reputation: float64(n.Reputation), LastSeen: n.LastSeen})
-		}
-		as, err := p.d.Store.Analyses(r.Context(), 0)
-		if err != nil {
-			p.fail(w, r, err)
-			return
 		}
 		for _, a := range as {
 			if a.Status == store.StatusFailed {
