@@ -551,6 +551,21 @@ func TestDonate(t *testing.T) {
 	if got := doc.Find(testid("donate-status")).Text(); got != "idle" {
 		t.Errorf("status before Start: got %q, want idle", got)
 	}
+	// What the quorum means for a volunteer: "1 different volunteers" and a
+	// second opinion are wrong at quorum 1.
+	for _, c := range []struct {
+		quorum    int
+		want, not string
+	}{
+		{1, "quorum 1", "second opinion: another"},
+		{2, "computed by 2 different volunteers", "no second opinion"},
+		{3, "computed by 3 different volunteers", "no second opinion"},
+	} {
+		got := strings.Join(strings.Fields(mustRender(t, Donate(DonatePage{MaxThreads: 1, Quorum: c.quorum})).Find(testid("donate-second-opinion")).Text()), " ")
+		if !strings.Contains(got, c.want) || strings.Contains(got, c.not) || strings.Contains(got, "1 different") {
+			t.Errorf("quorum %d: %q, want %q and not %q", c.quorum, got, c.want, c.not)
+		}
+	}
 }
 
 func TestLeaderboard(t *testing.T) {
