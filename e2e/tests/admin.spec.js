@@ -17,7 +17,7 @@ const portal = require('./portal');
 
 const widths = [{ width: 375, height: 812 }, { width: 1280, height: 800 }];
 const admin = { email: 'grid-admin@example.org', password: 'Grid-Admin-Basalt-7' };
-let server, tmp;
+let server, tmp, vitalsID;
 
 test.describe.configure({ mode: 'serial' });
 
@@ -70,6 +70,7 @@ test('the grid page follows the grid without a reload and charts the last hour',
   const api = client(server.base, clin.token);
   const id = await api.analyse(await api.upload([path.join(tmp, 'vitals001.csv')]), 'vitals.summary@1');
   const done = await api.waitDone(id, 120_000);
+  vitalsID = id;
   const chunks = done.progress.chunks_total;
   // The verified chunks reach the figures, the chart and the node table.
   const verified = page.locator('figure[data-series="verified"]');
@@ -106,4 +107,25 @@ test('templates list the built-ins; the audit log shows addresses', async ({ pag
     await expect(page.getByTestId('audit-address').first()).toHaveText('127.0.0.1');
     await check(page, 'audit');
   }
+});
+
+// On a phone charts.js enlarges chart text to 11 px, which pushed the
+// rotated y-axis titles out of the vitals trends ("HR (bpm)" was cut off
+// at the left edge): it now widens the viewBox over them.
+test('chart text is not cut off at the edge of a chart on a phone', async ({ page }) => {
+  await portal.login(page, server.base, admin.email, admin.password);
+  await page.setViewportSize(widths[0]);
+  await page.goto(`${server.base}/analyses/${vitalsID}/result`);
+  await expect(page.locator('svg.chart text').first()).toBeVisible();
+  const texts = await page.locator('svg.chart text').evaluateAll((ts) => ts.filter((t) => t.textContent.trim()).map((t) => {
+    const r = t.getBoundingClientRect();
+    const box = t.ownerSVGElement.getBoundingClientRect();
+    const cut = r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5;
+    const scale = Math.hypot(t.ownerSVGElement.getScreenCTM().a, t.ownerSVGElement.getScreenCTM().b);
+    return { text: t.textContent.trim(), cut, px: parseFloat(getComputedStyle(t).fontSize) * scale };
+  }));
+  expect(texts.length).toBeGreaterThan(10);
+  expect(texts.filter((t) => t.cut).map((t) => t.text), 'chart text cut off').toEqual([]);
+  expect(texts.filter((t) => t.px < 10.99).map((t) => `${t.text} ${t.px.toFixed(1)} px`), 'chart text under 11 px').toEqual([]);
+  await portal.shot(page, 'admin-vitals-result-375');
 });
