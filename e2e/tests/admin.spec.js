@@ -111,7 +111,8 @@ test('templates list the built-ins; the audit log shows addresses', async ({ pag
 
 // On a phone charts.js enlarges chart text to 11 px, which pushed the
 // rotated y-axis titles out of the vitals trends ("HR (bpm)" was cut off
-// at the left edge): it now widens the viewBox over them.
+// at the left edge) and over the tick labels: it now moves the titles off
+// the ticks and widens the viewBox over what sticks out.
 test('chart text is not cut off at the edge of a chart on a phone', async ({ page }) => {
   await portal.login(page, server.base, admin.email, admin.password);
   await page.setViewportSize(widths[0]);
@@ -127,5 +128,16 @@ test('chart text is not cut off at the edge of a chart on a phone', async ({ pag
   expect(texts.length).toBeGreaterThan(10);
   expect(texts.filter((t) => t.cut).map((t) => t.text), 'chart text cut off').toEqual([]);
   expect(texts.filter((t) => t.px < 10.99).map((t) => `${t.text} ${t.px.toFixed(1)} px`), 'chart text under 11 px').toEqual([]);
+  // Nor do the axis titles lie over the tick labels.
+  const overlaps = await page.locator('svg.chart').evaluateAll((svgs) => svgs.flatMap((svg) => ['x', 'y'].flatMap((axis) => {
+    const title = svg.querySelector(`text.label.${axis}`);
+    if (!title) return [];
+    const a = title.getBoundingClientRect();
+    return [...svg.querySelectorAll(`text.tick.${axis}`)].filter((t) => {
+      const b = t.getBoundingClientRect();
+      return a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+    }).map((t) => `${title.textContent} over ${t.textContent}`);
+  })));
+  expect(overlaps, 'axis titles over tick labels').toEqual([]);
   await portal.shot(page, 'admin-vitals-result-375');
 });

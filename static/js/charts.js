@@ -4,9 +4,10 @@
 // script gives every text of a chart a font size, in user units, of at
 // least MIN_PX divided by the chart's scale on screen (never below the size
 // the chart was drawn with), and does it again when a chart changes size
-// or is swapped in (strip.js replaces the strip's SVG in place). Text the
-// larger size pushes out of the drawing widens the chart's viewBox, so that
-// none is cut off.
+// or is swapped in (strip.js replaces the strip's SVG in place). An axis
+// title the larger size makes overlap its tick labels moves off them, and
+// text pushed out of the drawing widens the chart's viewBox, so that none
+// is cut off.
 const MIN_PX = 11;
 
 function scaleOf(svg) {
@@ -26,18 +27,42 @@ function sizeText(svg, scale) {
 
 // textBounds is the box, in the chart's user units, of all its text.
 function textBounds(svg) {
-  const inv = svg.getScreenCTM()?.inverse();
-  if (!inv) return null;
   let b = null;
   for (const t of svg.querySelectorAll('text')) {
-    const r = t.getBoundingClientRect();
-    if (!r.width) continue;
-    const p = new DOMPoint(r.left, r.top).matrixTransform(inv);
-    const q = new DOMPoint(r.right, r.bottom).matrixTransform(inv);
-    b = b ? { x0: Math.min(b.x0, p.x), y0: Math.min(b.y0, p.y), x1: Math.max(b.x1, q.x), y1: Math.max(b.y1, q.y) }
-      : { x0: p.x, y0: p.y, x1: q.x, y1: q.y };
+    const u = userBox(svg, t);
+    if (!u) continue;
+    b = b ? { x0: Math.min(b.x0, u.x0), y0: Math.min(b.y0, u.y0), x1: Math.max(b.x1, u.x1), y1: Math.max(b.y1, u.y1) } : u;
   }
   return b;
+}
+
+// userBox is an element's box on screen in the chart's user units.
+function userBox(svg, el) {
+  const inv = svg.getScreenCTM()?.inverse();
+  const r = el.getBoundingClientRect();
+  if (!inv || !r.width) return null;
+  const p = new DOMPoint(r.left, r.top).matrixTransform(inv);
+  const q = new DOMPoint(r.right, r.bottom).matrixTransform(inv);
+  return { x0: p.x, y0: p.y, x1: q.x, y1: q.y };
+}
+
+// clearTitles moves the axis titles off the tick labels that the larger
+// text made them overlap: the y title to the left, the x title down.
+function clearTitles(svg) {
+  const shift = (title, ticks, axis) => {
+    if (!title) return;
+    if (title.dataset.transform === undefined) title.dataset.transform = title.getAttribute('transform') || '';
+    title.setAttribute('transform', title.dataset.transform);
+    const t = userBox(svg, title);
+    const bs = [...svg.querySelectorAll(ticks)].map((e) => userBox(svg, e)).filter(Boolean);
+    if (!t || bs.length === 0) return;
+    const gap = axis === 'y' ? t.x1 - Math.min(...bs.map((b) => b.x0)) + 2 : Math.max(...bs.map((b) => b.y1)) - t.y0 + 1;
+    if (gap <= 0) return;
+    const move = axis === 'y' ? `translate(${-gap} 0)` : `translate(0 ${gap})`;
+    title.setAttribute('transform', `${move} ${title.dataset.transform}`.trim());
+  };
+  shift(svg.querySelector('text.label.y'), 'text.tick.y', 'y');
+  shift(svg.querySelector('text.label.x'), 'text.tick.x', 'x');
 }
 
 // fit sizes the chart's text, then widens its viewBox over whatever text
@@ -47,10 +72,19 @@ export function fit(svg) {
   if (!scaleOf(svg)) return; // not rendered (hidden, print)
   if (!svg.dataset.viewBox) svg.dataset.viewBox = svg.getAttribute('viewBox') || '';
   const vb = svg.dataset.viewBox.split(/[\s,]+/).map(Number);
-  if (vb.length === 4 && vb.every(Number.isFinite)) svg.setAttribute('viewBox', vb.join(' '));
+  // The width and height attributes give the chart its aspect ratio (the
+  // CSS sets its width): they follow the viewBox, so that a taller viewBox
+  // makes a taller chart rather than a narrower drawing.
+  const setBox = (b) => {
+    svg.setAttribute('viewBox', b.join(' '));
+    svg.setAttribute('width', String(b[2]));
+    svg.setAttribute('height', String(b[3]));
+  };
+  if (vb.length === 4 && vb.every(Number.isFinite)) setBox(vb);
   sizeText(svg, scaleOf(svg));
+  clearTitles(svg);
   if (vb.length !== 4 || !vb.every(Number.isFinite)) return;
-  for (let pass = 0; pass < 2; pass++) {
+  for (let pass = 0; pass < 3; pass++) {
     const b = textBounds(svg);
     if (!b) return;
     const [x, y, w, h] = vb;
@@ -58,8 +92,9 @@ export function fit(svg) {
     const x1 = Math.max(x + w, Math.ceil(b.x1 + 1)), y1 = Math.max(y + h, Math.ceil(b.y1 + 1));
     if (x0 === x && y0 === y && x1 === x + w && y1 === y + h) return;
     vb.splice(0, 4, x0, y0, x1 - x0, y1 - y0);
-    svg.setAttribute('viewBox', vb.join(' '));
+    setBox(vb);
     sizeText(svg, scaleOf(svg));
+    clearTitles(svg);
   }
 }
 
