@@ -17,7 +17,7 @@ const portal = require('./portal');
 
 const widths = [{ width: 375, height: 812 }, { width: 1280, height: 800 }];
 const admin = { email: 'grid-admin@example.org', password: 'Grid-Admin-Basalt-7' };
-let server, tmp, vitalsID;
+let server, tmp, vitalsID, datasetID;
 
 test.describe.configure({ mode: 'serial' });
 
@@ -68,7 +68,8 @@ test('the grid page follows the grid without a reload and charts the last hour',
 
   const clin = clinician(server, 'grid-clin@example.org');
   const api = client(server.base, clin.token);
-  const id = await api.analyse(await api.upload([path.join(tmp, 'vitals001.csv')]), 'vitals.summary@1');
+  datasetID = await api.upload([path.join(tmp, 'vitals001.csv')]);
+  const id = await api.analyse(datasetID, 'vitals.summary@1');
   const done = await api.waitDone(id, 120_000);
   vitalsID = id;
   const chunks = done.progress.chunks_total;
@@ -140,4 +141,23 @@ test('chart text is not cut off at the edge of a chart on a phone', async ({ pag
   })));
   expect(overlaps, 'axis titles over tick labels').toEqual([]);
   await portal.shot(page, 'admin-vitals-result-375');
+});
+
+// The new-analysis form on a phone: each algorithm's name stays on one line
+// (as a flex item of its own it shrank to one letter a line, at 1280 px too).
+test('algorithm names do not break on the new-analysis form', async ({ page }) => {
+  await portal.login(page, server.base, admin.email, admin.password);
+  for (const vp of widths) {
+    await page.setViewportSize(vp);
+    await page.goto(`${server.base}/analyses/new?dataset=${datasetID}`);
+    // The lines a name's text takes: the distinct tops of its text's boxes.
+    const lines = await page.locator('label.check code').evaluateAll((cs) => cs.map((c) => {
+      const r = document.createRange();
+      r.selectNodeContents(c);
+      return `${c.textContent}: ${new Set([...r.getClientRects()].map((b) => Math.round(b.top))).size}`;
+    }));
+    expect(lines.length).toBeGreaterThan(3);
+    expect(lines.filter((l) => !l.endsWith(': 1')), `names broken over lines at ${vp.width} px`).toEqual([]);
+    await check(page, 'analysis-new');
+  }
 });
