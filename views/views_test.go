@@ -557,13 +557,18 @@ func TestDonate(t *testing.T) {
 		quorum    int
 		want, not string
 	}{
-		{1, "quorum 1", "second opinion: another"},
+		{1, "no second volunteer to wait for", "second opinion: another"},
 		{2, "computed by 2 different volunteers", "no second opinion"},
 		{3, "computed by 3 different volunteers", "no second opinion"},
 	} {
-		got := strings.Join(strings.Fields(mustRender(t, Donate(DonatePage{MaxThreads: 1, Quorum: c.quorum})).Find(testid("donate-second-opinion")).Text()), " ")
+		doc := mustRender(t, Donate(DonatePage{MaxThreads: 1, Quorum: c.quorum}))
+		got := strings.Join(strings.Fields(doc.Find(testid("donate-second-opinion")).Text()), " ")
 		if !strings.Contains(got, c.want) || strings.Contains(got, c.not) || strings.Contains(got, "1 different") {
 			t.Errorf("quorum %d: %q, want %q and not %q", c.quorum, got, c.want, c.not)
+		}
+		intro := doc.Find(testid("donate-intro")).Text()
+		if another := strings.Contains(intro, "another volunteer’s"); another != (c.quorum > 1) {
+			t.Errorf("quorum %d: the intro says answers are checked against another volunteer's: %v", c.quorum, another)
 		}
 	}
 }
