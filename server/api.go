@@ -48,12 +48,6 @@ func handleAlgorithms(d Deps) http.Handler {
 	})
 }
 
-func handleGridStats(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, d.Grid.Stats())
-	})
-}
-
 func pathID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {

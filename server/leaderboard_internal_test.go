@@ -50,7 +50,7 @@ func TestNodeRowsMergeOnlineOverStored(t *testing.T) {
 		t.Errorf("local worker row %+v", r)
 	}
 	r := rows[2]
-	if r.Online || r.Kind != "native" || r.Requests != 9 || r.Completed != 4 || r.Accepted != 2 || r.Failed != 3 || r.AvgCompletion != 500*time.Millisecond {
+	if r.Online || r.Kind != "native" || r.Requests != 9 || r.Completed != 4 || r.Accepted != 2 || r.Failed != 3 || r.AvgCompletionMS != 500 {
 		t.Errorf("stored row %+v, want offline native, 9 requests, 4 completed, 2 accepted, 3 failed (1 error or expiry + 2 rejected), 500ms average", r)
 	}
 }

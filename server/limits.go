@@ -208,13 +208,15 @@ func parseSmallForm(r *http.Request) error {
 }
 
 // edge is the outermost part of the handler stack that knows the
-// deployment: it names the client address for the audit log, limits API
-// requests per address, bounds the bodies of requests other than uploads
-// and guards request bodies against trickling.
+// deployment: it names the client address (clientAddr, which reads a
+// trusted proxy's X-Forwarded-For) for the audit log, the login throttle
+// and the limits, limits API requests per address, bounds the bodies of
+// requests other than uploads and guards request bodies against trickling.
 func edge(d Deps, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := clientIP(r)
-		ctx := store.WithAuditAddress(r.Context(), addr)
+		addr := clientAddr(r, d.TrustedProxies)
+		ctx := context.WithValue(r.Context(), clientAddrKey{}, addr)
+		ctx = store.WithAuditAddress(ctx, addr)
 		ctx = context.WithValue(ctx, auditorKey{}, &requestAudit{d: d, request: r.Method + " " + r.URL.Path})
 		r = r.WithContext(ctx)
 		if strings.HasPrefix(r.URL.Path, "/api/") {

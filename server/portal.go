@@ -51,7 +51,6 @@ type portal struct {
 	// attribute off and on; each request uses the one its scheme needs.
 	plain, secure *scs.SessionManager
 	throttle      *loginThrottle
-	rate          rateSampler
 }
 
 type smKey struct{}
@@ -267,11 +266,20 @@ func (p *portal) analysisID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-// clientIP is the address login throttling counts by.
+// clientIP is the client's address as edge named it (clientAddr: behind a
+// trusted proxy, the address the proxy forwarded): what the login throttle,
+// the API limits and the audit log count by. A request that did not pass
+// through edge (none in the server) falls back to the connection's peer.
 func clientIP(r *http.Request) string {
+	if a, ok := r.Context().Value(clientAddrKey{}).(string); ok {
+		return a
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
 	return host
 }
+
+// clientAddrKey holds the request's client address in its context (edge).
+type clientAddrKey struct{}

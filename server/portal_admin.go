@@ -6,16 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/template"
 	"github.com/pulsegrid/pulsegrid/server/auth"
@@ -157,6 +152,14 @@ func (p *portal) handleTemplates() http.Handler {
 			return
 		}
 		var page views.TemplatesPage
+		for _, b := range template.Builtins() {
+			bt := views.BuiltinTemplate{Name: b.Name, Title: b.Title, Description: b.Description, Duplicates: b.Duplicates, Extra: b.Extra}
+			for _, c := range b.Channels {
+				bt.Channels = append(bt.Channels, views.ChannelCheck{Role: c.Role, Aliases: c.Aliases, Unit: c.Unit, Min: c.Min, Max: c.Max,
+					OutOfRange: c.OutOfRange, MinRate: c.MinRate, Required: c.Required})
+			}
+			page.Builtins = append(page.Builtins, bt)
+		}
 		for _, t := range ts {
 			row := views.TemplateRow{ID: t.ID, Name: t.Name, Updated: t.UpdatedAt}
 			if pt, err := template.Parse([]byte(t.JSON)); err == nil {
@@ -245,150 +248,6 @@ func (p *portal) handleTemplateSave() http.Handler {
 		p.flash(r, "success", "Template "+saved.Name+" saved.")
 		redirect(w, r, "/admin/templates")
 	})
-}
-
-// rateSampler turns the grid's verified-chunks counter into a rate: each
-// look at the grid page compares with the previous look at least 5 s
-// before. The first look has nothing to compare with: its rate is NaN
-// (shown as "–"), not a misleading 0.
-type rateSampler struct {
-	mu    sync.Mutex
-	at    time.Time
-	count float64
-	rate  float64
-}
-
-func (s *rateSampler) observe(count float64) float64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := time.Now()
-	if s.at.IsZero() {
-		s.at, s.count, s.rate = now, count, math.NaN()
-		return s.rate
-	}
-	if dt := now.Sub(s.at).Seconds(); dt >= 5 {
-		s.rate = (count - s.count) / dt
-		s.at, s.count = now, count
-	}
-	return s.rate
-}
-
-// gridCounters reads the grid's Prometheus counters, summed by name.
-func (p *portal) gridCounters() map[string]float64 {
-	counters := map[string]float64{}
-	mfs, err := p.d.Gatherer.Gather()
-	if err != nil {
-		return counters
-	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			counters[mf.GetName()] += metricValue(m)
-		}
-	}
-	return counters
-}
-
-func metricValue(m *dto.Metric) float64 {
-	switch {
-	case m.Counter != nil:
-		return m.Counter.GetValue()
-	case m.Gauge != nil:
-		return m.Gauge.GetValue()
-	}
-	return 0
-}
-
-// failuresShown bounds the recent failures the grid page lists.
-const failuresShown = 50
-
-func (p *portal) handleGrid() http.Handler {
-	return p.auth(true, func(w http.ResponseWriter, r *http.Request) {
-		st := p.d.Grid.Stats()
-		counters := p.gridCounters()
-		page := views.GridPage{
-			VolunteersOnline: st.Volunteers + st.LocalWorkers,
-			SlotsOnline:      st.ActiveLeases,
-			ChunksPerSecond:  p.rate.observe(counters["pulsegrid_chunks_verified_total"]),
-			FailedChunks:     int(counters["pulsegrid_chunks_failed_total"]),
-			Updated:          time.Now(),
-		}
-		as, err := p.d.Store.Analyses(r.Context(), 0)
-		if err != nil {
-			p.fail(w, r, err)
-			return
-		}
-		page.Queue = queueRows(p.d, as)
-		for _, a := range as {
-			if a.Status == store.StatusFailed {
-				page.Failures = append(page.Failures, views.FailureRow{AnalysisID: a.ID, Chunk: -1, Reason: a.Error, When: a.FinishedAt})
-			}
-		}
-		// The most recent first, whatever order the store lists them in.
-		slices.SortStableFunc(page.Failures, func(x, y views.FailureRow) int { return y.When.Compare(x.When) })
-		page.Failures = page.Failures[:min(len(page.Failures), failuresShown)]
-		// Per-node figures: the store's rows (saved every few seconds),
-		// overridden by the grid's in-memory standing of the connected ones.
-		vs, err := p.d.Store.Volunteers(r.Context(), 200)
-		if err != nil {
-			p.fail(w, r, err)
-			return
-		}
-		page.Nodes = nodeRows(vs, p.d.Grid.OnlineVolunteers())
-		p.render(w, r, http.StatusOK, "Grid", "grid", views.Grid(page))
-	})
-}
-
-// queueRows sums the analyses not yet finished by priority: how many, and
-// their chunks verified and still to verify (the grid's live progress).
-func queueRows(d Deps, as []store.Analysis) []views.QueueRow {
-	rows := make([]views.QueueRow, len(store.Priorities))
-	for i, prio := range store.Priorities {
-		rows[i].Priority = prio
-	}
-	for _, a := range as {
-		i := slices.Index(store.Priorities, a.Priority)
-		if a.Finished() || i < 0 {
-			continue
-		}
-		verified, total := progress(d, a)
-		rows[i].Analyses++
-		rows[i].Verified += verified
-		rows[i].Pending += max(total-verified, 0)
-	}
-	return rows
-}
-
-// nodeRows merges stored volunteers (most recently seen first) with the
-// ones connected to the grid: those first, then the rest, offline (the grid
-// holds every connected volunteer, so the others are not connected).
-func nodeRows(stored, online []store.Volunteer) []views.NodeRow {
-	live := map[string]bool{}
-	var rows []views.NodeRow
-	for _, v := range online {
-		live[v.ID] = true
-		rows = append(rows, nodeRow(v, true))
-	}
-	for _, v := range stored {
-		if !live[v.ID] {
-			rows = append(rows, nodeRow(v, false))
-		}
-	}
-	return rows
-}
-
-func nodeRow(v store.Volunteer, online bool) views.NodeRow {
-	kind := "volunteer"
-	switch {
-	case strings.HasPrefix(v.Agent, "local worker"):
-		kind = "local"
-	case strings.HasPrefix(v.Agent, "pulsegrid-browser"), strings.Contains(v.Agent, "Mozilla"):
-		kind = "browser"
-	case strings.HasPrefix(v.Agent, "pulsegrid-native"):
-		kind = "native"
-	}
-	return views.NodeRow{ID: v.ID[:min(len(v.ID), 8)], Nickname: v.Nickname, Kind: kind, Online: online,
-		Requests: v.Requests, Leased: v.Issued, Accepted: v.Validated, Completed: v.Results, Failed: v.Failed + v.Rejected,
-		AvgCompletion: v.AvgCompletion(), Reputation: float64(v.Reputation), LastSeen: v.LastSeen}
 }
 
 // auditPageSize is the entries per audit page.

@@ -1,7 +1,10 @@
 package server_test
 
 import (
+	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,8 +123,9 @@ func TestAdminGridNodeStatistics(t *testing.T) {
 	if got := p.text("grid-failed"); got != "0" {
 		t.Errorf("grid-failed = %q, want 0", got)
 	}
-	if got := p.text("grid-rate"); got != "–" {
-		t.Errorf("grid-rate on the first look = %q, want – (no rate yet)", got)
+	// The rate is known from the first look: the grid counts every minute.
+	if got, err := strconv.ParseFloat(p.text("grid-rate"), 64); err != nil || got < 0 || got > float64(s.Progress.ChunksTotal) {
+		t.Errorf("grid-rate on the first look = %q, want chunks per minute, 0 to %d", p.text("grid-rate"), s.Progress.ChunksTotal)
 	}
 	urgent := p.doc.Find(`[data-testid="grid-queue-row"][data-priority="urgent"]`)
 	if a, pend := urgent.Find(`[data-testid="queue-analyses"]`).Text(), urgent.Find(`[data-testid="queue-pending"]`).Text(); a != "0" || pend != "0" {
@@ -186,6 +190,8 @@ func TestAdminGridNodeStatistics(t *testing.T) {
 		}
 	}
 
+	t.Run("JSON", func(t *testing.T) { checkGridJSON(t, admin, clin, p, chunks) })
+
 	t.Run("LeaverStaysWithItsFigures", func(t *testing.T) {
 		short := leaver.Identity().ID[:8]
 		before := nodes[short]
@@ -226,4 +232,79 @@ func metricValue(page, name string) int64 {
 		}
 	}
 	return 0
+}
+
+// gridAnswer is GET /api/v1/grid as a client reads it.
+type gridAnswer struct {
+	Volunteers   int     `json:"volunteers"`
+	LocalWorkers int     `json:"local_workers"`
+	Rate         float64 `json:"chunks_verified_per_minute"`
+	Failed       int     `json:"chunks_failed_total"`
+	History      []struct {
+		Start      time.Time `json:"start"`
+		Verified   int       `json:"chunks_verified"`
+		Volunteers int       `json:"volunteers"`
+		Unverified int       `json:"chunks_unverified"`
+	} `json:"history"`
+	Queue []struct {
+		Priority string `json:"priority"`
+		Pending  int    `json:"chunks_pending"`
+	} `json:"queue"`
+	Nodes []struct {
+		ID        string `json:"id"`
+		Online    bool   `json:"online"`
+		Completed int64  `json:"completed"`
+		Accepted  int64  `json:"accepted"`
+	} `json:"nodes"`
+}
+
+// checkGridJSON: GET /api/v1/grid, which grid.js redraws /admin/grid
+// from, says what the page said after the analysis of chunks chunks; its
+// history holds every verified chunk and the three volunteers; a clinician
+// gets the figures without the nodes.
+func checkGridJSON(t *testing.T, admin, clin *browser, p page, chunks int64) {
+	status, body := admin.apiGet("/api/v1/grid")
+	var g gridAnswer
+	if err := json.Unmarshal(body, &g); status != http.StatusOK || err != nil {
+		t.Fatalf("admin GET /api/v1/grid: %d %v: %s", status, err, body)
+	}
+	if got := strconv.Itoa(g.Volunteers + g.LocalWorkers); got != p.text("grid-volunteers") || got != "3" {
+		t.Errorf("volunteers + local_workers = %s, the page says %s, want 3", got, p.text("grid-volunteers"))
+	}
+	if g.Failed != 0 || g.Rate < 0 || g.Rate > float64(chunks) {
+		t.Errorf("chunks_failed_total %d, chunks_verified_per_minute %v; want 0 and 0 to %d", g.Failed, g.Rate, chunks)
+	}
+	var verified, peak, waiting int
+	for i, m := range g.History {
+		verified += m.Verified
+		peak = max(peak, m.Volunteers)
+		waiting = max(waiting, m.Unverified)
+		if i > 0 && !m.Start.After(g.History[i-1].Start) {
+			t.Errorf("history minute %d starts %v, not after %v: want oldest first", i, m.Start, g.History[i-1].Start)
+		}
+	}
+	if int64(verified) != chunks || peak != 3 || len(g.History) == 0 || len(g.History) > 60 {
+		t.Errorf("history: %d minutes, %d chunks verified, at most %d volunteers; want 1 to 60 minutes, %d chunks, 3 volunteers", len(g.History), verified, peak, chunks)
+	}
+	// The analysis was added with every chunk to verify.
+	if int64(waiting) != chunks {
+		t.Errorf("history: at most %d chunks waiting to be verified, want the analysis's %d", waiting, chunks)
+	}
+	if len(g.Queue) != 3 {
+		t.Errorf("queue: %d priorities, want 3", len(g.Queue))
+	}
+	rows := gridNodes(t, p)
+	if len(g.Nodes) != len(rows) {
+		t.Errorf("nodes: %d in the JSON, %d on the page", len(g.Nodes), len(rows))
+	}
+	for _, n := range g.Nodes {
+		if r, ok := rows[n.ID]; !ok || r.online != n.Online || r.completed != n.Completed || r.accepted != n.Accepted {
+			t.Errorf("node %s: JSON %+v, page %+v", n.ID, n, r)
+		}
+	}
+	status, body = clin.apiGet("/api/v1/grid")
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); status != http.StatusOK || err != nil || raw["nodes"] != nil || raw["volunteers"] == nil {
+		t.Errorf("clinician GET /api/v1/grid: %d, fields %v; want 200 with the figures and no nodes", status, slices.Collect(maps.Keys(raw)))
+	}
 }

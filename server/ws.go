@@ -60,7 +60,7 @@ func handleVolunteerSocket(d Deps) http.Handler {
 		// The connection outlives the request: its context ends with the
 		// connection (or the grid's Close ends the connection).
 		ctx, stop := context.WithCancel(context.WithoutCancel(r.Context()))
-		v := &volunteerConn{d: d, conn: conn, addr: clientAddr(r, d.TrustedProxies), stop: stop}
+		v := &volunteerConn{d: d, conn: conn, addr: clientIP(r), stop: stop}
 		if !v.hello(ctx) {
 			stop()
 			conn.CloseNow()

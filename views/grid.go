@@ -20,3 +20,12 @@ func fmtCompletion(avg time.Duration, results int64) string {
 	}
 	return "< 1 ms"
 }
+
+// fmtLastSeen is a node's last-seen time; a connected node reads "now"
+// (its record says when it connected, which grows stale while it works).
+func fmtLastSeen(t time.Time, online bool) string {
+	if online {
+		return "now"
+	}
+	return fmtTime(t)
+}

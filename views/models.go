@@ -531,9 +531,31 @@ type TokenRow struct {
 	LastUsed time.Time // zero if never
 }
 
-// TemplatesPage lists the ingest templates.
+// TemplatesPage lists the ingest templates: the built-in ones (read-only)
+// and the custom ones.
 type TemplatesPage struct {
+	Builtins  []BuiltinTemplate
 	Templates []TemplateRow
+}
+
+// BuiltinTemplate is a shipped template and what it checks.
+type BuiltinTemplate struct {
+	Name, Title, Description string
+	Channels                 []ChannelCheck
+	// Duplicates and Extra are the template's policies for repeated times
+	// in a CSV log ("drop", "reject") and unmatched channels ("keep", "drop", "reject").
+	Duplicates, Extra string
+}
+
+// ChannelCheck is one channel rule of a template.
+type ChannelCheck struct {
+	Role       string
+	Aliases    []string
+	Unit       string
+	Min, Max   *float64
+	OutOfRange string // "missing", "reject" or "keep"
+	MinRate    float64
+	Required   bool
 }
 
 // TemplateRow is one ingest template.
@@ -558,13 +580,13 @@ type GridPage struct {
 	VolunteersOnline int
 	// SlotsOnline is the chunks being computed now (leases held).
 	SlotsOnline int
-	// ChunksPerSecond is NaN until there is a rate to show.
-	ChunksPerSecond float64
-	Queue           []QueueRow
-	FailedChunks    int
-	Failures        []FailureRow
-	Nodes           []NodeRow
-	Updated         time.Time
+	// VerifiedPerMinute is the chunks verified over the last 60 s.
+	VerifiedPerMinute float64
+	Queue             []QueueRow
+	FailedChunks      int
+	Failures          []FailureRow
+	Nodes             []NodeRow
+	Updated           time.Time
 }
 
 // QueueRow is the work of one priority in the analyses not yet finished:

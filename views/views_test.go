@@ -551,6 +551,26 @@ func TestDonate(t *testing.T) {
 	if got := doc.Find(testid("donate-status")).Text(); got != "idle" {
 		t.Errorf("status before Start: got %q, want idle", got)
 	}
+	// What the quorum means for a volunteer: "1 different volunteers" and a
+	// second opinion are wrong at quorum 1.
+	for _, c := range []struct {
+		quorum    int
+		want, not string
+	}{
+		{1, "no second volunteer to wait for", "second opinion: another"},
+		{2, "computed by 2 different volunteers", "no second opinion"},
+		{3, "computed by 3 different volunteers", "no second opinion"},
+	} {
+		doc := mustRender(t, Donate(DonatePage{MaxThreads: 1, Quorum: c.quorum}))
+		got := strings.Join(strings.Fields(doc.Find(testid("donate-second-opinion")).Text()), " ")
+		if !strings.Contains(got, c.want) || strings.Contains(got, c.not) || strings.Contains(got, "1 different") {
+			t.Errorf("quorum %d: %q, want %q and not %q", c.quorum, got, c.want, c.not)
+		}
+		intro := doc.Find(testid("donate-intro")).Text()
+		if another := strings.Contains(intro, "another volunteer’s"); another != (c.quorum > 1) {
+			t.Errorf("quorum %d: the intro says answers are checked against another volunteer's: %v", c.quorum, another)
+		}
+	}
 }
 
 func TestLeaderboard(t *testing.T) {
@@ -619,7 +639,7 @@ func TestAdmin(t *testing.T) {
 	}
 
 	doc = mustRender(t, Grid(GridPage{
-		VolunteersOnline: 3, ChunksPerSecond: 12.345,
+		VolunteersOnline: 3, VerifiedPerMinute: 12.345,
 		Queue:    []QueueRow{{Priority: "stat", Pending: 1}, {Priority: "routine", Pending: 40}},
 		Nodes:    []NodeRow{{ID: "ab12", Kind: "browser", Online: true, Requests: 10, Leased: 9, Accepted: 8, Completed: 9, Failed: 1, AvgCompletion: 1500 * time.Millisecond}},
 		Failures: []FailureRow{{AnalysisID: 4, Chunk: -1, Reason: "chunk 3: no quorum"}},
@@ -630,7 +650,7 @@ func TestAdmin(t *testing.T) {
 	if got := doc.Find(testid("grid-volunteers")).Text(); got != "3" {
 		t.Errorf("volunteers: got %q", got)
 	}
-	if got := doc.Find(testid("grid-rate")).Text(); got != "12.35" {
+	if got := doc.Find(testid("grid-rate")).Text(); got != "12.3" {
 		t.Errorf("rate: got %q", got)
 	}
 	count(t, doc, testid("grid-queue-row"), 2)

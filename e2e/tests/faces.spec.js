@@ -6,7 +6,8 @@
 // - every piece of text in a chart (SVG) renders at least 11 CSS px tall:
 //   the font size in user units times the SVG's scale on screen, which is
 //   what a viewBox scaled down to a phone shrinks (static/js/charts.js
-//   compensates);
+//   compensates), and none is cut off at the chart's edge (charts.js widens
+//   the viewBox over text the larger size pushed out);
 // - axe-core with its default rules finds no violation;
 // - a full-page screenshot goes to e2e/artifacts/faces-<state>-<width>.png.
 // On /donate at 390 px the Start button is inside the first screen.
@@ -95,7 +96,10 @@ async function chartText(page) {
       const m = svg.getScreenCTM();
       const scale = Math.hypot(m.a, m.b);
       const px = parseFloat(getComputedStyle(t).fontSize) * scale;
-      out.push({ text: t.textContent.trim().slice(0, 20), px, cls: svg.getAttribute('class') });
+      // The SVG clips what is outside its box: a label cut off there is unreadable however large.
+      const r = t.getBoundingClientRect();
+      const cut = r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5;
+      out.push({ text: t.textContent.trim().slice(0, 20), px, cut, cls: svg.getAttribute('class') });
     }
     return out;
   });
@@ -111,6 +115,7 @@ async function check(page, name, opts = {}) {
   if (opts.charts) expect.soft(texts.length, `${name}: chart text expected`).toBeGreaterThan(0);
   const small = texts.filter((t) => t.px < minChartPx - 0.01);
   expect.soft(small.map((t) => `${t.cls}: "${t.text}" ${t.px.toFixed(1)} px`), `${name} at ${vp.width} px: chart text under ${minChartPx} px`).toEqual([]);
+  expect.soft(texts.filter((t) => t.cut).map((t) => `${t.cls}: "${t.text}"`), `${name} at ${vp.width} px: chart text cut off at the chart's edge`).toEqual([]);
   const axe = await new AxeBuilder({ page }).analyze();
   const v = axe.violations.map((x) => `${x.id} (${x.impact}): ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
   expect.soft(v, `${name} at ${vp.width} px: axe-core violations`).toEqual([]);

@@ -285,6 +285,7 @@ func (g *Grid) add(a *analysis, sa store.Analysis, trustedOnly bool, verified []
 	mrand.Shuffle(len(a.fresh.items), func(i, j int) { a.fresh.items[i], a.fresh.items[j] = a.fresh.items[j], a.fresh.items[i] })
 	g.analyses[a.id] = a
 	g.byPrio[prio] = append(g.byPrio[prio], a)
+	g.hist.sample(g.now(), g.statsLocked()) // a short analysis may come and go between two ticks
 	if a.verified == len(a.chunks) {
 		g.finishLocked(a)
 		return
@@ -385,6 +386,10 @@ type Stats struct {
 func (g *Grid) Stats() Stats {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.statsLocked()
+}
+
+func (g *Grid) statsLocked() Stats {
 	st := Stats{ActiveLeases: len(g.leases), Analyses: len(g.analyses)}
 	for s := range g.sessions {
 		if s.vol.auditor {

@@ -69,6 +69,7 @@ func (g *Grid) flusher() {
 		case <-g.stop:
 			return
 		case <-t.C:
+			g.sampleHistory()
 			g.saveVolunteers(false)
 		case <-g.flushNow:
 			// Gather a batch: under load many chunks verify within one interval.

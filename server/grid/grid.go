@@ -69,6 +69,7 @@ type Grid struct {
 	now     func() time.Time
 
 	mu         sync.Mutex
+	hist       history // the last hour, minute by minute (history.go)
 	analyses   map[int64]*analysis
 	byPrio     [3][]*analysis
 	sessions   map[*Session]struct{}

@@ -56,6 +56,7 @@ func (g *Grid) issueLocked(s *Session, c *chunk) {
 func (g *Grid) track(s *Session, l *lease) {
 	s.leases[l.id] = l
 	g.leases[l.id] = l
+	g.hist.leased(g.now(), len(g.leases))
 	s.credits--
 	s.vol.unacked++
 	g.nets[s.net].leases++

@@ -163,6 +163,7 @@ func (g *Grid) connect(hello *protocol.Message, rec store.Volunteer, enrolledBy 
 	g.sessions[s] = struct{}{}
 	if kind != auditor {
 		g.metrics.Connected.Inc()
+		g.hist.sample(g.now(), g.statsLocked())
 	}
 	welcome := &protocol.Message{Type: protocol.TypeWelcome, Version: protocol.Version, VolunteerID: rec.ID,
 		Enrolled: v.enrolled, HeartbeatMS: int(g.cfg.Heartbeat / time.Millisecond), AckMS: int(g.cfg.AckTimeout / time.Millisecond),

@@ -147,6 +147,7 @@ func (g *Grid) verifyLocked(c *chunk, gr *group, onTrust bool) {
 	slices.Sort(c.voters)
 	a.verified++
 	g.metrics.ChunksVerified.Inc()
+	g.hist.verified(g.now())
 	credit := g.creditLocked(a.alg.Name(), c.payload.Len())
 	for _, r := range results {
 		v := g.liveVolLocked(r.vol)
@@ -214,6 +215,7 @@ type verdict struct {
 func (g *Grid) failChunkLocked(c *chunk, reason string) {
 	c.state = chunkFailed
 	g.metrics.ChunksFailed.Inc()
+	g.hist.failed(g.now())
 	a := c.a
 	g.dropLocked(a, "analysis failed")
 	id, total := a.id, len(a.chunks)

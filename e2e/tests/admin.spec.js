@@ -1,0 +1,163 @@
+// The admin pages of issue 14 in a browser: /admin/grid redraws itself
+// from GET /api/v1/grid (static/js/grid.js) without a reload, as volunteers
+// come and chunks are verified, and charts the last hour; /admin/templates
+// lists the built-in templates; /admin/audit shows each entry's address.
+// Each page is checked at 375 and 1280 px: no sideways scrolling, 0
+// axe-core violations (default rules), and a screenshot in
+// e2e/artifacts/admin-<state>-<width>.png.
+const { test, expect } = require('@playwright/test');
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { default: AxeBuilder } = require('@axe-core/playwright');
+const { startServer, bin } = require('./server');
+const { clinician, client } = require('./api');
+const portal = require('./portal');
+
+const widths = [{ width: 375, height: 812 }, { width: 1280, height: 800 }];
+const admin = { email: 'grid-admin@example.org', password: 'Grid-Admin-Basalt-7' };
+let server, tmp, vitalsID, datasetID;
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pulsegrid-admin-'));
+  execFileSync(bin, ['simulate', 'vitals', '--out', tmp, '--records', '1', '--minutes', '30', '--seed', '5'], { stdio: 'ignore' });
+  server = await startServer(['--chunk-seconds', '300', '--quorum', '1']);
+  server.cli(['user', 'add', '--email', admin.email, '--role', 'admin', '--password', admin.password]);
+});
+
+test.afterAll(async () => {
+  if (server) await server.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+// check: the page does not scroll sideways and axe-core finds nothing.
+async function check(page, name) {
+  const vp = page.viewportSize();
+  const sw = await page.evaluate(() => document.documentElement.scrollWidth);
+  expect.soft(sw, `${name} at ${vp.width} px scrolls sideways`).toBeLessThanOrEqual(vp.width);
+  const axe = await new AxeBuilder({ page }).analyze();
+  expect.soft(axe.violations.map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`), `${name} at ${vp.width} px: axe-core`).toEqual([]);
+  await portal.shot(page, `admin-${name}-${vp.width}`);
+}
+
+// nodeCells are the node table's cells but the request counts, which an
+// idle volunteer may still raise.
+const nodeCells = (page) => page.getByTestId('grid-node-row').evaluateAll((rows) => rows.map((r) => [...r.cells]
+  .filter((c) => !['node-requests', 'node-leased'].includes(c.dataset.testid)).map((c) => c.textContent.replace(/\s+/g, ' ').trim()).join(' | ')));
+
+test('the grid page follows the grid without a reload and charts the last hour', async ({ page }) => {
+  await page.setViewportSize(widths[1]);
+  await portal.login(page, server.base, admin.email, admin.password);
+  await page.goto(`${server.base}/admin/grid`);
+  await expect(page.getByTestId('grid-volunteers')).toHaveText('0');
+  await expect(page.getByTestId('grid-rate')).toHaveText('0.0'); // known from the first look, not "–"
+  await expect(page.getByTestId('grid-node-row')).toHaveCount(0);
+  // A mark in the page's own window: a reload or a navigation would drop it.
+  await page.evaluate(() => { window.stillThisPage = true; });
+  const refreshes = async () => Number(await page.locator('#grid').getAttribute('data-refreshes'));
+  await expect.poll(refreshes).toBeGreaterThan(0);
+
+  server.spawn(['volunteer', '--server', server.base, '--workers', '1', '--nickname', 'Grid watcher']);
+  await expect(page.getByTestId('grid-volunteers')).toHaveText('1');
+  await expect(page.getByTestId('grid-node-row')).toHaveCount(1);
+  await expect(page.getByTestId('node-last-seen')).toHaveText('now');
+  await expect(page.getByTestId('node-kind')).toHaveText('native');
+
+  const clin = clinician(server, 'grid-clin@example.org');
+  const api = client(server.base, clin.token);
+  datasetID = await api.upload([path.join(tmp, 'vitals001.csv')]);
+  const id = await api.analyse(datasetID, 'vitals.summary@1');
+  const done = await api.waitDone(id, 120_000);
+  vitalsID = id;
+  const chunks = done.progress.chunks_total;
+  // The verified chunks reach the figures, the chart and the node table.
+  const verified = page.locator('figure[data-series="verified"]');
+  await expect(verified.locator('[data-field="peak"]')).not.toHaveText(/^(–|0)$/);
+  expect(Number(await verified.locator('[data-field="peak"]').textContent())).toBeLessThanOrEqual(chunks);
+  await expect.poll(() => verified.locator('rect').evaluateAll((rs) => rs.filter((r) => Number(r.getAttribute('height')) > 0).length)).toBeGreaterThan(0);
+  await expect(page.getByTestId('node-accepted')).toHaveText(String(chunks));
+  await expect(page.locator('figure[data-series="volunteers"] [data-field="peak"]')).toHaveText('1');
+  await expect(page.locator('figure[data-series="unverified"] [data-field="peak"]')).toHaveText(String(chunks));
+  expect(await page.evaluate(() => window.stillThisPage), 'the page was reloaded').toBe(true);
+
+  // What grid.js drew is what the server renders.
+  const drawn = await nodeCells(page);
+  await page.reload();
+  expect(await nodeCells(page)).toEqual(drawn);
+
+  for (const vp of widths) {
+    await page.setViewportSize(vp);
+    await page.goto(`${server.base}/admin/grid`);
+    await expect.poll(refreshes).toBeGreaterThan(0); // the charts are drawn
+    await check(page, 'grid');
+  }
+});
+
+test('templates list the built-ins; the audit log shows addresses', async ({ page }) => {
+  await portal.login(page, server.base, admin.email, admin.password);
+  for (const vp of widths) {
+    await page.setViewportSize(vp);
+    await page.goto(`${server.base}/admin/templates`);
+    await expect(page.getByTestId('builtin-template')).toHaveCount(3);
+    await expect(page.getByTestId('templates-empty')).toBeVisible();
+    await check(page, 'templates');
+    await page.goto(`${server.base}/admin/audit?action=login`);
+    await expect(page.getByTestId('audit-address').first()).toHaveText('127.0.0.1');
+    await check(page, 'audit');
+  }
+});
+
+// On a phone charts.js enlarges chart text to 11 px, which pushed the
+// rotated y-axis titles out of the vitals trends ("HR (bpm)" was cut off
+// at the left edge) and over the tick labels: it now moves the titles off
+// the ticks and widens the viewBox over what sticks out.
+test('chart text is not cut off at the edge of a chart on a phone', async ({ page }) => {
+  await portal.login(page, server.base, admin.email, admin.password);
+  await page.setViewportSize(widths[0]);
+  await page.goto(`${server.base}/analyses/${vitalsID}/result`);
+  await expect(page.locator('svg.chart text').first()).toBeVisible();
+  const texts = await page.locator('svg.chart text').evaluateAll((ts) => ts.filter((t) => t.textContent.trim()).map((t) => {
+    const r = t.getBoundingClientRect();
+    const box = t.ownerSVGElement.getBoundingClientRect();
+    const cut = r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5;
+    const scale = Math.hypot(t.ownerSVGElement.getScreenCTM().a, t.ownerSVGElement.getScreenCTM().b);
+    return { text: t.textContent.trim(), cut, px: parseFloat(getComputedStyle(t).fontSize) * scale };
+  }));
+  expect(texts.length).toBeGreaterThan(10);
+  expect(texts.filter((t) => t.cut).map((t) => t.text), 'chart text cut off').toEqual([]);
+  expect(texts.filter((t) => t.px < 10.99).map((t) => `${t.text} ${t.px.toFixed(1)} px`), 'chart text under 11 px').toEqual([]);
+  // Nor do the axis titles lie over the tick labels.
+  const overlaps = await page.locator('svg.chart').evaluateAll((svgs) => svgs.flatMap((svg) => ['x', 'y'].flatMap((axis) => {
+    const title = svg.querySelector(`text.label.${axis}`);
+    if (!title) return [];
+    const a = title.getBoundingClientRect();
+    return [...svg.querySelectorAll(`text.tick.${axis}`)].filter((t) => {
+      const b = t.getBoundingClientRect();
+      return a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+    }).map((t) => `${title.textContent} over ${t.textContent}`);
+  })));
+  expect(overlaps, 'axis titles over tick labels').toEqual([]);
+  await portal.shot(page, 'admin-vitals-result-375');
+});
+
+// The new-analysis form on a phone: each algorithm's name stays on one line
+// (as a flex item of its own it shrank to one letter a line, at 1280 px too).
+test('algorithm names do not break on the new-analysis form', async ({ page }) => {
+  await portal.login(page, server.base, admin.email, admin.password);
+  for (const vp of widths) {
+    await page.setViewportSize(vp);
+    await page.goto(`${server.base}/analyses/new?dataset=${datasetID}`);
+    // The lines a name's text takes: the distinct tops of its text's boxes.
+    const lines = await page.locator('label.check code').evaluateAll((cs) => cs.map((c) => {
+      const r = document.createRange();
+      r.selectNodeContents(c);
+      return `${c.textContent}: ${new Set([...r.getClientRects()].map((b) => Math.round(b.top))).size}`;
+    }));
+    expect(lines.length).toBeGreaterThan(3);
+    expect(lines.filter((l) => !l.endsWith(': 1')), `names broken over lines at ${vp.width} px`).toEqual([]);
+    await check(page, 'analysis-new');
+  }
+});

@@ -1,0 +1,113 @@
+package grid
+
+import "time"
+
+// HistoryMinutes is how far back the grid's history goes, in minutes.
+const HistoryMinutes = 60
+
+// Minute is what the grid did in one minute of its history: the chunks it
+// verified and failed in it, and the most volunteers (local workers
+// included), leases and unverified chunks it held in it.
+type Minute struct {
+	Start      time.Time `json:"start"`
+	Verified   int       `json:"chunks_verified"`
+	Failed     int       `json:"chunks_failed"`
+	Volunteers int       `json:"volunteers"`
+	Leases     int       `json:"leases"`
+	Unverified int       `json:"chunks_unverified"`
+}
+
+// history is the grid's last HistoryMinutes minutes, one bucket a minute in
+// a ring: its memory does not grow with uptime. Counts are added when
+// chunks settle and the leases' peak at every lease; the other gauges are
+// sampled by the flusher every 5 s, at every connection, at every analysis
+// added and at every read. Guarded by Grid.mu.
+type history struct {
+	ring [HistoryMinutes]Minute
+}
+
+// at is the bucket of the minute holding t, emptied if it held an older minute.
+func (h *history) at(t time.Time) *Minute {
+	start := t.Truncate(time.Minute)
+	m := &h.ring[(start.Unix()/60)%HistoryMinutes]
+	if !m.Start.Equal(start) {
+		*m = Minute{Start: start}
+	}
+	return m
+}
+
+func (h *history) verified(t time.Time) { h.at(t).Verified++ }
+func (h *history) failed(t time.Time)   { h.at(t).Failed++ }
+
+// leased keeps the peak of the leases held in t's minute (at every lease:
+// a chunk may be leased and settled between two samples).
+func (h *history) leased(t time.Time, n int) {
+	m := h.at(t)
+	m.Leases = max(m.Leases, n)
+}
+
+// sample keeps the peaks of st's gauges in t's minute.
+func (h *history) sample(t time.Time, st Stats) {
+	m := h.at(t)
+	m.Volunteers = max(m.Volunteers, st.Volunteers+st.LocalWorkers)
+	m.Leases = max(m.Leases, st.ActiveLeases)
+	m.Unverified = max(m.Unverified, st.ChunksQueued)
+}
+
+// last returns the minutes of the hour up to now, oldest first; minutes the
+// grid has no record of (before it started) are left out.
+func (h *history) last(now time.Time) []Minute {
+	end := now.Truncate(time.Minute)
+	out := make([]Minute, 0, HistoryMinutes)
+	for i := HistoryMinutes - 1; i >= 0; i-- {
+		start := end.Add(-time.Duration(i) * time.Minute)
+		if m := h.ring[(start.Unix()/60)%HistoryMinutes]; m.Start.Equal(start) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// perMinute is the chunks verified over the minute before now: all of
+// now's minute so far, and the share of the previous minute that falls in
+// the window. It is 0, not unknown, right after a start: the grid counts
+// from its first chunk.
+func (h *history) perMinute(now time.Time) float64 {
+	cur := now.Truncate(time.Minute)
+	n := 0.0
+	if m := h.ring[(cur.Unix()/60)%HistoryMinutes]; m.Start.Equal(cur) {
+		n += float64(m.Verified)
+	}
+	prev := cur.Add(-time.Minute)
+	if m := h.ring[(prev.Unix()/60)%HistoryMinutes]; m.Start.Equal(prev) {
+		n += float64(m.Verified) * (1 - now.Sub(cur).Seconds()/60)
+	}
+	return n
+}
+
+// Recent is the grid now and over the last hour.
+type Recent struct {
+	Stats
+	// VerifiedPerMinute is the chunks verified over the last 60 s.
+	VerifiedPerMinute float64 `json:"chunks_verified_per_minute"`
+	// History is the last hour, minute by minute, oldest first.
+	History []Minute `json:"history"`
+}
+
+// Recent returns the grid's figures now, its rate over the last minute and
+// its history over the last hour.
+func (g *Grid) Recent() Recent {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now()
+	st := g.statsLocked()
+	g.hist.sample(now, st)
+	return Recent{Stats: st, VerifiedPerMinute: g.hist.perMinute(now), History: g.hist.last(now)}
+}
+
+// sampleHistory records the gauges for the history (the flusher's tick).
+func (g *Grid) sampleHistory() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.hist.sample(g.now(), g.statsLocked())
+}
