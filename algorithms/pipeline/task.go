@@ -46,28 +46,32 @@ func sampleForm(samples []float64, gain float64) uint8 {
 	return form
 }
 
+// writeSamples writes samples in their smallest exact form, straight into
+// the encoding (no copy of the samples as integers first).
 func writeSamples(w *canon.Writer, samples []float64, gain float64) {
 	form := sampleForm(samples, gain)
 	w.U8(form)
 	switch form {
 	case samplesI16:
-		ks := make([]int16, len(samples))
-		for i, v := range samples {
-			ks[i] = math.MinInt16
+		b := w.Packed(len(samples), 2)
+		for _, v := range samples {
+			k := int16(math.MinInt16)
 			if v == v {
-				ks[i] = int16(math.Round(v * gain))
+				k = int16(math.Round(v * gain))
 			}
+			binary.LittleEndian.PutUint16(b[:2], uint16(k))
+			b = b[2:]
 		}
-		w.I16s(ks)
 	case samplesI32:
-		ks := make([]int32, len(samples))
-		for i, v := range samples {
-			ks[i] = math.MinInt32
+		b := w.Packed(len(samples), 4)
+		for _, v := range samples {
+			k := int32(math.MinInt32)
 			if v == v {
-				ks[i] = int32(math.Round(v * gain))
+				k = int32(math.Round(v * gain))
 			}
+			binary.LittleEndian.PutUint32(b[:4], uint32(k))
+			b = b[4:]
 		}
-		w.I32s(ks)
 	default:
 		w.F64s(samples)
 	}

@@ -51,7 +51,10 @@ type segRow struct {
 
 // newSegRow is the stored form of segment seg of a channel.
 func newSegRow(channel int, seg int64, samples []float64, gain float64) segRow {
-	return segRow{channel: channel, seg: seg, samples: encodeSegment(nil, samples, gain), summary: encodeSummary(nil, samples)}
+	// Room for two bytes a sample: the deltas of a recording at its ADC's
+	// resolution take one or two.
+	return segRow{channel: channel, seg: seg, samples: encodeSegment(make([]byte, 0, 2*len(samples)+16), samples, gain),
+		summary: encodeSummary(make([]byte, 0, summaryEntry*(len(samples)/SummaryBlock+1)), samples)}
 }
 
 type datasetWriter struct {

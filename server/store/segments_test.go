@@ -76,6 +76,7 @@ func TestSegmentCodecRoundTrip(t *testing.T) {
 		{"beyond 2^53", []float64{1 << 60}, 1, segRaw},
 		{"infinity", []float64{math.Inf(1)}, 1, segRaw},
 		{"negative zero", []float64{math.Copysign(0, -1)}, 200, segScaled},
+		{"every delta of one, two and three bytes", walk(9000), 200, segScaled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +104,19 @@ func edfLike(n int) []float64 {
 	for i := range out {
 		d := float64((i*37)%400 - 200)
 		out[i] = bitvalue * (offset + d)
+	}
+	return out
+}
+
+// walk is samples over gain 200 whose steps are every integer in
+// -(n/2)..n/2, so that their varints are one, two and three bytes long
+// (a zigzag of 63 is the last one-byte delta, of 8191 the last two-byte).
+func walk(n int) []float64 {
+	out := make([]float64, 0, n+1)
+	var k int64
+	for d := -int64(n / 2); d <= int64(n/2); d++ {
+		k += d
+		out = append(out, float64(k)/200)
 	}
 	return out
 }
