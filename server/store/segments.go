@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
@@ -57,6 +59,10 @@ func newSegRow(channel int, seg int64, samples []float64, gain float64) segRow {
 		summary: encodeSummary(make([]byte, 0, summaryEntry*(len(samples)/SummaryBlock+1)), samples)}
 }
 
+// datasetWriter stores a dataset as it is read. Write only cuts the
+// samples into segments; an encoder goroutine (encodeSegments) encodes
+// them and inserts them in batches, so that reading the upload's next
+// blocks and storing the last ones run side by side.
 type datasetWriter struct {
 	s     *SQLite
 	ctx   context.Context
@@ -65,10 +71,27 @@ type datasetWriter struct {
 	buf   [][]float64 // per channel, fewer than SegmentSamples samples
 	segs  []int64     // per channel, the next segment's index
 	total []int64     // per channel, samples written
-	rows  []segRow
-	bytes int
 	done  bool
+
+	jobs    chan segJob    // cut segments for the encoder; nil until the first
+	free    chan []float64 // segment buffers the encoder is done with
+	encoded chan struct{}  // closed when the encoder has stored every job
+	mu      sync.Mutex     // guards failed
+	failed  error          // the encoder's first error, or errAborted
+	rows    []segRow       // the encoder's batch
+	bytes   int            // the encoder's batch's size
 }
+
+// segJob is one cut segment on its way to the encoder.
+type segJob struct {
+	channel int
+	seg     int64
+	samples []float64
+}
+
+// segQueue is how many cut segments wait for the encoder at most (each
+// SegmentSamples float64s): the reader goes no further ahead of the store.
+const segQueue = 4
 
 // BeginDataset starts storing a dataset with the given channels (their
 // samples are ignored: Write sends them).
@@ -110,7 +133,7 @@ func (w *datasetWriter) Write(blocks [][]float64) error {
 	for i, b := range blocks {
 		for len(b) > 0 {
 			if w.buf[i] == nil {
-				w.buf[i] = make([]float64, 0, SegmentSamples)
+				w.buf[i] = w.newBuffer()
 			}
 			n := min(len(b), SegmentSamples-len(w.buf[i]))
 			w.buf[i] = append(w.buf[i], b[:n]...)
@@ -121,19 +144,96 @@ func (w *datasetWriter) Write(blocks [][]float64) error {
 			}
 		}
 	}
-	if w.bytes >= flushBytes {
-		return w.flush()
-	}
-	return nil
+	return w.err()
 }
 
-// cut encodes channel i's buffered samples as its next segment.
+// err is the encoder's first error, if it had one.
+func (w *datasetWriter) err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
+}
+
+// fail keeps the first error of the encoder (or errAborted).
+func (w *datasetWriter) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.failed == nil {
+		w.failed = err
+	}
+}
+
+// errAborted stops the encoder of an aborted dataset from inserting more.
+var errAborted = errors.New("dataset aborted")
+
+// newBuffer is an empty segment buffer, one the encoder is done with when
+// there is one.
+func (w *datasetWriter) newBuffer() []float64 {
+	select {
+	case b := <-w.free:
+		return b[:0]
+	default:
+		return make([]float64, 0, SegmentSamples)
+	}
+}
+
+// cut hands channel i's buffered samples to the encoder as its next
+// segment; the buffer is the encoder's from then on.
 func (w *datasetWriter) cut(i int) {
-	r := newSegRow(i, w.segs[i], w.buf[i], w.gains[i])
-	w.rows = append(w.rows, r)
-	w.bytes += len(r.samples) + len(r.summary)
+	if w.jobs == nil {
+		w.jobs, w.free, w.encoded = make(chan segJob, segQueue), make(chan []float64, segQueue+2), make(chan struct{})
+		go w.encodeSegments(w.jobs)
+	}
+	w.jobs <- segJob{channel: i, seg: w.segs[i], samples: w.buf[i]}
 	w.segs[i]++
-	w.buf[i] = w.buf[i][:0]
+	w.buf[i] = nil
+}
+
+// encodeSegments encodes the cut segments and inserts them in batches of
+// about flushBytes, the last batch once jobs is closed. After an error it
+// only drains jobs; Write and Commit report the error.
+func (w *datasetWriter) encodeSegments(jobs <-chan segJob) {
+	defer close(w.encoded)
+	fail := func(err error) {
+		if err != nil {
+			w.fail(err)
+		}
+	}
+	for j := range jobs {
+		if w.err() == nil {
+			r := newSegRow(j.channel, j.seg, j.samples, w.gains[j.channel])
+			w.rows = append(w.rows, r)
+			w.bytes += len(r.samples) + len(r.summary)
+			if w.bytes >= flushBytes {
+				fail(w.flush())
+			}
+		}
+		select {
+		case w.free <- j.samples:
+		default:
+		}
+	}
+	if w.err() == nil {
+		fail(w.flush())
+	}
+}
+
+// finish cuts what is buffered, waits until the encoder has stored every
+// segment and returns its error.
+func (w *datasetWriter) finish(cutRest bool) error {
+	if cutRest {
+		for i := range w.buf {
+			if len(w.buf[i]) > 0 {
+				w.cut(i)
+			}
+		}
+	}
+	if w.jobs != nil {
+		close(w.jobs)
+		<-w.encoded
+		w.jobs = nil
+	}
+	return w.err()
 }
 
 func (w *datasetWriter) flush() error {
@@ -173,12 +273,7 @@ func (w *datasetWriter) Commit(ident signal.Identity, anns []signal.Annotation, 
 	if w.done {
 		return w.d, fmt.Errorf("dataset %d: committed twice", w.d.ID)
 	}
-	for i := range w.buf {
-		if len(w.buf[i]) > 0 {
-			w.cut(i)
-		}
-	}
-	if err := w.flush(); err != nil {
+	if err := w.finish(true); err != nil {
 		return w.d, err
 	}
 	w.d.Duration = 0
@@ -219,6 +314,8 @@ func (w *datasetWriter) Abort() error {
 		return nil
 	}
 	w.done = true
+	w.fail(errAborted)
+	w.finish(false) // the encoder stops inserting before the rows go
 	// A fresh context: the request's may be what was cancelled.
 	_, err := w.s.db.ExecContext(context.WithoutCancel(w.ctx), `DELETE FROM datasets WHERE id = ?`, w.d.ID)
 	return err

@@ -399,3 +399,64 @@ func BenchmarkDatasetWrite(b *testing.B) {
 		}
 	}
 }
+
+// TestDatasetWriterEncodesBesideTheReader: the segments a writer hands to
+// its encoder come back as written, each from its own buffer (the reader
+// fills the next while the encoder stores the last), across several
+// batches and channels; and a store error of the encoder reaches Write.
+func TestDatasetWriterEncodesBesideTheReader(t *testing.T) {
+	ctx := context.Background()
+	s := openWithUser(t, filepath.Join(t.TempDir(), "db"))
+	chans := []signal.Channel{{Name: "a", Rate: 1, Gain: 200}, {Name: "b", Rate: 1, Gain: 200}}
+	w, err := s.BeginDataset(ctx, Dataset{OwnerID: 1, Name: "x"}, chans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 60*SegmentSamples + 123 // about 8 MB of segments: two batches and a rest
+	want := [2][]float64{make([]float64, n), make([]float64, n)}
+	for i := range n {
+		// Every sample distinct from the one a segment earlier, so that a
+		// buffer reused too soon shows.
+		want[0][i] = float64(i%4093-2046) / 200
+		want[1][i] = float64((i*7)%8191-4095) / 200
+	}
+	for lo := 0; lo < n; lo += 10000 { // blocks that do not fit segments
+		hi := min(lo+10000, n)
+		if err := w.Write([][]float64{want[0][lo:hi], want[1][lo:hi]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := w.Commit(signal.Identity{}, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ch := range 2 {
+		got, err := s.channelSamples(ctx, ds, ch, 0, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := sameSamples(got, want[ch]); i >= 0 {
+			t.Fatalf("channel %d differs at sample %d (segment %d)", ch, i, i/SegmentSamples)
+		}
+	}
+
+	// A cancelled request: the encoder's inserts fail, and Write says so.
+	cctx, cancel := context.WithCancel(ctx)
+	w, err = s.BeginDataset(cctx, Dataset{OwnerID: 1, Name: "cancelled"}, chans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	var werr error
+	for range 200 {
+		if werr = w.Write([][]float64{want[0][:SegmentSamples], want[1][:SegmentSamples]}); werr != nil {
+			break
+		}
+	}
+	if werr == nil {
+		t.Error("200 segments written on a cancelled request and Write never failed")
+	}
+	if err := w.Abort(); err != nil {
+		t.Error(err)
+	}
+}
