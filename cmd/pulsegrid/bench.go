@@ -76,7 +76,7 @@ func (benchAlg) Merge(_ []byte, parts []pipeline.Part) (pipeline.Result, error) 
 }
 
 func cmdBench(ctx context.Context, e env) error {
-	fs := newFlagSet("bench", "bench coordinator [--volunteers N] [--duration D] [--quorum N] [--slots N] [--chunks N]\n       pulsegrid bench idle [--connections N]\n       pulsegrid bench holter [--minutes M | --record DIR] [--rounds N] [--volunteers N] [--algorithms A,B]", e.stderr)
+	fs := newFlagSet("bench", "bench coordinator [--volunteers N] [--duration D] [--quorum N] [--slots N] [--chunks N]\n       pulsegrid bench idle [--connections N]\n       pulsegrid bench holter [--minutes M | --record DIR] [--rounds N] [--volunteers N] [--algorithms A,B] [--baseline BINARY]", e.stderr)
 	vols := fs.Int("volunteers", 1000, "simulated volunteers, one websocket each")
 	dur := fs.Duration("duration", 10*time.Second, "measuring time (after a 2s warm-up); at most 2m")
 	quorum := fs.Int("quorum", 2, "agreeing results per chunk")
@@ -93,6 +93,7 @@ func cmdBench(ctx context.Context, e env) error {
 	record := fs.String("record", "", "holter: a directory holding one WFDB record to upload, or several (e.g. ../shared/data/mitdb) to concatenate to --minutes; \"\": simulate one")
 	rounds := fs.Int("rounds", 4, "holter: alternations of the local run and the grid run")
 	holterAlgs := fs.String("algorithms", "ecg.beats@1", "holter: algorithms started on each upload, comma-separated")
+	baseline := fs.String("baseline", "", "holter: another pulsegrid binary (e.g. built from main) whose server and volunteers run beside this build's in every round, for before/after side by side")
 	var serveArgs stringsFlag
 	fs.Var(&serveArgs, "serve-arg", "holter: one more flag for the server (repeatable), e.g. --serve-arg=--chunk-seconds=60")
 	pos, err := parseInterleaved(fs, e.args)
@@ -108,7 +109,7 @@ func cmdBench(ctx context.Context, e env) error {
 			return fmt.Errorf("bench holter: keep --rounds ≥ 1, --volunteers in 1..16 (default here: 2) and --minutes ≥ 1")
 		}
 		return benchHolter(ctx, holterOptions{record: *record, minutes: *minutes, rounds: *rounds, volunteers: n, algorithms: strings.Split(*holterAlgs, ","),
-			cpuProfile: *cpuProfile, serveArgs: serveArgs}, e.stdout)
+			cpuProfile: *cpuProfile, baseline: *baseline, serveArgs: serveArgs}, e.stdout)
 	}
 	if len(pos) == 1 && pos[0] == "idle-client" {
 		return benchIdleClient(ctx, *clientURL, *clientFirst, *conns, e.stdout)

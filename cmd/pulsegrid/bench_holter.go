@@ -28,16 +28,23 @@ type holterOptions struct {
 	volunteers int      // native volunteer processes
 	algorithms []string // started on each upload
 	cpuProfile string   // the server's CPU profile over all rounds
+	baseline   string   // another pulsegrid binary whose serve and volunteers run beside, each round ("": none)
 	serveArgs  []string // more flags for serve
 	// command runs this binary as `pulsegrid ARGS...` (tests run their
 	// own test binary so); nil: os.Executable.
 	command func(ctx context.Context, args ...string) *exec.Cmd
+	// baselineCommand runs the baseline binary so; nil: exec of baseline.
+	baselineCommand func(ctx context.Context, args ...string) *exec.Cmd
 }
 
 // holterRound is one grid run of `bench holter`, beside the local run of
 // the same round.
 type holterRound struct {
 	local, upload, split, compute, total time.Duration
+	// CPU time (user + system), which the machine's load changes less than
+	// wall time: of the local run, of the server in each phase, and of the
+	// volunteers over the grid run.
+	localCPU, upCPU, splitCPU, computeCPU, volCPU time.Duration
 }
 
 // benchHolter measures a long recording from upload to verified result
@@ -69,91 +76,146 @@ func benchHolter(ctx context.Context, o holterOptions, stdout io.Writer) error {
 			size += st.Size()
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	api, stop, err := holterGrid(ctx, o, o.command, filepath.Join(dir, "this"), o.cpuProfile)
 	if err != nil {
 		return err
+	}
+	defer stop()
+	var before *holterAPI
+	if o.baseline != "" {
+		b := o.baselineCommand
+		if b == nil {
+			b = func(ctx context.Context, args ...string) *exec.Cmd {
+				return exec.CommandContext(ctx, o.baseline, args...)
+			}
+		}
+		if before, stop, err = holterGrid(ctx, o, b, filepath.Join(dir, "baseline"), ""); err != nil {
+			return fmt.Errorf("baseline %s: %w", o.baseline, err)
+		}
+		defer stop()
+	}
+	fmt.Fprintf(stdout, "holter: %s on %s (%d files, %.1f MB); %d native volunteers (--workers 1), quorum 2\n",
+		strings.Join(o.algorithms, " + "), what, len(files), float64(size)/1e6, o.volunteers)
+	fmt.Fprintf(stdout, "  %s, %d CPU(s), %s; load %s\n", cpuModel(), runtime.NumCPU(), runtime.Version(), loadAvg())
+	fmt.Fprintln(stdout, "  local: pulsegrid run on the files; grid: upload (POST /datasets) + start (POST /analyses) + compute (until every chunk is verified and merged)")
+	fmt.Fprintln(stdout, "  each round: wall time, then (cpu) CPU time of pulsegrid run, of the server per phase, and of the volunteers")
+	fmt.Fprintf(stdout, "  %-6s %8s │ %8s %8s %8s %8s │ %6s\n", "round", "local", "upload", "start", "compute", "total", "ratio")
+	builds := []*holterAPI{api}
+	names := []string{"this"}
+	if before != nil {
+		builds, names = append(builds, before), append(names, "base")
+	}
+	ratios := make([][]float64, len(builds))
+	crit := make([][]float64, len(builds)) // server CPU of upload + start
+	for r := range o.rounds {
+		var local holterRound
+		hs := make([]holterRound, len(builds))
+		steps := []func() error{func() error { return holterLocal(ctx, o, dir, files, &local) }}
+		for b := range builds {
+			steps = append(steps, func() error { return builds[b].run(ctx, o, files, dir, &hs[b]) })
+		}
+		// A different order each round: none is always first after a pause.
+		k := r % len(steps)
+		steps = append(steps[k:], steps[:k]...)
+		for _, step := range steps {
+			if err := step(); err != nil {
+				return fmt.Errorf("round %d: %w", r+1, err)
+			}
+		}
+		for b, h := range hs {
+			label := strconv.Itoa(r + 1)
+			if len(builds) > 1 {
+				label += " " + names[b]
+			}
+			fmt.Fprintf(stdout, "  %-6s %8s │ %8s %8s %8s %8s │ %6.2f\n", label, ms(local.local), ms(h.upload), ms(h.split), ms(h.compute), ms(h.total), h.total.Seconds()/local.local.Seconds())
+			fmt.Fprintf(stdout, "  %-6s %8s │ %8s %8s %8s %8s │ volunteers %s\n", "(cpu)", ms(local.localCPU), ms(h.upCPU), ms(h.splitCPU), ms(h.computeCPU), ms(h.upCPU+h.splitCPU+h.computeCPU), ms(h.volCPU))
+			ratios[b] = append(ratios[b], h.total.Seconds()/local.local.Seconds())
+			crit[b] = append(crit[b], (h.upCPU + h.splitCPU).Seconds())
+		}
+	}
+	for b := range builds {
+		slices.Sort(ratios[b])
+		slices.Sort(crit[b])
+		rs, cs := ratios[b], crit[b]
+		who := ""
+		if len(builds) > 1 {
+			who = map[string]string{"this": " (this build)", "base": " (baseline " + o.baseline + ")"}[names[b]]
+		}
+		fmt.Fprintf(stdout, "  ratio grid total / local run%s: median %.2f, range %.2f–%.2f over %d rounds; server CPU of upload + start: median %.2fs\n",
+			who, rs[len(rs)/2], rs[0], rs[len(rs)-1], len(rs), cs[len(cs)/2])
+	}
+	fmt.Fprintln(stdout, "  every grid result byte-identical to the local run's CSV")
+	fmt.Fprintf(stdout, "  load after: %s\n", loadAvg())
+	return nil
+}
+
+// holterGrid starts `serve` (quorum 2) with its data in dir and
+// o.volunteers native volunteers, all run by command, and returns a client
+// of its API and what stops them.
+func holterGrid(ctx context.Context, o holterOptions, command func(context.Context, ...string) *exec.Cmd, dir, cpuProfile string) (*holterAPI, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
 	data := filepath.Join(dir, "data")
-	args := append([]string{"serve", "--addr", addr, "--data", data, "--quorum", "2", "--allow-same-network", "--log-level", "warn"}, o.serveArgs...)
-	if o.cpuProfile != "" {
-		args = append(args, "--cpuprofile", o.cpuProfile)
+	var stops []func()
+	stop := func() {
+		for _, f := range slices.Backward(stops) {
+			f()
+		}
 	}
-	srv := o.command(ctx, args...)
+	fail := func(err error) (*holterAPI, func(), error) {
+		stop()
+		return nil, nil, err
+	}
+	args := append([]string{"serve", "--addr", addr, "--data", data, "--quorum", "2", "--allow-same-network", "--log-level", "warn"}, o.serveArgs...)
+	if cpuProfile != "" {
+		args = append(args, "--cpuprofile", cpuProfile)
+	}
+	srv := command(ctx, args...)
 	srv.Stdout, srv.Stderr = io.Discard, os.Stderr
 	if err := srv.Start(); err != nil {
-		return err
+		return fail(err)
 	}
-	defer func() {
+	stops = append(stops, func() {
 		srv.Process.Signal(os.Interrupt)
 		srv.Wait()
-	}()
+	})
 	base := "http://" + addr
 	if err := waitHealthy(ctx, base, 30*time.Second); err != nil {
-		return err
+		return fail(err)
 	}
 	cli := func(a ...string) (string, error) {
-		out, err := o.command(ctx, append(a, "--data", data)...).CombinedOutput()
+		out, err := command(ctx, append(a, "--data", data)...).CombinedOutput()
 		if err != nil {
 			return "", fmt.Errorf("pulsegrid %s: %v: %s", strings.Join(a, " "), err, out)
 		}
 		return string(out), nil
 	}
 	if _, err := cli("user", "add", "--email", "bench@example.org", "--role", "clinician", "--password", "Correct-Horse-42"); err != nil {
-		return err
+		return fail(err)
 	}
 	out, err := cli("user", "token", "--email", "bench@example.org")
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	lines := strings.Fields(strings.TrimSpace(out))
-	api := &holterAPI{base: base, token: lines[len(lines)-1]}
+	api := &holterAPI{base: base, token: lines[len(lines)-1], server: srv.Process.Pid}
 	for i := range o.volunteers {
-		v := o.command(ctx, "volunteer", "--server", base, "--workers", "1", "--identity", filepath.Join(dir, fmt.Sprintf("vol%d.json", i)))
+		v := command(ctx, "volunteer", "--server", base, "--workers", "1", "--identity", filepath.Join(dir, fmt.Sprintf("vol%d.json", i)))
 		v.Stdout, v.Stderr = io.Discard, io.Discard
 		if err := v.Start(); err != nil {
-			return err
+			return fail(err)
 		}
-		defer func() {
+		api.volunteers = append(api.volunteers, v.Process.Pid)
+		stops = append(stops, func() {
 			v.Process.Signal(os.Interrupt)
 			v.Wait()
-		}()
+		})
 	}
-	fmt.Fprintf(stdout, "holter: %s on %s (%d files, %.1f MB); %d native volunteers (--workers 1), quorum 2\n",
-		strings.Join(o.algorithms, " + "), what, len(files), float64(size)/1e6, o.volunteers)
-	fmt.Fprintf(stdout, "  %s, %d CPU(s), %s; load %s\n", cpuModel(), runtime.NumCPU(), runtime.Version(), loadAvg())
-	fmt.Fprintln(stdout, "  local: pulsegrid run on the files; grid: upload (POST /datasets) + start (POST /analyses) + compute (until every chunk is verified and merged)")
-	fmt.Fprintf(stdout, "  %-5s %8s │ %8s %8s %8s %8s │ %6s\n", "round", "local", "upload", "start", "compute", "total", "ratio")
-	var rounds []holterRound
-	for r := range o.rounds {
-		var h holterRound
-		local := func() error {
-			h.local, err = holterLocal(ctx, o, dir, files)
-			return err
-		}
-		grid := func() error { return api.run(ctx, o, files, dir, &h) }
-		steps := []func() error{local, grid}
-		if r%2 == 1 {
-			steps = []func() error{grid, local}
-		}
-		for _, step := range steps {
-			if err := step(); err != nil {
-				return fmt.Errorf("round %d: %w", r+1, err)
-			}
-		}
-		rounds = append(rounds, h)
-		fmt.Fprintf(stdout, "  %-5d %8s │ %8s %8s %8s %8s │ %6.2f\n", r+1, ms(h.local), ms(h.upload), ms(h.split), ms(h.compute), ms(h.total), h.total.Seconds()/h.local.Seconds())
-	}
-	ratios := make([]float64, len(rounds))
-	for i, h := range rounds {
-		ratios[i] = h.total.Seconds() / h.local.Seconds()
-	}
-	slices.Sort(ratios)
-	fmt.Fprintf(stdout, "  ratio grid total / local run: median %.2f, range %.2f–%.2f over %d rounds (each grid result byte-identical to the local run's CSV)\n",
-		ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1], len(ratios))
-	fmt.Fprintf(stdout, "  load after: %s\n", loadAvg())
-	return nil
+	return api, stop, nil
 }
 
 func ms(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + "s" }
@@ -191,20 +253,34 @@ func holterRecord(ctx context.Context, dir string, o holterOptions) ([]string, s
 
 // holterLocal times `pulsegrid run` of each algorithm on the files (CSV
 // into dir/local-ALG.csv), one after the other: the reference.
-func holterLocal(ctx context.Context, o holterOptions, dir string, files []string) (time.Duration, error) {
+func holterLocal(ctx context.Context, o holterOptions, dir string, files []string, h *holterRound) error {
 	start := time.Now()
 	for _, alg := range o.algorithms {
 		args := append([]string{"run", alg, "--format", "csv", "--out", filepath.Join(dir, "local-"+alg+".csv")}, files...)
-		if out, err := o.command(ctx, args...).CombinedOutput(); err != nil {
-			return 0, fmt.Errorf("pulsegrid run %s: %v: %s", alg, err, out)
+		cmd := o.command(ctx, args...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("pulsegrid run %s: %v: %s", alg, err, out)
 		}
+		h.localCPU += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
-	return time.Since(start), nil
+	h.local = time.Since(start)
+	return nil
 }
 
 // holterAPI is the bench's client of the JSON API.
 type holterAPI struct {
 	base, token string
+	server      int   // the server's process id, for its CPU time
+	volunteers  []int // the volunteers' process ids
+}
+
+// volCPU is the volunteers' CPU time so far.
+func (a *holterAPI) volCPU() time.Duration {
+	var d time.Duration
+	for _, pid := range a.volunteers {
+		d += procCPU(pid)
+	}
+	return d
 }
 
 func (a *holterAPI) do(ctx context.Context, method, path, ctype string, body io.Reader, into any) error {
@@ -264,7 +340,7 @@ func (a *holterAPI) run(ctx context.Context, o holterOptions, files []string, di
 		}()
 		pw.CloseWithError(err)
 	}()
-	start := time.Now()
+	start, cpu0, vol0 := time.Now(), procCPU(a.server), a.volCPU()
 	var ds struct {
 		ID int64 `json:"id"`
 	}
@@ -272,7 +348,7 @@ func (a *holterAPI) run(ctx context.Context, o holterOptions, files []string, di
 		return err
 	}
 	defer a.do(context.WithoutCancel(ctx), "DELETE", fmt.Sprintf("/api/v1/datasets/%d", ds.ID), "", nil, nil)
-	h.upload = time.Since(start)
+	h.upload, h.upCPU = time.Since(start), procCPU(a.server)-cpu0
 	var ids []int64
 	for _, alg := range o.algorithms {
 		body, _ := json.Marshal(map[string]any{"dataset_id": ds.ID, "algorithm": alg})
@@ -284,7 +360,7 @@ func (a *holterAPI) run(ctx context.Context, o holterOptions, files []string, di
 		}
 		ids = append(ids, an.ID)
 	}
-	h.split = time.Since(start) - h.upload
+	h.split, h.splitCPU = time.Since(start)-h.upload, procCPU(a.server)-cpu0-h.upCPU
 	for _, id := range ids {
 		for {
 			var an struct {
@@ -308,6 +384,7 @@ func (a *holterAPI) run(ctx context.Context, o holterOptions, files []string, di
 	}
 	h.total = time.Since(start)
 	h.compute = h.total - h.upload - h.split
+	h.computeCPU, h.volCPU = procCPU(a.server)-cpu0-h.upCPU-h.splitCPU, a.volCPU()-vol0
 	for i, id := range ids {
 		var got []byte
 		if err := a.do(ctx, "GET", fmt.Sprintf("/api/v1/analyses/%d/result?format=csv", id), "", nil, &got); err != nil {
@@ -349,4 +426,22 @@ func loadAvg() string {
 		return strings.Join(f[:3], " ")
 	}
 	return "unknown"
+}
+
+// procCPU is the CPU time (user + system) process pid has used so far,
+// from /proc/PID/stat (in clock ticks of 10 ms, Linux's USER_HZ); 0 where
+// there is no /proc.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }

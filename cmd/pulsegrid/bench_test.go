@@ -100,23 +100,33 @@ func TestBenchHolter(t *testing.T) {
 	if _, err := os.Stat(src); err != nil {
 		t.Fatalf("the real records: %v", err)
 	}
+	self := func(ctx context.Context, args ...string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, os.Args[0])
+		cmd.Env = append(os.Environ(), "PULSEGRID_TEST_ARGS="+strings.Join(args, "\n"))
+		return cmd
+	}
 	var out bytes.Buffer
+	// The baseline is this build too: the bench runs both grids each round.
 	err := benchHolter(context.Background(), holterOptions{record: src, minutes: 31, rounds: 2, volunteers: 2, algorithms: []string{"ecg.beats@1"},
-		command: func(ctx context.Context, args ...string) *exec.Cmd {
-			cmd := exec.CommandContext(ctx, os.Args[0])
-			cmd.Env = append(os.Environ(), "PULSEGRID_TEST_ARGS="+strings.Join(args, "\n"))
-			return cmd
-		}}, &out)
+		command: self, baseline: "this test binary", baselineCommand: self}, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, want := range []string{"2 real mitdb records end to end", "2 native volunteers", "upload", "start", "compute", "byte-identical", "load "} {
+	for _, want := range []string{"2 real mitdb records end to end", "2 native volunteers", "upload", "start", "compute", "byte-identical", "load ",
+		"ratio grid total / local run (this build)", "ratio grid total / local run (baseline this test binary)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report says nothing of %q:\n%s", want, out.String())
 		}
 	}
-	if n := strings.Count(out.String(), "\n  1  ") + strings.Count(out.String(), "\n  2  "); n != 2 {
-		t.Errorf("%d round lines, want 2:\n%s", n, out.String())
+	for _, row := range []string{"\n  1 this ", "\n  1 base ", "\n  2 this ", "\n  2 base "} {
+		if strings.Count(out.String(), row) != 1 {
+			t.Errorf("no row %q:\n%s", row[1:], out.String())
+		}
+	}
+	// CPU times are read from /proc: the server's and the volunteers' are
+	// not zero (a 31-minute record takes tenths of a second).
+	if strings.Contains(out.String(), "volunteers 0.00s") {
+		t.Errorf("a volunteers' CPU time of zero:\n%s", out.String())
 	}
 }
 
