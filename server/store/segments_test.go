@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
@@ -458,5 +461,51 @@ func TestDatasetWriterEncodesBesideTheReader(t *testing.T) {
 	}
 	if err := w.Abort(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestDecodeSegmentsPlacesEachSegment: segments decoded side by side land
+// in their own places, windows of them too, and a segment with a sample
+// too few or too many (a damaged store) is an error, not a shifted signal.
+func TestDecodeSegmentsPlacesEachSegment(t *testing.T) {
+	const total = 5*SegmentSamples + 77
+	want := walk(9000)
+	for len(want) < total {
+		want = append(want, want...)
+	}
+	want = want[:total]
+	var blobs [][]byte
+	for lo := 0; lo < total; lo += SegmentSamples {
+		blobs = append(blobs, encodeSegment(nil, want[lo:min(lo+SegmentSamples, total)], 200))
+	}
+	name := func(seg int64) string { return fmt.Sprint(seg) }
+	got, err := decodeSegments(blobs, 0, total, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := sameSamples(got, want); i >= 0 {
+		t.Fatalf("differs at %d (segment %d)", i, i/SegmentSamples)
+	}
+	got, err = decodeSegments(blobs[2:], 2, total, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := sameSamples(got, want[2*SegmentSamples:]); i >= 0 {
+		t.Fatalf("from segment 2: differs at %d", i)
+	}
+	for _, bad := range []struct {
+		name string
+		seg  []float64
+	}{{"a sample short", want[SegmentSamples : 2*SegmentSamples-1]}, {"the last segment's", want[5*SegmentSamples:]}} {
+		b := slices.Clone(blobs)
+		b[1] = encodeSegment(nil, bad.seg, 200)
+		if _, err := decodeSegments(b, 0, total, name); err == nil || !strings.Contains(err.Error(), "segment 1:") {
+			t.Errorf("segment 1 %s: error %v, want one naming segment 1", bad.name, err)
+		}
+	}
+	long := slices.Clone(blobs)
+	long[5] = encodeSegment(nil, want[4*SegmentSamples:5*SegmentSamples], 200) // 65,536 where 77 belong
+	if _, err := decodeSegments(long, 0, total, name); err == nil {
+		t.Error("a last segment with too many samples decoded")
 	}
 }
