@@ -88,6 +88,13 @@ func (w *Writer) Blob(b []byte) {
 // copied again and again as it grows.
 func (w *Writer) Grow(n int) { w.buf = slices.Grow(w.buf, n) }
 
+// Len is how many bytes are written so far.
+func (w *Writer) Len() int { return len(w.buf) }
+
+// Truncate takes back what was written after the first n bytes (n from
+// Len), for a writer that tried one form and must write another.
+func (w *Writer) Truncate(n int) { w.buf = w.buf[:n] }
+
 // Packed writes the length prefix of n values of size bytes each and
 // returns the n·size bytes that follow it, for the caller to fill (the
 // reading side is Reader.Packed). Every byte must be written.

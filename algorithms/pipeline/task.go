@@ -47,8 +47,12 @@ func sampleForm(samples []float64, gain float64) uint8 {
 }
 
 // writeSamples writes samples in their smallest exact form, straight into
-// the encoding (no copy of the samples as integers first).
+// the encoding (no copy of the samples as integers first). The int16 form
+// of recorders' samples is tried in one pass first (writeI16).
 func writeSamples(w *canon.Writer, samples []float64, gain float64) {
+	if gain > 0 && !math.IsInf(gain, 0) && writeI16(w, samples, gain) {
+		return
+	}
 	form := sampleForm(samples, gain)
 	w.U8(form)
 	switch form {
@@ -75,6 +79,30 @@ func writeSamples(w *canon.Writer, samples []float64, gain float64) {
 	default:
 		w.F64s(samples)
 	}
+}
+
+// writeI16 writes samples in the int16 form, checking each as sampleForm
+// does as it goes, in one pass instead of sampleForm's and then the
+// writing's; at the first sample that does not fit it takes back what it
+// wrote and returns false (writeSamples then writes the form that fits).
+func writeI16(w *canon.Writer, samples []float64, gain float64) bool {
+	mark := w.Len()
+	w.U8(samplesI16)
+	b := w.Packed(len(samples), 2)
+	for _, v := range samples {
+		k := int16(math.MinInt16)
+		if v == v {
+			f := math.Round(v * gain)
+			if !(math.Abs(f) <= math.MaxInt16) || canon.Float64Bits(f/gain) != canon.Float64Bits(v) {
+				w.Truncate(mark)
+				return false
+			}
+			k = int16(f)
+		}
+		binary.LittleEndian.PutUint16(b[:2], uint16(k))
+		b = b[2:]
+	}
+	return true
 }
 
 var missing = math.Float64frombits(canon.CanonicalNaN)
