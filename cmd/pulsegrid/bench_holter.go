@@ -142,7 +142,7 @@ func benchHolter(ctx context.Context, o holterOptions, stdout io.Writer) error {
 			who = map[string]string{"this": " (this build)", "base": " (baseline " + o.baseline + ")"}[names[b]]
 		}
 		fmt.Fprintf(stdout, "  ratio grid total / local run%s: median %.2f, range %.2f–%.2f over %d rounds; server CPU of upload + start: median %.2fs\n",
-			who, rs[len(rs)/2], rs[0], rs[len(rs)-1], len(rs), cs[len(cs)/2])
+			who, medianOf(rs), rs[0], rs[len(rs)-1], len(rs), medianOf(cs))
 	}
 	fmt.Fprintln(stdout, "  every grid result byte-identical to the local run's CSV")
 	fmt.Fprintf(stdout, "  load after: %s\n", loadAvg())
@@ -216,6 +216,15 @@ func holterGrid(ctx context.Context, o holterOptions, command func(context.Conte
 		})
 	}
 	return api, stop, nil
+}
+
+// medianOf is the median of sorted xs (the mean of the middle two for an even count).
+func medianOf(xs []float64) float64 {
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 func ms(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + "s" }

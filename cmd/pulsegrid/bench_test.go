@@ -167,3 +167,14 @@ func TestConcatRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestMedianOf: the middle one of an odd count, the mean of the middle two
+// of an even count (bench holter's rounds are often 4).
+func TestMedianOf(t *testing.T) {
+	if got := medianOf([]float64{1, 2, 3}); got != 2 {
+		t.Errorf("median of 1 2 3: %v", got)
+	}
+	if got := medianOf([]float64{0.59, 0.69, 0.78, 1.08}); got != (0.69+0.78)/2 {
+		t.Errorf("median of four: %v, want %v", got, (0.69+0.78)/2)
+	}
+}
