@@ -14,9 +14,10 @@ import (
 	"github.com/pulsegrid/pulsegrid/server/store"
 )
 
-// Start splits an analysis, records it (status running) and queues its
-// chunks. a carries dataset, owner, algorithm, canonical params and
-// priority; the stored analysis is returned.
+// Start splits an analysis, records it (status running, every chunk
+// counted) and returns; its chunks are queued as their payloads are
+// encoded (encodeChunks). a carries dataset, owner, algorithm, canonical
+// params and priority; the stored analysis is returned.
 func (g *Grid) Start(ctx context.Context, a store.Analysis) (store.Analysis, error) {
 	alg, err := g.reg.Lookup(a.Algorithm)
 	if err != nil {
