@@ -62,6 +62,11 @@ func TestChunksAreLeasedAsTheyAreEncoded(t *testing.T) {
 	if _, total, ok := e.g.Progress(a.ID); !ok || total != 200 {
 		t.Errorf("progress right after Start: total %d (held %v), want 200", total, ok)
 	}
+	// What GET /api/v1/analyses/{id} reports while payloads are encoded:
+	// every chunk counted once, those not yet encoded as queued.
+	if d, ok := e.g.ProgressDetail(a.ID); !ok || d.Total != 200 || d.Queued+d.Running+d.AwaitingReplica+d.Verified != 200 {
+		t.Errorf("progress detail right after Start: %+v (held %v), want 200 chunks counted once", d, ok)
+	}
 	e.g.awaitQueued(a.ID)
 	for i, v := range vols {
 		if n := len(v.leases()); n != 1 {
