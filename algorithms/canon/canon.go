@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // CanonicalNaN is the only NaN bit pattern the encoding writes.
@@ -83,35 +84,61 @@ func (w *Writer) Blob(b []byte) {
 	w.buf = append(w.buf, b...)
 }
 
+// Grow makes room for n more bytes, so that a large document is not
+// copied again and again as it grows.
+func (w *Writer) Grow(n int) { w.buf = slices.Grow(w.buf, n) }
+
+// Len is how many bytes are written so far.
+func (w *Writer) Len() int { return len(w.buf) }
+
+// Truncate takes back what was written after the first n bytes (n from
+// Len), for a writer that tried one form and must write another.
+func (w *Writer) Truncate(n int) { w.buf = w.buf[:n] }
+
+// Packed writes the length prefix of n values of size bytes each and
+// returns the n·size bytes that follow it, for the caller to fill (the
+// reading side is Reader.Packed). Every byte must be written.
+func (w *Writer) Packed(n, size int) []byte {
+	w.U32(uint32(n))
+	w.Grow(n * size)
+	lo := len(w.buf)
+	w.buf = w.buf[:lo+n*size]
+	return w.buf[lo:]
+}
+
 // F64s writes a length-prefixed slice of floats.
 func (w *Writer) F64s(v []float64) {
-	w.U32(uint32(len(v)))
+	b := w.Packed(len(v), 8)
 	for _, x := range v {
-		w.F64(x)
+		binary.LittleEndian.PutUint64(b[:8], Float64Bits(x))
+		b = b[8:]
 	}
 }
 
 // I64s writes a length-prefixed slice of integers.
 func (w *Writer) I64s(v []int64) {
-	w.U32(uint32(len(v)))
+	b := w.Packed(len(v), 8)
 	for _, x := range v {
-		w.I64(x)
+		binary.LittleEndian.PutUint64(b[:8], uint64(x))
+		b = b[8:]
 	}
 }
 
 // I16s writes a length-prefixed slice of 16-bit integers.
 func (w *Writer) I16s(v []int16) {
-	w.U32(uint32(len(v)))
+	b := w.Packed(len(v), 2)
 	for _, x := range v {
-		w.buf = binary.LittleEndian.AppendUint16(w.buf, uint16(x))
+		binary.LittleEndian.PutUint16(b[:2], uint16(x))
+		b = b[2:]
 	}
 }
 
 // I32s writes a length-prefixed slice of 32-bit integers.
 func (w *Writer) I32s(v []int32) {
-	w.U32(uint32(len(v)))
+	b := w.Packed(len(v), 4)
 	for _, x := range v {
-		w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(x))
+		binary.LittleEndian.PutUint32(b[:4], uint32(x))
+		b = b[4:]
 	}
 }
 

@@ -146,3 +146,40 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// TestSlicesAreTheirValuesInTurn: a slice is its length and then each
+// value as its scalar writer writes it (the slice writers fill the bytes in
+// place; this is the form they must keep).
+func TestSlicesAreTheirValuesInTurn(t *testing.T) {
+	f := []float64{1.5, math.NaN(), math.Copysign(0, -1), -2, math.Inf(1)}
+	i64 := []int64{-1, 0, math.MaxInt64, math.MinInt64}
+	i16 := []int16{math.MinInt16, -1, 0, 258, math.MaxInt16}
+	i32 := []int32{math.MinInt32, -1, 65536, math.MaxInt32}
+	got := NewWriter("T")
+	got.F64s(f)
+	got.I64s(i64)
+	got.I16s(i16)
+	got.I32s(i32)
+	got.F64s(nil)
+	want := NewWriter("T")
+	want.U32(uint32(len(f)))
+	for _, v := range f {
+		want.F64(v)
+	}
+	want.U32(uint32(len(i64)))
+	for _, v := range i64 {
+		want.I64(v)
+	}
+	want.U32(uint32(len(i16)))
+	for _, v := range i16 {
+		want.buf = append(want.buf, byte(v), byte(uint16(v)>>8))
+	}
+	want.U32(uint32(len(i32)))
+	for _, v := range i32 {
+		want.U32(uint32(v))
+	}
+	want.U32(0)
+	if !slices.Equal(got.Bytes(), want.Bytes()) {
+		t.Errorf("slices encode as\n%x, want\n%x", got.Bytes(), want.Bytes())
+	}
+}

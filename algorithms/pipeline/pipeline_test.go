@@ -173,3 +173,26 @@ func TestUseRoles(t *testing.T) {
 		t.Errorf("UseRoles relabelled the source signal: %q, %q", src[0].Name, src[1].Name)
 	}
 }
+
+// TestTaskEncodingPinned pins the bytes of a task in each sample form (the
+// digest was taken from the encoder before it wrote samples in place): a
+// faster encoder must write the same bytes, or volunteers of two builds
+// would compute on different inputs and the payload digests would move.
+func TestTaskEncodingPinned(t *testing.T) {
+	nan := math.NaN()
+	ecg := make([]float64, 5000)
+	for i := range ecg {
+		ecg[i] = float64(i%2047-1023) / 200
+	}
+	ecg[17], ecg[18] = nan, math.Copysign(0, -1)
+	task := &Task{Algorithm: "ecg.beats@1", Params: []byte(`{"x":1}`), Aux: []byte{1, 2}, Channels: []signal.Channel{
+		{Name: "MLII", Unit: "mV", Rate: 360, Gain: 200, Samples: ecg},
+		{Name: "big", Rate: 1, Gain: 1, Samples: []float64{-40000, 0, nan, 70000, math.MaxInt32}},
+		{Name: "real", Rate: 0.5, Gain: 3, Samples: []float64{1.0 / 7, nan, -0.0, 2}},
+		{Name: "none", Rate: 1, Gain: 200},
+	}}
+	const want = "072ff05a1bb976226ea085fbf9f856da68b46322442ee466e3359c0396b6ccab"
+	if got := canon.Digest(task.Encode()); got != want {
+		t.Errorf("task encoding digest %s, want %s", got, want)
+	}
+}

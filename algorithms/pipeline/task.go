@@ -46,31 +46,63 @@ func sampleForm(samples []float64, gain float64) uint8 {
 	return form
 }
 
+// writeSamples writes samples in their smallest exact form, straight into
+// the encoding (no copy of the samples as integers first). The int16 form
+// of recorders' samples is tried in one pass first (writeI16).
 func writeSamples(w *canon.Writer, samples []float64, gain float64) {
+	if gain > 0 && !math.IsInf(gain, 0) && writeI16(w, samples, gain) {
+		return
+	}
 	form := sampleForm(samples, gain)
 	w.U8(form)
 	switch form {
 	case samplesI16:
-		ks := make([]int16, len(samples))
-		for i, v := range samples {
-			ks[i] = math.MinInt16
+		b := w.Packed(len(samples), 2)
+		for _, v := range samples {
+			k := int16(math.MinInt16)
 			if v == v {
-				ks[i] = int16(math.Round(v * gain))
+				k = int16(math.Round(v * gain))
 			}
+			binary.LittleEndian.PutUint16(b[:2], uint16(k))
+			b = b[2:]
 		}
-		w.I16s(ks)
 	case samplesI32:
-		ks := make([]int32, len(samples))
-		for i, v := range samples {
-			ks[i] = math.MinInt32
+		b := w.Packed(len(samples), 4)
+		for _, v := range samples {
+			k := int32(math.MinInt32)
 			if v == v {
-				ks[i] = int32(math.Round(v * gain))
+				k = int32(math.Round(v * gain))
 			}
+			binary.LittleEndian.PutUint32(b[:4], uint32(k))
+			b = b[4:]
 		}
-		w.I32s(ks)
 	default:
 		w.F64s(samples)
 	}
+}
+
+// writeI16 writes samples in the int16 form, checking each as sampleForm
+// does as it goes, in one pass instead of sampleForm's and then the
+// writing's; at the first sample that does not fit it takes back what it
+// wrote and returns false (writeSamples then writes the form that fits).
+func writeI16(w *canon.Writer, samples []float64, gain float64) bool {
+	mark := w.Len()
+	w.U8(samplesI16)
+	b := w.Packed(len(samples), 2)
+	for _, v := range samples {
+		k := int16(math.MinInt16)
+		if v == v {
+			f := math.Round(v * gain)
+			if !(math.Abs(f) <= math.MaxInt16) || canon.Float64Bits(f/gain) != canon.Float64Bits(v) {
+				w.Truncate(mark)
+				return false
+			}
+			k = int16(f)
+		}
+		binary.LittleEndian.PutUint16(b[:2], uint16(k))
+		b = b[2:]
+	}
+	return true
 }
 
 var missing = math.Float64frombits(canon.CanonicalNaN)

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,7 +76,7 @@ func (benchAlg) Merge(_ []byte, parts []pipeline.Part) (pipeline.Result, error) 
 }
 
 func cmdBench(ctx context.Context, e env) error {
-	fs := newFlagSet("bench", "bench coordinator [--volunteers N] [--duration D] [--quorum N] [--slots N] [--chunks N]\n       pulsegrid bench idle [--connections N]", e.stderr)
+	fs := newFlagSet("bench", "bench coordinator [--volunteers N] [--duration D] [--quorum N] [--slots N] [--chunks N]\n       pulsegrid bench idle [--connections N]\n       pulsegrid bench holter [--minutes M | --record DIR] [--rounds N] [--volunteers N] [--algorithms A,B] [--baseline BINARY]", e.stderr)
 	vols := fs.Int("volunteers", 1000, "simulated volunteers, one websocket each")
 	dur := fs.Duration("duration", 10*time.Second, "measuring time (after a 2s warm-up); at most 2m")
 	quorum := fs.Int("quorum", 2, "agreeing results per chunk")
@@ -88,9 +89,27 @@ func cmdBench(ctx context.Context, e env) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured interval (server and simulated volunteers together) to this file")
 	dbURL := fs.String("db", "", "coordinator: measure on this PostgreSQL server (postgres://…) instead of a temporary SQLite database; the bench works in a schema of its own, dropped at the end, and never touches the database's other data")
 	replicas := fs.Int("replicas", 1, "coordinator with --db: replicas up on the database (1 leads and runs the grid; the others are standbys that wait for the leader lock, as serve's do)")
+	minutes := fs.Int("minutes", 1440, "holter: minutes of the record (simulated, or made of the real records in --record)")
+	record := fs.String("record", "", "holter: a directory holding one WFDB record to upload, or several (e.g. ../shared/data/mitdb) to concatenate to --minutes; \"\": simulate one")
+	rounds := fs.Int("rounds", 4, "holter: alternations of the local run and the grid run")
+	holterAlgs := fs.String("algorithms", "ecg.beats@1", "holter: algorithms started on each upload, comma-separated")
+	baseline := fs.String("baseline", "", "holter: another pulsegrid binary (e.g. built from main) whose server and volunteers run beside this build's in every round, for before/after side by side")
+	var serveArgs stringsFlag
+	fs.Var(&serveArgs, "serve-arg", "holter: one more flag for the server (repeatable), e.g. --serve-arg=--chunk-seconds=60")
 	pos, err := parseInterleaved(fs, e.args)
 	if err != nil {
 		return err
+	}
+	if len(pos) == 1 && pos[0] == "holter" {
+		n := *vols
+		if !flagSet(fs, "volunteers") {
+			n = 2
+		}
+		if *rounds < 1 || n < 1 || n > 16 || *minutes < 1 {
+			return fmt.Errorf("bench holter: keep --rounds ≥ 1, --volunteers in 1..16 (default here: 2) and --minutes ≥ 1")
+		}
+		return benchHolter(ctx, holterOptions{record: *record, minutes: *minutes, rounds: *rounds, volunteers: n, algorithms: strings.Split(*holterAlgs, ","),
+			cpuProfile: *cpuProfile, baseline: *baseline, serveArgs: serveArgs}, e.stdout)
 	}
 	if len(pos) == 1 && pos[0] == "idle-client" {
 		return benchIdleClient(ctx, *clientURL, *clientFirst, *conns, e.stdout)
@@ -115,7 +134,7 @@ func cmdBench(ctx context.Context, e env) error {
 	}
 	if len(pos) != 1 || pos[0] != "coordinator" {
 		fs.Usage()
-		return fmt.Errorf("bench: name a benchmark: \"coordinator\" or \"idle\"")
+		return fmt.Errorf("bench: name a benchmark: \"coordinator\", \"idle\" or \"holter\"")
 	}
 	if *dur > 2*time.Minute || *vols < 1 || *vols > 5000 {
 		return fmt.Errorf("bench: keep --duration ≤ 2m and --volunteers in 1..5000")

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -85,6 +86,7 @@ func cmdServe(ctx context.Context, e env) error {
 	uploadDisk := fs.Int64("upload-disk", 0, "disk in MiB that all uploads in progress may hold together in DATA/tmp, spooled and expanded (0: 2 × --max-upload); an upload that would exceed it gets 413 at once")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	secureCookies := fs.Bool("secure-cookies", false, "always mark the session cookie Secure (by default it is Secure when the request came over https or with X-Forwarded-Proto: https)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (written when the server stops; for benchmarks)")
 	transport := addTransportFlags(fs) // transport.go: --tls-cert, --tls-key, timeouts
 	pos, err := parseInterleaved(fs, e.args)
 	if err != nil {
@@ -98,6 +100,17 @@ func cmdServe(ctx context.Context, e env) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	useTLS, err := transport.tls()
 	if err != nil {
 		return err

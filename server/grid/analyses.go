@@ -2,6 +2,7 @@ package grid
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"slices"
@@ -13,9 +14,10 @@ import (
 	"github.com/pulsegrid/pulsegrid/server/store"
 )
 
-// Start splits an analysis, records it (status running) and queues its
-// chunks. a carries dataset, owner, algorithm, canonical params and
-// priority; the stored analysis is returned.
+// Start splits an analysis, records it (status running, every chunk
+// counted) and returns; its chunks are queued as their payloads are
+// encoded (encodeChunks). a carries dataset, owner, algorithm, canonical
+// params and priority; the stored analysis is returned.
 func (g *Grid) Start(ctx context.Context, a store.Analysis) (store.Analysis, error) {
 	alg, err := g.reg.Lookup(a.Algorithm)
 	if err != nil {
@@ -35,7 +37,7 @@ func (g *Grid) Start(ctx context.Context, a store.Analysis) (store.Analysis, err
 	if err != nil {
 		return a, err
 	}
-	an, err := g.newAnalysis(alg, chunks)
+	an, err := g.prepareAnalysis(alg, chunks)
 	if err != nil {
 		return a, err
 	}
@@ -46,8 +48,61 @@ func (g *Grid) Start(ctx context.Context, a store.Analysis) (store.Analysis, err
 		an.spill.Close()
 		return a, err
 	}
+	// The payloads are encoded after the answer, each chunk queued as soon
+	// as its own is ready (encodeChunks): the first leases go out while
+	// the last chunks are encoded, instead of after all of them.
+	g.mu.Lock()
+	closed := g.closed
+	if !closed {
+		an.encoding, an.queued = true, make(chan struct{})
+		g.encoders.Add(1)
+	}
+	g.mu.Unlock()
+	if closed {
+		an.spill.Close()
+		return a, ErrClosed
+	}
 	g.add(an, a, ds.TrustedOnly, nil)
+	go g.encodeChunks(an, chunks)
 	return a, nil
+}
+
+// encodeChunks encodes the payloads of an analysis that Start queued
+// without them, in a shuffled order (a volunteer never gets a recording's
+// chunks in sequence), and queues each chunk as soon as its payload is
+// kept. Until it has queued them all the analysis holds the split signal.
+// A payload that cannot be kept (the spill's disk is full) fails the
+// analysis.
+func (g *Grid) encodeChunks(a *analysis, chunks []pipeline.Chunk) {
+	defer g.encoders.Done()
+	defer close(a.queued)
+	order := mrand.Perm(len(chunks))
+	for n, i := range order {
+		b := chunks[i].Task.Encode()
+		err := g.openSpill(a, len(b))
+		var p payload
+		if err == nil {
+			p, err = g.keepPayload(a, b)
+		}
+		dig := canon.Digest(b)
+		chunks[i].Task = pipeline.Task{} // its samples are encoded: let them go
+		g.mu.Lock()
+		if a.gone || g.closed {
+			g.mu.Unlock()
+			return
+		}
+		if err != nil {
+			g.failAnalysisLocked(a, "keeping the chunks' payloads failed: "+err.Error())
+			g.mu.Unlock()
+			return
+		}
+		c := a.chunks[i]
+		c.payload, c.digest = p, dig
+		a.fresh.push(c)
+		a.encoding = n+1 < len(order)
+		g.kickLocked()
+		g.mu.Unlock()
+	}
 }
 
 // SplitError is returned by Start when the algorithm cannot cut the dataset
@@ -246,15 +301,47 @@ func (g *Grid) keepPayload(a *analysis, b []byte) (payload, error) {
 // newAnalysis holds an algorithm's chunks ready to be leased: their
 // payloads encoded (and spilled, when large) and digested.
 func (g *Grid) newAnalysis(alg pipeline.Algorithm, chunks []pipeline.Chunk) (*analysis, error) {
-	a := &analysis{alg: alg, inflight: map[*chunk]struct{}{}}
-	for i := range chunks {
+	a, err := g.prepareAnalysis(alg, chunks)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range a.chunks {
 		b := chunks[i].Task.Encode()
-		p, err := g.keepPayload(a, b)
-		if err != nil {
+		if c.payload, err = g.keepPayload(a, b); err != nil {
 			a.spill.Close()
 			return nil, err
 		}
-		a.chunks = append(a.chunks, &chunk{a: a, spec: chunks[i].Spec, payload: p, digest: canon.Digest(b), held: map[string]bool{}})
+		c.digest = canon.Digest(b)
+	}
+	return a, nil
+}
+
+// openSpill opens the spill file of a queued analysis before the first
+// payload of n bytes that goes there, under the lock that dropLocked
+// closes it under; keepPayload then finds it.
+func (g *Grid) openSpill(a *analysis, n int) error {
+	if g.cfg.SpillDir == "" || n < g.cfg.SpillBytes || a.spill != nil {
+		return nil
+	}
+	sp, err := newSpill(g.cfg.SpillDir)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if a.gone {
+		sp.Close()
+		return errors.New("analysis dropped")
+	}
+	a.spill = sp
+	return nil
+}
+
+// prepareAnalysis holds an algorithm's chunks without their payloads.
+func (g *Grid) prepareAnalysis(alg pipeline.Algorithm, chunks []pipeline.Chunk) (*analysis, error) {
+	a := &analysis{alg: alg, inflight: map[*chunk]struct{}{}}
+	for i := range chunks {
+		a.chunks = append(a.chunks, &chunk{a: a, spec: chunks[i].Spec, held: map[string]bool{}})
 	}
 	return a, nil
 }
@@ -276,9 +363,10 @@ func (g *Grid) add(a *analysis, sa store.Analysis, trustedOnly bool, verified []
 			a.verified++
 		}
 	}
-	// Shuffled order: a volunteer never gets a recording's chunks in sequence.
+	// Shuffled order: a volunteer never gets a recording's chunks in
+	// sequence. While encodeChunks runs it queues them itself.
 	for _, c := range a.chunks {
-		if c.state == chunkOpen {
+		if c.state == chunkOpen && !a.encoding {
 			a.fresh.push(c)
 		}
 	}

@@ -95,6 +95,7 @@ type Grid struct {
 	flushNow chan struct{}
 	stop     chan struct{}
 	wg       sync.WaitGroup
+	encoders sync.WaitGroup // encodeChunks of started analyses
 	locals   []*localWorker
 }
 
@@ -112,6 +113,8 @@ type analysis struct {
 	more               queue  // chunks that want another lease from anyone: second opinions, expired leases, disputes
 	moreEst            queue  // chunks that want another lease from an established volunteer only
 	inflight           map[*chunk]struct{}
+	encoding           bool          // encodeChunks is still queueing its chunks
+	queued             chan struct{} // closed when encodeChunks has returned (nil: never ran)
 	verified           int
 	finishing          bool
 	reopen             bool          // a caught volunteer's outputs were withdrawn while it merged
@@ -254,6 +257,7 @@ func (g *Grid) Close() {
 		s.Close()
 	}
 	close(g.stop)
+	g.encoders.Wait()
 	g.wg.Wait()
 	g.flush()
 	g.saveVolunteers(true)

@@ -136,6 +136,7 @@ func (e *env) analysis(owner int64, value float64, n int, prio string, trustedOn
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.g.awaitQueued(a.ID)
 	time.Sleep(time.Millisecond) // distinct creation times
 	return a.ID
 }

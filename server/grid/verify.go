@@ -216,7 +216,11 @@ func (g *Grid) failChunkLocked(c *chunk, reason string) {
 	c.state = chunkFailed
 	g.metrics.ChunksFailed.Inc()
 	g.hist.failed(g.now())
-	a := c.a
+	g.failAnalysisLocked(c.a, reason)
+}
+
+// failAnalysisLocked stops an analysis for good and records why.
+func (g *Grid) failAnalysisLocked(a *analysis, reason string) {
 	g.dropLocked(a, "analysis failed")
 	id, total := a.id, len(a.chunks)
 	g.log.Warn("analysis failed", "analysis", id, "reason", reason)

@@ -66,7 +66,9 @@ func encodeScaled(dst []byte, samples []float64, gain float64) ([]byte, bool) {
 			return dst[:start], false
 		}
 		k := int64(f)
-		if canon.Float64Bits(float64(k)/gain) != canon.Float64Bits(v) {
+		// Neither side is NaN here, so == is Float64Bits equality (both
+		// zeros are one canonical zero).
+		if float64(k)/gain != v {
 			return dst[:start], false
 		}
 		dst = appendDelta(dst, k, prev)
@@ -154,7 +156,7 @@ func decodeSegment(dst []float64, b []byte, at string) ([]float64, error) {
 			return math.Float64frombits(binary.LittleEndian.Uint64(palette[8*r:])), nil
 		})
 	case segScaled:
-		return decodeDeltas(dst, b, int(n), at, func(k int64) (float64, error) { return float64(k) / gain, nil })
+		return decodeScaled(dst, b, int(n), gain, at)
 	}
 	return dst, fmt.Errorf("segment %s: unknown mode %d", at, mode)
 }
@@ -163,7 +165,41 @@ func decodeSegment(dst []float64, b []byte, at string) ([]float64, error) {
 // one, else zigzag(k − previous k) + 1.
 func appendDelta(dst []byte, k, prev int64) []byte {
 	d := k - prev
-	return binary.AppendUvarint(dst, uint64(d<<1^d>>63)+1)
+	u := uint64(d<<1^d>>63) + 1
+	if u < 0x80 {
+		return append(dst, byte(u))
+	}
+	return binary.AppendUvarint(dst, u)
+}
+
+// decodeScaled is decodeDeltas for the scaled form, written out: it is most
+// of what splitting a long recording costs.
+func decodeScaled(dst []float64, b []byte, n int, gain float64, at string) ([]float64, error) {
+	dst = slices.Grow(dst, n)
+	var k int64
+	for i := range n {
+		var u uint64
+		if len(b) > 0 && b[0] < 0x80 {
+			u, b = uint64(b[0]), b[1:]
+		} else {
+			var w int
+			if u, w = binary.Uvarint(b); w <= 0 {
+				return dst, fmt.Errorf("segment %s: sample %d: truncated", at, i)
+			}
+			b = b[w:]
+		}
+		if u == 0 {
+			dst = append(dst, math.NaN())
+			continue
+		}
+		u--
+		k += int64(u>>1) ^ -int64(u&1)
+		dst = append(dst, float64(k)/gain)
+	}
+	if len(b) != 0 {
+		return dst, fmt.Errorf("segment %s: %d bytes after the last sample", at, len(b))
+	}
+	return dst, nil
 }
 
 // decodeDeltas decodes n samples of a delta-coded form (appendDelta),

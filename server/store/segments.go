@@ -4,7 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
@@ -51,9 +55,16 @@ type segRow struct {
 
 // newSegRow is the stored form of segment seg of a channel.
 func newSegRow(channel int, seg int64, samples []float64, gain float64) segRow {
-	return segRow{channel: channel, seg: seg, samples: encodeSegment(nil, samples, gain), summary: encodeSummary(nil, samples)}
+	// Room for two bytes a sample: the deltas of a recording at its ADC's
+	// resolution take one or two.
+	return segRow{channel: channel, seg: seg, samples: encodeSegment(make([]byte, 0, 2*len(samples)+16), samples, gain),
+		summary: encodeSummary(make([]byte, 0, summaryEntry*(len(samples)/SummaryBlock+1)), samples)}
 }
 
+// datasetWriter stores a dataset as it is read. Write only cuts the
+// samples into segments; an encoder goroutine (encodeSegments) encodes
+// them and inserts them in batches, so that reading the upload's next
+// blocks and storing the last ones run side by side.
 type datasetWriter struct {
 	s     *SQLite
 	ctx   context.Context
@@ -62,10 +73,27 @@ type datasetWriter struct {
 	buf   [][]float64 // per channel, fewer than SegmentSamples samples
 	segs  []int64     // per channel, the next segment's index
 	total []int64     // per channel, samples written
-	rows  []segRow
-	bytes int
 	done  bool
+
+	jobs    chan segJob    // cut segments for the encoder; nil until the first
+	free    chan []float64 // segment buffers the encoder is done with
+	encoded chan struct{}  // closed when the encoder has stored every job
+	mu      sync.Mutex     // guards failed
+	failed  error          // the encoder's first error, or errAborted
+	rows    []segRow       // the encoder's batch
+	bytes   int            // the encoder's batch's size
 }
+
+// segJob is one cut segment on its way to the encoder.
+type segJob struct {
+	channel int
+	seg     int64
+	samples []float64
+}
+
+// segQueue is how many cut segments wait for the encoder at most (each
+// SegmentSamples float64s): the reader goes no further ahead of the store.
+const segQueue = 4
 
 // BeginDataset starts storing a dataset with the given channels (their
 // samples are ignored: Write sends them).
@@ -107,7 +135,7 @@ func (w *datasetWriter) Write(blocks [][]float64) error {
 	for i, b := range blocks {
 		for len(b) > 0 {
 			if w.buf[i] == nil {
-				w.buf[i] = make([]float64, 0, SegmentSamples)
+				w.buf[i] = w.newBuffer()
 			}
 			n := min(len(b), SegmentSamples-len(w.buf[i]))
 			w.buf[i] = append(w.buf[i], b[:n]...)
@@ -118,19 +146,96 @@ func (w *datasetWriter) Write(blocks [][]float64) error {
 			}
 		}
 	}
-	if w.bytes >= flushBytes {
-		return w.flush()
-	}
-	return nil
+	return w.err()
 }
 
-// cut encodes channel i's buffered samples as its next segment.
+// err is the encoder's first error, if it had one.
+func (w *datasetWriter) err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
+}
+
+// fail keeps the first error of the encoder (or errAborted).
+func (w *datasetWriter) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.failed == nil {
+		w.failed = err
+	}
+}
+
+// errAborted stops the encoder of an aborted dataset from inserting more.
+var errAborted = errors.New("dataset aborted")
+
+// newBuffer is an empty segment buffer, one the encoder is done with when
+// there is one.
+func (w *datasetWriter) newBuffer() []float64 {
+	select {
+	case b := <-w.free:
+		return b[:0]
+	default:
+		return make([]float64, 0, SegmentSamples)
+	}
+}
+
+// cut hands channel i's buffered samples to the encoder as its next
+// segment; the buffer is the encoder's from then on.
 func (w *datasetWriter) cut(i int) {
-	r := newSegRow(i, w.segs[i], w.buf[i], w.gains[i])
-	w.rows = append(w.rows, r)
-	w.bytes += len(r.samples) + len(r.summary)
+	if w.jobs == nil {
+		w.jobs, w.free, w.encoded = make(chan segJob, segQueue), make(chan []float64, segQueue+2), make(chan struct{})
+		go w.encodeSegments(w.jobs)
+	}
+	w.jobs <- segJob{channel: i, seg: w.segs[i], samples: w.buf[i]}
 	w.segs[i]++
-	w.buf[i] = w.buf[i][:0]
+	w.buf[i] = nil
+}
+
+// encodeSegments encodes the cut segments and inserts them in batches of
+// about flushBytes, the last batch once jobs is closed. After an error it
+// only drains jobs; Write and Commit report the error.
+func (w *datasetWriter) encodeSegments(jobs <-chan segJob) {
+	defer close(w.encoded)
+	fail := func(err error) {
+		if err != nil {
+			w.fail(err)
+		}
+	}
+	for j := range jobs {
+		if w.err() == nil {
+			r := newSegRow(j.channel, j.seg, j.samples, w.gains[j.channel])
+			w.rows = append(w.rows, r)
+			w.bytes += len(r.samples) + len(r.summary)
+			if w.bytes >= flushBytes {
+				fail(w.flush())
+			}
+		}
+		select {
+		case w.free <- j.samples:
+		default:
+		}
+	}
+	if w.err() == nil {
+		fail(w.flush())
+	}
+}
+
+// finish cuts what is buffered, waits until the encoder has stored every
+// segment and returns its error.
+func (w *datasetWriter) finish(cutRest bool) error {
+	if cutRest {
+		for i := range w.buf {
+			if len(w.buf[i]) > 0 {
+				w.cut(i)
+			}
+		}
+	}
+	if w.jobs != nil {
+		close(w.jobs)
+		<-w.encoded
+		w.jobs = nil
+	}
+	return w.err()
 }
 
 func (w *datasetWriter) flush() error {
@@ -170,12 +275,7 @@ func (w *datasetWriter) Commit(ident signal.Identity, anns []signal.Annotation, 
 	if w.done {
 		return w.d, fmt.Errorf("dataset %d: committed twice", w.d.ID)
 	}
-	for i := range w.buf {
-		if len(w.buf[i]) > 0 {
-			w.cut(i)
-		}
-	}
-	if err := w.flush(); err != nil {
+	if err := w.finish(true); err != nil {
 		return w.d, err
 	}
 	w.d.Duration = 0
@@ -216,6 +316,8 @@ func (w *datasetWriter) Abort() error {
 		return nil
 	}
 	w.done = true
+	w.fail(errAborted)
+	w.finish(false) // the encoder stops inserting before the rows go
 	// A fresh context: the request's may be what was cancelled.
 	_, err := w.s.db.ExecContext(context.WithoutCancel(w.ctx), `DELETE FROM datasets WHERE id = ?`, w.d.ID)
 	return err
@@ -305,35 +407,74 @@ func (s *SQLite) channelSamples(ctx context.Context, d Dataset, channel int, fro
 	if from >= to {
 		return []float64{}, nil
 	}
-	first := from / SegmentSamples
+	first, last := from/SegmentSamples, (to-1)/SegmentSamples
 	rows, err := s.db.QueryContext(ctx, `SELECT seg, samples FROM dataset_segments WHERE dataset_id = ? AND channel = ? AND seg BETWEEN ? AND ? ORDER BY seg`,
-		id, channel, first, (to-1)/SegmentSamples)
+		id, channel, first, last)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := make([]float64, 0, to-first*SegmentSamples)
+	var blobs [][]byte // segment first+i
 	for rows.Next() {
 		var seg int64
 		var b []byte
 		if err := rows.Scan(&seg, &b); err != nil {
 			return nil, err
 		}
-		if seg != first+int64(len(out))/SegmentSamples {
+		if seg != first+int64(len(blobs)) {
 			return nil, fmt.Errorf("dataset %d: segment %d of channel %d is out of place", id, seg, channel)
 		}
-		if out, err = decodeSegment(out, b, segName(id, channel, seg)); err != nil {
-			return nil, err
-		}
+		blobs = append(blobs, b)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	lo, hi := from-first*SegmentSamples, to-first*SegmentSamples
-	if hi > int64(len(out)) {
-		return nil, fmt.Errorf("dataset %d: channel %d has %d stored samples from %d, want %d", id, channel, len(out), first*SegmentSamples, hi)
+	if int64(len(blobs)) != last-first+1 {
+		return nil, fmt.Errorf("dataset %d: channel %d has %d stored segments from %d, want %d", id, channel, len(blobs), first, last-first+1)
 	}
-	return out[lo:hi], nil
+	out, err := decodeSegments(blobs, first, int64(d.Channels[channel].Samples), func(seg int64) string { return segName(id, channel, seg) })
+	if err != nil {
+		return nil, err
+	}
+	return out[from-first*SegmentSamples : to-first*SegmentSamples], nil
+}
+
+// decodeSegments decodes the stored segments first, first+1... of a
+// channel of total samples into one slice, each segment into its own place
+// and several at once (a 24-hour lead is 475 of them: most of what
+// starting an analysis costs). Every segment but the channel's last holds
+// SegmentSamples samples.
+func decodeSegments(blobs [][]byte, first, total int64, name func(seg int64) string) ([]float64, error) {
+	n := min(int64(len(blobs))*SegmentSamples, total-first*SegmentSamples)
+	if n < 0 {
+		return nil, fmt.Errorf("segment %s: beyond the channel's %d samples", name(first), total)
+	}
+	out := make([]float64, n)
+	errs := make([]error, len(blobs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), 4, len(blobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(blobs); i = int(next.Add(1) - 1) {
+				lo := int64(i) * SegmentSamples
+				hi := min(lo+SegmentSamples, n)
+				got, err := decodeSegment(out[lo:lo:hi], blobs[i], name(first+int64(i)))
+				if err == nil && int64(len(got)) != hi-lo {
+					err = fmt.Errorf("segment %s: %d samples, want %d", name(first+int64(i)), len(got), hi-lo)
+				}
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // DatasetSummaries implements Store.

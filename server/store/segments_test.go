@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
@@ -76,6 +79,7 @@ func TestSegmentCodecRoundTrip(t *testing.T) {
 		{"beyond 2^53", []float64{1 << 60}, 1, segRaw},
 		{"infinity", []float64{math.Inf(1)}, 1, segRaw},
 		{"negative zero", []float64{math.Copysign(0, -1)}, 200, segScaled},
+		{"every delta of one, two and three bytes", walk(9000), 200, segScaled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +107,19 @@ func edfLike(n int) []float64 {
 	for i := range out {
 		d := float64((i*37)%400 - 200)
 		out[i] = bitvalue * (offset + d)
+	}
+	return out
+}
+
+// walk is samples over gain 200 whose steps are every integer in
+// -(n/2)..n/2, so that their varints are one, two and three bytes long
+// (a zigzag of 63 is the last one-byte delta, of 8191 the last two-byte).
+func walk(n int) []float64 {
+	out := make([]float64, 0, n+1)
+	var k int64
+	for d := -int64(n / 2); d <= int64(n/2); d++ {
+		k += d
+		out = append(out, float64(k)/200)
 	}
 	return out
 }
@@ -383,5 +400,112 @@ func BenchmarkDatasetWrite(b *testing.B) {
 		if _, err := w.Commit(signal.Identity{}, nil, 0); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDatasetWriterEncodesBesideTheReader: the segments a writer hands to
+// its encoder come back as written, each from its own buffer (the reader
+// fills the next while the encoder stores the last), across several
+// batches and channels; and a store error of the encoder reaches Write.
+func TestDatasetWriterEncodesBesideTheReader(t *testing.T) {
+	ctx := context.Background()
+	s := openWithUser(t, filepath.Join(t.TempDir(), "db"))
+	chans := []signal.Channel{{Name: "a", Rate: 1, Gain: 200}, {Name: "b", Rate: 1, Gain: 200}}
+	w, err := s.BeginDataset(ctx, Dataset{OwnerID: 1, Name: "x"}, chans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 60*SegmentSamples + 123 // about 8 MB of segments: two batches and a rest
+	want := [2][]float64{make([]float64, n), make([]float64, n)}
+	for i := range n {
+		// Every sample distinct from the one a segment earlier, so that a
+		// buffer reused too soon shows.
+		want[0][i] = float64(i%4093-2046) / 200
+		want[1][i] = float64((i*7)%8191-4095) / 200
+	}
+	for lo := 0; lo < n; lo += 10000 { // blocks that do not fit segments
+		hi := min(lo+10000, n)
+		if err := w.Write([][]float64{want[0][lo:hi], want[1][lo:hi]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := w.Commit(signal.Identity{}, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ch := range 2 {
+		got, err := s.channelSamples(ctx, ds, ch, 0, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := sameSamples(got, want[ch]); i >= 0 {
+			t.Fatalf("channel %d differs at sample %d (segment %d)", ch, i, i/SegmentSamples)
+		}
+	}
+
+	// A cancelled request: the encoder's inserts fail, and Write says so.
+	cctx, cancel := context.WithCancel(ctx)
+	w, err = s.BeginDataset(cctx, Dataset{OwnerID: 1, Name: "cancelled"}, chans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	var werr error
+	for range 200 {
+		if werr = w.Write([][]float64{want[0][:SegmentSamples], want[1][:SegmentSamples]}); werr != nil {
+			break
+		}
+	}
+	if werr == nil {
+		t.Error("200 segments written on a cancelled request and Write never failed")
+	}
+	if err := w.Abort(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestDecodeSegmentsPlacesEachSegment: segments decoded side by side land
+// in their own places, windows of them too, and a segment with a sample
+// too few or too many (a damaged store) is an error, not a shifted signal.
+func TestDecodeSegmentsPlacesEachSegment(t *testing.T) {
+	const total = 5*SegmentSamples + 77
+	want := walk(9000)
+	for len(want) < total {
+		want = append(want, want...)
+	}
+	want = want[:total]
+	var blobs [][]byte
+	for lo := 0; lo < total; lo += SegmentSamples {
+		blobs = append(blobs, encodeSegment(nil, want[lo:min(lo+SegmentSamples, total)], 200))
+	}
+	name := func(seg int64) string { return fmt.Sprint(seg) }
+	got, err := decodeSegments(blobs, 0, total, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := sameSamples(got, want); i >= 0 {
+		t.Fatalf("differs at %d (segment %d)", i, i/SegmentSamples)
+	}
+	got, err = decodeSegments(blobs[2:], 2, total, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := sameSamples(got, want[2*SegmentSamples:]); i >= 0 {
+		t.Fatalf("from segment 2: differs at %d", i)
+	}
+	for _, bad := range []struct {
+		name string
+		seg  []float64
+	}{{"a sample short", want[SegmentSamples : 2*SegmentSamples-1]}, {"the last segment's", want[5*SegmentSamples:]}} {
+		b := slices.Clone(blobs)
+		b[1] = encodeSegment(nil, bad.seg, 200)
+		if _, err := decodeSegments(b, 0, total, name); err == nil || !strings.Contains(err.Error(), "segment 1:") {
+			t.Errorf("segment 1 %s: error %v, want one naming segment 1", bad.name, err)
+		}
+	}
+	long := slices.Clone(blobs)
+	long[5] = encodeSegment(nil, want[4*SegmentSamples:5*SegmentSamples], 200) // 65,536 where 77 belong
+	if _, err := decodeSegments(long, 0, total, name); err == nil {
+		t.Error("a last segment with too many samples decoded")
 	}
 }

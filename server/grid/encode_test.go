@@ -1,0 +1,128 @@
+package grid
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+	"github.com/pulsegrid/pulsegrid/server/store"
+)
+
+// awaitQueued waits until every chunk of a started analysis is queued (or
+// its encoding gave up), for tests that want Start's old synchronous form.
+func (g *Grid) awaitQueued(id int64) {
+	g.mu.Lock()
+	a := g.analyses[id]
+	g.mu.Unlock()
+	if a != nil && a.queued != nil {
+		<-a.queued
+	}
+}
+
+// startAsync uploads a dataset of n samples of value and starts test.sum@1
+// on it, returning as Start does: before its chunks are all encoded.
+func (e *env) startAsync(owner int64, value float64, n int) store.Analysis {
+	e.t.Helper()
+	s := make([]float64, n)
+	for i := range s {
+		s[i] = value
+	}
+	ctx := context.Background()
+	ds, err := e.st.CreateDataset(ctx, store.Dataset{OwnerID: owner, Name: "d"}, &signal.Recording{Signal: signal.Signal{Channels: []signal.Channel{{Name: "x", Rate: 1, Samples: s}}}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	a, err := e.g.Start(ctx, store.Analysis{DatasetID: ds.ID, OwnerID: owner, Algorithm: "test.sum@1", Params: []byte("{}"), Priority: "routine"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+// TestChunksAreLeasedAsTheyAreEncoded: Start answers with every chunk
+// counted (the API reports the total from the start) while the payloads
+// are still being encoded; each chunk is queued as soon as its payload is,
+// and volunteers that were waiting for work get it without asking again.
+func TestChunksAreLeasedAsTheyAreEncoded(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 2}))
+	vols := []*vol{e.connect("", ""), e.connect("", "")}
+	for _, v := range vols {
+		v.setStanding(3)
+		if l := v.take(); l != nil {
+			t.Fatalf("a lease before any analysis: %+v", l)
+		}
+	}
+	a := e.startAsync(e.owner("a@x"), 1, 2000)
+	if a.Status != store.StatusRunning || a.ChunksTotal != 200 {
+		t.Errorf("Start answered %s with %d chunks, want running with 200", a.Status, a.ChunksTotal)
+	}
+	if _, total, ok := e.g.Progress(a.ID); !ok || total != 200 {
+		t.Errorf("progress right after Start: total %d (held %v), want 200", total, ok)
+	}
+	// What GET /api/v1/analyses/{id} reports while payloads are encoded:
+	// every chunk counted once, those not yet encoded as queued.
+	if d, ok := e.g.ProgressDetail(a.ID); !ok || d.Total != 200 || d.Queued+d.Running+d.AwaitingReplica+d.Verified != 200 {
+		t.Errorf("progress detail right after Start: %+v (held %v), want 200 chunks counted once", d, ok)
+	}
+	e.g.awaitQueued(a.ID)
+	for i, v := range vols {
+		if n := len(v.leases()); n != 1 {
+			t.Fatalf("volunteer %d, waiting for work, was sent %d leases once the chunks were queued, want 1", i, n)
+		}
+	}
+	for round := 0; round < 1000 && e.verified(a.ID) < 200; round++ {
+		for _, v := range vols {
+			v.work()
+		}
+	}
+	e.wait(a.ID, store.StatusDone)
+	if got, want := e.result(a.ID), sums(200, 10); got != want {
+		t.Errorf("result %s, want %s", got, want)
+	}
+}
+
+// TestPayloadsThatCannotBeKeptFailTheAnalysis: when the spill cannot be
+// opened (its directory is a file), the analysis Start answered fails with
+// the reason instead of staying running with chunks that never come.
+func TestPayloadsThatCannotBeKeptFailTheAnalysis(t *testing.T) {
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, quiet(Config{Quorum: 2, SpillDir: notDir, SpillBytes: 1}))
+	a := e.startAsync(e.owner("a@x"), 1, 50)
+	e.g.awaitQueued(a.ID)
+	got := e.wait(a.ID, store.StatusFailed)
+	if !strings.Contains(got.Error, "payloads") {
+		t.Errorf("failed with %q, want the payloads named", got.Error)
+	}
+	if _, _, ok := e.g.Progress(a.ID); ok {
+		t.Error("the grid still holds the failed analysis")
+	}
+}
+
+// TestForgedResultOfAnEncodingAnalysisFails: a forged output on a chunk
+// leased while its analysis was started the new way (queued as encoded)
+// is still not accepted: the two volunteers disagree, the auditor's run
+// settles the chunk, and the result is the true sum.
+func TestForgedResultOfAnEncodingAnalysisFails(t *testing.T) {
+	e := newEnv(t, Config{Quorum: 2, MaxReplicas: 3, SpotCheck: -1, AuditRate: -1, RingerRate: -1, Auditors: 1})
+	a := e.startAsync(e.owner("a@x"), 1, 10)
+	e.g.awaitQueued(a.ID)
+	for i, lie := range []bool{true, false} {
+		v := e.connect("", "")
+		v.setStanding(3)
+		l := v.take()
+		if l == nil {
+			t.Fatalf("volunteer %d got no lease", i)
+		}
+		v.answer(l, lie)
+	}
+	e.wait(a.ID, store.StatusDone)
+	if got, want := e.result(a.ID), sums(1, 10); got != want {
+		t.Errorf("result %s, want %s (the true sum, not the forged one)", got, want)
+	}
+}
