@@ -46,7 +46,7 @@ func (g *Grid) Start(ctx context.Context, a store.Analysis) (store.Analysis, err
 		an.spill.Close()
 		return a, err
 	}
-	g.add(an, a, ds.TrustedOnly, nil)
+	g.add(an, a, ds.TrustedOnly, nil, nil, nil)
 	return a, nil
 }
 
@@ -215,6 +215,10 @@ func (g *Grid) load(ctx context.Context, a store.Analysis) error {
 	if err != nil {
 		return err
 	}
+	pend, recs, err := g.pendingVoters(ctx, a.ID)
+	if err != nil {
+		return err
+	}
 	if a.ChunksTotal != len(chunks) {
 		g.store.SetAnalysisStatus(ctx, a.ID, store.StatusRunning, "", len(chunks))
 	}
@@ -222,8 +226,8 @@ func (g *Grid) load(ctx context.Context, a store.Analysis) error {
 	if err != nil {
 		return err
 	}
-	g.add(an, a, ds.TrustedOnly, outs)
-	g.log.Info("loaded analysis", "analysis", a.ID, "chunks", len(chunks), "verified", len(outs), "revision", a.Revision)
+	g.add(an, a, ds.TrustedOnly, outs, pend, recs)
+	g.log.Info("loaded analysis", "analysis", a.ID, "chunks", len(chunks), "verified", len(outs), "pending", len(pend), "revision", a.Revision)
 	return nil
 }
 
@@ -261,8 +265,9 @@ func (g *Grid) newAnalysis(alg pipeline.Algorithm, chunks []pipeline.Chunk) (*an
 
 // add queues an analysis made by newAnalysis as the stored sa, with the
 // chunks already verified before (their voters kept, so that a volunteer
-// caught later still reopens them).
-func (g *Grid) add(a *analysis, sa store.Analysis, trustedOnly bool, verified []store.ChunkOutput) {
+// caught later still reopens them) and the results that waited for more
+// (pending.go; recs are their volunteers' records).
+func (g *Grid) add(a *analysis, sa store.Analysis, trustedOnly bool, verified []store.ChunkOutput, pending []store.PendingResult, recs map[string]store.Volunteer) {
 	prio, _ := ParsePriority(sa.Priority)
 	a.id, a.owner, a.dataset, a.priority, a.created = sa.ID, sa.OwnerID, sa.DatasetID, prio, sa.CreatedAt
 	a.params, a.trustedOnly, a.revision = sa.Params, trustedOnly, sa.Revision
@@ -276,15 +281,18 @@ func (g *Grid) add(a *analysis, sa store.Analysis, trustedOnly bool, verified []
 			a.verified++
 		}
 	}
+	g.analyses[a.id] = a
+	g.byPrio[prio] = append(g.byPrio[prio], a)
+	// Chunks with results restored go to the more queues, which check
+	// who may vote on them; the others are fresh.
+	g.restoreLocked(a, pending, recs)
 	// Shuffled order: a volunteer never gets a recording's chunks in sequence.
 	for _, c := range a.chunks {
-		if c.state == chunkOpen {
+		if c.state == chunkOpen && !c.entered {
 			a.fresh.push(c)
 		}
 	}
 	mrand.Shuffle(len(a.fresh.items), func(i, j int) { a.fresh.items[i], a.fresh.items[j] = a.fresh.items[j], a.fresh.items[i] })
-	g.analyses[a.id] = a
-	g.byPrio[prio] = append(g.byPrio[prio], a)
 	if a.verified == len(a.chunks) {
 		g.finishLocked(a)
 		return

@@ -182,6 +182,7 @@ func (g *Grid) catchByIDLocked(id, why string, fix *store.ChunkOutput) {
 	ban := g.now().Add(g.cfg.BanFor)
 	g.metrics.VolunteersCaught.Inc()
 	g.after = append(g.after, func() { g.store.BanVolunteer(ctxBackground(), id, ban) })
+	g.dropAllResultsLocked(id)
 	g.reopenLocked(id, why, fix)
 }
 

@@ -85,6 +85,7 @@ func (g *Grid) flush() {
 	ws, after, verdicts := g.pending, g.after, g.verdicts
 	g.pending, g.after, g.verdicts = nil, nil, nil
 	g.mu.Unlock()
+	ws = compactWrites(ws)
 	if len(ws) > 0 {
 		for {
 			err := g.store.ApplyGridWrites(context.Background(), ws)

@@ -13,6 +13,7 @@
 //	audit.go     the server's own workers: audits, settling what nobody established vouches for
 //	ringer.go    known-answer chunks
 //	flush.go     batched durable writes, merges, saving volunteers
+//	pending.go   results that wait for a quorum, kept in the store for a takeover
 //	local.go     in-process workers (--local-workers, auditors)
 //
 // The grid knows nothing of websockets: a transport hands it protocol
