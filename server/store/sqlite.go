@@ -604,7 +604,7 @@ func orEmpty(b []byte) []byte {
 
 // PendingResults implements Store.
 func (s *SQLite) PendingResults(ctx context.Context, analysisID int64) ([]PendingResult, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT idx, volunteer_id, task, network, digest, output FROM pending_results WHERE analysis_id = ? ORDER BY idx, rowid`, analysisID)
+	rows, err := s.db.QueryContext(ctx, `SELECT idx, volunteer_id, task, network, digest, output FROM pending_results WHERE analysis_id = ? ORDER BY idx, received_at, volunteer_id`, analysisID)
 	if err != nil {
 		return nil, err
 	}

@@ -344,7 +344,7 @@ type Store interface {
 	// ChunkOutputs returns the verified chunk outputs of an analysis.
 	ChunkOutputs(ctx context.Context, analysisID int64) ([]ChunkOutput, error)
 	// PendingResults returns the pending results of an unfinished
-	// analysis, by chunk and in the order they were stored.
+	// analysis, by chunk, oldest first.
 	PendingResults(ctx context.Context, analysisID int64) ([]PendingResult, error)
 	// FinishAnalysis stores the merged result and marks the analysis done
 	// (revised: merged again after a reopen), in one transaction. digests

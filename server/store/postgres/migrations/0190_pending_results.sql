@@ -4,7 +4,9 @@
 -- them again. task is the digest of the chunk's payload the result answers;
 -- network is the prefix it came from, counted as it was on the first leader.
 -- Rows go when the chunk is verified or withdrawn, when the analysis
--- finishes, when their volunteer is caught, and with their analysis.
+-- finishes, when their volunteer is caught (a scan: rare), and with their
+-- analysis. One row is written and deleted for most chunks, so the table
+-- has its key and nothing else to maintain.
 CREATE TABLE pending_results (
 	analysis_id  BIGINT NOT NULL REFERENCES analyses(id) ON DELETE CASCADE,
 	idx          INTEGER NOT NULL,
@@ -15,6 +17,5 @@ CREATE TABLE pending_results (
 	output       BYTEA NOT NULL,
 	received_at  BIGINT NOT NULL,
 	seq          BIGINT GENERATED ALWAYS AS IDENTITY, -- the order they were stored
-	UNIQUE (analysis_id, idx, volunteer_id)
+	PRIMARY KEY (analysis_id, idx, volunteer_id)
 );
-CREATE INDEX pending_results_volunteer ON pending_results(volunteer_id);
