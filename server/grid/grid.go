@@ -82,6 +82,7 @@ type Grid struct {
 	seq        uint64
 	nextLease  int64
 	pending    []store.GridWrite
+	pends      []pend // results that wait for a quorum, not yet in pending (pending.go)
 	verdicts   []verdict
 	after      []func()
 	closed     bool
@@ -255,7 +256,7 @@ func (g *Grid) Close() {
 	}
 	close(g.stop)
 	g.wg.Wait()
-	g.flush()
+	g.flush(true)
 	g.saveVolunteers(true)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/server/store"
@@ -11,9 +12,9 @@ import (
 
 // Pending results. A volunteer's result that does not settle its chunk
 // (the first of a quorum of two, a fresh group waiting for an established
-// vote, a dispute) is written to the store in the flusher's batch
-// (store.GridWrite.Pend), so that a leader that takes over counts it
-// instead of asking for it again. The store drops it when the chunk is
+// vote, a dispute) and still waits after Config.PendingDelay is written
+// to the store in the flusher's batch (store.GridWrite.Pend), so that a
+// leader that takes over counts it instead of asking for it again. The store drops it when the chunk is
 // verified or withdrawn, when its volunteer is caught, and when the
 // analysis finishes or is deleted.
 //
@@ -35,15 +36,48 @@ import (
 //   - a lone trusted volunteer's result settles its chunk when it arrives
 //     or not at all, so restored results never settle alone.
 
-// pendLocked queues r, just judged, for the store if it still waits.
+// pend is a result that waits for a quorum, held for Config.PendingDelay
+// before it is written: most get their second replica within it.
+type pend struct {
+	at time.Time
+	c  *chunk
+	r  replica
+}
+
+// pendLocked holds r, just judged, for the store if it still waits.
 func (g *Grid) pendLocked(c *chunk, r replica) {
-	if c.state != chunkOpen || c.a.gone || r.vol.local ||
-		!slices.ContainsFunc(c.results, func(x replica) bool { return x.leaseID == r.leaseID && x.vol == r.vol }) {
+	if c.state != chunkOpen || c.a.gone || r.vol.local || !g.waitsLocked(c, r) {
 		return
 	}
-	g.pending = append(g.pending, store.GridWrite{Pend: &store.PendingResult{AnalysisID: c.a.id, Index: c.spec.Index, Task: c.digest,
-		Volunteer: r.vol.rec.ID, Network: r.net, Digest: r.digest, Output: r.output}})
-	g.signalFlush()
+	g.pends = append(g.pends, pend{at: time.Now(), c: c, r: r})
+}
+
+// waitsLocked: r is still one of c's results, waiting.
+func (g *Grid) waitsLocked(c *chunk, r replica) bool {
+	return c.state == chunkOpen && !c.a.gone &&
+		slices.ContainsFunc(c.results, func(x replica) bool { return x.leaseID == r.leaseID && x.vol == r.vol })
+}
+
+// duePendsLocked moves the held results older than PendingDelay (all of
+// them when all is set) to the batch, except those that no longer wait:
+// verified, withdrawn, dropped with a caught volunteer, or of an analysis
+// gone.
+func (g *Grid) duePendsLocked(all bool) {
+	cut := time.Now().Add(-g.cfg.PendingDelay)
+	n := 0
+	for _, p := range g.pends {
+		if !all && p.at.After(cut) {
+			break
+		}
+		n++
+		if !g.waitsLocked(p.c, p.r) {
+			continue
+		}
+		g.pending = append(g.pending, store.GridWrite{Pend: &store.PendingResult{AnalysisID: p.c.a.id, Index: p.c.spec.Index, Task: p.c.digest,
+			Volunteer: p.r.vol.rec.ID, Network: p.r.net, Digest: p.r.digest, Output: p.r.output}})
+	}
+	clear(g.pends[:n])
+	g.pends = g.pends[n:]
 }
 
 // pendingVoters reads the pending results of an analysis and the records
@@ -116,35 +150,4 @@ func (g *Grid) restoreLocked(a *analysis, ps []store.PendingResult, recs map[str
 	for _, c := range touched {
 		g.judgeLocked(c, false)
 	}
-}
-
-// compactWrites drops from a batch the pending results whose chunk is
-// verified or withdrawn later in the same batch: the store would delete
-// them at once.
-func compactWrites(ws []store.GridWrite) []store.GridWrite {
-	type key struct {
-		a int64
-		i int
-	}
-	var later map[key]bool
-	out := ws[:0:0]
-	for i := len(ws) - 1; i >= 0; i-- {
-		w := ws[i]
-		switch {
-		case w.Verify != nil || w.Withdraw != nil:
-			if later == nil {
-				later = map[key]bool{}
-			}
-			if w.Verify != nil {
-				later[key{w.Verify.AnalysisID, w.Verify.Index}] = true
-			} else {
-				later[key{w.Withdraw.AnalysisID, w.Withdraw.Index}] = true
-			}
-		case w.Pend != nil && later[key{w.Pend.AnalysisID, w.Pend.Index}]:
-			continue
-		}
-		out = append(out, w)
-	}
-	slices.Reverse(out)
-	return out
 }

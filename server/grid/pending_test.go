@@ -96,7 +96,7 @@ func TestPendingResultsSurviveTakeover(t *testing.T) {
 		t.Run(eng.name, func(t *testing.T) {
 			ctx := context.Background()
 			open := eng.db(t)
-			cfg := quiet(Config{Quorum: 2, FlushInterval: time.Millisecond})
+			cfg := quiet(Config{Quorum: 2, FlushInterval: time.Millisecond, PendingDelay: time.Millisecond})
 			first := startLeader(t, open, cfg)
 			owner, err := first.st.CreateUser(ctx, store.User{Email: "a@x", Role: store.RoleClinician, PasswordHash: "x"})
 			if err != nil {
@@ -260,7 +260,7 @@ func TestRestoredResultsCountForNoMore(t *testing.T) {
 		t.Run(eng.name, func(t *testing.T) {
 			ctx := context.Background()
 			open := eng.db(t)
-			cfg := quiet(Config{Quorum: 2, FlushInterval: time.Millisecond})
+			cfg := quiet(Config{Quorum: 2, FlushInterval: time.Millisecond, PendingDelay: time.Millisecond})
 			first := startLeader(t, open, cfg)
 			owner, err := first.st.CreateUser(ctx, store.User{Email: "a@x", Role: store.RoleClinician, PasswordHash: "x"})
 			if err != nil {
@@ -336,7 +336,7 @@ func TestRestoredResultsCountForNoMore(t *testing.T) {
 // leader that takes over does not count them. One-line bug it catches:
 // dropAllResultsLocked not queueing the Discard write (its row stays).
 func TestCaughtVolunteerLeavesNoPendingResult(t *testing.T) {
-	e := newEnv(t, quiet(Config{Quorum: 2}))
+	e := newEnv(t, quiet(Config{Quorum: 2, PendingDelay: time.Millisecond}))
 	id := e.analysis(e.owner("a@x"), 1, 20, "routine", false) // two chunks
 	liar := e.connect("", "")
 	l1, l2 := liar.take(), liar.take()
@@ -367,5 +367,40 @@ func TestCaughtVolunteerLeavesNoPendingResult(t *testing.T) {
 			t.Fatalf("the caught volunteer still has %d pending results in the store", mine)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPendingDelay: a first replica whose chunk verifies within
+// PendingDelay is never written; one still waiting is written when due,
+// or at Close. One-line bugs it catches: duePendsLocked ignoring the age
+// (a row before Close) or ignoring all at Close (no row after it).
+func TestPendingDelay(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 2, PendingDelay: time.Hour}))
+	id := e.analysis(e.owner("a@x"), 1, 20, "routine", false) // two chunks
+	a, b := e.connect("", ""), e.connect("", "")
+	a.setStanding(3)
+	l0 := a.take()
+	a.answer(l0, false)
+	b.answer(b.take(), false) // the same chunk: verified
+	a.answer(a.take(), false) // the other: waits
+	if n := e.verified(id); n != 1 {
+		t.Fatalf("%d chunks verified, want 1", n)
+	}
+	for i := 0; ; i++ {
+		if got, _ := e.st.Analysis(context.Background(), id); got.ChunksVerified == 1 {
+			break // the batch with the verified chunk is written
+		}
+		if i == 2000 {
+			t.Fatal("the verified chunk was never written")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if ps, _ := e.st.PendingResults(context.Background(), id); len(ps) != 0 {
+		t.Fatalf("%d pending results written before PendingDelay, want none", len(ps))
+	}
+	e.g.Close()
+	ps, _ := e.st.PendingResults(context.Background(), id)
+	if len(ps) != 1 || ps[0].Volunteer != a.key.ID() {
+		t.Fatalf("after Close: pending results %+v, want a's result for the chunk that waits", ps)
 	}
 }
