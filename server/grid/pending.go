@@ -75,6 +75,7 @@ func (g *Grid) duePendsLocked(all bool) {
 		}
 		g.pending = append(g.pending, store.GridWrite{Pend: &store.PendingResult{AnalysisID: p.c.a.id, Index: p.c.spec.Index, Task: p.c.digest,
 			Volunteer: p.r.vol.rec.ID, Network: p.r.net, Digest: p.r.digest, Output: p.r.output}})
+		g.metrics.PendingWritten.Inc()
 	}
 	clear(g.pends[:n])
 	g.pends = g.pends[n:]
@@ -142,6 +143,7 @@ func (g *Grid) restoreLocked(a *analysis, ps []store.PendingResult, recs map[str
 			continue
 		}
 		c.results = append(c.results, replica{vol: v, net: p.Network, digest: p.Digest, output: p.Output})
+		g.metrics.PendingRestored.Inc()
 		if !c.entered {
 			c.entered = true
 			touched = append(touched, c)

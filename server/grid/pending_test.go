@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 	"github.com/pulsegrid/pulsegrid/protocol"
@@ -120,11 +123,17 @@ func TestPendingResultsSurviveTakeover(t *testing.T) {
 				t.Fatalf("%d chunks verified with one replica", n)
 			}
 			waitPending(t, first.st, id, 3)
+			if n := counterValue(first.g.metrics.PendingWritten); n != 3 {
+				t.Errorf("pulsegrid_results_pending_written_total %v, want 3", n)
+			}
 			// The first leader is killed: it never closes, flushes or
 			// saves again; the next one opens the database on its own.
 			second := startLeader(t, open, cfg)
 			if p, _, ok := second.g.Progress(id); !ok || p != 0 {
 				t.Fatalf("after the takeover: %d verified (loaded %v), want 0", p, ok)
+			}
+			if n := counterValue(second.g.metrics.PendingRestored); n != 3 {
+				t.Errorf("pulsegrid_results_pending_restored_total %v, want 3", n)
 			}
 			// The identity of the first replica, back from another network,
 			// gets only the two chunks it never computed.
@@ -403,4 +412,10 @@ func TestPendingDelay(t *testing.T) {
 	if len(ps) != 1 || ps[0].Volunteer != a.key.ID() {
 		t.Fatalf("after Close: pending results %+v, want a's result for the chunk that waits", ps)
 	}
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	c.Write(&m)
+	return m.GetCounter().GetValue()
 }
