@@ -582,6 +582,9 @@ func (s *Store) ApplyGridWrites(ctx context.Context, ws []store.GridWrite) error
 		t := now()
 		b := &pgx.Batch{}
 		counted := map[int64]bool{} // analyses whose chunks_verified changes
+		// Chunks whose last write here is a Verify lose their pending
+		// results in one statement at the end, not one per chunk.
+		verified := map[chunkRef]bool{}
 		for _, w := range ws {
 			switch {
 			case w.Verify != nil:
@@ -592,11 +595,12 @@ func (s *Store) ApplyGridWrites(ctx context.Context, ws []store.GridWrite) error
 					ON CONFLICT (analysis_id, idx) DO UPDATE SET digest = excluded.digest, output = excluded.output, replicas = excluded.replicas,
 						verified_at = excluded.verified_at, voters = excluded.voters`,
 					c.AnalysisID, c.Index, c.Digest, orEmpty(c.Output), c.Replicas, t, strings.Join(c.Voters, " "))
-				b.Queue(`DELETE FROM pending_results WHERE analysis_id = $1 AND idx = $2`, c.AnalysisID, c.Index)
+				verified[chunkRef{c.AnalysisID, c.Index}] = true
 				counted[c.AnalysisID] = true
 			case w.Withdraw != nil:
 				b.Queue(`DELETE FROM chunk_outputs WHERE analysis_id = $1 AND idx = $2`, w.Withdraw.AnalysisID, w.Withdraw.Index)
 				b.Queue(`DELETE FROM pending_results WHERE analysis_id = $1 AND idx = $2`, w.Withdraw.AnalysisID, w.Withdraw.Index)
+				verified[chunkRef{w.Withdraw.AnalysisID, w.Withdraw.Index}] = false
 				counted[w.Withdraw.AnalysisID] = true
 			case w.Pend != nil:
 				p := w.Pend
@@ -605,9 +609,20 @@ func (s *Store) ApplyGridWrites(ctx context.Context, ws []store.GridWrite) error
 					WHERE EXISTS (SELECT 1 FROM analyses WHERE id = $1 AND status IN ('queued', 'running'))
 					ON CONFLICT (analysis_id, idx, volunteer_id) DO NOTHING`,
 					p.AnalysisID, p.Index, p.Volunteer, p.Task, p.Network, p.Digest, orEmpty(p.Output), t)
+				verified[chunkRef{p.AnalysisID, p.Index}] = false
 			case w.Discard != "":
 				b.Queue(`DELETE FROM pending_results WHERE volunteer_id = $1`, w.Discard)
 			}
+		}
+		var as []int64
+		var is []int32
+		for r, v := range verified {
+			if v {
+				as, is = append(as, r.a), append(is, int32(r.i))
+			}
+		}
+		if len(as) > 0 {
+			b.Queue(`DELETE FROM pending_results p USING unnest($1::bigint[], $2::integer[]) AS v(a, i) WHERE p.analysis_id = v.a AND p.idx = v.i`, as, is)
 		}
 		for _, id := range touched {
 			if !counted[id] {
@@ -618,6 +633,12 @@ func (s *Store) ApplyGridWrites(ctx context.Context, ws []store.GridWrite) error
 		}
 		return tx.SendBatch(ctx, b).Close()
 	})
+}
+
+// chunkRef names a chunk of an analysis.
+type chunkRef struct {
+	a int64
+	i int
 }
 
 // orEmpty keeps an empty output from becoming NULL.

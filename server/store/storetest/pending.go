@@ -67,6 +67,21 @@ func testPendingResults(t *testing.T, h *harness) {
 	// Verifying chunk 0 drops its pending results, not chunk 1's.
 	must(t, s.ApplyGridWrites(ctx, []store.GridWrite{{Verify: &store.ChunkOutput{AnalysisID: a.ID, Index: 0, Digest: "d0", Output: []byte{0, 1}, Replicas: 2, Voters: []string{"v-a", "v-d"}}}}))
 	wantPending(t, h, "after chunk 0 was verified", a.ID, "1/v-b/d1")
+	// In one batch, writes apply in order: a pending result before its
+	// chunk's verification goes, one after its withdrawal stays.
+	o := newAnalysis(t, h, u.ID, ds.ID, store.StatusRunning, 2)
+	pendO := func(idx int, vol string) store.GridWrite {
+		return store.GridWrite{Pend: &store.PendingResult{AnalysisID: o.ID, Index: idx, Task: "t", Volunteer: vol, Network: "n-" + vol, Digest: "d", Output: []byte{1}}}
+	}
+	must(t, s.ApplyGridWrites(ctx, []store.GridWrite{
+		pendO(0, "v-x"),
+		{Verify: &store.ChunkOutput{AnalysisID: o.ID, Index: 0, Digest: "d", Output: []byte{1}, Replicas: 2}},
+		pendO(1, "v-x"),
+		{Verify: &store.ChunkOutput{AnalysisID: o.ID, Index: 1, Digest: "d", Output: []byte{1}, Replicas: 2}},
+		{Withdraw: &store.ChunkRef{AnalysisID: o.ID, Index: 1}},
+		pendO(1, "v-y"),
+	}))
+	wantPending(t, h, "after one batch of verify, withdraw and pend", o.ID, "1/v-y/d")
 	// A caught volunteer's pending results go everywhere; others' stay.
 	b := newAnalysis(t, h, u.ID, ds.ID, store.StatusRunning, 1)
 	must(t, s.ApplyGridWrites(ctx, []store.GridWrite{
