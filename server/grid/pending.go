@@ -14,9 +14,9 @@ import (
 // (the first of a quorum of two, a fresh group waiting for an established
 // vote, a dispute) and still waits after Config.PendingDelay is written
 // to the store in the flusher's batch (store.GridWrite.Pend), so that a
-// leader that takes over counts it instead of asking for it again. The store drops it when the chunk is
-// verified or withdrawn, when its volunteer is caught, and when the
-// analysis finishes or is deleted.
+// leader that takes over counts it instead of asking for it again. The
+// store drops it when the chunk is verified or withdrawn, when its
+// volunteer is caught, and when the analysis finishes or is deleted.
 //
 // A restored result counts as it did on the leader that received it, and
 // never for more:
@@ -46,7 +46,7 @@ type pend struct {
 
 // pendLocked holds r, just judged, for the store if it still waits.
 func (g *Grid) pendLocked(c *chunk, r replica) {
-	if c.state != chunkOpen || c.a.gone || r.vol.local || !g.waitsLocked(c, r) {
+	if r.vol.local || !g.waitsLocked(c, r) {
 		return
 	}
 	g.pends = append(g.pends, pend{at: time.Now(), c: c, r: r})
