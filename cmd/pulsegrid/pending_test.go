@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,28 +22,96 @@ import (
 	"github.com/pulsegrid/pulsegrid/algorithms/pipeline"
 	"github.com/pulsegrid/pulsegrid/protocol"
 	"github.com/pulsegrid/pulsegrid/server/store"
+	"github.com/pulsegrid/pulsegrid/server/store/postgres"
+	"github.com/pulsegrid/pulsegrid/server/store/postgres/pgtest"
 )
 
-// TestPendingResultsSurviveSIGKILL: serve on SQLite gets one replica of
-// five chunks (quorum 2) from an established volunteer and is SIGKILLed
-// once those wait in the database; the serve started after it settles each
-// of them with one more replica from a fresh volunteer (its verdict says
-// verified), and a wrong second replica on another does not verify (its
-// verdict says rejected, once the server's auditor ran the chunk).
+// TestPendingResultsSurviveSIGKILL: serve (on SQLite, or the leader of two
+// replicas on PostgreSQL) gets one replica of five chunks (quorum 2) from
+// an established volunteer and is SIGKILLed once those wait in the
+// database; the serve after it (restarted, or the standby that takes
+// over) settles each of them with one more replica from a fresh volunteer
+// (its verdict says verified), and a wrong second replica on another does
+// not verify (its verdict says rejected, once the server's auditor ran the
+// chunk).
 //
 // One-line bug it catches: restoreLocked not called (server/grid/analyses.go
 // add): the first lease after the restart is then a fresh chunk, and the
 // waiting ones would need two more replicas (checked: fails at the first
 // lease).
 func TestPendingResultsSurviveSIGKILL(t *testing.T) {
-	data := t.TempDir()
-	addr := freeAddr(t)
-	base := "http://" + addr
-	srv, _ := serveProcess(t, addr, data)
-	if _, err := cli(t, "user", "add", "--data", data, "--email", "clin@x.org", "--password", "Correct-Horse-42"); err != nil {
+	t.Run("SQLite", func(t *testing.T) {
+		data, addr := t.TempDir(), freeAddr(t)
+		var srv *exec.Cmd
+		pendingSurviveKill(t, []string{"--data", data},
+			func() store.Store {
+				st, err := store.OpenSQLite(context.Background(), filepath.Join(data, dbFile))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return st
+			},
+			func() string { srv, _ = serveProcess(t, addr, data); return "http://" + addr },
+			func() string {
+				srv.Process.Kill() // SIGKILL: no shutdown code runs
+				srv.Wait()
+				serveProcess(t, addr, data)
+				return "http://" + addr
+			})
+	})
+	// Two replicas on one PostgreSQL: the leader is SIGKILLed and the
+	// standby takes over (the leader lock frees with its session).
+	t.Run("PostgreSQL", func(t *testing.T) {
+		db := pgtest.URL(t)
+		var leader *exec.Cmd
+		standby := freeAddr(t)
+		pendingSurviveKill(t, []string{"--db", db},
+			func() store.Store {
+				st, err := postgres.Open(context.Background(), db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return st
+			},
+			func() string {
+				addr := freeAddr(t)
+				leader, _ = serveProcess(t, addr, t.TempDir(), "--db", db)
+				waitReady(t, "http://"+addr)
+				serveProcess(t, standby, t.TempDir(), "--db", db)
+				return "http://" + addr
+			},
+			func() string {
+				leader.Process.Kill()
+				leader.Wait()
+				waitReady(t, "http://"+standby)
+				return "http://" + standby
+			})
+	})
+}
+
+// waitReady waits until a replica answers /readyz 200.
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		if code, _ := readyz(base); code == 200 {
+			return
+		}
+		if i == 1500 {
+			t.Fatalf("%s never became ready", base)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// pendingSurviveKill runs the test on one engine: dbArgs name the
+// database for the CLI, open opens it beside serve, start starts the
+// leader and takeover kills it and returns where its successor serves.
+func pendingSurviveKill(t *testing.T, dbArgs []string, open func() store.Store, start, takeover func() string) {
+	base := start()
+	if _, err := cli(t, append([]string{"user", "add", "--email", "clin@x.org", "--password", "Correct-Horse-42"}, dbArgs...)...); err != nil {
 		t.Fatal(err)
 	}
-	tokOut, err := cli(t, "user", "token", "--data", data, "--email", "clin@x.org")
+	tokOut, err := cli(t, append([]string{"user", "token", "--email", "clin@x.org"}, dbArgs...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,11 +141,8 @@ func TestPendingResultsSurviveSIGKILL(t *testing.T) {
 	var an struct{ ID int64 }
 	json.Unmarshal(body, &an)
 
-	// The database, read beside serve (WAL) as an operator would.
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(data, dbFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The database, read beside serve as an operator would.
+	st := open()
 	defer st.Close()
 	aKey := protocol.NewKey()
 	if err := st.SaveVolunteers(context.Background(), []store.Volunteer{{ID: aKey.ID(), PublicKey: aKey.PublicKey(), Reputation: 3, CreatedAt: time.Now()}}); err != nil {
@@ -102,10 +168,8 @@ func TestPendingResultsSurviveSIGKILL(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	srv.Process.Kill() // SIGKILL: no shutdown code runs
-	srv.Wait()
+	base = takeover()
 	a.conn.CloseNow()
-	serveProcess(t, addr, data)
 
 	// A liar gets a waiting chunk first (second opinions before fresh
 	// chunks) and answers it wrongly.
