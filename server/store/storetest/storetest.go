@@ -796,6 +796,12 @@ func testReopenVoted(t *testing.T, h *harness) {
 		{Verify: &store.ChunkOutput{AnalysisID: clean.ID, Index: 0, Digest: "a", Output: []byte{1}, Replicas: 2, Voters: []string{"v-liar2", "xv-liar"}}},
 	}))
 	must(t, s.FinishAnalysis(ctx, done.ID, []byte(`{}`), "", false, []string{"a", "b"}))
+	// Rows left waiting for a chunk verified meanwhile (a leader killed
+	// between the two batches, say) do not outlive its withdrawal.
+	must(t, s.ApplyGridWrites(ctx, []store.GridWrite{
+		{Pend: &store.PendingResult{AnalysisID: running.ID, Index: 0, Task: "t", Volunteer: "v-old", Network: "n", Digest: "a", Output: []byte{1}}},
+		{Pend: &store.PendingResult{AnalysisID: running.ID, Index: 1, Task: "t", Volunteer: "v-old", Network: "n", Digest: "a", Output: []byte{1}}},
+	}))
 	ids, co, err := s.ReopenVoted(ctx, "v-liar", "revised: v-liar was caught")
 	must(t, err)
 	slices.Sort(ids)
@@ -812,6 +818,7 @@ func testReopenVoted(t *testing.T, h *harness) {
 	if outs, _ := s.ChunkOutputs(ctx, done.ID); len(outs) != 1 || outs[0].Index != 1 {
 		t.Errorf("outputs left: %+v, want chunk 1 only", outs)
 	}
+	wantPending(t, h, "the running analysis after a reopen", running.ID, "1/v-old/a")
 	if got, _ := s.Analysis(ctx, clean.ID); got.ChunksVerified != 1 {
 		t.Errorf("an analysis the liar did not vote on was touched: %+v", got)
 	}
