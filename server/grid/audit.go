@@ -157,6 +157,7 @@ func (g *Grid) checkResultLocked(s *Session, l *lease, r replica) {
 	case errorDigest:
 		v.rec.Rejected++
 		v.rec.Reputation = 0
+		g.saveStandingLocked(v)
 		m.Verdict, m.Reason = protocol.VerdictRejected, "the output disagreed with the verified one"
 	default:
 		g.metrics.RingersFailed.Inc()

@@ -81,6 +81,19 @@ func (g *Grid) duePendsLocked(all bool) {
 	g.pends = g.pends[n:]
 }
 
+// saveStandingLocked saves a volunteer's record right after the next
+// batch, not at the next periodic save, when its standing fell: its
+// pending results, written PendingDelay later at the earliest, must never
+// be counted after a takeover with the standing it had before.
+func (g *Grid) saveStandingLocked(v *volunteer) {
+	if v.local {
+		return
+	}
+	rec := v.rec
+	g.after = append(g.after, func() { g.store.SaveVolunteers(context.Background(), []store.Volunteer{rec}) })
+	g.signalFlush()
+}
+
 // pendingVoters reads the pending results of an analysis and the records
 // of their volunteers (those the store knows).
 func (g *Grid) pendingVoters(ctx context.Context, id int64) ([]store.PendingResult, map[string]store.Volunteer, error) {

@@ -419,3 +419,29 @@ func counterValue(c prometheus.Counter) float64 {
 	c.Write(&m)
 	return m.GetCounter().GetValue()
 }
+
+// TestFallenStandingIsSavedAtOnce: a volunteer whose standing falls (an
+// error where others computed the chunk) has it saved with the batch, so
+// that its result waiting elsewhere is not counted after a takeover with
+// the standing it had. One-line bug it catches: saveStandingLocked not
+// called in verifyLocked (the store keeps 3 until the periodic save, 5 s
+// later).
+func TestFallenStandingIsSavedAtOnce(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 2}))
+	id := e.analysis(e.owner("a@x"), 1, 10, "routine", false) // one chunk
+	key := protocol.NewKey()
+	if err := e.st.SaveVolunteers(context.Background(), []store.Volunteer{{ID: key.ID(), PublicKey: key.PublicKey(), Reputation: 3, CreatedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	v := e.connectKey(key, "", "")
+	v.fail(v.take(), "out of memory")
+	a, b := e.connect("", ""), e.connect("", "")
+	a.setStanding(3)
+	a.answer(a.take(), false)
+	b.answer(b.take(), false) // verified: v's error counts against it
+	e.wait(id, store.StatusDone)
+	rec, err := e.st.Volunteer(context.Background(), v.key.ID())
+	if err != nil || rec.Reputation != 0 {
+		t.Fatalf("stored standing after the fall: %d (%v), want 0 before the periodic save", rec.Reputation, err)
+	}
+}

@@ -176,6 +176,7 @@ func (g *Grid) verifyLocked(c *chunk, gr *group, onTrust bool) {
 			g.metrics.ResultsRejected.Inc()
 			v.rec.Rejected++
 			v.rec.Reputation = 0
+			g.saveStandingLocked(v)
 		default:
 			g.metrics.ResultsRejected.Inc()
 			g.caughtLocked(v, fmt.Sprintf("returned an output for chunk %d of analysis %d that disagreed with the verified one", c.spec.Index, a.id), nil)
