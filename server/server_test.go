@@ -629,7 +629,7 @@ func TestDeleteDatasetRemovesEverything(t *testing.T) {
 		t.Fatalf("delete: %d %s", code, body)
 	}
 	time.Sleep(100 * time.Millisecond) // a batched write in flight must not resurrect rows
-	for _, table := range []string{"datasets", "dataset_signals", "dataset_identities", "analyses", "chunk_outputs", "analysis_results"} {
+	for _, table := range []string{"datasets", "dataset_signals", "dataset_identities", "analyses", "chunk_outputs", "pending_results", "analysis_results"} {
 		var n int
 		if err := ts.st.DB().QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
 			t.Fatal(err)

@@ -156,6 +156,7 @@ func cmdBench(ctx context.Context, e env) error {
 	fmt.Fprintf(e.stdout, "  store                %s\n", res.store)
 	fmt.Fprintf(e.stdout, "  verified chunks/s    %.0f\n", res.verifiedPerSec)
 	fmt.Fprintf(e.stdout, "  results/s            %.0f (%.2f per verified chunk)\n", res.resultsPerSec, res.resultsPerSec/max(res.verifiedPerSec, 1))
+	fmt.Fprintf(e.stdout, "  pending written      %.0f per 1000 verified chunks (results still waiting for a quorum after 1s, kept for a takeover)\n", res.pendingPerK)
 	fmt.Fprintf(e.stdout, "  lease latency        p50 %s  p99 %s  (volunteer's request → lease received)\n", res.leaseP50, res.leaseP99)
 	fmt.Fprintf(e.stdout, "  verdict latency      p50 %s  p99 %s  (result sent → verdict received, includes the batched commit)\n", res.verdictP50, res.verdictP99)
 	fmt.Fprintf(e.stdout, "  CPU per 1000 chunks  %.0f ms this process (grid, HTTP and the simulated volunteers)", res.procCPUPerK)
@@ -186,6 +187,7 @@ type benchFigures struct {
 	drops                         []string // one reason per simulated volunteer dropped
 	elapsed                       time.Duration
 	verifiedPerSec, resultsPerSec float64
+	pendingPerK                   float64 // results written to wait for a quorum, per 1000 verified chunks
 	leaseP50, leaseP99            time.Duration
 	verdictP50, verdictP99        time.Duration
 }
@@ -273,15 +275,16 @@ func benchCoordinator(ctx context.Context, b benchSetup) (*benchFigures, error) 
 			}
 		}()
 	}
-	verified := func() float64 {
+	counter := func(name string) float64 {
 		mfs, _ := reg.Gather()
 		for _, mf := range mfs {
-			if mf.GetName() == "pulsegrid_chunks_verified_total" {
+			if mf.GetName() == name {
 				return mf.GetMetric()[0].GetCounter().GetValue()
 			}
 		}
 		return 0
 	}
+	verified := func() float64 { return counter("pulsegrid_chunks_verified_total") }
 	// Keep the queue full and warm up.
 	feed := func(until time.Time) error {
 		for time.Now().Before(until) {
@@ -320,6 +323,7 @@ func benchCoordinator(ctx context.Context, b benchSetup) (*benchFigures, error) 
 		defer pprof.StopCPUProfile()
 	}
 	v0, r0, t0 := verified(), results.Load(), time.Now()
+	p0 := counter("pulsegrid_results_pending_written_total")
 	c0, d0 := processCPU(), bst.dbCPU()
 	measuring.Store(true)
 	if err := feed(t0.Add(dur)); err != nil {
@@ -327,6 +331,7 @@ func benchCoordinator(ctx context.Context, b benchSetup) (*benchFigures, error) 
 	}
 	measuring.Store(false)
 	v1, r1, elapsed := verified(), results.Load(), time.Since(t0)
+	p1 := counter("pulsegrid_results_pending_written_total")
 	c1, d1 := processCPU(), bst.dbCPU()
 	cancel()
 	wg.Wait()
@@ -338,7 +343,8 @@ func benchCoordinator(ctx context.Context, b benchSetup) (*benchFigures, error) 
 	for len(errc) > 0 {
 		drops = append(drops, (<-errc).Error())
 	}
-	f := &benchFigures{store: bst.name, elapsed: elapsed, verifiedPerSec: (v1 - v0) / elapsed.Seconds(), resultsPerSec: float64(r1-r0) / elapsed.Seconds(), drops: drops, dbCPUPerK: -1}
+	f := &benchFigures{store: bst.name, elapsed: elapsed, verifiedPerSec: (v1 - v0) / elapsed.Seconds(), resultsPerSec: float64(r1-r0) / elapsed.Seconds(), drops: drops, dbCPUPerK: -1,
+		pendingPerK: (p1 - p0) / max(v1-v0, 1) * 1000}
 	if k := (v1 - v0) / 1000; k > 0 {
 		f.procCPUPerK = float64(c1-c0) / float64(time.Millisecond) / k
 		if d0 >= 0 && d1 >= 0 {

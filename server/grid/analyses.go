@@ -62,7 +62,7 @@ func (g *Grid) Start(ctx context.Context, a store.Analysis) (store.Analysis, err
 		an.spill.Close()
 		return a, ErrClosed
 	}
-	g.add(an, a, ds.TrustedOnly, nil)
+	g.add(an, a, ds.TrustedOnly, nil, nil, nil)
 	go g.encodeChunks(an, chunks)
 	return a, nil
 }
@@ -270,6 +270,10 @@ func (g *Grid) load(ctx context.Context, a store.Analysis) error {
 	if err != nil {
 		return err
 	}
+	pend, recs, err := g.pendingVoters(ctx, a.ID)
+	if err != nil {
+		return err
+	}
 	if a.ChunksTotal != len(chunks) {
 		g.store.SetAnalysisStatus(ctx, a.ID, store.StatusRunning, "", len(chunks))
 	}
@@ -277,8 +281,8 @@ func (g *Grid) load(ctx context.Context, a store.Analysis) error {
 	if err != nil {
 		return err
 	}
-	g.add(an, a, ds.TrustedOnly, outs)
-	g.log.Info("loaded analysis", "analysis", a.ID, "chunks", len(chunks), "verified", len(outs), "revision", a.Revision)
+	g.add(an, a, ds.TrustedOnly, outs, pend, recs)
+	g.log.Info("loaded analysis", "analysis", a.ID, "chunks", len(chunks), "verified", len(outs), "pending", len(pend), "revision", a.Revision)
 	return nil
 }
 
@@ -348,8 +352,9 @@ func (g *Grid) prepareAnalysis(alg pipeline.Algorithm, chunks []pipeline.Chunk) 
 
 // add queues an analysis made by newAnalysis as the stored sa, with the
 // chunks already verified before (their voters kept, so that a volunteer
-// caught later still reopens them).
-func (g *Grid) add(a *analysis, sa store.Analysis, trustedOnly bool, verified []store.ChunkOutput) {
+// caught later still reopens them) and the results that waited for more
+// (pending.go; recs are their volunteers' records).
+func (g *Grid) add(a *analysis, sa store.Analysis, trustedOnly bool, verified []store.ChunkOutput, pending []store.PendingResult, recs map[string]store.Volunteer) {
 	prio, _ := ParsePriority(sa.Priority)
 	a.id, a.owner, a.dataset, a.priority, a.created = sa.ID, sa.OwnerID, sa.DatasetID, prio, sa.CreatedAt
 	a.params, a.trustedOnly, a.revision = sa.Params, trustedOnly, sa.Revision
@@ -363,16 +368,19 @@ func (g *Grid) add(a *analysis, sa store.Analysis, trustedOnly bool, verified []
 			a.verified++
 		}
 	}
-	// Shuffled order: a volunteer never gets a recording's chunks in
-	// sequence. While encodeChunks runs it queues them itself.
+	g.analyses[a.id] = a
+	g.byPrio[prio] = append(g.byPrio[prio], a)
+	// Chunks with results restored go to the more queues, which check
+	// who may vote on them; the others are fresh, in shuffled order: a
+	// volunteer never gets a recording's chunks in sequence. While
+	// encodeChunks runs it queues them itself.
+	g.restoreLocked(a, pending, recs)
 	for _, c := range a.chunks {
-		if c.state == chunkOpen && !a.encoding {
+		if c.state == chunkOpen && !c.entered && !a.encoding {
 			a.fresh.push(c)
 		}
 	}
 	mrand.Shuffle(len(a.fresh.items), func(i, j int) { a.fresh.items[i], a.fresh.items[j] = a.fresh.items[j], a.fresh.items[i] })
-	g.analyses[a.id] = a
-	g.byPrio[prio] = append(g.byPrio[prio], a)
 	g.hist.sample(g.now(), g.statsLocked()) // a short analysis may come and go between two ticks
 	if a.verified == len(a.chunks) {
 		g.finishLocked(a)

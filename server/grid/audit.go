@@ -157,6 +157,7 @@ func (g *Grid) checkResultLocked(s *Session, l *lease, r replica) {
 	case errorDigest:
 		v.rec.Rejected++
 		v.rec.Reputation = 0
+		g.saveStandingLocked(v)
 		m.Verdict, m.Reason = protocol.VerdictRejected, "the output disagreed with the verified one"
 	default:
 		g.metrics.RingersFailed.Inc()
@@ -182,6 +183,7 @@ func (g *Grid) catchByIDLocked(id, why string, fix *store.ChunkOutput) {
 	ban := g.now().Add(g.cfg.BanFor)
 	g.metrics.VolunteersCaught.Inc()
 	g.after = append(g.after, func() { g.store.BanVolunteer(ctxBackground(), id, ban) })
+	g.dropAllResultsLocked(id)
 	g.reopenLocked(id, why, fix)
 }
 

@@ -70,6 +70,11 @@ type Config struct {
 	ChunkSeconds float64
 	// FlushInterval is the longest a verified chunk waits for its batched write (10ms).
 	FlushInterval time.Duration
+	// PendingDelay is how long a result that waits for a quorum stays in
+	// memory only before it is written for a takeover (1s; pending.go):
+	// most first replicas get their second within it and are never
+	// written. A leader killed loses at most that much of them.
+	PendingDelay time.Duration
 	// SpillDir, if set, is where payloads of SpillBytes or more wait for
 	// their leases, instead of the heap (payload.go).
 	SpillDir string
@@ -126,6 +131,7 @@ func (c *Config) defaults() {
 	def(&c.PerIdentityConnections, 64)
 	def(&c.MaxUnacked, 16)
 	defDur(&c.FlushInterval, 10*time.Millisecond)
+	defDur(&c.PendingDelay, time.Second)
 	def(&c.SpillBytes, 64<<10)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -64,6 +64,9 @@ func (g *Grid) flusher() {
 	defer g.wg.Done()
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
+	// Held pending results are written when due even if nothing else is.
+	pt := time.NewTicker(max(g.cfg.PendingDelay/2, g.cfg.FlushInterval, time.Millisecond))
+	defer pt.Stop()
 	for {
 		select {
 		case <-g.stop:
@@ -71,18 +74,27 @@ func (g *Grid) flusher() {
 		case <-t.C:
 			g.sampleHistory()
 			g.saveVolunteers(false)
+		case <-pt.C:
+			g.mu.Lock()
+			due := len(g.pends) > 0 && !g.pends[0].at.After(time.Now().Add(-g.cfg.PendingDelay))
+			g.mu.Unlock()
+			if due {
+				g.flush(false)
+			}
 		case <-g.flushNow:
 			// Gather a batch: under load many chunks verify within one interval.
 			time.Sleep(g.cfg.FlushInterval)
-			g.flush()
+			g.flush(false)
 		}
 	}
 }
 
 // flush writes pending changes in one transaction, then runs what waited for
-// them (verdicts, merges, status changes).
-func (g *Grid) flush() {
+// them (verdicts, merges, status changes). Results that wait for a quorum
+// go with them once held for PendingDelay, or all of them (at Close).
+func (g *Grid) flush(allPends bool) {
 	g.mu.Lock()
+	g.duePendsLocked(allPends)
 	ws, after, verdicts := g.pending, g.after, g.verdicts
 	g.pending, g.after, g.verdicts = nil, nil, nil
 	g.mu.Unlock()

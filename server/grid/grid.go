@@ -13,6 +13,7 @@
 //	audit.go     the server's own workers: audits, settling what nobody established vouches for
 //	ringer.go    known-answer chunks
 //	flush.go     batched durable writes, merges, saving volunteers
+//	pending.go   results that wait for a quorum, kept in the store for a takeover
 //	local.go     in-process workers (--local-workers, auditors)
 //
 // The grid knows nothing of websockets: a transport hands it protocol
@@ -82,6 +83,7 @@ type Grid struct {
 	seq        uint64
 	nextLease  int64
 	pending    []store.GridWrite
+	pends      []pend // results that wait for a quorum, not yet in pending (pending.go)
 	verdicts   []verdict
 	after      []func()
 	closed     bool
@@ -259,7 +261,7 @@ func (g *Grid) Close() {
 	close(g.stop)
 	g.encoders.Wait()
 	g.wg.Wait()
-	g.flush()
+	g.flush(true)
 	g.saveVolunteers(true)
 }
 

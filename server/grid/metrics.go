@@ -24,6 +24,10 @@ type Metrics struct {
 	AuditsFailed     prometheus.Counter
 	RingersPassed    prometheus.Counter
 	RingersFailed    prometheus.Counter
+	// PendingWritten counts results written to wait for a quorum across a
+	// takeover; PendingRestored those a leader counted again (pending.go).
+	PendingWritten  prometheus.Counter
+	PendingRestored prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, g *Grid) *Metrics {
@@ -46,12 +50,15 @@ func newMetrics(reg prometheus.Registerer, g *Grid) *Metrics {
 		AuditsFailed:     c("audits_failed_total", "Accepted chunks the server computed again and found wrong."),
 		RingersPassed:    c("known_answers_passed_total", "Known-answer chunks volunteers answered right."),
 		RingersFailed:    c("known_answers_failed_total", "Known-answer chunks volunteers answered wrong."),
+		PendingWritten:   c("results_pending_written_total", "Results still waiting for a quorum after the pending delay, written to the store so that a takeover counts them."),
+		PendingRestored:  c("results_pending_restored_total", "Stored results waiting for a quorum that a leader counted again when it loaded their analysis."),
 	}
 	if reg == nil {
 		return m
 	}
 	reg.MustRegister(m.Connected, m.LeasesIssued, m.LeasesExpired, m.LeasesReleased, m.ResultsAccepted, m.ResultsRejected, m.ResultsIgnored,
-		m.ChunksVerified, m.ChunksFailed, m.ChunksReopened, m.VolunteersCaught, m.AuditsPassed, m.AuditsFailed, m.RingersPassed, m.RingersFailed)
+		m.ChunksVerified, m.ChunksFailed, m.ChunksReopened, m.VolunteersCaught, m.AuditsPassed, m.AuditsFailed, m.RingersPassed, m.RingersFailed,
+		m.PendingWritten, m.PendingRestored)
 	for p, name := range store.Priorities {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "pulsegrid", Name: "queue_depth", Help: "Chunks not yet verified in running analyses, by priority.",

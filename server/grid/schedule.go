@@ -68,6 +68,11 @@ func (q *queue) pop() {
 // dispatchLocked hands leases to s while it has credits, room and work.
 func (g *Grid) dispatchLocked(s *Session) bool {
 	got := false
+	if s.closed {
+		// Dropped while its message was handled (a verdict that did not
+		// fit): its network's entry may be gone with it.
+		return false
+	}
 	if g.bannedLocked(s) {
 		g.fedLocked(s)
 		return false

@@ -309,6 +309,7 @@ func (g *Grid) resultLocked(s *Session, l *lease, m *protocol.Message, payload [
 	c.results = append(c.results, r) // before the lease goes, so c.single stays
 	g.removeLeaseLocked(l)
 	g.evaluateLocked(c)
+	g.pendLocked(c, r) // kept in the store while it waits (pending.go)
 }
 
 // measureLocked updates the volunteer's measured speed and the analysis's

@@ -108,17 +108,7 @@ func (g *Grid) caughtLocked(v *volunteer, why string, fix *store.ChunkOutput) {
 		}
 		g.fedLocked(s)
 	}
-	// Its results still waiting for a second opinion count for nothing.
-	for _, a := range g.analyses {
-		for c := range a.inflight {
-			g.dropResultsLocked(c, v)
-		}
-		for _, q := range []*queue{&a.more, &a.moreEst} {
-			for _, e := range q.items[q.head:] {
-				g.dropResultsLocked(e.c, v)
-			}
-		}
-	}
+	g.dropAllResultsLocked(v.rec.ID)
 	g.after = append(g.after, func() {
 		g.mu.Lock()
 		for _, s := range victims {
@@ -135,12 +125,29 @@ func (g *Grid) caughtLocked(v *volunteer, why string, fix *store.ChunkOutput) {
 	g.signalFlush()
 }
 
-// dropResultsLocked removes v's results from an open chunk.
-func (g *Grid) dropResultsLocked(c *chunk, v *volunteer) {
-	if c.state != chunkOpen || !slices.ContainsFunc(c.results, func(r replica) bool { return r.vol.rec.ID == v.rec.ID }) {
+// dropAllResultsLocked: a caught volunteer's results still waiting for a
+// second opinion count for nothing, in memory and in the store.
+func (g *Grid) dropAllResultsLocked(volID string) {
+	for _, a := range g.analyses {
+		for c := range a.inflight {
+			g.dropResultsLocked(c, volID)
+		}
+		for _, q := range []*queue{&a.more, &a.moreEst} {
+			for _, e := range q.items[q.head:] {
+				g.dropResultsLocked(e.c, volID)
+			}
+		}
+	}
+	g.pending = append(g.pending, store.GridWrite{Discard: volID})
+	g.signalFlush()
+}
+
+// dropResultsLocked removes a volunteer's results from an open chunk.
+func (g *Grid) dropResultsLocked(c *chunk, volID string) {
+	if c.state != chunkOpen || !slices.ContainsFunc(c.results, func(r replica) bool { return r.vol.rec.ID == volID }) {
 		return
 	}
-	c.results = slices.DeleteFunc(c.results, func(r replica) bool { return r.vol.rec.ID == v.rec.ID })
+	c.results = slices.DeleteFunc(c.results, func(r replica) bool { return r.vol.rec.ID == volID })
 	g.evaluateLocked(c) // what remains may settle it now
 }
 

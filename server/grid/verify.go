@@ -66,15 +66,20 @@ func (g *Grid) groupsLocked(c *chunk) []*group {
 
 // evaluateLocked settles a chunk if its results allow, or says what it
 // waits for and offers it again.
-func (g *Grid) evaluateLocked(c *chunk) {
+func (g *Grid) evaluateLocked(c *chunk) { g.judgeLocked(c, true) }
+
+// judgeLocked is evaluateLocked; with settle false (results restored from
+// the store at a takeover) it never settles: a group that would settle
+// waits for the next vote, so a takeover accepts nothing by itself.
+func (g *Grid) judgeLocked(c *chunk, settle bool) {
 	groups := g.groupsLocked(c)
 	c.needs = needNone
-	waitsEstablished, completable := false, false
+	waitsEstablished, completable, deferred := false, false, false
 	for _, gr := range groups {
 		n := gr.count(g.cfg.AllowSameNetwork)
 		if gr.digest == errorDigest {
 			switch {
-			case gr.trusted:
+			case gr.trusted && settle:
 				g.failChunkLocked(c, fmt.Sprintf("chunk %d of the recording could not be processed: the server's own run of it failed too", c.spec.Index))
 				return
 			case n >= g.cfg.Quorum || (len(groups) == 1 && c.single != nil):
@@ -83,6 +88,8 @@ func (g *Grid) evaluateLocked(c *chunk) {
 			continue
 		}
 		switch {
+		case !settle && (gr.trusted || n >= g.cfg.Quorum && gr.established):
+			deferred = true
 		case gr.trusted:
 			g.verifyLocked(c, gr, false)
 			return
@@ -100,6 +107,10 @@ func (g *Grid) evaluateLocked(c *chunk) {
 	}
 	switch {
 	case c.needs != needNone:
+	case deferred:
+		// It would settle now, but a takeover accepts nothing by itself:
+		// the next vote, from anyone, settles it (or the auditors').
+		c.needs = needTieBreak
 	case c.stalled:
 		// Its holders never get it again, and they may be every volunteer
 		// there is: keep asking the auditors.
@@ -166,6 +177,7 @@ func (g *Grid) verifyLocked(c *chunk, gr *group, onTrust bool) {
 			g.metrics.ResultsRejected.Inc()
 			v.rec.Rejected++
 			v.rec.Reputation = 0
+			g.saveStandingLocked(v)
 		default:
 			g.metrics.ResultsRejected.Inc()
 			g.caughtLocked(v, fmt.Sprintf("returned an output for chunk %d of analysis %d that disagreed with the verified one", c.spec.Index, a.id), nil)

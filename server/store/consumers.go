@@ -32,6 +32,7 @@ type GridStore interface {
 	SetAnalysisStatus(ctx context.Context, id int64, status, errText string, chunksTotal int) error
 	ApplyGridWrites(ctx context.Context, ws []GridWrite) error
 	ChunkOutputs(ctx context.Context, analysisID int64) ([]ChunkOutput, error)
+	PendingResults(ctx context.Context, analysisID int64) ([]PendingResult, error)
 	FinishAnalysis(ctx context.Context, id int64, result []byte, summary string, revised bool, digests []string) error
 
 	Volunteer(ctx context.Context, id string) (Volunteer, error)

@@ -494,6 +494,11 @@ func (s *SQLite) SetAnalysisStatus(ctx context.Context, id int64, status, errTex
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("analysis %d: %w", id, ErrNotFound)
 	}
+	if finished != nil {
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM pending_results WHERE analysis_id = ?`, id); err != nil {
+			return err
+		}
+	}
 	if finished != nil && status != StatusDone {
 		_, err = s.db.ExecContext(ctx, `DELETE FROM chunk_outputs WHERE analysis_id = ?`, id)
 	}
@@ -516,6 +521,18 @@ func (s *SQLite) ApplyGridWrites(ctx context.Context, ws []GridWrite) error {
 		return err
 	}
 	defer ins.Close()
+	unpend, err := tx.PrepareContext(ctx, `DELETE FROM pending_results WHERE analysis_id = ? AND idx = ?`)
+	if err != nil {
+		return err
+	}
+	defer unpend.Close()
+	pend, err := tx.PrepareContext(ctx, `INSERT INTO pending_results (analysis_id, idx, volunteer_id, task, network, digest, output, received_at)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM analyses WHERE id = ? AND status IN ('queued', 'running'))
+		ON CONFLICT (analysis_id, idx, volunteer_id) DO NOTHING`)
+	if err != nil {
+		return err
+	}
+	defer pend.Close()
 	touched := map[int64]bool{}
 	t := now()
 	for _, w := range ws {
@@ -525,12 +542,27 @@ func (s *SQLite) ApplyGridWrites(ctx context.Context, ws []GridWrite) error {
 			if _, err := ins.ExecContext(ctx, c.AnalysisID, c.Index, c.Digest, c.Output, c.Replicas, t, joinVoters(c.Voters), c.AnalysisID); err != nil {
 				return fmt.Errorf("store chunk %d of analysis %d: %w", c.Index, c.AnalysisID, err)
 			}
+			if _, err := unpend.ExecContext(ctx, c.AnalysisID, c.Index); err != nil {
+				return err
+			}
 			touched[c.AnalysisID] = true
 		case w.Withdraw != nil:
 			if _, err := tx.ExecContext(ctx, `DELETE FROM chunk_outputs WHERE analysis_id = ? AND idx = ?`, w.Withdraw.AnalysisID, w.Withdraw.Index); err != nil {
 				return err
 			}
+			if _, err := unpend.ExecContext(ctx, w.Withdraw.AnalysisID, w.Withdraw.Index); err != nil {
+				return err
+			}
 			touched[w.Withdraw.AnalysisID] = true
+		case w.Pend != nil:
+			p := w.Pend
+			if _, err := pend.ExecContext(ctx, p.AnalysisID, p.Index, p.Volunteer, p.Task, p.Network, p.Digest, orEmpty(p.Output), t, p.AnalysisID); err != nil {
+				return fmt.Errorf("store a pending result for chunk %d of analysis %d: %w", p.Index, p.AnalysisID, err)
+			}
+		case w.Discard != "":
+			if _, err := tx.ExecContext(ctx, `DELETE FROM pending_results WHERE volunteer_id = ?`, w.Discard); err != nil {
+				return err
+			}
 		}
 	}
 	for id := range touched {
@@ -560,6 +592,14 @@ func (s *SQLite) ChunkOutputs(ctx context.Context, analysisID int64) ([]ChunkOut
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// orEmpty keeps an empty output from becoming NULL.
+func orEmpty(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // FinishAnalysis implements Store.
@@ -600,6 +640,9 @@ func (s *SQLite) FinishAnalysis(ctx context.Context, id int64, result []byte, su
 		return fmt.Errorf("analysis %d is not running: %w", id, ErrNotFound)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO analysis_results (analysis_id, result) VALUES (?, ?)`, id, result); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM pending_results WHERE analysis_id = ?`, id); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -237,10 +237,31 @@ func AuditAddress(ctx context.Context) string {
 }
 
 // GridWrite is one change the grid makes in a batch: a verified chunk
-// output, a withdrawn one (its volunteer lost trust), or a progress count.
+// output, a withdrawn one (its volunteer lost trust), a result that waits
+// for more, or the pending results of a caught volunteer dropped.
 type GridWrite struct {
-	Verify   *ChunkOutput // store this verified output
-	Withdraw *ChunkRef    // forget this chunk's output: it must be verified again
+	Verify   *ChunkOutput // store this verified output (and drop the chunk's pending results)
+	Withdraw *ChunkRef    // forget this chunk's output and pending results: it must be verified again
+	// Pend keeps a result that waits for more before its chunk can be
+	// verified; it is dropped when the analysis is no longer unfinished,
+	// and when the volunteer already has one for the chunk.
+	Pend *PendingResult
+	// Discard drops every pending result of this volunteer id (caught).
+	Discard string
+}
+
+// PendingResult is one volunteer's result for a chunk that is not
+// verified yet, kept so that a leader that takes over counts it instead
+// of asking for it again. It stays what it was on the leader that
+// received it: one identity's vote from one network, for one payload.
+type PendingResult struct {
+	AnalysisID int64
+	Index      int
+	Task       string // digest of the chunk's payload it answers
+	Volunteer  string // volunteer id: one result per identity per chunk
+	Network    string // the network prefix it came from
+	Digest     string // output digest, or the grid's stand-in for an error
+	Output     []byte
 }
 
 // ChunkRef names a chunk of an analysis.
@@ -314,13 +335,17 @@ type Store interface {
 	Analyses(ctx context.Context, ownerID int64) ([]Analysis, error)
 	// UnfinishedAnalyses lists queued and running analyses, oldest first.
 	UnfinishedAnalyses(ctx context.Context) ([]Analysis, error)
-	// SetAnalysisStatus sets status, error text and chunk total.
+	// SetAnalysisStatus sets status, error text and chunk total. A final
+	// status drops the pending results, and the chunk outputs unless done.
 	SetAnalysisStatus(ctx context.Context, id int64, status, errText string, chunksTotal int) error
 	// ApplyGridWrites applies a batch of grid changes in one transaction and
 	// keeps analyses.chunks_verified in step.
 	ApplyGridWrites(ctx context.Context, ws []GridWrite) error
 	// ChunkOutputs returns the verified chunk outputs of an analysis.
 	ChunkOutputs(ctx context.Context, analysisID int64) ([]ChunkOutput, error)
+	// PendingResults returns the pending results of an unfinished
+	// analysis, by chunk, oldest first.
+	PendingResults(ctx context.Context, analysisID int64) ([]PendingResult, error)
 	// FinishAnalysis stores the merged result and marks the analysis done
 	// (revised: merged again after a reopen), in one transaction. digests
 	// are the chunk outputs merged, in chunk order: it is ErrConflict when

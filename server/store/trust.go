@@ -80,6 +80,10 @@ func (s *SQLite) ReopenVoted(ctx context.Context, volunteerID, reason string) ([
 		if _, err := tx.ExecContext(ctx, `DELETE FROM chunk_outputs WHERE analysis_id = ? AND idx = ?`, r.a, r.idx); err != nil {
 			return nil, nil, err
 		}
+		// Verified again from nothing, as the grid does in memory.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pending_results WHERE analysis_id = ? AND idx = ?`, r.a, r.idx); err != nil {
+			return nil, nil, err
+		}
 	}
 	var ids []int64
 	for id := range touched {

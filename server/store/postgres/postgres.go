@@ -523,6 +523,11 @@ func (s *Store) SetAnalysisStatus(ctx context.Context, id int64, status, errText
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("analysis %d: %w", id, store.ErrNotFound)
 		}
+		if final {
+			if _, err := tx.Exec(ctx, `DELETE FROM pending_results WHERE analysis_id = $1`, id); err != nil {
+				return err
+			}
+		}
 		if final && status != store.StatusDone {
 			_, err = tx.Exec(ctx, `DELETE FROM chunk_outputs WHERE analysis_id = $1`, id)
 		}
@@ -558,6 +563,10 @@ func (s *Store) ApplyGridWrites(ctx context.Context, ws []store.GridWrite) error
 			id = w.Verify.AnalysisID
 		case w.Withdraw != nil:
 			id = w.Withdraw.AnalysisID
+		case w.Pend != nil:
+			// Locked too, so that a pending result and a cancel or a
+			// finish committed meanwhile do not leave a row behind.
+			id = w.Pend.AnalysisID
 		default:
 			continue
 		}
@@ -572,6 +581,10 @@ func (s *Store) ApplyGridWrites(ctx context.Context, ws []store.GridWrite) error
 		}
 		t := now()
 		b := &pgx.Batch{}
+		counted := map[int64]bool{} // analyses whose chunks_verified changes
+		// Chunks whose last write here is a Verify lose their pending
+		// results in one statement at the end, not one per chunk.
+		verified := map[chunkRef]bool{}
 		for _, w := range ws {
 			switch {
 			case w.Verify != nil:
@@ -582,16 +595,50 @@ func (s *Store) ApplyGridWrites(ctx context.Context, ws []store.GridWrite) error
 					ON CONFLICT (analysis_id, idx) DO UPDATE SET digest = excluded.digest, output = excluded.output, replicas = excluded.replicas,
 						verified_at = excluded.verified_at, voters = excluded.voters`,
 					c.AnalysisID, c.Index, c.Digest, orEmpty(c.Output), c.Replicas, t, strings.Join(c.Voters, " "))
+				verified[chunkRef{c.AnalysisID, c.Index}] = true
+				counted[c.AnalysisID] = true
 			case w.Withdraw != nil:
 				b.Queue(`DELETE FROM chunk_outputs WHERE analysis_id = $1 AND idx = $2`, w.Withdraw.AnalysisID, w.Withdraw.Index)
+				b.Queue(`DELETE FROM pending_results WHERE analysis_id = $1 AND idx = $2`, w.Withdraw.AnalysisID, w.Withdraw.Index)
+				verified[chunkRef{w.Withdraw.AnalysisID, w.Withdraw.Index}] = false
+				counted[w.Withdraw.AnalysisID] = true
+			case w.Pend != nil:
+				p := w.Pend
+				b.Queue(`INSERT INTO pending_results (analysis_id, idx, volunteer_id, task, network, digest, output, received_at)
+					SELECT $1::bigint, $2::integer, $3::text, $4::text, $5::text, $6::text, $7::bytea, $8::bigint
+					WHERE EXISTS (SELECT 1 FROM analyses WHERE id = $1 AND status IN ('queued', 'running'))
+					ON CONFLICT (analysis_id, idx, volunteer_id) DO NOTHING`,
+					p.AnalysisID, p.Index, p.Volunteer, p.Task, p.Network, p.Digest, orEmpty(p.Output), t)
+				verified[chunkRef{p.AnalysisID, p.Index}] = false
+			case w.Discard != "":
+				b.Queue(`DELETE FROM pending_results WHERE volunteer_id = $1`, w.Discard)
 			}
 		}
+		var as []int64
+		var is []int32
+		for r, v := range verified {
+			if v {
+				as, is = append(as, r.a), append(is, int32(r.i))
+			}
+		}
+		if len(as) > 0 {
+			b.Queue(`DELETE FROM pending_results p USING unnest($1::bigint[], $2::integer[]) AS v(a, i) WHERE p.analysis_id = v.a AND p.idx = v.i`, as, is)
+		}
 		for _, id := range touched {
+			if !counted[id] {
+				continue
+			}
 			b.Queue(`UPDATE analyses SET chunks_verified = (SELECT COUNT(*) FROM chunk_outputs WHERE analysis_id = $1),
 				status = CASE status WHEN 'queued' THEN 'running' ELSE status END WHERE id = $1 AND status IN ('queued', 'running')`, id)
 		}
 		return tx.SendBatch(ctx, b).Close()
 	})
+}
+
+// chunkRef names a chunk of an analysis.
+type chunkRef struct {
+	a int64
+	i int
 }
 
 // orEmpty keeps an empty output from becoming NULL.
@@ -650,7 +697,10 @@ func (s *Store) FinishAnalysis(ctx context.Context, id int64, result []byte, sum
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("analysis %d is not running: %w", id, store.ErrNotFound)
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO analysis_results (analysis_id, result) VALUES ($1, $2) ON CONFLICT (analysis_id) DO UPDATE SET result = excluded.result`, id, orEmpty(result))
+		if _, err := tx.Exec(ctx, `INSERT INTO analysis_results (analysis_id, result) VALUES ($1, $2) ON CONFLICT (analysis_id) DO UPDATE SET result = excluded.result`, id, orEmpty(result)); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM pending_results WHERE analysis_id = $1`, id)
 		return err
 	})
 }

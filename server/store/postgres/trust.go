@@ -64,6 +64,10 @@ func (s *Store) ReopenVoted(ctx context.Context, volunteerID, reason string) ([]
 			if _, err := tx.Exec(ctx, `DELETE FROM chunk_outputs WHERE analysis_id = $1 AND idx = ANY($2)`, a, idxs); err != nil {
 				return err
 			}
+			// Verified again from nothing, as the grid does in memory.
+			if _, err := tx.Exec(ctx, `DELETE FROM pending_results WHERE analysis_id = $1 AND idx = ANY($2)`, a, idxs); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, `UPDATE analyses SET
 				revision = revision + CASE WHEN status = 'done' THEN 1 ELSE 0 END,
 				error = CASE WHEN status = 'done' THEN $1 ELSE error END,

@@ -42,6 +42,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"Analyses", testAnalyses},
 		{"GridWritesAndFinish", testGridWritesAndFinish},
 		{"ConcurrentGridWrites", testConcurrentGridWrites},
+		{"PendingResults", testPendingResults},
 		{"DeleteDatasetCascades", testDeleteDatasetCascades},
 		{"DeleteAnalysisCascades", testDeleteAnalysisCascades},
 		{"ReopenVoted", testReopenVoted},
@@ -705,8 +706,13 @@ func testDeleteDatasetCascades(t *testing.T, h *harness) {
 		must(t, s.ApplyGridWrites(ctx, []store.GridWrite{{Verify: &store.ChunkOutput{AnalysisID: an.ID, Index: 0, Digest: "d", Output: []byte{1}, Replicas: 2, Voters: []string{"v-a"}}}}))
 	}
 	must(t, s.FinishAnalysis(ctx, a.ID, []byte(`{}`), "", false, []string{"d"}))
+	for _, an := range []store.Analysis{b, keep} {
+		must(t, s.ApplyGridWrites(ctx, []store.GridWrite{{Pend: &store.PendingResult{AnalysisID: an.ID, Index: 1, Task: "t", Volunteer: "v-a", Network: "n", Digest: "p", Output: []byte{7}}}}))
+	}
 
 	must(t, s.DeleteDataset(ctx, ds.ID))
+	wantPending(t, h, "a deleted dataset's analysis", b.ID)
+	wantPending(t, h, "the other dataset's analysis", keep.ID, "1/v-a/p")
 	_, err = s.Dataset(ctx, ds.ID)
 	wantNotFound(t, "Dataset after delete", err)
 	_, _, _, err = s.DatasetIdentity(ctx, ds.ID)
@@ -763,6 +769,12 @@ func testDeleteAnalysisCascades(t *testing.T, h *harness) {
 		t.Errorf("batch left: %v", bs)
 	}
 	wantNotFound(t, "second DeleteAnalysis", s.DeleteAnalysis(ctx, a.ID))
+	// A running analysis takes its pending results along.
+	r := newAnalysis(t, h, u.ID, ds.ID, store.StatusRunning, 2)
+	must(t, s.ApplyGridWrites(ctx, []store.GridWrite{{Pend: &store.PendingResult{AnalysisID: r.ID, Index: 1, Task: "t", Volunteer: "v-a", Network: "n", Digest: "p", Output: []byte{7}}}}))
+	wantPending(t, h, "before DeleteAnalysis", r.ID, "1/v-a/p")
+	must(t, s.DeleteAnalysis(ctx, r.ID))
+	wantPending(t, h, "after DeleteAnalysis", r.ID)
 	if _, err := s.Dataset(ctx, ds.ID); err != nil {
 		t.Errorf("the dataset went with its analysis: %v", err)
 	}
@@ -784,6 +796,12 @@ func testReopenVoted(t *testing.T, h *harness) {
 		{Verify: &store.ChunkOutput{AnalysisID: clean.ID, Index: 0, Digest: "a", Output: []byte{1}, Replicas: 2, Voters: []string{"v-liar2", "xv-liar"}}},
 	}))
 	must(t, s.FinishAnalysis(ctx, done.ID, []byte(`{}`), "", false, []string{"a", "b"}))
+	// Rows left waiting for a chunk verified meanwhile (a leader killed
+	// between the two batches, say) do not outlive its withdrawal.
+	must(t, s.ApplyGridWrites(ctx, []store.GridWrite{
+		{Pend: &store.PendingResult{AnalysisID: running.ID, Index: 0, Task: "t", Volunteer: "v-old", Network: "n", Digest: "a", Output: []byte{1}}},
+		{Pend: &store.PendingResult{AnalysisID: running.ID, Index: 1, Task: "t", Volunteer: "v-old", Network: "n", Digest: "a", Output: []byte{1}}},
+	}))
 	ids, co, err := s.ReopenVoted(ctx, "v-liar", "revised: v-liar was caught")
 	must(t, err)
 	slices.Sort(ids)
@@ -800,6 +818,7 @@ func testReopenVoted(t *testing.T, h *harness) {
 	if outs, _ := s.ChunkOutputs(ctx, done.ID); len(outs) != 1 || outs[0].Index != 1 {
 		t.Errorf("outputs left: %+v, want chunk 1 only", outs)
 	}
+	wantPending(t, h, "the running analysis after a reopen", running.ID, "1/v-old/a")
 	if got, _ := s.Analysis(ctx, clean.ID); got.ChunksVerified != 1 {
 		t.Errorf("an analysis the liar did not vote on was touched: %+v", got)
 	}
