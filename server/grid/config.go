@@ -75,6 +75,11 @@ type Config struct {
 	// most first replicas get their second within it and are never
 	// written. A leader killed loses at most that much of them.
 	PendingDelay time.Duration
+	// ReplicaPatience is how long a chunk with a result waits for a second
+	// opinion that no connected volunteer can give (they all computed it,
+	// or share its network) before the auditors are asked for it
+	// (starve.go): 30s; negative, never.
+	ReplicaPatience time.Duration
 	// SpillDir, if set, is where payloads of SpillBytes or more wait for
 	// their leases, instead of the heap (payload.go).
 	SpillDir string
@@ -132,6 +137,9 @@ func (c *Config) defaults() {
 	def(&c.MaxUnacked, 16)
 	defDur(&c.FlushInterval, 10*time.Millisecond)
 	defDur(&c.PendingDelay, time.Second)
+	if c.ReplicaPatience == 0 {
+		c.ReplicaPatience = 30 * time.Second
+	}
 	def(&c.SpillBytes, 64<<10)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -74,6 +74,7 @@ type Grid struct {
 	analyses   map[int64]*analysis
 	byPrio     [3][]*analysis
 	sessions   map[*Session]struct{}
+	waiting    []waitingChunk // chunks at their first result, oldest first (starve.go)
 	hungry     map[*Session]struct{}
 	hungryEst  map[*Session]struct{} // the hungry sessions of established volunteers and trusted workers: kicked first
 	leases     map[int64]*lease
@@ -153,6 +154,7 @@ type chunk struct {
 	voters  []string // ids of who settled it: all of it is reopened if one of them is caught
 	audited bool
 	stalled bool // a lease of it stalled or was dropped: the auditors are asked until it settles
+	starved bool // waited ReplicaPatience for a second opinion no connected volunteer could give (starve.go)
 }
 
 // need is what an agreeing group still lacks before it can be accepted.
@@ -160,7 +162,7 @@ type need uint8
 
 const (
 	needNone        need = iota
-	needTieBreak         // outputs disagree: anyone may vote, and the auditors are asked to
+	needTieBreak         // outputs disagree, or a second opinion starved: anyone may vote, and the auditors are asked to
 	needEstablished      // agreement among volunteers none of whom is established
 	needTrusted          // errors, or a dispute the replica cap cannot settle: a trusted worker decides
 )

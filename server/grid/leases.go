@@ -185,6 +185,7 @@ func (g *Grid) reapLocked(now time.Time) {
 			g.requeueLocked(l.c)
 		}
 	}
+	g.starveLocked(now)
 	g.auditorsIdleLocked()
 }
 

@@ -28,6 +28,9 @@ type Metrics struct {
 	// takeover; PendingRestored those a leader counted again (pending.go).
 	PendingWritten  prometheus.Counter
 	PendingRestored prometheus.Counter
+	// ReplicasStarved counts chunks whose second opinion no connected
+	// volunteer could give, handed to the auditors (starve.go).
+	ReplicasStarved prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, g *Grid) *Metrics {
@@ -52,13 +55,14 @@ func newMetrics(reg prometheus.Registerer, g *Grid) *Metrics {
 		RingersFailed:    c("known_answers_failed_total", "Known-answer chunks volunteers answered wrong."),
 		PendingWritten:   c("results_pending_written_total", "Results still waiting for a quorum after the pending delay, written to the store so that a takeover counts them."),
 		PendingRestored:  c("results_pending_restored_total", "Stored results waiting for a quorum that a leader counted again when it loaded their analysis."),
+		ReplicasStarved:  c("replicas_starved_total", "Chunks that waited the replica patience for a second opinion no connected volunteer could give, then asked of the server's auditors."),
 	}
 	if reg == nil {
 		return m
 	}
 	reg.MustRegister(m.Connected, m.LeasesIssued, m.LeasesExpired, m.LeasesReleased, m.ResultsAccepted, m.ResultsRejected, m.ResultsIgnored,
 		m.ChunksVerified, m.ChunksFailed, m.ChunksReopened, m.VolunteersCaught, m.AuditsPassed, m.AuditsFailed, m.RingersPassed, m.RingersFailed,
-		m.PendingWritten, m.PendingRestored)
+		m.PendingWritten, m.PendingRestored, m.ReplicasStarved)
 	for p, name := range store.Priorities {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "pulsegrid", Name: "queue_depth", Help: "Chunks not yet verified in running analyses, by priority.",

@@ -227,6 +227,7 @@ func startSum(t *testing.T, l *leader, owner int64, n int) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l.g.awaitQueued(a.ID) // the chunks' digests exist once encoded
 	return a.ID
 }
 

@@ -185,7 +185,7 @@ func (g *Grid) reopenLocked(volID, why string, fix *store.ChunkOutput) {
 				suspects[id] = true
 			}
 			c.state, c.output, c.outDig, c.voters, c.audited = chunkOpen, nil, "", nil, false
-			c.results, c.held, c.needs, c.stalled = nil, map[string]bool{}, needNone, false
+			c.results, c.held, c.needs, c.stalled, c.starved = nil, map[string]bool{}, needNone, false, false
 			a.verified--
 			g.metrics.ChunksReopened.Inc()
 			g.pending = append(g.pending, store.GridWrite{Withdraw: &store.ChunkRef{AnalysisID: a.id, Index: c.spec.Index}})

@@ -115,6 +115,8 @@ func (g *Grid) judgeLocked(c *chunk, settle bool) {
 		// Its holders never get it again, and they may be every volunteer
 		// there is: keep asking the auditors.
 		c.needs = needEstablished
+	case c.starved:
+		c.needs = needTieBreak // anyone from another network, or the auditors
 	case waitsEstablished && !completable:
 		c.needs = needEstablished
 	case len(groups) > 1:
@@ -131,6 +133,8 @@ func (g *Grid) judgeLocked(c *chunk, settle bool) {
 	}
 	if c.needs != needNone {
 		g.needVoteLocked(c)
+	} else if len(c.results) == 1 {
+		g.waitingLocked(c)
 	}
 	g.requeueLocked(c)
 }
@@ -141,7 +145,7 @@ func (g *Grid) judgeLocked(c *chunk, settle bool) {
 func (g *Grid) verifyLocked(c *chunk, gr *group, onTrust bool) {
 	a := c.a
 	results := c.results
-	c.results, c.single, c.needs, c.stalled = nil, nil, needNone, false
+	c.results, c.single, c.needs, c.stalled, c.starved = nil, nil, needNone, false, false
 	// Settle the chunk before anything else runs (cancelling a lease may drop
 	// a slow session, which hands out work): it must not be leased again.
 	c.state = chunkVerified
