@@ -5,7 +5,6 @@ import (
 	"context"
 	"math"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/ecg"
@@ -58,16 +57,7 @@ func eventStrips(ctx context.Context, d Deps, a store.Analysis, ds store.Dataset
 				return nil, err
 			}
 		}
-		lo, _ := slices.BinarySearchFunc(res.Beats, from, func(b ecg.ClassifiedBeat, t float64) int {
-			if b.Time < t {
-				return -1
-			}
-			return 1
-		})
-		for _, b := range res.Beats[lo:] {
-			if b.Time >= to {
-				break
-			}
+		for _, b := range within(res.Beats, from, to, func(b ecg.ClassifiedBeat) float64 { return b.Time }) {
 			m := charts.Mark{Time: b.Time}
 			if b.Class != ecg.ClassN {
 				m.Label = b.Class.String()

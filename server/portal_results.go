@@ -140,16 +140,7 @@ func (p *portal) strip(r *http.Request, a store.Analysis, ds store.Dataset, res 
 			s.Second = &charts.StripLead{Lead: ds.Channels[k].Name, Unit: ds.Channels[k].Unit, Start: s.Start, Samples: second}
 		}
 	}
-	lo, _ := slices.BinarySearchFunc(res.Beats, from, func(b ecg.Beat, t float64) int {
-		if b.Time < t {
-			return -1
-		}
-		return 1
-	})
-	for _, bt := range res.Beats[lo:] {
-		if bt.Time >= to {
-			break
-		}
+	for _, bt := range within(res.Beats, from, to, func(b ecg.Beat) float64 { return b.Time }) {
 		s.Detected = append(s.Detected, charts.Mark{Time: bt.Time})
 	}
 	refs, err := datasetReferences(r.Context(), p.d, ds)
@@ -413,4 +404,19 @@ func (p *portal) cohortPage(r *http.Request, batchID int64, as []store.Analysis,
 		page.Metrics = append(page.Metrics, views.CohortMetric{Name: m.name, Unit: m.unit, Values: vs, Count: cohortCounts[m.name]})
 	}
 	return page, nil
+}
+
+// within is the run of xs, sorted by time, whose times are in [from, to).
+func within[T any](xs []T, from, to float64, time func(T) float64) []T {
+	at := func(t float64) int {
+		i, _ := slices.BinarySearchFunc(xs, t, func(x T, t float64) int {
+			if time(x) < t {
+				return -1
+			}
+			return 1
+		})
+		return i
+	}
+	lo := at(from)
+	return xs[lo:max(lo, at(to))]
 }
