@@ -36,8 +36,10 @@ func (g *Grid) starveLocked(now time.Time) {
 	if n == 0 {
 		return
 	}
-	due := g.waiting[:n]
-	g.waiting = append(g.waiting[:0:0], g.waiting[n:]...)
+	// The rest stays where it is (appends reallocate the slice from time
+	// to time, which drops the front): no copy of the whole queue per tick.
+	due := g.waiting[:n:n]
+	g.waiting = g.waiting[n:]
 	for _, w := range due {
 		c := w.c
 		if c.state != chunkOpen || c.a.gone || c.starved || c.needs != needNone || len(c.results) == 0 || len(c.leases) > 0 {
