@@ -74,6 +74,7 @@ type Grid struct {
 	analyses   map[int64]*analysis
 	byPrio     [3][]*analysis
 	sessions   map[*Session]struct{}
+	online     int            // sessions other than the auditors' (the volunteers_connected gauge)
 	waiting    []waitingChunk // chunks at their first result, oldest first (starve.go)
 	hungry     map[*Session]struct{}
 	hungryEst  map[*Session]struct{} // the hungry sessions of established volunteers and trusted workers: kicked first

@@ -19,9 +19,9 @@ type Minute struct {
 
 // history is the grid's last HistoryMinutes minutes, one bucket a minute in
 // a ring: its memory does not grow with uptime. Counts are added when
-// chunks settle and the leases' peak at every lease; the other gauges are
-// sampled by the flusher every 5 s, at every connection, at every analysis
-// added and at every read. Guarded by Grid.mu.
+// chunks settle, the leases' peak at every lease and the volunteers' at
+// every connection; the other gauges are sampled by the flusher every 5 s,
+// at every analysis added and at every read. Guarded by Grid.mu.
 type history struct {
 	ring [HistoryMinutes]Minute
 }
@@ -44,6 +44,14 @@ func (h *history) failed(t time.Time)   { h.at(t).Failed++ }
 func (h *history) leased(t time.Time, n int) {
 	m := h.at(t)
 	m.Leases = max(m.Leases, n)
+}
+
+// online keeps the peak of the volunteers (local workers included)
+// connected in t's minute, at every connection: one may come and go
+// between two samples.
+func (h *history) online(t time.Time, n int) {
+	m := h.at(t)
+	m.Volunteers = max(m.Volunteers, n)
 }
 
 // sample keeps the peaks of st's gauges in t's minute.

@@ -55,3 +55,26 @@ func TestHistory(t *testing.T) {
 		t.Errorf("ring of %d minutes, want %d", len(h.ring), HistoryMinutes)
 	}
 }
+
+// TestHistoryKeepsAConnectionBetweenSamples: a volunteer that comes and
+// goes between two samples still counts in its minute's peak, and one
+// that left is not counted as online after (one-line bugs: the count not
+// raised at connect, or not lowered at close).
+func TestHistoryKeepsAConnectionBetweenSamples(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 2}))
+	a, b := e.connect("", ""), e.connect("", "")
+	a.s.Close()
+	b.s.Close()
+	c := e.connect("", "")
+	r := e.g.Recent()
+	if last := r.History[len(r.History)-1]; last.Volunteers < 2 {
+		t.Errorf("peak of the minute %d volunteers, want at least 2 (two were connected at once)", last.Volunteers)
+	}
+	e.g.mu.Lock()
+	online := e.g.online
+	e.g.mu.Unlock()
+	if online != 1 || r.Volunteers != 1 {
+		t.Errorf("online %d, stats %d, want 1 each", online, r.Volunteers)
+	}
+	c.s.Close()
+}

@@ -163,7 +163,10 @@ func (g *Grid) connect(hello *protocol.Message, rec store.Volunteer, enrolledBy 
 	g.sessions[s] = struct{}{}
 	if kind != auditor {
 		g.metrics.Connected.Inc()
-		g.hist.sample(g.now(), g.statsLocked())
+		g.online++
+		// The peak only: statsLocked walks every session and volunteer,
+		// too much for each of thousands of connections.
+		g.hist.online(g.now(), g.online)
 	}
 	welcome := &protocol.Message{Type: protocol.TypeWelcome, Version: protocol.Version, VolunteerID: rec.ID,
 		Enrolled: v.enrolled, HeartbeatMS: int(g.cfg.Heartbeat / time.Millisecond), AckMS: int(g.cfg.AckTimeout / time.Millisecond),
@@ -355,6 +358,7 @@ func (g *Grid) closeLocked(s *Session) {
 	g.fedLocked(s)
 	if !s.vol.auditor {
 		g.metrics.Connected.Dec()
+		g.online--
 	}
 	for _, l := range s.leases {
 		g.removeLeaseLocked(l)
