@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"math"
 	"net/http"
 	"time"
 
@@ -47,15 +46,9 @@ func eventStrips(ctx context.Context, d Deps, a store.Analysis, ds store.Dataset
 	for _, e := range events {
 		from := max(0, min(e.Start-2, dur-views.PDFStripSeconds))
 		to := min(from+views.PDFStripSeconds, dur)
-		s := views.StripView{AnalysisID: a.ID, From: from, To: to, DurationSec: dur, Lead: ch.Name, Unit: ch.Unit, Rate: ch.Rate}
-		i0 := max(int64(math.Floor(from*ch.Rate)), 0)
-		i1 := min(int64(math.Ceil(to*ch.Rate)), int64(ch.Samples))
-		if i0 < i1 {
-			var err error
-			s.Start = float64(i0) / ch.Rate
-			if s.Samples, err = d.Store.DatasetSamples(ctx, a.DatasetID, res.LeadIndex, i0, i1); err != nil {
-				return nil, err
-			}
+		s, err := signalWindow(ctx, d, a, ds, res.LeadIndex, from, to, false)
+		if err != nil {
+			return nil, err
 		}
 		for _, b := range within(res.Beats, from, to, func(b ecg.ClassifiedBeat) float64 { return b.Time }) {
 			m := charts.Mark{Time: b.Time}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -115,30 +116,15 @@ func qrsAt(anns []signal.Annotation, from, to float64) []signal.Annotation {
 
 // strip is the ECG strip of the request's window with detected beats and
 // the reference annotations in it.
-func (p *portal) strip(r *http.Request, a store.Analysis, ds store.Dataset, res *ecg.BeatsResult) (s views.StripView, err error) {
+func (p *portal) strip(r *http.Request, a store.Analysis, ds store.Dataset, res *ecg.BeatsResult) (views.StripView, error) {
 	if res.LeadIndex < 0 || res.LeadIndex >= len(ds.Channels) {
 		return views.StripView{}, Errorf(EConflict, "the result names lead %d, which the dataset does not have", res.LeadIndex)
 	}
 	ch := ds.Channels[res.LeadIndex]
-	dur := float64(ch.Samples) / ch.Rate
-	from, to := stripWindow(r, dur)
-	s = views.StripView{AnalysisID: a.ID, From: from, To: to, DurationSec: dur, Lead: ch.Name, Unit: ch.Unit, Rate: ch.Rate}
-	i0 := max(int64(math.Floor(from*ch.Rate)), 0)
-	i1 := min(int64(math.Ceil(to*ch.Rate)), int64(ch.Samples))
-	if i0 < i1 {
-		s.Start = float64(i0) / ch.Rate
-		// Only the window is read: a 24-hour lead is never loaded for a strip.
-		if s.Samples, err = p.d.Store.DatasetSamples(r.Context(), a.DatasetID, res.LeadIndex, i0, i1); err != nil {
-			return s, err
-		}
-		// The other lead of a two-lead ECG, over the same window.
-		if k := otherLead(ds, res.LeadIndex); k >= 0 {
-			second, err := p.d.Store.DatasetSamples(r.Context(), a.DatasetID, k, i0, i1)
-			if err != nil {
-				return s, err
-			}
-			s.Second = &charts.StripLead{Lead: ds.Channels[k].Name, Unit: ds.Channels[k].Unit, Start: s.Start, Samples: second}
-		}
+	from, to := stripWindow(r, float64(ch.Samples)/ch.Rate)
+	s, err := signalWindow(r.Context(), p.d, a, ds, res.LeadIndex, from, to, true)
+	if err != nil {
+		return s, err
 	}
 	for _, bt := range within(res.Beats, from, to, func(b ecg.Beat) float64 { return b.Time }) {
 		s.Detected = append(s.Detected, charts.Mark{Time: bt.Time})
@@ -419,4 +405,31 @@ func within[T any](xs []T, from, to float64, time func(T) float64) []T {
 	}
 	lo := at(from)
 	return xs[lo:max(lo, at(to))]
+}
+
+// signalWindow is the strip of lead over [from, to) without marks: only
+// the window is read, so a 24-hour lead is never loaded for a strip; with
+// both, the other lead of a two-lead ECG over the same window too. The
+// caller has checked that lead is one of ds's channels.
+func signalWindow(ctx context.Context, d Deps, a store.Analysis, ds store.Dataset, lead int, from, to float64, both bool) (views.StripView, error) {
+	ch := ds.Channels[lead]
+	s := views.StripView{AnalysisID: a.ID, From: from, To: to, DurationSec: float64(ch.Samples) / ch.Rate, Lead: ch.Name, Unit: ch.Unit, Rate: ch.Rate}
+	i0 := max(int64(math.Floor(from*ch.Rate)), 0)
+	i1 := min(int64(math.Ceil(to*ch.Rate)), int64(ch.Samples))
+	if i0 >= i1 {
+		return s, nil
+	}
+	s.Start = float64(i0) / ch.Rate
+	var err error
+	if s.Samples, err = d.Store.DatasetSamples(ctx, a.DatasetID, lead, i0, i1); err != nil {
+		return s, err
+	}
+	if k := otherLead(ds, lead); both && k >= 0 {
+		second, err := d.Store.DatasetSamples(ctx, a.DatasetID, k, i0, i1)
+		if err != nil {
+			return s, err
+		}
+		s.Second = &charts.StripLead{Lead: ds.Channels[k].Name, Unit: ds.Channels[k].Unit, Start: s.Start, Samples: second}
+	}
+	return s, nil
 }
