@@ -438,19 +438,11 @@ func loadAvg() string {
 }
 
 // procCPU is the CPU time (user + system) process pid has used so far,
-// from /proc/PID/stat (in clock ticks of 10 ms, Linux's USER_HZ); 0 where
-// there is no /proc.
+// from /proc/PID/stat (procStat); 0 where there is no /proc.
 func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := procStat(pid)
 	if err != nil {
 		return 0
 	}
-	// The fields after the command name, which is in parentheses.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
+	return time.Duration(statTicks(f)) * time.Second / clockTick
 }

@@ -182,15 +182,24 @@ func treeCPU(pid int) time.Duration {
 			continue
 		}
 		f, err := procStat(p)
-		if err != nil || len(f) < 13 {
+		if err != nil || len(f) < 2 {
 			continue
 		}
 		if pp, _ := strconv.Atoi(f[1]); p != pid && pp != pid {
 			continue
 		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		s, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += u + s
+		ticks += statTicks(f)
 	}
 	return time.Duration(ticks) * time.Second / clockTick
+}
+
+// statTicks is user + system time in the fields of procStat, in clock
+// ticks; 0 when they are missing.
+func statTicks(f []string) int64 {
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s
 }
