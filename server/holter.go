@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -330,30 +331,47 @@ func stddev(x []float64) float64 {
 	return math.Sqrt(s / float64(len(x)-1))
 }
 
-// holterOf loads the report of analysis a, recomputed with its
-// corrections, and the verified result; or an error naming why there is
-// none (not done, not ecg.classify@1).
-func holterOf(r *http.Request, d Deps, a store.Analysis) (holterReport, *ecg.ClassifyResult, store.Dataset, error) {
-	res, err := decodedResult(r.Context(), d, a)
+// holter is the Holter report of an analysis and what it was made from.
+type holter struct {
+	rep       holterReport
+	verified  *ecg.ClassifyResult // the verified result
+	corrected *ecg.ClassifyResult // with the clinicians' corrections (correctedClassify)
+	ds        store.Dataset
+}
+
+// classifyResultOf is the verified ecg.classify result of analysis a, or an
+// error naming why there is none (not done, another algorithm).
+func classifyResultOf(ctx context.Context, d Deps, a store.Analysis) (*ecg.ClassifyResult, error) {
+	res, err := decodedResult(ctx, d, a)
 	if err != nil {
-		return holterReport{}, nil, store.Dataset{}, err
+		return nil, err
 	}
 	c, ok := classifyOf(res)
 	if !ok {
-		return holterReport{}, nil, store.Dataset{}, Errorf(ENotFound, "analysis %d is %s: a Holter report exists for %s and %s analyses only", a.ID, a.Algorithm, ecg.ClassifyName, ecg.Classify2Name)
+		return nil, Errorf(ENotFound, "analysis %d is %s: a Holter report exists for %s and %s analyses only", a.ID, a.Algorithm, ecg.ClassifyName, ecg.Classify2Name)
+	}
+	return c, nil
+}
+
+// holterOf loads the report of analysis a, recomputed with its
+// corrections, with the verified and the corrected result.
+func holterOf(r *http.Request, d Deps, a store.Analysis) (holter, error) {
+	c, err := classifyResultOf(r.Context(), d, a)
+	if err != nil {
+		return holter{}, err
 	}
 	ds, err := d.Store.Dataset(r.Context(), a.DatasetID)
 	if err != nil {
-		return holterReport{}, nil, store.Dataset{}, err
+		return holter{}, err
 	}
 	corrected, list, err := correctedClassify(r.Context(), d, a, c)
 	if err != nil {
-		return holterReport{}, nil, store.Dataset{}, err
+		return holter{}, err
 	}
 	rep := buildHolterReport(a, ds, corrected)
 	rep.Corrected, rep.Corrections = len(list) > 0, list
 	rep.Families = holterFamilies(c, corrected)
-	return rep, c, ds, nil
+	return holter{rep: rep, verified: c, corrected: corrected, ds: ds}, nil
 }
 
 // handleHolterReport is GET /api/v1/analyses/{id}/report: the figures of
@@ -370,14 +388,15 @@ func handleHolterReport(d Deps) http.Handler {
 			writeError(w, r, d.Logger, Errorf(EInvalid, "format %q: the report is json (the default), fhir (an HL7 FHIR R4 Bundle) or pdf", format))
 			return
 		}
-		rep, res, ds, err := holterOf(r, d, a)
+		h, err := holterOf(r, d, a)
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return
 		}
+		rep, ds := h.rep, h.ds
 		if format == "pdf" {
 			audit(d, r, "analysis.report", fmt.Sprintf("analysis/%d", a.ID), "pdf")
-			if err := writeHolterPDF(r.Context(), w, d, a, ds, rep, res); err != nil {
+			if err := writeHolterPDF(r.Context(), w, d, a, h); err != nil {
 				writeError(w, r, d.Logger, err)
 			}
 			return
@@ -405,11 +424,12 @@ func (p *portal) handleHolterPage() http.Handler {
 			http.Redirect(w, r, fmt.Sprintf("/analyses/%d", a.ID), http.StatusSeeOther)
 			return
 		}
-		rep, res, ds, err := holterOf(r, p.d, a)
+		h, err := holterOf(r, p.d, a)
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
+		rep, res, ds := h.rep, h.verified, h.ds
 		// ?at=HH:MM:SS (the page's jump form) is the strip there.
 		if r.URL.Query().Has("at") {
 			q, err := jumpQuery(r.URL.Query(), rep.RecordingSeconds)
@@ -423,7 +443,7 @@ func (p *portal) handleHolterPage() http.Handler {
 		// ?seek=WHAT&dir=next|prev (the strip's seek buttons) is the
 		// window of the next or previous event or beat of a class.
 		if r.URL.Query().Has("seek") {
-			p.seek(w, r, a, ds, res)
+			p.seek(w, r, a, ds, h.corrected)
 			return
 		}
 		strip, err := p.classifyStrip(r, a, ds, res)

@@ -273,7 +273,7 @@ func handleCorrectionList(d Deps) http.Handler {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		_, res, _, err := holterOf(r, d, a)
+		res, err := classifyResultOf(r.Context(), d, a)
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return

@@ -14,14 +14,10 @@ import (
 
 // writeHolterPDF answers ?format=pdf of the report: the page's model drawn
 // as a PDF (views.HolterPDF), with a strip of the signal at each of the
-// events views.StripEvents picks.
-func writeHolterPDF(ctx context.Context, w http.ResponseWriter, d Deps, a store.Analysis, ds store.Dataset, rep holterReport, res *ecg.ClassifyResult) error {
-	corrected, _, err := correctedClassify(ctx, d, a, res)
-	if err != nil {
-		return err
-	}
-	page := holterView(rep, views.StripView{})
-	strips, err := eventStrips(ctx, d, a, ds, corrected, page.Events)
+// events views.StripEvents picks, beats labelled as corrected.
+func writeHolterPDF(ctx context.Context, w http.ResponseWriter, d Deps, a store.Analysis, h holter) error {
+	page := holterView(h.rep, views.StripView{})
+	strips, err := eventStrips(ctx, d, a, h.ds, h.corrected, page.Events)
 	if err != nil {
 		return err
 	}
@@ -29,7 +25,7 @@ func writeHolterPDF(ctx context.Context, w http.ResponseWriter, d Deps, a store.
 	if err := views.HolterPDF(&buf, page, strips, time.Now()); err != nil {
 		return err
 	}
-	return writeAttachment(w, exportName(ds.Name, a.ID, "-holter.pdf"), "application/pdf", buf.Bytes())
+	return writeAttachment(w, exportName(h.ds.Name, a.ID, "-holter.pdf"), "application/pdf", buf.Bytes())
 }
 
 // eventStrips reads views.PDFStripSeconds of the classified lead from 2 s

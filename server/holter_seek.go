@@ -123,20 +123,17 @@ func seekButtons(id int64, s views.StripView, cursor string) []views.StripSeek {
 
 // seek answers ?seek=: a redirect to the window of the target, or back to
 // the same window with a message when there is none that way.
-func (p *portal) seek(w http.ResponseWriter, r *http.Request, a store.Analysis, ds store.Dataset, verified *ecg.ClassifyResult) {
+// res is the result as corrected: a relabelled beat and a dismissed event
+// are what the strip shows.
+func (p *portal) seek(w http.ResponseWriter, r *http.Request, a store.Analysis, ds store.Dataset, res *ecg.ClassifyResult) {
 	q := r.URL.Query()
 	duration := 0.0
-	if i := verified.LeadIndex; i >= 0 && i < len(ds.Channels) && ds.Channels[i].Rate > 0 {
+	if i := res.LeadIndex; i >= 0 && i < len(ds.Channels) && ds.Channels[i].Rate > 0 {
 		duration = float64(ds.Channels[i].Samples) / ds.Channels[i].Rate
 	}
 	from, to := stripWindow(r, duration)
 	width := to - from
 	at := seekCursor(from, to, q.Get("cursor"))
-	res, _, err := correctedClassify(r.Context(), p.d, a, verified)
-	if err != nil {
-		p.fail(w, r, err)
-		return
-	}
 	what, dir := q.Get("seek"), q.Get("dir")
 	t, ok, err := seekTime(res, what, dir, at)
 	if err != nil {
