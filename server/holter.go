@@ -446,7 +446,7 @@ func (p *portal) handleHolterPage() http.Handler {
 			p.seek(w, r, a, ds, h.corrected)
 			return
 		}
-		strip, err := p.classifyStrip(r, a, ds, res)
+		strip, err := p.classifyStrip(r, a, ds, h.corrected)
 		if err != nil {
 			p.fail(w, r, err)
 			return
@@ -462,13 +462,10 @@ func (p *portal) handleHolterPage() http.Handler {
 	})
 }
 
-// classifyStrip is the strip of a classify result: the beats strip with
-// each non-N beat labelled by its class, as corrected.
+// classifyStrip is the strip of a classify result, as corrected
+// (correctedClassify): the beats strip with each non-N beat labelled by
+// its class.
 func (p *portal) classifyStrip(r *http.Request, a store.Analysis, ds store.Dataset, res *ecg.ClassifyResult) (views.StripView, error) {
-	res, _, err := correctedClassify(r.Context(), p.d, a, res)
-	if err != nil {
-		return views.StripView{}, err
-	}
 	b := &ecg.BeatsResult{Algorithm: res.Algorithm, Lead: res.Lead, LeadIndex: res.LeadIndex, Rate: res.Rate, Samples: res.Samples, Count: res.Count,
 		Beats: make([]ecg.Beat, len(res.Beats))}
 	for i, bt := range res.Beats {

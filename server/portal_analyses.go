@@ -346,7 +346,9 @@ func (p *portal) handleStrip() http.Handler {
 		}
 		var s views.StripView
 		if isClassify { // the Holter report's strip (server/holter.go)
-			s, err = p.classifyStrip(r, a, ds, cl)
+			if cl, _, err = correctedClassify(r.Context(), p.d, a, cl); err == nil {
+				s, err = p.classifyStrip(r, a, ds, cl)
+			}
 		} else {
 			s, err = p.strip(r, a, ds, beats)
 		}
