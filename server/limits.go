@@ -219,7 +219,8 @@ func edge(d Deps, next http.Handler) http.Handler {
 		ctx = store.WithAuditAddress(ctx, addr)
 		ctx = context.WithValue(ctx, auditorKey{}, &requestAudit{d: d, request: r.Method + " " + r.URL.Path})
 		r = r.WithContext(ctx)
-		if strings.HasPrefix(r.URL.Path, "/api/") {
+		api := strings.HasPrefix(r.URL.Path, "/api/")
+		if api {
 			if wait := d.guard.api.take(addr); wait > 0 {
 				tooMany(w, wait, "too many API requests from your address")
 				return
@@ -237,7 +238,7 @@ func edge(d Deps, next http.Handler) http.Handler {
 			r.Body = &bodyGuard{rc: r.Body, ctl: http.NewResponseController(w), limits: d.guard.limits}
 			// Portal forms only: API bodies are JSON whatever their type says
 			// (curl -d sends JSON as urlencoded), read by the handlers.
-			if small && !strings.HasPrefix(r.URL.Path, "/api/") {
+			if small && !api {
 				if err := parseSmallForm(r); err != nil {
 					writeError(w, r, d.Logger, err)
 					return
