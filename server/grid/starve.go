@@ -57,11 +57,14 @@ func (g *Grid) starveLocked(now time.Time) {
 	}
 }
 
-// someoneMayVoteLocked: a connected volunteer other than the trusted
-// workers could be leased c, now or once its own work is done.
+// someoneMayVoteLocked: a volunteer other than the trusted workers, busy
+// with other leases, could be leased c once its own work is done. One
+// that holds nothing is not waited for: if it asked, it would have been
+// given c, and connections that never ask (idle, or an attacker's) must
+// not keep a chunk from the auditors.
 func (g *Grid) someoneMayVoteLocked(c *chunk) bool {
 	for s := range g.sessions {
-		if !s.vol.local && !s.closed && g.mayRunLocked(c.a, s) && g.eligibleLocked(c, s) != never {
+		if !s.vol.local && !s.closed && len(s.leases) > 0 && g.mayRunLocked(c.a, s) && g.eligibleLocked(c, s) != never {
 			return true
 		}
 	}

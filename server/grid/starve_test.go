@@ -1,10 +1,13 @@
 package grid
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/pulsegrid/pulsegrid/protocol"
 )
 
 // TestStarvedSecondOpinion: at quorum 2 a chunk whose first result no
@@ -48,18 +51,56 @@ func TestStarvedSecondOpinion(t *testing.T) {
 	t.Run("SomeoneElseMayVote", func(t *testing.T) {
 		e := newEnv(t, cfg())
 		id := e.analysis(e.owner("a@x"), 1, 10, "routine", false) // one chunk
+		other := e.analysis(e.owner("b@x"), 1, 10, "routine", false)
 		v1 := e.connect("203.0.113.1", "")
-		v3 := e.connect("198.51.100.1", "") // connected, not asking yet
 		l := v1.take()
 		if l == nil {
 			t.Fatal("no lease")
+		}
+		v3 := e.connect("198.51.100.1", "") // busy with the other analysis's chunk
+		busy := v3.take()
+		if busy == nil || chunkAnalysis(e, busy) != other {
+			t.Fatalf("the second volunteer was not leased the other analysis's chunk: %+v", busy)
 		}
 		v1.answer(l, false)
 		time.Sleep(600 * time.Millisecond) // past ReplicaPatience, reaped every 200 ms
 		if n := testutil.ToFloat64(e.g.metrics.ReplicasStarved); n != 0 || e.verified(id) != 0 {
 			t.Fatalf("starved %v, verified %d while a volunteer of another network could vote", n, e.verified(id))
 		}
+		v3.answer(busy, false)
 		v3.work()
 		e.wait(id, "done")
 	})
+	// A connection that never asks for work (idle, or an attacker's that
+	// only holds a socket) does not keep the chunk from the auditors.
+	t.Run("IdleConnectionsDoNotBlock", func(t *testing.T) {
+		e := newEnv(t, cfg())
+		id := e.analysis(e.owner("a@x"), 1, 10, "routine", false)
+		v1 := e.connect("203.0.113.1", "")
+		for i := range 20 {
+			e.connect(fmt.Sprintf("198.51.%d.1", i), "")
+		}
+		l := v1.take()
+		if l == nil {
+			t.Fatal("no lease")
+		}
+		v1.answer(l, false)
+		e.wait(id, "done")
+	})
+}
+
+// chunkAnalysis is the analysis of the chunk a lease carries.
+func chunkAnalysis(e *env, l *protocol.Message) int64 {
+	e.g.mu.Lock()
+	defer e.g.mu.Unlock()
+	for id, a := range e.g.analyses {
+		for _, c := range a.chunks {
+			for _, cl := range c.leases {
+				if cl.id == l.LeaseID {
+					return id
+				}
+			}
+		}
+	}
+	return 0
 }
