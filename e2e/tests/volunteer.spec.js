@@ -76,7 +76,13 @@ test('no work, second opinion, and the CPU share limits the worker', async ({ br
   expect(ratio).toBeGreaterThan(1.8);
 
   // Every chunk computed is counted once, and a reload keeps settings and counters.
-  computed = (await chunkMillis()).length; // a result the server had before the page heard of it
+  // The server may have a result before the page has heard of its chunk:
+  // nothing is left queued or running, so wait for the count to settle.
+  for (let last = -1; computed !== last;) {
+    last = computed;
+    await page.waitForTimeout(1000);
+    computed = (await chunkMillis()).length;
+  }
   await expect(page.getByTestId('donate-chunks-done')).toHaveText(String(computed));
   await page.reload();
   await expect(page.getByTestId('donate-cpu')).toHaveValue('25');
