@@ -42,6 +42,8 @@ check: ## gofmt, go vet (native and js/wasm), templ generated code current
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./algorithms/... ./protocol/... ./volunteer/... ./wasmworker/...
+	GOOS=windows $(GO) build -o /dev/null ./cmd/pulsegrid  # volunteers run the CLI on Windows and macOS too
+	GOOS=darwin $(GO) build -o /dev/null ./cmd/pulsegrid
 	@if ls views/*.templ >/dev/null 2>&1; then \
 	  $(GO) tool templ generate >/dev/null && git diff --exit-code -- views || { echo "templ output not current: run make generate and commit"; exit 1; }; \
 	fi

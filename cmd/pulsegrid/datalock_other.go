@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package main
 
@@ -12,3 +12,5 @@ func lockDataDir(dir string) (release func(), err error) {
 
 // dataDirLocked cannot tell without advisory locks.
 func dataDirLocked(string) (owner string, locked bool) { return "", false }
+
+const pidOffset = 0

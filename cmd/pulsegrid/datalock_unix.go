@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -12,9 +11,8 @@ import (
 	"syscall"
 )
 
-// lockName is the lock file inside the data directory; it holds the pid
-// of the serve that holds the lock, for the message of a refused one.
-const lockName = "lock"
+// pidOffset is where the lock file's pid starts.
+const pidOffset = 0
 
 // lockDataDir takes an exclusive lock on DIR/lock for as long as serve
 // runs, so that a second serve on the same data directory is refused
@@ -59,16 +57,4 @@ func dataDirLocked(dir string) (owner string, locked bool) {
 		return "", false
 	}
 	return lockOwner(name), errors.Is(err, syscall.EWOULDBLOCK)
-}
-
-// lockOwner is " (pid N)" from the lock file, or "" when it names none.
-func lockOwner(name string) string {
-	if b, _ := os.ReadFile(name); len(bytes.TrimSpace(b)) > 0 {
-		return " (pid " + string(bytes.TrimSpace(b)) + ")"
-	}
-	return ""
-}
-
-func errDataDirInUse(dir, owner string) error {
-	return fmt.Errorf("another pulsegrid serve%s is using the data directory %s: stop it first, or give this one another --data", owner, dir)
 }
