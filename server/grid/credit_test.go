@@ -78,7 +78,8 @@ func (e *env) online(id string) store.Volunteer {
 }
 
 func TestVolunteerCountersAndCredit(t *testing.T) {
-	e := newEnv(t, quiet(Config{Quorum: 2, AckTimeout: 100 * time.Millisecond}))
+	clock := newManualClock() // lease times are what the test says
+	e := newEnv(t, quiet(Config{Quorum: 2, AckTimeout: 100 * time.Millisecond, Now: clock.Now}))
 	side := e.analysis(e.owner("b@x"), 1, 20, "routine", false) // 2 chunks, for the liar's error and expiry
 	adaKey := protocol.NewKey()
 	ada, wa := e.hello("  Ada\u202E  Lovelace ", adaKey)
@@ -95,10 +96,8 @@ func TestVolunteerCountersAndCredit(t *testing.T) {
 		t.Fatal(err)
 	}
 	liar.take()
-	deadline := time.Now().Add(3 * time.Second)
-	for e.online(wl.VolunteerID).Failed < 2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	clock.Advance(200 * time.Millisecond) // past AckTimeout
+	e.reap()
 
 	if err := e.g.Cancel(context.Background(), side); err != nil {
 		t.Fatal(err)
@@ -111,7 +110,7 @@ func TestVolunteerCountersAndCredit(t *testing.T) {
 	if la == nil || ln == nil || la.Digest != ln.Digest {
 		t.Fatalf("want Ada and anon on one chunk: %+v %+v", la, ln)
 	}
-	time.Sleep(60 * time.Millisecond)
+	clock.Advance(60 * time.Millisecond)
 	ada.result(la, false, 3_600_000)
 	anon.result(ln, false, 20)
 
@@ -121,22 +120,19 @@ func TestVolunteerCountersAndCredit(t *testing.T) {
 	if l1 == nil || l2 == nil || l1.Digest != l2.Digest {
 		t.Fatalf("want the liar and Ada on one chunk: %+v %+v", l1, l2)
 	}
-	time.Sleep(20 * time.Millisecond)
+	clock.Advance(20 * time.Millisecond)
 	liar.result(l1, true, 10)
 	ada.result(l2, false, 5)
 	l3 := anon.take()
-	time.Sleep(20 * time.Millisecond)
+	clock.Advance(20 * time.Millisecond)
 	anon.result(l3, false, 7)
 	if v, _, _ := e.g.Progress(id); v != 2 {
 		t.Fatalf("verified chunks: got %d, want 2", v)
 	}
 
 	a, n := e.online(wa.VolunteerID), e.online(wn.VolunteerID)
+	e.g.syncFlush()
 	l, err := e.st.Volunteer(context.Background(), wl.VolunteerID) // caught: disconnected and saved
-	for i := 0; err != nil && i < 100; i++ {
-		time.Sleep(10 * time.Millisecond)
-		l, err = e.st.Volunteer(context.Background(), wl.VolunteerID)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,12 +177,7 @@ func TestVolunteerCountersAndCredit(t *testing.T) {
 
 	// Verified verdicts carry the running totals.
 	want := float64(n.CreditMicros) / 1e6
-	var last *protocol.Message
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if last = anon.p.last(protocol.TypeVerdict); last != nil && last.TotalVerified == 2 {
-			break
-		}
-	}
+	last := anon.p.last(protocol.TypeVerdict) // verdicts go out after the batch: syncFlush above
 	if last == nil || last.TotalVerified != 2 || last.Credit != want {
 		t.Errorf("anon's last verdict: %+v, want total_verified 2, credit %v", last, want)
 	}

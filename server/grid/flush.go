@@ -60,6 +60,19 @@ func (g *Grid) signalFlush() {
 	}
 }
 
+// syncFlush has the flusher write everything queued before the call, run
+// what waited for it (verdicts, merges) and then returns: tests wait on it
+// instead of polling the store. The flusher is one goroutine, so the batch
+// it writes holds every change made before.
+func (g *Grid) syncFlush() {
+	done := make(chan struct{})
+	select {
+	case g.flushSync <- done:
+		<-done
+	case <-g.stop:
+	}
+}
+
 func (g *Grid) flusher() {
 	defer g.wg.Done()
 	t := time.NewTicker(5 * time.Second)
@@ -76,7 +89,7 @@ func (g *Grid) flusher() {
 			g.saveVolunteers(false)
 		case <-pt.C:
 			g.mu.Lock()
-			due := len(g.pends) > 0 && !g.pends[0].at.After(time.Now().Add(-g.cfg.PendingDelay))
+			due := len(g.pends) > 0 && !g.pends[0].at.After(g.now().Add(-g.cfg.PendingDelay))
 			g.mu.Unlock()
 			if due {
 				g.flush(false)
@@ -85,6 +98,9 @@ func (g *Grid) flusher() {
 			// Gather a batch: under load many chunks verify within one interval.
 			time.Sleep(g.cfg.FlushInterval)
 			g.flush(false)
+		case done := <-g.flushSync:
+			g.flush(false)
+			close(done)
 		}
 	}
 }

@@ -96,11 +96,12 @@ type Grid struct {
 	scanned    uint64           // more-queue entries looked at by picks (tests bound it)
 	costs      map[string]*cost // per algorithm: CPU time per payload byte, for credit
 
-	flushNow chan struct{}
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	encoders sync.WaitGroup // encodeChunks of started analyses
-	locals   []*localWorker
+	flushNow  chan struct{}
+	flushSync chan chan struct{} // syncFlush
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	encoders  sync.WaitGroup // encodeChunks of started analyses
+	locals    []*localWorker
 }
 
 type analysis struct {
@@ -225,7 +226,7 @@ func New(st store.GridStore, reg *pipeline.Registry, cfg Config) *Grid {
 		leases: map[int64]*lease{}, vols: map[string]*volunteer{}, nets: map[string]*network{}, owners: map[int64]uint64{},
 		costs:     map[string]*cost{},
 		nextLease: time.Now().UnixMilli() << 8, // unique across restarts: stale leases never match
-		flushNow:  make(chan struct{}, 1), stop: make(chan struct{}),
+		flushNow:  make(chan struct{}, 1), flushSync: make(chan chan struct{}), stop: make(chan struct{}),
 	}
 	g.metrics = newMetrics(cfg.Metrics, g)
 	g.wg.Add(2)

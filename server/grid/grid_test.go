@@ -570,7 +570,7 @@ func TestErrorsAreVerdicts(t *testing.T) {
 		v := e.connect("", "")
 		v.setStanding(100)
 		v.fail(v.take(), "no")
-		time.Sleep(20 * time.Millisecond)
+		e.g.syncFlush() // a failure would be written with this batch
 		if a, _ := e.st.Analysis(context.Background(), id); a.Status != store.StatusRunning {
 			t.Errorf("one trusted volunteer's error made the analysis %s", a.Status)
 		}
@@ -794,21 +794,16 @@ func TestUnackedLeasesCapped(t *testing.T) {
 // TestLeaseDeadlines: progress never extends a lease; an expired lease's
 // result is ignored; the chunk is never leased again to that identity.
 func TestLeaseDeadlines(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Unix(1e9, 0)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	e := newEnv(t, quiet(Config{Quorum: 2, MinLease: 30 * time.Second, Heartbeat: time.Second, Now: clock}))
+	clock := newManualClock()
+	e := newEnv(t, quiet(Config{Quorum: 2, MinLease: 30 * time.Second, Heartbeat: time.Second, Now: clock.Now}))
 	e.analysis(e.owner("a@x"), 1, 10, "routine", false) // one chunk
 	h := e.connect("", "")
 	l := h.take()
 	h.s.Handle(&protocol.Message{Type: protocol.TypeAck, LeaseID: l.LeaseID}, nil)
 	for range 40 { // 40 s of progress, every second
-		advance(time.Second)
+		clock.Advance(time.Second)
 		h.s.Handle(&protocol.Message{Type: protocol.TypeProgress, LeaseID: l.LeaseID, Done: 1, Total: 2}, nil)
-		e.g.mu.Lock()
-		e.g.reapLocked(clock())
-		e.g.mu.Unlock()
+		e.reap()
 	}
 	if c := h.p.last(protocol.TypeCancel); c == nil || c.LeaseID != l.LeaseID {
 		t.Fatalf("a lease kept alive by progress was not expired at its deadline: %+v", c)
@@ -838,22 +833,16 @@ func TestLeaseDeadlines(t *testing.T) {
 // TestAckTimeoutShrinksWindow: an identity that lets leases time out
 // without an ack holds one lease at a time after that.
 func TestAckTimeoutShrinksWindow(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Unix(1e9, 0)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	e := newEnv(t, quiet(Config{Quorum: 1, AckTimeout: 5 * time.Second, Now: clock}))
+	clock := newManualClock()
+	e := newEnv(t, quiet(Config{Quorum: 1, AckTimeout: 5 * time.Second, Now: clock.Now}))
 	e.analysis(e.owner("a@x"), 1, 200, "routine", false) // 20 chunks
 	v := e.connect("", "")
 	v.s.Handle(&protocol.Message{Type: protocol.TypeRequest, Count: 100}, nil)
 	if got := len(v.leases()); got != 2 {
 		t.Fatalf("a new identity got %d leases without an ack, want 2", got)
 	}
-	mu.Lock()
-	now = now.Add(6 * time.Second)
-	mu.Unlock()
-	e.g.mu.Lock()
-	e.g.reapLocked(clock())
-	e.g.mu.Unlock()
+	clock.Advance(6 * time.Second)
+	e.reap()
 	if got := len(v.leases()); got != 3 {
 		t.Errorf("after its acks timed out it holds %d leases in all, want 3 (one more)", got)
 	}

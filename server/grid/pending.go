@@ -49,7 +49,7 @@ func (g *Grid) pendLocked(c *chunk, r replica) {
 	if r.vol.local || !g.waitsLocked(c, r) {
 		return
 	}
-	g.pends = append(g.pends, pend{at: time.Now(), c: c, r: r})
+	g.pends = append(g.pends, pend{at: g.now(), c: c, r: r})
 }
 
 // waitsLocked: r is still one of c's results, waiting.
@@ -63,7 +63,7 @@ func (g *Grid) waitsLocked(c *chunk, r replica) bool {
 // verified, withdrawn, dropped with a caught volunteer, or of an analysis
 // gone.
 func (g *Grid) duePendsLocked(all bool) {
-	cut := time.Now().Add(-g.cfg.PendingDelay)
+	cut := g.now().Add(-g.cfg.PendingDelay)
 	n := 0
 	for _, p := range g.pends {
 		if !all && p.at.After(cut) {

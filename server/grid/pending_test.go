@@ -396,14 +396,9 @@ func TestPendingDelay(t *testing.T) {
 	if n := e.verified(id); n != 1 {
 		t.Fatalf("%d chunks verified, want 1", n)
 	}
-	for i := 0; ; i++ {
-		if got, _ := e.st.Analysis(context.Background(), id); got.ChunksVerified == 1 {
-			break // the batch with the verified chunk is written
-		}
-		if i == 2000 {
-			t.Fatal("the verified chunk was never written")
-		}
-		time.Sleep(5 * time.Millisecond)
+	e.g.syncFlush()
+	if got, _ := e.st.Analysis(context.Background(), id); got.ChunksVerified != 1 {
+		t.Fatalf("the batch with the verified chunk was not written: %d verified in the store", got.ChunksVerified)
 	}
 	if ps, _ := e.st.PendingResults(context.Background(), id); len(ps) != 0 {
 		t.Fatalf("%d pending results written before PendingDelay, want none", len(ps))

@@ -21,8 +21,17 @@ import (
 // volunteer was to vote on), a starved chunk verified on the first result
 // alone (the lie is accepted).
 func TestStarvedSecondOpinion(t *testing.T) {
+	// Shorter than AckTimeout (5 s): the busy volunteer's lease outlives it.
+	const patience = 3 * time.Second
+	var clock *manualClock
 	cfg := func() Config {
-		return quiet(Config{Quorum: 2, Auditors: 1, ReplicaPatience: 100 * time.Millisecond})
+		clock = newManualClock()
+		return quiet(Config{Quorum: 2, Auditors: 1, ReplicaPatience: patience, Now: clock.Now})
+	}
+	// past is the patience gone by, and the reaper's look at it.
+	past := func(e *env) {
+		clock.Advance(patience + time.Second)
+		e.reap()
 	}
 	for _, lie := range []bool{false, true} {
 		name := map[bool]string{false: "Honest", true: "Liar"}[lie]
@@ -36,6 +45,13 @@ func TestStarvedSecondOpinion(t *testing.T) {
 			if l := v2.take(); l != nil {
 				t.Fatalf("a volunteer of the same /24 was leased %+v", l)
 			}
+			clock.Advance(patience / 2)
+			e.reap()
+			e.g.syncFlush()
+			if n := e.verified(id); n != 0 {
+				t.Fatalf("%d chunks settled before the patience ran out", n)
+			}
+			past(e)
 			e.wait(id, "done")
 			if got := e.result(id); got != sums(3, 10) {
 				t.Errorf("result %s, want %s", got, sums(3, 10))
@@ -63,7 +79,7 @@ func TestStarvedSecondOpinion(t *testing.T) {
 			t.Fatalf("the second volunteer was not leased the other analysis's chunk: %+v", busy)
 		}
 		v1.answer(l, false)
-		time.Sleep(600 * time.Millisecond) // past ReplicaPatience, reaped every 200 ms
+		past(e)
 		if n := testutil.ToFloat64(e.g.metrics.ReplicasStarved); n != 0 || e.verified(id) != 0 {
 			t.Fatalf("starved %v, verified %d while a volunteer of another network could vote", n, e.verified(id))
 		}
@@ -85,6 +101,7 @@ func TestStarvedSecondOpinion(t *testing.T) {
 			t.Fatal("no lease")
 		}
 		v1.answer(l, false)
+		past(e)
 		e.wait(id, "done")
 	})
 }
