@@ -176,7 +176,7 @@ func (g *Grid) checkResultLocked(s *Session, l *lease, r replica) {
 // catchByIDLocked catches a volunteer by id, connected or not; fix, if
 // set, is a trusted output to store for a chunk the reopening withdraws.
 func (g *Grid) catchByIDLocked(id, why string, fix *store.ChunkOutput) {
-	if v := g.vols[id]; v != nil {
+	if v := g.recordLocked(id); v != nil {
 		g.caughtLocked(v, why, fix)
 		return
 	}

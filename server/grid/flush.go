@@ -149,9 +149,10 @@ func (g *Grid) saveVolunteers(all bool) {
 			v.dirty = false
 		}
 		if !v.local && v.conns == 0 {
-			delete(g.vols, v.rec.ID) // kept by liveVolLocked until saved
+			g.awayLocked(v) // saved above: kept only while its results wait
 		}
 	}
+	g.forgetAwayLocked()
 	g.mu.Unlock()
 	if len(vs) > 0 {
 		if err := g.store.SaveVolunteers(context.Background(), vs); err != nil {

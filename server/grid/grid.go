@@ -80,6 +80,7 @@ type Grid struct {
 	hungryEst  map[*Session]struct{} // the hungry sessions of established volunteers and trusted workers: kicked first
 	leases     map[int64]*lease
 	vols       map[string]*volunteer
+	away       map[string]*volunteer // disconnected, results still waiting (records.go)
 	nets       map[string]*network
 	owners     map[int64]uint64 // owner → sequence number of their last lease
 	seq        uint64
@@ -223,7 +224,7 @@ func New(st store.GridStore, reg *pipeline.Registry, cfg Config) *Grid {
 	g := &Grid{
 		cfg: cfg, store: st, reg: reg, log: cfg.Logger, now: cfg.Now,
 		analyses: map[int64]*analysis{}, sessions: map[*Session]struct{}{}, hungry: map[*Session]struct{}{}, hungryEst: map[*Session]struct{}{},
-		leases: map[int64]*lease{}, vols: map[string]*volunteer{}, nets: map[string]*network{}, owners: map[int64]uint64{},
+		leases: map[int64]*lease{}, vols: map[string]*volunteer{}, away: map[string]*volunteer{}, nets: map[string]*network{}, owners: map[int64]uint64{},
 		costs:     map[string]*cost{},
 		nextLease: time.Now().UnixMilli() << 8, // unique across restarts: stale leases never match
 		flushNow:  make(chan struct{}, 1), flushSync: make(chan chan struct{}), stop: make(chan struct{}),

@@ -146,7 +146,7 @@ func (g *Grid) restoreLocked(a *analysis, ps []store.PendingResult, recs map[str
 		if slices.ContainsFunc(c.results, func(r replica) bool { return r.vol.rec.ID == p.Volunteer }) {
 			continue
 		}
-		v := g.vols[p.Volunteer]
+		v := g.recordLocked(p.Volunteer)
 		if v == nil {
 			v = &volunteer{rec: rec, window: 2}
 			g.decayLocked(v, now)

@@ -97,7 +97,7 @@ func (g *Grid) liveVolLocked(v *volunteer) *volunteer {
 	if v.local {
 		return v
 	}
-	if o := g.vols[v.rec.ID]; o != nil {
+	if o := g.recordLocked(v.rec.ID); o != nil {
 		return o
 	}
 	g.vols[v.rec.ID] = v
@@ -114,8 +114,10 @@ func (g *Grid) connect(hello *protocol.Message, rec store.Volunteer, enrolledBy 
 	now := g.now()
 	v := g.vols[rec.ID]
 	if v == nil {
-		v = &volunteer{rec: rec, local: local, auditor: kind == auditor, window: 2}
-		g.decayLocked(v, now)
+		if v = g.backLocked(rec); v == nil {
+			v = &volunteer{rec: rec, local: local, auditor: kind == auditor, window: 2}
+			g.decayLocked(v, now)
+		}
 	}
 	net := g.cfg.networkOf(addr)
 	if local {
@@ -378,7 +380,7 @@ func (g *Grid) closeLocked(s *Session) {
 	v.rec.LastSeen = g.now()
 	v.dirty = true
 	if v.conns == 0 && !v.local {
-		delete(g.vols, v.rec.ID)
+		g.awayLocked(v)
 		rec := v.rec
 		g.after = append(g.after, func() { g.store.SaveVolunteers(context.Background(), []store.Volunteer{rec}) })
 		g.signalFlush()

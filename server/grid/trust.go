@@ -196,7 +196,7 @@ func (g *Grid) reopenLocked(volID, why string, fix *store.ChunkOutput) {
 	}
 	delete(suspects, volID)
 	for id := range suspects {
-		if o := g.vols[id]; o != nil && !o.local {
+		if o := g.recordLocked(id); o != nil && !o.local {
 			o.rec.Reputation = min(o.rec.Reputation, int64(g.cfg.TrustAfter-1))
 			o.dirty = true
 		}
@@ -221,6 +221,16 @@ func (g *Grid) reopenStored(volID, why string, fix *store.ChunkOutput) {
 	}
 	if len(suspects) > 0 {
 		g.store.CapReputation(ctx, suspects, int64(g.cfg.TrustAfter-1))
+		// The same cap on the records in memory, which would otherwise
+		// save their standing over the store's at their next save.
+		g.mu.Lock()
+		for _, id := range suspects {
+			if o := g.recordLocked(id); o != nil && !o.local && o.rec.Reputation > int64(g.cfg.TrustAfter-1) {
+				o.rec.Reputation = int64(g.cfg.TrustAfter - 1)
+				o.dirty = true
+			}
+		}
+		g.mu.Unlock()
 	}
 	for _, id := range reopened {
 		g.mu.Lock()
