@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -164,6 +166,12 @@ func cmdBench(ctx context.Context, e env) error {
 		fmt.Fprintf(e.stdout, ", %.0f ms PostgreSQL (every process of its server)", res.dbCPUPerK)
 	}
 	fmt.Fprintln(e.stdout)
+	if res.serverCPUPerK > 0 {
+		// On paper: what the server's own share of the CPU would sustain
+		// with the volunteers on other machines (not a measurement).
+		fmt.Fprintf(e.stdout, "  of which the server  %.0f ms (the rest: the simulated volunteers, told apart by CPU profile labels); alone on %d CPU(s) at that cost it would verify about %.0f chunks/s (a projection)\n",
+			res.serverCPUPerK, runtime.NumCPU(), float64(runtime.NumCPU())*1000*1000/res.serverCPUPerK)
+	}
 	if len(res.drops) > 0 {
 		fmt.Fprintf(e.stdout, "  DROPPED              %d of %d simulated volunteers; the figures are the others'. First reason: %s\n", len(res.drops), *vols, res.drops[0])
 		return fmt.Errorf("bench: %d simulated volunteers were dropped", len(res.drops))
@@ -184,6 +192,7 @@ type benchSetup struct {
 type benchFigures struct {
 	store                         string   // what the grid ran on
 	procCPUPerK, dbCPUPerK        float64  // CPU ms per 1000 verified chunks; dbCPUPerK < 0 without PostgreSQL
+	serverCPUPerK                 float64  // the part of procCPUPerK outside the simulated volunteers; < 0 when not known
 	drops                         []string // one reason per simulated volunteer dropped
 	elapsed                       time.Duration
 	verifiedPerSec, resultsPerSec float64
@@ -270,9 +279,12 @@ func benchCoordinator(ctx context.Context, b benchSetup) (*benchFigures, error) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := simVolunteer(bctx, url, i, keys[i], slots, lat[i], &measuring, &results); err != nil && bctx.Err() == nil {
-				errc <- err
-			}
+			// Labelled, so that the profile tells their CPU from the server's.
+			pprof.Do(bctx, volunteerLabels, func(ctx context.Context) {
+				if err := simVolunteer(ctx, url, i, keys[i], slots, lat[i], &measuring, &results); err != nil && bctx.Err() == nil {
+					errc <- err
+				}
+			})
 		}()
 	}
 	counter := func(name string) float64 {
@@ -311,17 +323,19 @@ func benchCoordinator(ctx context.Context, b benchSetup) (*benchFigures, error) 
 	if err := feed(time.Now().Add(2 * time.Second)); err != nil {
 		return nil, err
 	}
+	// The measured interval is always profiled (100 samples/s: a small
+	// cost), to split this process's CPU between server and volunteers.
+	var prof bytes.Buffer
+	var profOut io.Writer = &prof
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		if err != nil {
 			return nil, err
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-		defer pprof.StopCPUProfile()
+		profOut = io.MultiWriter(f, &prof)
 	}
+	profiling := pprof.StartCPUProfile(profOut) == nil
 	v0, r0, t0 := verified(), results.Load(), time.Now()
 	p0 := counter("pulsegrid_results_pending_written_total")
 	c0, d0 := processCPU(), bst.dbCPU()
@@ -333,6 +347,11 @@ func benchCoordinator(ctx context.Context, b benchSetup) (*benchFigures, error) 
 	v1, r1, elapsed := verified(), results.Load(), time.Since(t0)
 	p1 := counter("pulsegrid_results_pending_written_total")
 	c1, d1 := processCPU(), bst.dbCPU()
+	volShare := -1.0
+	if profiling {
+		pprof.StopCPUProfile()
+		volShare = labelledShare(&prof, volunteerLabel, "volunteers")
+	}
 	cancel()
 	wg.Wait()
 	var leases, verdicts []time.Duration
@@ -347,6 +366,10 @@ func benchCoordinator(ctx context.Context, b benchSetup) (*benchFigures, error) 
 		pendingPerK: (p1 - p0) / max(v1-v0, 1) * 1000}
 	if k := (v1 - v0) / 1000; k > 0 {
 		f.procCPUPerK = float64(c1-c0) / float64(time.Millisecond) / k
+		f.serverCPUPerK = -1
+		if volShare >= 0 {
+			f.serverCPUPerK = f.procCPUPerK * (1 - volShare)
+		}
 		if d0 >= 0 && d1 >= 0 {
 			f.dbCPUPerK = float64(d1-d0) / float64(time.Millisecond) / k
 		}
