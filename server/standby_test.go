@@ -50,8 +50,9 @@ func startStandby(t *testing.T, ps *portalServer) string {
 //
 // One-line bugs it catches: the `d.Grid != nil` check dropped in results.go
 // progress or analysisProgress, or in handleHealthz (a nil pointer: 500);
-// leaderOnly not applied to /admin/grid, /api/v1/grid or /ws/volunteer
-// (500, or a websocket upgrade without a grid); Source left "grid" on a
+// leaderOnly not applied to /admin/grid, /api/v1/grid, /api/v1/backlog or
+// /ws/volunteer (500, zeros the volunteer page would believe, or a
+// websocket upgrade without a grid); Source left "grid" on a
 // standby (the progress page shows 0 running instead of "–").
 func TestStandbyServesReads(t *testing.T) {
 	ps := startPortal(t)
@@ -139,7 +140,7 @@ func TestStandbyServesReads(t *testing.T) {
 		"/api/v1/me", "/api/v1/algorithms", "/api/v1/datasets", fmt.Sprintf("/api/v1/datasets/%d", up.ID), "/api/v1/analyses",
 		fmt.Sprintf("/api/v1/analyses/%d", done), fmt.Sprintf("/api/v1/analyses/%d", running), fmt.Sprintf("/api/v1/analyses/%d/result", done),
 		fmt.Sprintf("/api/v1/analyses/%d/result", running), fmt.Sprintf("/api/v1/analyses/%d/report", done),
-		fmt.Sprintf("/api/v1/analyses/%d/corrections", done), "/api/v1/backlog", "/api/v1/leaderboard", "/api/v1/nothing",
+		fmt.Sprintf("/api/v1/analyses/%d/corrections", done), "/api/v1/leaderboard", "/api/v1/nothing",
 	}
 	adminPaths := []string{"/admin/users", "/admin/templates", "/admin/templates/new", "/admin/audit"}
 	check := func(who string, b, lb *browser, paths []string) {
@@ -153,7 +154,7 @@ func TestStandbyServesReads(t *testing.T) {
 	check("clinician", c, leader, paths)
 	check("admin", admin, adminLeader, append(paths, adminPaths...))
 
-	for _, path := range []string{"/admin/grid", "/api/v1/grid", "/ws/volunteer"} {
+	for _, path := range []string{"/admin/grid", "/api/v1/grid", "/api/v1/backlog", "/ws/volunteer"} {
 		if p := admin.get(path); p.status != http.StatusServiceUnavailable || !strings.Contains(string(p.body), "does not run the grid") || p.header.Get("Retry-After") == "" {
 			t.Errorf("GET %s on the standby: %d %.200s, want 503 naming the leader, with Retry-After", path, p.status, p.body)
 		}
