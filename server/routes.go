@@ -20,7 +20,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /donate", p.public(handleDonate(d)))
 	mux.Handle("GET /leaderboard", p.public(handleLeaderboard(d)))
 	mux.Handle("GET /api/v1/backlog", leaderOnly(d, handleBacklog(d))) // public: the volunteer page polls it
-	mux.Handle("GET /api/v1/leaderboard", handleLeaderboardAPI(d)) // public, like /leaderboard
+	mux.Handle("GET /api/v1/leaderboard", handleLeaderboardAPI(d))     // public, like /leaderboard
 
 	mux.Handle("GET /api/v1/me", api(handleMe()))
 	mux.Handle("GET /api/v1/algorithms", api(handleAlgorithms(d)))
