@@ -271,7 +271,7 @@ func cmdServe(ctx context.Context, e env) error {
 	errc := make(chan error, 2)
 	switch {
 	case pg != nil && lead != nil:
-		fmt.Fprintln(e.stdout, "  replica:    leader (holds the grid leader lock; other replicas on this database wait as standbys)")
+		fmt.Fprintln(e.stdout, "  replica:    leader (holds the grid leader lock and runs the grid; other replicas on this database serve the portal and the API as standbys)")
 	case pg != nil:
 		fmt.Fprintln(e.stdout, "  replica:    standby (another replica holds the grid leader lock and runs the grid; this one serves the portal and the API, /readyz/portal 200, and takes over when the lock frees; /readyz answers 503 until then)")
 	}
