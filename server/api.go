@@ -21,6 +21,10 @@ func handleHealthz(d Deps) http.Handler {
 			writeError(w, r, d.Logger, fmt.Errorf("database: %w", err))
 			return
 		}
+		if d.Grid == nil {
+			writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "grid": nil}) // a standby: the leader runs it
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "grid": d.Grid.Stats()})
 	})
 }

@@ -99,7 +99,7 @@ func (a app) DeleteDataset(ctx context.Context, id int64) error {
 	if _, err := a.Dataset(ctx, id); err != nil {
 		return err
 	}
-	a.d.Grid.Forget(id, 0)
+	a.d.work().Forget(id, 0)
 	if err := a.d.Store.DeleteDataset(ctx, id); err != nil {
 		return err
 	}
@@ -218,7 +218,7 @@ func (a app) StartAnalyses(ctx context.Context, req StartRequest) (StartOutcome,
 	me := userOf(ctx)
 	out.Jobs = len(jobs)
 	for _, j := range jobs {
-		an, err := a.d.Grid.Start(ctx, store.Analysis{DatasetID: j.dataset, OwnerID: me.ID, Algorithm: j.alg.Name(), Params: j.params, Priority: priority})
+		an, err := a.d.work().Start(ctx, store.Analysis{DatasetID: j.dataset, OwnerID: me.ID, Algorithm: j.alg.Name(), Params: j.params, Priority: priority})
 		if err != nil {
 			out.Failed = append(out.Failed, StartFailure{Algorithm: j.alg.Name(), DatasetName: j.name, Err: err})
 			continue
@@ -246,7 +246,7 @@ func (a app) CancelAnalysis(ctx context.Context, id int64) (store.Analysis, erro
 	if err != nil {
 		return an, err
 	}
-	if err := a.d.Grid.Cancel(ctx, an.ID); err != nil {
+	if err := a.d.work().Cancel(ctx, an.ID); err != nil {
 		return an, err
 	}
 	a.audit(ctx, "analysis.cancel", fmt.Sprintf("analysis/%d", an.ID), "")
@@ -259,7 +259,7 @@ func (a app) DeleteAnalysis(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	a.d.Grid.Forget(0, an.ID)
+	a.d.work().Forget(0, an.ID)
 	if err := a.d.Store.DeleteAnalysis(ctx, an.ID); err != nil {
 		return err
 	}

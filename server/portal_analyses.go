@@ -226,7 +226,7 @@ func (p *portal) handleAnalysis() http.Handler {
 		page.ChunksVerified, page.ChunksTotal = pr.ChunksVerified, pr.ChunksTotal
 		page.ChunksQueued, page.ChunksRunning, page.ChunksAwaiting = pr.ChunksQueued, pr.ChunksRunning, pr.ChunksAwaitingReplica
 		page.VolunteersWorking, page.VolunteersConnected, page.Quorum = pr.VolunteersWorking, pr.VolunteersConnected, pr.Quorum
-		page.WaitingFor = pr.WaitingFor
+		page.WaitingFor, page.Stored = pr.WaitingFor, pr.Source == sourceDatabase
 		if pr.ETASeconds != nil {
 			page.ETASeconds = *pr.ETASeconds
 		}

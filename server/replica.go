@@ -10,21 +10,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Replica is the outermost handler of one serve process. It answers
-// GET /readyz, which a load balancer checks: 200 on the replica that
-// serves traffic, 503 on a standby. Until Serve is called (a standby
-// waiting for the grid leader lock: several replicas on one PostgreSQL)
-// it answers /healthz and /metrics itself and 503 to everything else;
-// afterwards every other request goes to the handler Serve was given.
+// Replica is the outermost handler of one serve process, and says what
+// it serves to the load balancer:
 //
-// This is active/standby: one replica runs the grid and serves the portal,
-// the API and the volunteers; the others are migrated and connected, and
-// take over when the leader's lock frees (docs/operations.md).
+//   - GET /readyz: 200 on the replica that runs the grid (the leader, or
+//     the one SQLite server), 503 on the others. Volunteers' websockets
+//     and the grid's pages go there.
+//   - GET /readyz/portal: 200 on every replica that serves the portal and
+//     the API and reaches the database: the leader, and the standbys once
+//     they serve (Standby).
+//
+// Several replicas on one PostgreSQL: the leader (the grid leader lock)
+// runs the grid; the standbys serve the portal and the API without it,
+// recording what concerns the grid for the leader to act on
+// (grid/sync.go), and take over when the lock frees (docs/operations.md).
+// Until a handler is given it answers /healthz and /metrics itself and
+// 503 to everything else.
 type Replica struct {
-	h     atomic.Pointer[http.Handler]
-	role  atomic.Value // string
-	check func(context.Context) error
-	stats http.Handler
+	h       atomic.Pointer[http.Handler] // the grid's replica's (Serve)
+	standby atomic.Pointer[http.Handler] // a standby's (Standby)
+	role    atomic.Value                 // string
+	check   func(context.Context) error
+	stats   http.Handler
 }
 
 // NewReplica returns a standby: check says whether the database answers
@@ -35,21 +42,26 @@ func NewReplica(check func(context.Context) error, gatherer prometheus.Gatherer)
 	return r
 }
 
-// Serve makes this replica the one that serves traffic, with h; role is
+// Serve makes this replica the one that runs the grid, serving h; role is
 // what /readyz reports ("leader" on PostgreSQL, "single" on SQLite).
 func (r *Replica) Serve(h http.Handler, role string) {
 	r.role.Store(role)
 	r.h.Store(&h)
 }
 
-// Ready says whether the replica serves traffic.
+// Standby makes a replica that does not run the grid serve h (a server
+// without a grid: the portal and the API) until Serve.
+func (r *Replica) Standby(h http.Handler) { r.standby.Store(&h) }
+
+// Ready says whether the replica runs the grid.
 func (r *Replica) Ready() bool { return r.h.Load() != nil }
 
 // ServeHTTP implements http.Handler.
 func (r *Replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	h := r.h.Load()
 	role := r.role.Load().(string)
-	if req.URL.Path == "/readyz" {
+	switch req.URL.Path {
+	case "/readyz":
 		w.Header().Set("Cache-Control", "no-store")
 		if h == nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "standby", "role": role})
@@ -57,6 +69,21 @@ func (r *Replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "role": role})
 		return
+	case "/readyz/portal":
+		w.Header().Set("Cache-Control", "no-store")
+		if h == nil && r.standby.Load() == nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "starting", "role": role})
+			return
+		}
+		if err := r.check(req.Context()); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "error", "role": role, "error": fmt.Sprintf("database: %v", err)})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "role": role})
+		return
+	}
+	if h == nil {
+		h = r.standby.Load()
 	}
 	if h != nil {
 		(*h).ServeHTTP(w, req)
@@ -74,6 +101,6 @@ func (r *Replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	default:
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"code": "unavailable",
-			"error": "this replica is a standby: another replica runs the grid and serves requests; reach pulsegrid through the load balancer, which routes to the replica whose /readyz answers 200"})
+			"error": "this replica is starting: reach pulsegrid through the load balancer, which routes to the replicas whose /readyz/portal answers 200"})
 	}
 }

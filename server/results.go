@@ -18,7 +18,7 @@ import (
 // progress is an analysis's chunks verified of total: live from the grid
 // while it runs, as stored once it finished.
 func progress(d Deps, a store.Analysis) (verified, total int) {
-	if !a.Finished() {
+	if !a.Finished() && d.Grid != nil {
 		if v, t, ok := d.Grid.Progress(a.ID); ok {
 			return v, t
 		}
@@ -52,10 +52,17 @@ type progressJSON struct {
 	// "second_opinion" (chunks have one result and no connected volunteer
 	// may give the next: it needs a volunteer from another network).
 	WaitingFor string `json:"waiting_for"`
+	// Source says where the figures come from: "grid" (live, from the
+	// replica that runs the analysis) or "database" (the stored row: the
+	// analysis is finished, or this replica does not run the grid; the
+	// chunk states and volunteers are then 0 and the ETA null, unknown).
+	Source string `json:"source"`
 }
 
 // Values of progressJSON.WaitingFor.
 const (
+	sourceGrid, sourceDatabase = "grid", "database"
+
 	waitingVolunteers    = "volunteers"
 	waitingSecondOpinion = "second_opinion"
 )
@@ -63,14 +70,19 @@ const (
 // analysisProgress is the progress of a: live from the grid while it runs,
 // from the store once it finished (no volunteers, no time left).
 func analysisProgress(d Deps, a store.Analysis) progressJSON {
-	p := progressJSON{ChunksTotal: a.ChunksTotal, ChunksVerified: a.ChunksVerified, Quorum: d.Grid.Config().Quorum}
-	if a.Finished() {
+	p := progressJSON{ChunksTotal: a.ChunksTotal, ChunksVerified: a.ChunksVerified, Quorum: d.quorum(), Source: sourceDatabase}
+	if a.Finished() || d.Grid == nil {
+		// On a replica that does not run the grid the stored row is all
+		// there is: its chunks_verified counts the verified chunk rows
+		// (written with them), while the chunks' states, the volunteers
+		// and the time left are the leader's to know.
 		return p
 	}
 	g, ok := d.Grid.ProgressDetail(a.ID)
 	if !ok {
 		return p
 	}
+	p.Source = sourceGrid
 	p.ChunksTotal, p.ChunksVerified = g.Total, g.Verified
 	p.ChunksQueued, p.ChunksRunning, p.ChunksAwaitingReplica = g.Queued, g.Running, g.AwaitingReplica
 	p.VolunteersWorking, p.VolunteersConnected, p.Quorum = g.VolunteersWorking, g.VolunteersConnected, g.Quorum

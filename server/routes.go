@@ -14,17 +14,17 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 
 	mux.Handle("GET /healthz", handleHealthz(d))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
-	mux.Handle("GET /ws/volunteer", handleVolunteerSocket(d))
+	mux.Handle("GET /ws/volunteer", leaderOnly(d, handleVolunteerSocket(d)))
 	mux.Handle("GET /static/", handleStatic(d))
 	mux.Handle("GET /favicon.ico", handleFavicon())
 	mux.Handle("GET /donate", p.public(handleDonate(d)))
 	mux.Handle("GET /leaderboard", p.public(handleLeaderboard(d)))
-	mux.Handle("GET /api/v1/backlog", handleBacklog(d))            // public: the volunteer page polls it
-	mux.Handle("GET /api/v1/leaderboard", handleLeaderboardAPI(d)) // public, like /leaderboard
+	mux.Handle("GET /api/v1/backlog", leaderOnly(d, handleBacklog(d))) // public: the volunteer page polls it
+	mux.Handle("GET /api/v1/leaderboard", handleLeaderboardAPI(d))     // public, like /leaderboard
 
 	mux.Handle("GET /api/v1/me", api(handleMe()))
 	mux.Handle("GET /api/v1/algorithms", api(handleAlgorithms(d)))
-	mux.Handle("GET /api/v1/grid", api(handleGridStats(d)))
+	mux.Handle("GET /api/v1/grid", leaderOnly(d, api(handleGridStats(d))))
 	mux.Handle("POST /api/v1/datasets", api(handleDatasetUpload(d)))
 	mux.Handle("GET /api/v1/datasets", api(handleDatasetList(d)))
 	mux.Handle("GET /api/v1/datasets/{id}", api(handleDatasetShow(d)))
@@ -80,6 +80,6 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /admin/templates", p.handleTemplateSave())
 	mux.Handle("GET /admin/templates/{id}", p.handleTemplateEdit())
 	mux.Handle("POST /admin/templates/{id}", p.handleTemplateSave())
-	mux.Handle("GET /admin/grid", p.handleGrid())
+	mux.Handle("GET /admin/grid", leaderOnly(d, p.handleGrid()))
 	mux.Handle("GET /admin/audit", p.handleAudit())
 }

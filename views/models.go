@@ -212,11 +212,14 @@ type AnalysisPage struct {
 	// connected) or "second_opinion" (no connected volunteer may give the
 	// next result of chunks that have one). The page explains both.
 	WaitingFor string
-	Created    time.Time
-	Finished   time.Time // zero while running
-	Error      string    // reason when failed
-	BatchID    int64
-	CSRFToken  string
+	// Stored says the figures are the database's (a replica that does not
+	// run the grid): the chunk states and volunteers are then unknown.
+	Stored    bool
+	Created   time.Time
+	Finished  time.Time // zero while running
+	Error     string    // reason when failed
+	BatchID   int64
+	CSRFToken string
 }
 
 // Terminal reports whether the analysis will not change any more.
@@ -655,4 +658,13 @@ type ErrorPage struct {
 	Status    int // 403, 404, 500, …
 	Message   string
 	RequestID string
+}
+
+// Live shows n, one of the grid's live figures, or "–" when this replica
+// does not know it (Stored).
+func (p AnalysisPage) Live(n int) string {
+	if p.Stored && !p.Terminal() {
+		return "–"
+	}
+	return itoa(n)
 }

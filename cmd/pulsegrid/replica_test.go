@@ -40,8 +40,9 @@ func TestSQLiteAlwaysReady(t *testing.T) {
 }
 
 // TestReplicasElectOneLeader: three serve replicas on one PostgreSQL;
-// exactly one answers /readyz 200 and the API, the standbys answer 503 to
-// both (and 200 on /healthz, their metrics saying 0); a SIGKILL of the
+// exactly one answers /readyz 200 and the volunteers' websocket, the
+// standbys answer 503 to both, and all serve the API and /readyz/portal
+// 200 (and 200 on /healthz, their metrics saying 0 or 1); a SIGKILL of the
 // leader lets exactly one standby take over, and the killed one, started
 // again, waits as a standby.
 func TestReplicasElectOneLeader(t *testing.T) {
@@ -105,12 +106,25 @@ func TestReplicasElectOneLeader(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		want := 503
-		if i == lead {
-			want = 401 // served: no token
+		// Every replica serves the API (no token: 401); only the leader
+		// the volunteers' websocket; all say they serve the portal.
+		if resp.StatusCode != 401 {
+			t.Errorf("replica %d (leader %d): GET /api/v1/algorithms %d %s, want 401", i, lead, resp.StatusCode, b)
 		}
-		if resp.StatusCode != want {
-			t.Errorf("replica %d (leader %d): GET /api/v1/algorithms %d %s, want %d", i, lead, resp.StatusCode, b, want)
+		resp, err = http.Get(r.base + "/ws/volunteer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if (resp.StatusCode == 503) != (i != lead) {
+			t.Errorf("replica %d (leader %d): GET /ws/volunteer %d, want 503 on standbys only", i, lead, resp.StatusCode)
+		}
+		resp, err = http.Get(r.base + "/readyz/portal")
+		if err != nil || resp.StatusCode != 200 {
+			t.Errorf("replica %d: /readyz/portal %v %v, want 200", i, resp, err)
+		}
+		if err == nil {
+			resp.Body.Close()
 		}
 		resp, err = http.Get(r.base + "/healthz")
 		if err != nil || resp.StatusCode != 200 {

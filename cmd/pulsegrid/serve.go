@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -148,8 +149,9 @@ func cmdServe(ctx context.Context, e env) error {
 		*maxVolunteers = volunteerCap()
 	}
 	// Several replicas on one PostgreSQL: the one holding the leader lock
-	// runs the grid and serves traffic; the others wait, connected and
-	// migrated, answering 503 on /readyz (replica.go, docs/operations.md).
+	// runs the grid and the volunteers' websockets; the others serve the
+	// portal and the API without a grid, answering 503 on /readyz and 200
+	// on /readyz/portal (replica.go, docs/operations.md).
 	// SQLite has one server: it leads from the start.
 	algs := catalog.All()
 	rep := server.NewReplica(func(ctx context.Context) error { _, err := st.CountUsers(ctx); return err }, reg)
@@ -163,12 +165,14 @@ func cmdServe(ctx context.Context, e env) error {
 	}
 	// g is the grid once this replica leads; a standby has none.
 	var (
-		gmu sync.Mutex
-		g   *grid.Grid
+		gmu   sync.Mutex
+		g     *grid.Grid
+		watch = func() {} // stops the grid's LISTEN for other replicas' writes
 	)
 	defer func() {
 		gmu.Lock()
 		defer gmu.Unlock()
+		watch()
 		if g != nil {
 			g.Close()
 		}
@@ -176,6 +180,19 @@ func cmdServe(ctx context.Context, e env) error {
 			lead.Release()
 		}
 	}()
+	gridCfg := grid.Config{Quorum: *quorum, MaxReplicas: *maxReplicas, AllowSameNetwork: *sameNet, ChunkSeconds: *chunkSec,
+		MaxConnections: *maxVolunteers, SpillDir: filepath.Join(*data, "tmp"), Logger: log, Metrics: reg}
+	// handler serves the portal, the API and, given a grid, the volunteers;
+	// without one (a standby) what concerns the grid is recorded for the
+	// leader (grid.Standby).
+	handler := func(gr *grid.Grid) http.Handler {
+		d := server.Deps{Store: st, Grid: gr, Registry: algs, Logger: log, Gatherer: reg, MaxUpload: *maxUpload << 20, UploadDisk: *uploadDisk << 20,
+			Portal: server.PortalConfig{DataDir: *data, SecureCookies: *secureCookies || useTLS}, Limits: transport.limits(), TrustedProxies: trusted}
+		if gr == nil {
+			d.Standby = grid.NewStandby(st, algs, gridCfg)
+		}
+		return server.NewServer(d)
+	}
 	// start runs the grid and serves traffic: at once with SQLite or a free
 	// lock, on taking over otherwise.
 	start := func(ctx context.Context, first bool) error {
@@ -193,19 +210,38 @@ func cmdServe(ctx context.Context, e env) error {
 			}
 		}
 		// Large chunk payloads wait for their leases on disk (grid/payload.go).
-		gr := grid.New(st, algs, grid.Config{Quorum: *quorum, MaxReplicas: *maxReplicas, AllowSameNetwork: *sameNet, ChunkSeconds: *chunkSec,
-			MaxConnections: *maxVolunteers, SpillDir: filepath.Join(*data, "tmp"), Logger: log, Metrics: reg})
+		gr := grid.New(st, algs, gridCfg)
 		gmu.Lock()
 		g = gr
 		gmu.Unlock()
 		if err := gr.Resume(ctx); err != nil {
 			return fmt.Errorf("resume unfinished analyses: %w", err)
 		}
+		if pg != nil {
+			// Standbys start, cancel and delete analyses too: the store
+			// tells this grid (LISTEN), which loads or drops them.
+			wctx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				pg.WatchAnalyses(wctx, func(id int64) {
+					if err := gr.Sync(wctx, id); err != nil && wctx.Err() == nil {
+						log.Error("sync an analysis another replica wrote", "analysis", id, "err", err)
+					}
+				}, func() {
+					if err := gr.SyncAll(wctx); err != nil && wctx.Err() == nil {
+						log.Error("sync the analyses other replicas wrote", "err", err)
+					}
+				})
+			}()
+			gmu.Lock()
+			watch = func() { stop(); <-done }
+			gmu.Unlock()
+		}
 		if err := gr.StartLocalWorkers(*locals); err != nil {
 			return err
 		}
-		h := server.NewServer(server.Deps{Store: st, Grid: gr, Registry: algs, Logger: log, Gatherer: reg, MaxUpload: *maxUpload << 20, UploadDisk: *uploadDisk << 20,
-			Portal: server.PortalConfig{DataDir: *data, SecureCookies: *secureCookies || useTLS}, Limits: transport.limits(), TrustedProxies: trusted})
+		h := handler(gr)
 		role := "single"
 		if pg != nil {
 			role = "leader"
@@ -218,6 +254,8 @@ func cmdServe(ctx context.Context, e env) error {
 		if err := start(ctx, true); err != nil {
 			return err
 		}
+	} else {
+		rep.Standby(handler(nil))
 	}
 	srv := transport.server(rep, log)
 	base := transport.scheme() + "://" + ln.Addr().String()
@@ -233,9 +271,9 @@ func cmdServe(ctx context.Context, e env) error {
 	errc := make(chan error, 2)
 	switch {
 	case pg != nil && lead != nil:
-		fmt.Fprintln(e.stdout, "  replica:    leader (holds the grid leader lock; other replicas on this database wait as standbys)")
+		fmt.Fprintln(e.stdout, "  replica:    leader (holds the grid leader lock and runs the grid; other replicas on this database serve the portal and the API as standbys)")
 	case pg != nil:
-		fmt.Fprintln(e.stdout, "  replica:    standby (another replica holds the grid leader lock; this one takes over when it frees; /readyz answers 503 until then)")
+		fmt.Fprintln(e.stdout, "  replica:    standby (another replica holds the grid leader lock and runs the grid; this one serves the portal and the API, /readyz/portal 200, and takes over when the lock frees; /readyz answers 503 until then)")
 	}
 	var leadc chan *postgres.Leadership
 	if pg != nil && lead == nil {

@@ -19,31 +19,19 @@ import (
 // encoded (encodeChunks). a carries dataset, owner, algorithm, canonical
 // params and priority; the stored analysis is returned.
 func (g *Grid) Start(ctx context.Context, a store.Analysis) (store.Analysis, error) {
-	alg, err := g.reg.Lookup(a.Algorithm)
+	p, err := g.splitter().plan(ctx, a)
 	if err != nil {
 		return a, err
 	}
-	prio, err := ParsePriority(a.Priority)
+	an, err := g.prepareAnalysis(p.alg, p.chunks)
 	if err != nil {
 		return a, err
 	}
-	a.Algorithm = alg.Name()
-	a.Priority = store.Priorities[prio]
-	ds, err := g.store.Dataset(ctx, a.DatasetID)
-	if err != nil {
-		return a, err
-	}
-	chunks, err := g.split(ctx, alg, a)
-	if err != nil {
-		return a, err
-	}
-	an, err := g.prepareAnalysis(alg, chunks)
-	if err != nil {
-		return a, err
-	}
-	a.Status = store.StatusRunning
-	a.ChunksTotal = len(chunks)
-	a, err = g.store.CreateAnalysis(ctx, a)
+	// A Sync that hears of this analysis (PostgreSQL tells every replica,
+	// this one included) waits until it is held here (sync.go).
+	g.starting.RLock()
+	defer g.starting.RUnlock()
+	a, err = g.store.CreateAnalysis(ctx, p.a)
 	if err != nil {
 		an.spill.Close()
 		return a, err
@@ -62,8 +50,12 @@ func (g *Grid) Start(ctx context.Context, a store.Analysis) (store.Analysis, err
 		an.spill.Close()
 		return a, ErrClosed
 	}
-	g.add(an, a, ds.TrustedOnly, nil, nil, nil)
-	go g.encodeChunks(an, chunks)
+	if !g.add(an, a, p.ds.TrustedOnly, nil, nil, nil) {
+		close(an.queued)
+		g.encoders.Done()
+		return a, nil // held already (sync.go)
+	}
+	go g.encodeChunks(an, p.chunks)
 	return a, nil
 }
 
@@ -170,19 +162,67 @@ func CanRun(alg pipeline.Algorithm, ds store.Dataset, params []byte) (err error)
 	return nil
 }
 
+// splitter cuts analyses into chunks for the grid, and for a replica
+// that runs none (Standby), so that both record the same chunk count and
+// refuse a start for the same reasons.
+type splitter struct {
+	store        store.GridStore
+	reg          *pipeline.Registry
+	chunkSeconds float64
+}
+
+func (g *Grid) splitter() splitter { return splitter{g.store, g.reg, g.cfg.ChunkSeconds} }
+
 func (g *Grid) split(ctx context.Context, alg pipeline.Algorithm, a store.Analysis) ([]pipeline.Chunk, error) {
-	ds, err := g.store.Dataset(ctx, a.DatasetID)
+	return g.splitter().split(ctx, alg, a)
+}
+
+// startPlan is an analysis checked and split, ready to be recorded.
+type startPlan struct {
+	a      store.Analysis // status running, every chunk counted
+	alg    pipeline.Algorithm
+	ds     store.Dataset
+	chunks []pipeline.Chunk
+}
+
+// plan checks a start (algorithm, priority, dataset) and splits it.
+func (sp splitter) plan(ctx context.Context, a store.Analysis) (startPlan, error) {
+	alg, err := sp.reg.Lookup(a.Algorithm)
+	if err != nil {
+		return startPlan{}, err
+	}
+	prio, err := ParsePriority(a.Priority)
+	if err != nil {
+		return startPlan{}, err
+	}
+	a.Algorithm = alg.Name()
+	a.Priority = store.Priorities[prio]
+	ds, err := sp.store.Dataset(ctx, a.DatasetID)
+	if err != nil {
+		return startPlan{}, err
+	}
+	chunks, err := sp.split(ctx, alg, a)
+	if err != nil {
+		return startPlan{}, err
+	}
+	a.Status = store.StatusRunning
+	a.ChunksTotal = len(chunks)
+	return startPlan{a: a, alg: alg, ds: ds, chunks: chunks}, nil
+}
+
+func (sp splitter) split(ctx context.Context, alg pipeline.Algorithm, a store.Analysis) ([]pipeline.Chunk, error) {
+	ds, err := sp.store.Dataset(ctx, a.DatasetID)
 	if err != nil {
 		return nil, err
 	}
 	if err := CanRun(alg, ds, a.Params); err != nil {
 		return nil, err
 	}
-	sig, err := g.loadSignal(ctx, alg, a, ds)
+	sig, err := sp.loadSignal(ctx, alg, a, ds)
 	if err != nil {
 		return nil, err
 	}
-	chunks, err := alg.Split(sig, a.Params, pipeline.SplitOptions{ChunkSeconds: g.cfg.ChunkSeconds})
+	chunks, err := alg.Split(sig, a.Params, pipeline.SplitOptions{ChunkSeconds: sp.chunkSeconds})
 	if err != nil {
 		return nil, splitError(alg, ds, err)
 	}
@@ -201,10 +241,10 @@ func (g *Grid) split(ctx context.Context, alg pipeline.Algorithm, a store.Analys
 // loadSignal reads the dataset's signal for Split: only the channels the
 // algorithm reads when it says which (pipeline.ChannelPicker), so that an
 // ECG analysis of a 12-lead 24-hour record loads one lead.
-func (g *Grid) loadSignal(ctx context.Context, alg pipeline.Algorithm, a store.Analysis, ds store.Dataset) (*signal.Signal, error) {
+func (sp splitter) loadSignal(ctx context.Context, alg pipeline.Algorithm, a store.Analysis, ds store.Dataset) (*signal.Signal, error) {
 	picker, ok := alg.(pipeline.ChannelPicker)
 	if !ok {
-		return g.store.DatasetSignal(ctx, a.DatasetID)
+		return sp.store.DatasetSignal(ctx, a.DatasetID)
 	}
 	sig := &signal.Signal{}
 	for _, c := range ds.Channels {
@@ -218,7 +258,7 @@ func (g *Grid) loadSignal(ctx context.Context, alg pipeline.Algorithm, a store.A
 		if i < 0 || i >= len(sig.Channels) {
 			return nil, fmt.Errorf("%s picked channel %d of dataset %d, which has %d", alg.Name(), i, a.DatasetID, len(sig.Channels))
 		}
-		if sig.Channels[i].Samples, err = g.store.DatasetSamples(ctx, a.DatasetID, i, 0, int64(ds.Channels[i].Samples)); err != nil {
+		if sig.Channels[i].Samples, err = sp.store.DatasetSamples(ctx, a.DatasetID, i, 0, int64(ds.Channels[i].Samples)); err != nil {
 			return nil, err
 		}
 	}
@@ -281,7 +321,9 @@ func (g *Grid) load(ctx context.Context, a store.Analysis) error {
 	if err != nil {
 		return err
 	}
-	g.add(an, a, ds.TrustedOnly, outs, pend, recs)
+	if !g.add(an, a, ds.TrustedOnly, outs, pend, recs) {
+		return nil // held already: a reopen and a Sync loaded it at once
+	}
 	g.log.Info("loaded analysis", "analysis", a.ID, "chunks", len(chunks), "verified", len(outs), "pending", len(pend), "revision", a.Revision)
 	return nil
 }
@@ -354,12 +396,20 @@ func (g *Grid) prepareAnalysis(alg pipeline.Algorithm, chunks []pipeline.Chunk) 
 // chunks already verified before (their voters kept, so that a volunteer
 // caught later still reopens them) and the results that waited for more
 // (pending.go; recs are their volunteers' records).
-func (g *Grid) add(a *analysis, sa store.Analysis, trustedOnly bool, verified []store.ChunkOutput, pending []store.PendingResult, recs map[string]store.Volunteer) {
+//
+// It reports false, and holds nothing, when the grid holds the analysis
+// already: a reopen and a Sync (sync.go) may load one analysis at once.
+func (g *Grid) add(a *analysis, sa store.Analysis, trustedOnly bool, verified []store.ChunkOutput, pending []store.PendingResult, recs map[string]store.Volunteer) bool {
 	prio, _ := ParsePriority(sa.Priority)
 	a.id, a.owner, a.dataset, a.priority, a.created = sa.ID, sa.OwnerID, sa.DatasetID, prio, sa.CreatedAt
 	a.params, a.trustedOnly, a.revision = sa.Params, trustedOnly, sa.Revision
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.analyses[a.id] != nil {
+		a.gone = true
+		a.spill.Close()
+		return false
+	}
 	for _, o := range verified {
 		if o.Index >= 0 && o.Index < len(a.chunks) {
 			c := a.chunks[o.Index]
@@ -384,9 +434,10 @@ func (g *Grid) add(a *analysis, sa store.Analysis, trustedOnly bool, verified []
 	g.hist.sample(g.now(), g.statsLocked()) // a short analysis may come and go between two ticks
 	if a.verified == len(a.chunks) {
 		g.finishLocked(a)
-		return
+		return true
 	}
 	g.kickLocked()
+	return true
 }
 
 // Cancel stops an analysis: its leases are cancelled and it is marked
@@ -402,15 +453,11 @@ func (g *Grid) Cancel(ctx context.Context, id int64) error {
 		g.dropLocked(a, "analysis cancelled")
 	}
 	g.mu.Unlock()
-	sa, err := g.store.Analysis(ctx, id)
-	if err != nil {
-		return err
-	}
-	if sa.Finished() {
-		return fmt.Errorf("analysis %d is already %s: %w", id, sa.Status, store.ErrConflict)
-	}
-	return g.store.SetAnalysisStatus(ctx, id, store.StatusCancelled, "cancelled at the owner's request", sa.ChunksTotal)
+	return g.store.CancelAnalysis(ctx, id, CancelReason)
 }
+
+// CancelReason is the error text of an analysis its owner cancelled.
+const CancelReason = "cancelled at the owner's request"
 
 // Forget drops every analysis of a dataset (or one analysis, datasetID 0)
 // from the queues before the store deletes them.

@@ -102,7 +102,10 @@ type Grid struct {
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	encoders  sync.WaitGroup // encodeChunks of started analyses
-	locals    []*localWorker
+	// starting is read-held by Start from the analysis row's creation until
+	// the grid holds it; Sync takes it to wait for those (sync.go).
+	starting sync.RWMutex
+	locals   []*localWorker
 }
 
 type analysis struct {

@@ -30,6 +30,7 @@ type GridStore interface {
 	Analysis(ctx context.Context, id int64) (Analysis, error)
 	UnfinishedAnalyses(ctx context.Context) ([]Analysis, error)
 	SetAnalysisStatus(ctx context.Context, id int64, status, errText string, chunksTotal int) error
+	CancelAnalysis(ctx context.Context, id int64, reason string) error
 	ApplyGridWrites(ctx context.Context, ws []GridWrite) error
 	ChunkOutputs(ctx context.Context, analysisID int64) ([]ChunkOutput, error)
 	PendingResults(ctx context.Context, analysisID int64) ([]PendingResult, error)

@@ -505,6 +505,34 @@ func (s *SQLite) SetAnalysisStatus(ctx context.Context, id int64, status, errTex
 	return err
 }
 
+// CancelAnalysis implements Store.
+func (s *SQLite) CancelAnalysis(ctx context.Context, id int64, reason string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE analyses SET status = 'cancelled', error = ?, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')`, reason, now(), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var status string
+		if err := tx.QueryRowContext(ctx, `SELECT status FROM analyses WHERE id = ?`, id).Scan(&status); errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("analysis %d: %w", id, ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		return fmt.Errorf("analysis %d is already %s: %w", id, status, ErrConflict)
+	}
+	for _, q := range []string{`DELETE FROM pending_results WHERE analysis_id = ?`, `DELETE FROM chunk_outputs WHERE analysis_id = ?`} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
 // ApplyGridWrites implements Store. Writes for analyses deleted meanwhile
 // are skipped.
 func (s *SQLite) ApplyGridWrites(ctx context.Context, ws []GridWrite) error {

@@ -338,6 +338,13 @@ type Store interface {
 	// SetAnalysisStatus sets status, error text and chunk total. A final
 	// status drops the pending results, and the chunk outputs unless done.
 	SetAnalysisStatus(ctx context.Context, id int64, status, errText string, chunksTotal int) error
+	// CancelAnalysis marks a queued or running analysis cancelled with
+	// reason, dropping its chunk outputs and pending results, in one
+	// statement that never overwrites a final status: an analysis already
+	// done, failed or cancelled gives ErrConflict (its status in the
+	// message), a missing one ErrNotFound. A replica that does not run the
+	// grid cancels through it while the leader may be merging.
+	CancelAnalysis(ctx context.Context, id int64, reason string) error
 	// ApplyGridWrites applies a batch of grid changes in one transaction and
 	// keeps analyses.chunks_verified in step.
 	ApplyGridWrites(ctx context.Context, ws []GridWrite) error

@@ -9,7 +9,7 @@
 
 export const PROGRESS_FIELDS = [
   'chunks_total', 'chunks_verified', 'chunks_queued', 'chunks_running', 'chunks_awaiting_replica',
-  'volunteers_working', 'volunteers_connected', 'quorum', 'eta_seconds', 'waiting_for',
+  'volunteers_working', 'volunteers_connected', 'quorum', 'eta_seconds', 'waiting_for', 'source',
 ];
 
 const root = document.getElementById('analysis');
@@ -53,11 +53,15 @@ function apply(a) {
     setText('analysis-verified', verified);
     bar.textContent = `${Math.round((100 * verified) / Math.max(total ?? bar.max, 1))} %`;
   }
-  setText('analysis-queued', p.chunks_queued);
-  setText('analysis-running', p.chunks_running);
-  setText('analysis-awaiting', p.chunks_awaiting_replica);
-  setText('analysis-volunteers', p.volunteers_working);
-  setText('analysis-connected', p.volunteers_connected);
+  // A replica that does not run the grid knows the verified chunks (the
+  // database's) but not what the others do, who works, or the time left.
+  const live = p.source !== 'database' || TERMINAL.has(status);
+  const known = (v) => (live ? v : '–');
+  setText('analysis-queued', known(p.chunks_queued));
+  setText('analysis-running', known(p.chunks_running));
+  setText('analysis-awaiting', known(p.chunks_awaiting_replica));
+  setText('analysis-volunteers', known(p.volunteers_working));
+  setText('analysis-connected', known(p.volunteers_connected));
   setText('analysis-quorum', p.quorum);
   setText('analysis-eta', TERMINAL.has(status) ? '–' : formatETA(p.eta_seconds));
   show('analysis-wait-volunteers', p.waiting_for === 'volunteers');

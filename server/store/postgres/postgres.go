@@ -535,6 +535,30 @@ func (s *Store) SetAnalysisStatus(ctx context.Context, id int64, status, errText
 	})
 }
 
+// CancelAnalysis implements store.Store.
+func (s *Store) CancelAnalysis(ctx context.Context, id int64, reason string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE analyses SET status = 'cancelled', error = $1, finished_at = $2 WHERE id = $3 AND status IN ('queued', 'running')`, reason, now(), id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			var status string
+			if err := tx.QueryRow(ctx, `SELECT status FROM analyses WHERE id = $1`, id).Scan(&status); errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("analysis %d: %w", id, store.ErrNotFound)
+			} else if err != nil {
+				return err
+			}
+			return fmt.Errorf("analysis %d is already %s: %w", id, status, store.ErrConflict)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM pending_results WHERE analysis_id = $1`, id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM chunk_outputs WHERE analysis_id = $1`, id)
+		return err
+	})
+}
+
 // lockAnalyses locks the rows of the given analyses, in id order so that
 // two transactions never wait for each other.
 func lockAnalyses(ctx context.Context, tx pgx.Tx, ids []int64) error {

@@ -46,6 +46,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"DeleteDatasetCascades", testDeleteDatasetCascades},
 		{"DeleteAnalysisCascades", testDeleteAnalysisCascades},
 		{"ReopenVoted", testReopenVoted},
+		{"CancelAnalysis", testCancelAnalysis},
 		{"VolunteersAndLeaderboard", testVolunteers},
 		{"TeamLeaderboard", testTeams},
 		{"Bans", testBans},
