@@ -18,6 +18,9 @@ const portal = require('./portal');
 const widths = [{ width: 375, height: 812 }, { width: 1280, height: 800 }];
 const admin = { email: 'grid-admin@example.org', password: 'Grid-Admin-Basalt-7' };
 let server, tmp, vitalsID, datasetID;
+// Names of the longest kind a volunteer may choose (40 characters at most).
+const longNick = 'Grid watcher of the night shift, ward 4B';
+const longTeam = 'Cardiology volunteers of the north wing';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -60,7 +63,7 @@ test('the grid page follows the grid without a reload and charts the last hour',
   const refreshes = async () => Number(await page.locator('#grid').getAttribute('data-refreshes'));
   await expect.poll(refreshes).toBeGreaterThan(0);
 
-  server.spawn(['volunteer', '--server', server.base, '--workers', '1', '--nickname', 'Grid watcher']);
+  server.spawn(['volunteer', '--server', server.base, '--workers', '1', '--nickname', longNick, '--team', longTeam]);
   await expect(page.getByTestId('grid-volunteers')).toHaveText('1');
   await expect(page.getByTestId('grid-node-row')).toHaveCount(1);
   await expect(page.getByTestId('node-last-seen')).toHaveText('now');
@@ -159,5 +162,46 @@ test('algorithm names do not break on the new-analysis form', async ({ page }) =
     expect(lines.length).toBeGreaterThan(3);
     expect(lines.filter((l) => !l.endsWith(': 1')), `names broken over lines at ${vp.width} px`).toEqual([]);
     await check(page, 'analysis-new');
+  }
+});
+
+// lines counts the lines the text of each element matched takes, from the
+// tops of its text's boxes, and says whether a title gives the whole name
+// and whether an ellipsis cut it.
+const lines = (loc) => loc.evaluateAll((cells) => cells.map((td) => {
+  const range = document.createRange();
+  range.selectNodeContents(td);
+  const fs = parseFloat(getComputedStyle(td).fontSize);
+  const tops = [...range.getClientRects()].filter((r) => r.width > 0).map((r) => r.top).sort((a, b) => a - b);
+  const count = tops.filter((t, i) => i === 0 || t - tops[i - 1] > 0.8 * fs).length;
+  const named = td.querySelector('[title]');
+  const cut = [...td.querySelectorAll('*')].some((e) => e.scrollWidth > e.clientWidth + 1);
+  return { text: td.textContent.trim(), lines: count, title: named ? named.title : null, cut };
+}));
+
+// A volunteer's nickname and a team's name (up to 40 characters) stay on
+// one line in the leaderboard and the grid's node table, cut with an
+// ellipsis on a phone, with the whole name in a title.
+test('long volunteer and team names stay on one line', async ({ page }) => {
+  await portal.login(page, server.base, admin.email, admin.password);
+  for (const vp of [{ width: 390, height: 844 }, widths[1]]) {
+    await page.setViewportSize(vp);
+    await page.goto(`${server.base}/leaderboard`);
+    const board = await lines(page.locator('[data-testid="leaderboard-nickname"], [data-testid="leaderboard-team"], [data-testid="leaderboard-team-name"]'));
+    await page.goto(`${server.base}/admin/grid`);
+    await expect(page.getByTestId('grid-node-row')).toHaveCount(1);
+    await expect.poll(async () => Number(await page.locator('#grid').getAttribute('data-refreshes'))).toBeGreaterThan(0); // grid.js has redrawn the rows
+    const grid = await lines(page.getByTestId('node-nickname').locator('xpath=..'));
+    expect(board.map((c) => c.text).sort(), `leaderboard at ${vp.width} px`).toEqual([longNick, longTeam, longTeam].sort());
+    expect(grid.map((c) => c.text.split(' ').slice(1).join(' ')), `node table at ${vp.width} px`).toEqual([longNick]);
+    for (const c of [...board, ...grid]) {
+      const name = c.text.endsWith(longNick) ? longNick : longTeam;
+      expect.soft(c.lines, `${c.text} at ${vp.width} px: lines`).toBe(1);
+      expect.soft(c.title, `${c.text} at ${vp.width} px: title`).toBe(name);
+      if (vp.width < 400) expect.soft(c.cut, `${c.text} at ${vp.width} px: cut with an ellipsis`).toBe(true);
+    }
+    await check(page, 'grid-long-names');
+    await page.goto(`${server.base}/leaderboard`);
+    await check(page, 'leaderboard-long-names');
   }
 });

@@ -74,13 +74,20 @@ function nodeRow(n) {
   tr.dataset.node = n.id;
   if (n.online) tr.dataset.online = '';
   else tr.className = 'offline';
-  const id = cell(tr, '', '');
+  const id = cell(tr, '', '', 'nowrap');
   const code = document.createElement('code');
   code.className = 'node-id';
   code.dataset.testid = 'node-id';
   code.textContent = n.id;
   id.append(code);
-  if (n.nickname) id.append(` ${n.nickname}`);
+  if (n.nickname) {
+    const nick = document.createElement('span');
+    nick.className = 'one-line';
+    nick.title = n.nickname;
+    nick.dataset.testid = 'node-nickname';
+    nick.textContent = n.nickname;
+    id.append(' ', nick);
+  }
   const kind = cell(tr, 'node-kind', n.kind);
   if (!n.online) {
     const off = document.createElement('span');
