@@ -1,6 +1,7 @@
 // The admin pages of issue 14 in a browser: /admin/grid redraws itself
 // from GET /api/v1/grid (static/js/grid.js) without a reload, as volunteers
-// come and chunks are verified, and charts the last hour; /admin/templates
+// come and chunks are verified, and charts the last hour (time and value
+// axes); /admin/templates
 // lists the built-in templates; /admin/audit shows each entry's address.
 // Each page is checked at 375 and 1280 px: no sideways scrolling, 0
 // axe-core violations (default rules), and a screenshot in
@@ -44,6 +45,46 @@ async function check(page, name) {
   const axe = await new AxeBuilder({ page }).analyze();
   expect.soft(axe.violations.map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`), `${name} at ${vp.width} px: axe-core`).toEqual([]);
   await portal.shot(page, `admin-${name}-${vp.width}`);
+}
+
+// axes checks the time and value axes of the grid's charts: a label every
+// 15 minutes from "60 min" to "now" under a gridline each, none under 11 px,
+// none over another or out of its chart, and a scale whose top is a round
+// number at least the chart's peak.
+async function axes(page) {
+  const vp = page.viewportSize();
+  const charts = await page.locator('figure[data-series]').evaluateAll((figs) => figs.map((fig) => {
+    const box = fig.getBoundingClientRect();
+    const plot = fig.querySelector('svg').getBoundingClientRect();
+    const label = (e) => {
+      const r = e.getBoundingClientRect();
+      return { text: e.textContent.trim(), px: parseFloat(getComputedStyle(e).fontSize), left: r.left, right: r.right, top: r.top, bottom: r.bottom, mid: (r.left + r.right) / 2 };
+    };
+    const ticks = [...fig.querySelectorAll('svg line.tick.x')].map((l) => plot.left + (Number(l.getAttribute('x1')) / 600) * plot.width);
+    return {
+      series: fig.dataset.series, box: { left: box.left, right: box.right }, plot: { left: plot.left, right: plot.right },
+      x: [...fig.querySelectorAll('.history-axis span')].map(label),
+      y: [...fig.querySelectorAll('.history-y span')].map(label),
+      ticks, peak: Number(fig.querySelector('[data-field="peak"]').textContent),
+    };
+  }));
+  expect(charts.length).toBe(3);
+  for (const c of charts) {
+    const at = `${c.series} at ${vp.width} px`;
+    expect.soft(c.x.map((l) => l.text), `${at}: time labels`).toEqual(['60 min', '45', '30', '15', 'now']);
+    expect.soft(c.ticks.length, `${at}: gridlines every 15 min`).toBe(3);
+    // Each inner label is centred on its gridline (45, 30, 15 min ago).
+    c.ticks.sort((a, b) => a - b).forEach((x, i) => expect.soft(Math.abs(c.x[i + 1].mid - x), `${at}: label ${c.x[i + 1].text} off its gridline`).toBeLessThan(2));
+    const all = [...c.x, ...c.y];
+    expect.soft(all.filter((l) => l.px < 10.99).map((l) => `${l.text} ${l.px} px`), `${at}: labels under 11 px`).toEqual([]);
+    expect.soft(all.filter((l) => l.left < c.box.left - 0.5 || l.right > c.box.right + 0.5).map((l) => l.text), `${at}: labels out of the chart`).toEqual([]);
+    const over = c.x.slice(1).filter((l, i) => l.left < c.x[i].right + 2).map((l) => l.text);
+    expect.soft(over, `${at}: time labels over each other`).toEqual([]);
+    const top = Number(c.y[0].text);
+    expect.soft(c.y.map((l) => l.text).slice(2), `${at}: the scale's bottom`).toEqual(['0']);
+    expect.soft(top >= Math.max(1, c.peak) && /^[125]0*$/.test(String(top)), `${at}: scale top ${c.y[0].text} for a peak of ${c.peak}`).toBe(true);
+    expect.soft(Number(c.y[1].text), `${at}: the scale's half`).toBe(top / 2);
+  }
 }
 
 // nodeCells are the node table's cells but the request counts, which an
@@ -95,6 +136,7 @@ test('the grid page follows the grid without a reload and charts the last hour',
     await page.setViewportSize(vp);
     await page.goto(`${server.base}/admin/grid`);
     await expect.poll(refreshes).toBeGreaterThan(0); // the charts are drawn
+    await axes(page);
     await check(page, 'grid');
   }
 });
@@ -200,6 +242,7 @@ test('long volunteer and team names stay on one line', async ({ page }) => {
       expect.soft(c.title, `${c.text} at ${vp.width} px: title`).toBe(name);
       if (vp.width < 400) expect.soft(c.cut, `${c.text} at ${vp.width} px: cut with an ellipsis`).toBe(true);
     }
+    await axes(page);
     await check(page, 'grid-long-names');
     await page.goto(`${server.base}/leaderboard`);
     await check(page, 'leaderboard-long-names');
