@@ -73,6 +73,7 @@ func (g *Grid) flusher() {
 			return
 		case <-t.C:
 			g.sampleHistory()
+			g.saveHistory()
 			g.saveVolunteers(false)
 		case <-pt.C:
 			g.mu.Lock()
