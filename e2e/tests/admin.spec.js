@@ -3,7 +3,7 @@
 // come and chunks are verified, and charts the last hour (time and value
 // axes); /admin/templates
 // lists the built-in templates; /admin/audit shows each entry's address.
-// Each page is checked at 375 and 1280 px: no sideways scrolling, 0
+// Each page is checked at 375 (or 390) and 1280 px: no sideways scrolling, 0
 // axe-core violations (default rules), and a screenshot in
 // e2e/artifacts/admin-<state>-<width>.png.
 const { test, expect } = require('@playwright/test');
@@ -190,9 +190,9 @@ test('chart text is not cut off at the edge of a chart on a phone', async ({ pag
 
 // The new-analysis form on a phone: each algorithm's name stays on one line
 // (as a flex item of its own it shrank to one letter a line, at 1280 px too).
-test('algorithm names do not break on the new-analysis form', async ({ page }) => {
+test('algorithm names do not break and checkboxes keep their size on the new-analysis form', async ({ page }) => {
   await portal.login(page, server.base, admin.email, admin.password);
-  for (const vp of widths) {
+  for (const vp of [widths[0], { width: 390, height: 844 }, widths[1]]) {
     await page.setViewportSize(vp);
     await page.goto(`${server.base}/analyses/new?dataset=${datasetID}`);
     // The lines a name's text takes: the distinct tops of its text's boxes.
@@ -203,9 +203,25 @@ test('algorithm names do not break on the new-analysis form', async ({ page }) =
     }));
     expect(lines.length).toBeGreaterThan(3);
     expect(lines.filter((l) => !l.endsWith(': 1')), `names broken over lines at ${vp.width} px`).toEqual([]);
+    await boxesKeepTheirSize(page, `the new-analysis form at ${vp.width} px`);
     await check(page, 'analysis-new');
+    await page.goto(`${server.base}/datasets/${datasetID}`);
+    await boxesKeepTheirSize(page, `the dataset page at ${vp.width} px`);
   }
 });
+
+// boxesKeepTheirSize: each checkbox and radio button of the page's forms
+// is as wide as it is tall. A long label beside it (an algorithm's
+// description, the delete confirmation) squeezed the algorithm checkboxes
+// to 1–3 px wide at 390 px, and 5–10 px at 1280, hard to see and to tap.
+async function boxesKeepTheirSize(page, where) {
+  const boxes = await page.locator('form input[type="checkbox"], form input[type="radio"]').evaluateAll((es) => es.map((e) => {
+    const r = e.getBoundingClientRect();
+    return { name: `${e.name}=${e.value}`, w: r.width, h: r.height };
+  }));
+  expect(boxes.length, where).toBeGreaterThan(0);
+  expect(boxes.filter((b) => b.w < b.h - 0.5 || b.w < 12).map((b) => `${b.name} ${b.w.toFixed(1)}×${b.h.toFixed(1)} px`), `${where}: squeezed boxes`).toEqual([]);
+}
 
 // lines counts the lines the text of each element matched takes, from the
 // tops of its text's boxes, and says whether a title gives the whole name
