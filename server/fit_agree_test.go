@@ -55,27 +55,43 @@ func TestFormAgreesWithStart(t *testing.T) {
 	b.login("clin@example.org", "Quiet-Harbour-Lantern-7")
 	form := b.get("/analyses/new")
 	checked, refused := 0, 0
-	form.doc.Find(`[data-testid="analysis-fit-row"]`).Each(func(_ int, row *goquery.Selection) {
-		ds := row.AttrOr("data-dataset", "")
-		row.Find(`[data-testid="analysis-fit"]`).Each(func(_ int, c *goquery.Selection) {
-			alg := c.AttrOr("data-algorithm", "")
-			fits := c.AttrOr("data-fits", "") == "true"
-			reason := strings.TrimSpace(c.Text())
-			_, reason, _ = strings.Cut(reason, "does not fit: ")
-			code, body := ts.do("POST", "/api/v1/analyses", tok, strings.NewReader(fmt.Sprintf(`{"dataset_id": %s, "algorithm": %q}`, ds, alg)), "application/json")
-			var e struct{ Error string }
-			json.Unmarshal(body, &e)
-			checked++
-			switch {
-			case fits && code != 201:
-				t.Errorf("dataset %s, %s: the form says it fits, the API answers %d %s", ds, alg, code, e.Error)
-			case !fits && (code != 422 || !strings.HasSuffix(e.Error, ": "+reason)):
-				t.Errorf("dataset %s, %s: the form says %q, the API answers %d %q", ds, alg, reason, code, e.Error)
-			case !fits:
-				refused++
+	reasons := map[string]int{}
+	form.doc.Find(`[data-testid="analysis-fit"]`).Each(func(_ int, c *goquery.Selection) {
+		fits := c.AttrOr("data-fits", "") == "true"
+		reason := strings.TrimSpace(c.Text())
+		_, reason, _ = strings.Cut(reason, "does not fit: ")
+		if !fits {
+			reasons[reason]++
+		}
+		// A cell that says one reason for several algorithms or
+		// recordings names them all; each pair is asked of the API.
+		for _, ds := range strings.Fields(c.AttrOr("data-datasets", "")) {
+			for _, alg := range strings.Fields(c.AttrOr("data-algorithm", "")) {
+				code, body := ts.do("POST", "/api/v1/analyses", tok, strings.NewReader(fmt.Sprintf(`{"dataset_id": %s, "algorithm": %q}`, ds, alg)), "application/json")
+				var e struct{ Error string }
+				json.Unmarshal(body, &e)
+				checked++
+				switch {
+				case fits && code != 201:
+					t.Errorf("dataset %s, %s: the form says it fits, the API answers %d %s", ds, alg, code, e.Error)
+				case !fits && (code != 422 || !strings.HasSuffix(e.Error, ": "+reason)):
+					t.Errorf("dataset %s, %s: the form says %q, the API answers %d %q", ds, alg, reason, code, e.Error)
+				case !fits:
+					refused++
+				}
 			}
-		})
+		}
 	})
+	// The table says each reason once: the vitals log's one reason for
+	// every ECG algorithm is one cell, not one per algorithm.
+	for reason, n := range reasons {
+		if n > 1 {
+			t.Errorf("the fit table says %q in %d cells, want one", reason, n)
+		}
+	}
+	if text := form.doc.Find(`[data-testid="analysis-fits"]`).Text(); strings.Count(text, "no ECG channel found") != 1 {
+		t.Errorf("the fit table says %q %d times, want once", "no ECG channel found", strings.Count(text, "no ECG channel found"))
+	}
 	if checked != len(uploads)*len(catalog.All().Names()) || refused == 0 || refused == checked {
 		t.Errorf("checked %d pairs (%d refused), want every algorithm on each of %d recordings, some refused", checked, refused, len(uploads))
 	}

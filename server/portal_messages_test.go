@@ -61,7 +61,9 @@ func TestMessagesSayEachThingOnce(t *testing.T) {
 	form.doc.Find(`[data-testid="analysis-fit-row"]`).Each(func(_ int, row *goquery.Selection) {
 		name := strings.TrimSpace(row.Find("th").Text())
 		row.Find(`[data-testid="analysis-fit"]`).Each(func(_ int, c *goquery.Selection) {
-			fits[name+" "+c.AttrOr("data-algorithm", "")] = c.AttrOr("data-fits", "") + " " + strings.TrimSpace(c.Text())
+			for _, alg := range strings.Fields(c.AttrOr("data-algorithm", "")) {
+				fits[name+" "+alg] = c.AttrOr("data-fits", "") + " " + strings.TrimSpace(c.Text())
+			}
 		})
 	})
 	// Uploads are named neutrally, in upload order (server/naming.go).
@@ -95,8 +97,10 @@ func TestMessagesSayEachThingOnce(t *testing.T) {
 			ecgAlgorithms++
 		}
 	}
-	if len(notes) != ecgAlgorithms || ecgAlgorithms < 3 || !strings.Contains(notes[0], "does not fit "+ward+": no ECG channel") {
-		t.Errorf("form for %s: notes %q, want the %d ECG algorithms refused with the reason", ward, notes, ecgAlgorithms)
+	shared := strings.Join(strings.Fields(one.text("analysis-misfit-reason")), " ")
+	if len(notes) != ecgAlgorithms || ecgAlgorithms < 3 || notes[0] != "✗ does not fit "+ward+" (see above)" ||
+		!strings.Contains(shared, fmt.Sprintf("%d algorithms do not fit %s: no ECG channel", ecgAlgorithms, ward)) {
+		t.Errorf("form for %s: notes %q and %q, want the %d ECG algorithms refused with the reason said once", ward, notes, shared, ecgAlgorithms)
 	}
 
 	// The API and the portal say the same, once: the algorithm, the

@@ -339,6 +339,14 @@ func TestDatasetDetail(t *testing.T) {
 	if _, ok := doc.Find(testid("dataset-delete-confirm")).Attr("required"); !ok {
 		t.Error("delete confirmation checkbox must be required")
 	}
+	// No template is said, not left blank; a template is named.
+	if got := strings.TrimSpace(doc.Find(testid("dataset-template")).Text()); got != "none: kept as uploaded" {
+		t.Errorf("template of a recording uploaded without one: got %q", got)
+	}
+	withTemplate := mustRender(t, DatasetDetail(DatasetPage{ID: 5, Name: "ward", Format: "CSV", Template: "icu-vitals", Uploaded: t0}))
+	if got := strings.TrimSpace(withTemplate.Find(testid("dataset-template")).Text()); got != "icu-vitals" {
+		t.Errorf("template: got %q, want icu-vitals", got)
+	}
 }
 
 func TestAnalysisNew(t *testing.T) {

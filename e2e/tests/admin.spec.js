@@ -1,8 +1,9 @@
 // The admin pages of issue 14 in a browser: /admin/grid redraws itself
 // from GET /api/v1/grid (static/js/grid.js) without a reload, as volunteers
-// come and chunks are verified, and charts the last hour; /admin/templates
+// come and chunks are verified, and charts the last hour (time and value
+// axes); /admin/templates
 // lists the built-in templates; /admin/audit shows each entry's address.
-// Each page is checked at 375 and 1280 px: no sideways scrolling, 0
+// Each page is checked at 375 (or 390) and 1280 px: no sideways scrolling, 0
 // axe-core violations (default rules), and a screenshot in
 // e2e/artifacts/admin-<state>-<width>.png.
 const { test, expect } = require('@playwright/test');
@@ -18,6 +19,9 @@ const portal = require('./portal');
 const widths = [{ width: 375, height: 812 }, { width: 1280, height: 800 }];
 const admin = { email: 'grid-admin@example.org', password: 'Grid-Admin-Basalt-7' };
 let server, tmp, vitalsID, datasetID;
+// Names of the longest kind a volunteer may choose (40 characters at most).
+const longNick = 'Grid watcher of the night shift, ward 4B';
+const longTeam = 'Cardiology volunteers of the north wing';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -43,6 +47,46 @@ async function check(page, name) {
   await portal.shot(page, `admin-${name}-${vp.width}`);
 }
 
+// axes checks the time and value axes of the grid's charts: a label every
+// 15 minutes from "60 min" to "now" under a gridline each, none under 11 px,
+// none over another or out of its chart, and a scale whose top is a round
+// number at least the chart's peak.
+async function axes(page) {
+  const vp = page.viewportSize();
+  const charts = await page.locator('figure[data-series]').evaluateAll((figs) => figs.map((fig) => {
+    const box = fig.getBoundingClientRect();
+    const plot = fig.querySelector('svg').getBoundingClientRect();
+    const label = (e) => {
+      const r = e.getBoundingClientRect();
+      return { text: e.textContent.trim(), px: parseFloat(getComputedStyle(e).fontSize), left: r.left, right: r.right, top: r.top, bottom: r.bottom, mid: (r.left + r.right) / 2 };
+    };
+    const ticks = [...fig.querySelectorAll('svg line.tick.x')].map((l) => plot.left + (Number(l.getAttribute('x1')) / 600) * plot.width);
+    return {
+      series: fig.dataset.series, box: { left: box.left, right: box.right }, plot: { left: plot.left, right: plot.right },
+      x: [...fig.querySelectorAll('.history-axis span')].map(label),
+      y: [...fig.querySelectorAll('.history-y span')].map(label),
+      ticks, peak: Number(fig.querySelector('[data-field="peak"]').textContent),
+    };
+  }));
+  expect(charts.length).toBe(3);
+  for (const c of charts) {
+    const at = `${c.series} at ${vp.width} px`;
+    expect.soft(c.x.map((l) => l.text), `${at}: time labels`).toEqual(['60 min', '45', '30', '15', 'now']);
+    expect.soft(c.ticks.length, `${at}: gridlines every 15 min`).toBe(3);
+    // Each inner label is centred on its gridline (45, 30, 15 min ago).
+    c.ticks.sort((a, b) => a - b).forEach((x, i) => expect.soft(Math.abs(c.x[i + 1].mid - x), `${at}: label ${c.x[i + 1].text} off its gridline`).toBeLessThan(2));
+    const all = [...c.x, ...c.y];
+    expect.soft(all.filter((l) => l.px < 10.99).map((l) => `${l.text} ${l.px} px`), `${at}: labels under 11 px`).toEqual([]);
+    expect.soft(all.filter((l) => l.left < c.box.left - 0.5 || l.right > c.box.right + 0.5).map((l) => l.text), `${at}: labels out of the chart`).toEqual([]);
+    const over = c.x.slice(1).filter((l, i) => l.left < c.x[i].right + 2).map((l) => l.text);
+    expect.soft(over, `${at}: time labels over each other`).toEqual([]);
+    const top = Number(c.y[0].text);
+    expect.soft(c.y.map((l) => l.text).slice(2), `${at}: the scale's bottom`).toEqual(['0']);
+    expect.soft(top >= Math.max(1, c.peak) && /^[125]0*$/.test(String(top)), `${at}: scale top ${c.y[0].text} for a peak of ${c.peak}`).toBe(true);
+    expect.soft(Number(c.y[1].text), `${at}: the scale's half`).toBe(top / 2);
+  }
+}
+
 // nodeCells are the node table's cells but the request counts, which an
 // idle volunteer may still raise.
 const nodeCells = (page) => page.getByTestId('grid-node-row').evaluateAll((rows) => rows.map((r) => [...r.cells]
@@ -60,7 +104,7 @@ test('the grid page follows the grid without a reload and charts the last hour',
   const refreshes = async () => Number(await page.locator('#grid').getAttribute('data-refreshes'));
   await expect.poll(refreshes).toBeGreaterThan(0);
 
-  server.spawn(['volunteer', '--server', server.base, '--workers', '1', '--nickname', 'Grid watcher']);
+  server.spawn(['volunteer', '--server', server.base, '--workers', '1', '--nickname', longNick, '--team', longTeam]);
   await expect(page.getByTestId('grid-volunteers')).toHaveText('1');
   await expect(page.getByTestId('grid-node-row')).toHaveCount(1);
   await expect(page.getByTestId('node-last-seen')).toHaveText('now');
@@ -92,6 +136,7 @@ test('the grid page follows the grid without a reload and charts the last hour',
     await page.setViewportSize(vp);
     await page.goto(`${server.base}/admin/grid`);
     await expect.poll(refreshes).toBeGreaterThan(0); // the charts are drawn
+    await axes(page);
     await check(page, 'grid');
   }
 });
@@ -145,9 +190,9 @@ test('chart text is not cut off at the edge of a chart on a phone', async ({ pag
 
 // The new-analysis form on a phone: each algorithm's name stays on one line
 // (as a flex item of its own it shrank to one letter a line, at 1280 px too).
-test('algorithm names do not break on the new-analysis form', async ({ page }) => {
+test('algorithm names do not break and checkboxes keep their size on the new-analysis form', async ({ page }) => {
   await portal.login(page, server.base, admin.email, admin.password);
-  for (const vp of widths) {
+  for (const vp of [widths[0], { width: 390, height: 844 }, widths[1]]) {
     await page.setViewportSize(vp);
     await page.goto(`${server.base}/analyses/new?dataset=${datasetID}`);
     // The lines a name's text takes: the distinct tops of its text's boxes.
@@ -158,6 +203,64 @@ test('algorithm names do not break on the new-analysis form', async ({ page }) =
     }));
     expect(lines.length).toBeGreaterThan(3);
     expect(lines.filter((l) => !l.endsWith(': 1')), `names broken over lines at ${vp.width} px`).toEqual([]);
+    await boxesKeepTheirSize(page, `the new-analysis form at ${vp.width} px`);
     await check(page, 'analysis-new');
+    await page.goto(`${server.base}/datasets/${datasetID}`);
+    await boxesKeepTheirSize(page, `the dataset page at ${vp.width} px`);
+  }
+});
+
+// boxesKeepTheirSize: each checkbox and radio button of the page's forms
+// is as wide as it is tall. A long label beside it (an algorithm's
+// description, the delete confirmation) squeezed the algorithm checkboxes
+// to 1–3 px wide at 390 px, and 5–10 px at 1280, hard to see and to tap.
+async function boxesKeepTheirSize(page, where) {
+  const boxes = await page.locator('form input[type="checkbox"], form input[type="radio"]').evaluateAll((es) => es.map((e) => {
+    const r = e.getBoundingClientRect();
+    return { name: `${e.name}=${e.value}`, w: r.width, h: r.height };
+  }));
+  expect(boxes.length, where).toBeGreaterThan(0);
+  expect(boxes.filter((b) => b.w < b.h - 0.5 || b.w < 12).map((b) => `${b.name} ${b.w.toFixed(1)}×${b.h.toFixed(1)} px`), `${where}: squeezed boxes`).toEqual([]);
+}
+
+// lines counts the lines the text of each element matched takes, from the
+// tops of its text's boxes, and says whether a title gives the whole name
+// and whether an ellipsis cut it.
+const lines = (loc) => loc.evaluateAll((cells) => cells.map((td) => {
+  const range = document.createRange();
+  range.selectNodeContents(td);
+  const fs = parseFloat(getComputedStyle(td).fontSize);
+  const tops = [...range.getClientRects()].filter((r) => r.width > 0).map((r) => r.top).sort((a, b) => a - b);
+  const count = tops.filter((t, i) => i === 0 || t - tops[i - 1] > 0.8 * fs).length;
+  const named = td.querySelector('[title]');
+  const cut = [...td.querySelectorAll('*')].some((e) => e.scrollWidth > e.clientWidth + 1);
+  return { text: td.textContent.trim(), lines: count, title: named ? named.title : null, cut };
+}));
+
+// A volunteer's nickname and a team's name (up to 40 characters) stay on
+// one line in the leaderboard and the grid's node table, cut with an
+// ellipsis on a phone, with the whole name in a title.
+test('long volunteer and team names stay on one line', async ({ page }) => {
+  await portal.login(page, server.base, admin.email, admin.password);
+  for (const vp of [{ width: 390, height: 844 }, widths[1]]) {
+    await page.setViewportSize(vp);
+    await page.goto(`${server.base}/leaderboard`);
+    const board = await lines(page.locator('[data-testid="leaderboard-nickname"], [data-testid="leaderboard-team"], [data-testid="leaderboard-team-name"]'));
+    await page.goto(`${server.base}/admin/grid`);
+    await expect(page.getByTestId('grid-node-row')).toHaveCount(1);
+    await expect.poll(async () => Number(await page.locator('#grid').getAttribute('data-refreshes'))).toBeGreaterThan(0); // grid.js has redrawn the rows
+    const grid = await lines(page.getByTestId('node-nickname').locator('xpath=..'));
+    expect(board.map((c) => c.text).sort(), `leaderboard at ${vp.width} px`).toEqual([longNick, longTeam, longTeam].sort());
+    expect(grid.map((c) => c.text.split(' ').slice(1).join(' ')), `node table at ${vp.width} px`).toEqual([longNick]);
+    for (const c of [...board, ...grid]) {
+      const name = c.text.endsWith(longNick) ? longNick : longTeam;
+      expect.soft(c.lines, `${c.text} at ${vp.width} px: lines`).toBe(1);
+      expect.soft(c.title, `${c.text} at ${vp.width} px: title`).toBe(name);
+      if (vp.width < 400) expect.soft(c.cut, `${c.text} at ${vp.width} px: cut with an ellipsis`).toBe(true);
+    }
+    await axes(page);
+    await check(page, 'grid-long-names');
+    await page.goto(`${server.base}/leaderboard`);
+    await check(page, 'leaderboard-long-names');
   }
 });

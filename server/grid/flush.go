@@ -86,6 +86,7 @@ func (g *Grid) flusher() {
 			return
 		case <-t.C:
 			g.sampleHistory()
+			g.saveHistory()
 			g.saveVolunteers(false)
 		case <-pt.C:
 			g.mu.Lock()

@@ -233,6 +233,7 @@ func New(st store.GridStore, reg *pipeline.Registry, cfg Config) *Grid {
 		flushNow:  make(chan struct{}, 1), flushSync: make(chan chan struct{}), stop: make(chan struct{}),
 	}
 	g.metrics = newMetrics(cfg.Metrics, g)
+	g.loadHistory()
 	g.wg.Add(2)
 	go g.flusher()
 	go g.reaper()
@@ -271,6 +272,7 @@ func (g *Grid) Close() {
 	g.wg.Wait()
 	g.flush(true)
 	g.saveVolunteers(true)
+	g.saveHistory()
 }
 
 func (g *Grid) network(name string) *network {

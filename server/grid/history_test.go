@@ -3,6 +3,8 @@ package grid
 import (
 	"testing"
 	"time"
+
+	"github.com/pulsegrid/pulsegrid/server/store"
 )
 
 // TestHistory: counts land in their minute, gauges keep their peak, the
@@ -77,4 +79,39 @@ func TestHistoryKeepsAConnectionBetweenSamples(t *testing.T) {
 		t.Errorf("online %d, stats %d, want 1 each", online, r.Volunteers)
 	}
 	c.s.Close()
+}
+
+// TestHistoryWritesOnlyWhatChanged: the store is sent the minutes that
+// changed since the last write, nothing while the grid is idle, and a
+// failed write is tried again; what it reads back outside the hour is
+// left out.
+func TestHistoryWritesOnlyWhatChanged(t *testing.T) {
+	var h history
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	h.verified(t0)
+	h.verified(t0.Add(time.Minute))
+	if got := h.unsaved(); len(got) != 2 || got[0].Verified != 1 {
+		t.Fatalf("first write: %+v, want the two minutes", got)
+	}
+	if got := h.unsaved(); len(got) != 0 {
+		t.Errorf("idle: %+v, want no write", got)
+	}
+	h.verified(t0.Add(time.Minute + 30*time.Second))
+	got := h.unsaved()
+	if len(got) != 1 || got[0].Verified != 2 || !got[0].Start.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("after one more chunk: %+v, want 10:01 alone with 2", got)
+	}
+	h.unsave(got) // the write failed
+	if again := h.unsaved(); len(again) != 1 || again[0] != got[0] {
+		t.Errorf("after a failed write: %+v, want %+v again", again, got)
+	}
+
+	var r history
+	r.restore(append(h.unsaved(), store.GridMinute{Start: t0.Add(-time.Hour), Verified: 9}, store.GridMinute{Start: t0, Verified: 1}), t0.Add(30*time.Minute))
+	if last := r.last(t0.Add(30 * time.Minute)); len(last) != 1 || last[0] != (Minute{Start: t0, Verified: 1}) {
+		t.Errorf("restored: %+v, want 10:00 alone (09:00 is over an hour old)", last)
+	}
+	if len(r.unsaved()) != 0 {
+		t.Errorf("restored minutes are written back: the store has them")
+	}
 }

@@ -39,6 +39,9 @@ type GridStore interface {
 	Volunteer(ctx context.Context, id string) (Volunteer, error)
 	SaveVolunteers(ctx context.Context, vs []Volunteer) error
 
+	// HistoryStore keeps the last hour of the grid's charts.
+	HistoryStore
+
 	Audit(ctx context.Context, e AuditEntry) error
 }
 

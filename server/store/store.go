@@ -370,6 +370,8 @@ type Store interface {
 	ThrottleStore
 	// CorrectionStore keeps Holter report corrections (store/corrections.go).
 	CorrectionStore
+	// HistoryStore keeps the grid's last hour (store/history.go).
+	HistoryStore
 
 	// Volunteer returns a volunteer identity.
 	Volunteer(ctx context.Context, id string) (Volunteer, error)

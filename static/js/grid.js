@@ -74,13 +74,20 @@ function nodeRow(n) {
   tr.dataset.node = n.id;
   if (n.online) tr.dataset.online = '';
   else tr.className = 'offline';
-  const id = cell(tr, '', '');
+  const id = cell(tr, '', '', 'nowrap');
   const code = document.createElement('code');
   code.className = 'node-id';
   code.dataset.testid = 'node-id';
   code.textContent = n.id;
   id.append(code);
-  if (n.nickname) id.append(` ${n.nickname}`);
+  if (n.nickname) {
+    const nick = document.createElement('span');
+    nick.className = 'one-line';
+    nick.title = n.nickname;
+    nick.dataset.testid = 'node-nickname';
+    nick.textContent = n.nickname;
+    id.append(' ', nick);
+  }
   const kind = cell(tr, 'node-kind', n.kind);
   if (!n.online) {
     const off = document.createElement('span');
@@ -106,8 +113,31 @@ const series = {
   unverified: { minute: (m) => m.chunks_unverified, now: (g) => g.chunks_unverified, dec: 0 },
 };
 
+// TICK_MINUTES is the step of the time axis: a gridline, and a label the
+// page renders ("45 min ago"), every quarter of an hour.
+const TICK_MINUTES = 15;
+
+// niceMax is the top of a chart's scale: the peak rounded up to 1, 2 or 5
+// times a power of ten (at least 1), so that its half is a round number too
+// when it is even.
+export const niceMax = (peak) => {
+  if (!(peak > 1)) return 1;
+  const p = 10 ** Math.floor(Math.log10(peak));
+  for (const k of [1, 2, 5, 10]) if (k * p >= peak) return k * p;
+  return 10 * p;
+};
+
+const line = (x1, y1, x2, y2, cls) => {
+  const l = document.createElementNS(SVG, 'line');
+  for (const [k, v] of Object.entries({ x1, y1, x2, y2 })) l.setAttribute(k, String(v));
+  l.setAttribute('class', cls);
+  l.setAttribute('vector-effect', 'non-scaling-stroke');
+  return l;
+};
+
 // drawChart draws one bar a minute over the last hour, the newest on the
-// right; a minute the grid has no record of has no bar.
+// right, over gridlines every TICK_MINUTES and at the scale's half and top
+// (labelled beside the chart); a minute the grid has no record of has no bar.
 function drawChart(fig, g) {
   const s = series[fig.dataset.series];
   const svg = fig.querySelector('svg');
@@ -120,11 +150,15 @@ function drawChart(fig, g) {
   }
   const now = s.now(g);
   const peak = Math.max(0, ...bars.map((b) => b.v));
+  const top = niceMax(peak);
   const [w, h] = [600, 60];
   const bw = w / MINUTES;
-  svg.replaceChildren(...bars.map((b) => {
+  const grid = [];
+  for (let ago = TICK_MINUTES; ago < MINUTES; ago += TICK_MINUTES) grid.push(line(w - ago * bw, 0, w - ago * bw, h, 'tick x'));
+  grid.push(line(0, h / 2, w, h / 2, 'tick y'), line(0, 0.5, w, 0.5, 'tick y'));
+  svg.replaceChildren(...grid, ...bars.map((b) => {
     const r = document.createElementNS(SVG, 'rect');
-    const bh = peak > 0 ? Math.max((b.v / peak) * (h - 2), b.v > 0 ? 1 : 0) : 0;
+    const bh = Math.max((b.v / top) * h, b.v > 0 ? 1 : 0);
     r.setAttribute('x', String(w - (b.ago + 1) * bw + 1));
     r.setAttribute('width', String(bw - 2));
     r.setAttribute('y', String(h - bh));
@@ -134,6 +168,8 @@ function drawChart(fig, g) {
   fig.dataset.bars = String(bars.length);
   fig.querySelector('[data-field="now"]').textContent = fmtNum(now, s.dec);
   fig.querySelector('[data-field="peak"]').textContent = fmtNum(peak, 0);
+  fig.querySelector('[data-field="y-top"]').textContent = fmtNum(top, 0);
+  fig.querySelector('[data-field="y-half"]').textContent = fmtNum(top / 2, top % 2 ? 1 : 0);
 }
 
 export function apply(root, g) {

@@ -56,6 +56,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"Sessions", testSessions},
 		{"Throttles", testThrottles},
 		{"Corrections", testCorrections},
+		{"GridHistory", testGridHistory},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			open := newDB(t)
@@ -1289,5 +1290,47 @@ func testCorrections(t *testing.T, h *harness) {
 	}
 	if got, _ := s.Corrections(ctx, b.ID); len(got) != 1 {
 		t.Errorf("the other analysis has %d corrections, want 1", len(got))
+	}
+}
+
+// testGridHistory: the grid's minutes come back oldest first after a
+// restart; saving a minute again replaces it; the table keeps one row per
+// slot, so 90 minutes saved leave the last 60, and an older minute never
+// overwrites a newer one in its slot.
+func testGridHistory(t *testing.T, h *harness) {
+	ctx := h.ctx
+	t0 := time.UnixMilli(1_800_000_000_000).Truncate(time.Minute)
+	minute := func(i, v int) store.GridMinute {
+		return store.GridMinute{Start: t0.Add(time.Duration(i) * time.Minute), Verified: v, Failed: i % 3, Volunteers: i + 1, Leases: 2 * i, Unverified: 100 - i}
+	}
+	if ms, err := h.s.GridHistory(ctx, t0.Add(-time.Hour)); err != nil || len(ms) != 0 {
+		t.Fatalf("empty store: got %v, %v", ms, err)
+	}
+	var ms []store.GridMinute
+	for i := 0; i < 90; i++ {
+		ms = append(ms, minute(i, i*10))
+	}
+	must(t, h.s.SaveGridHistory(ctx, ms[:45]))
+	must(t, h.s.SaveGridHistory(ctx, ms[45:]))
+	must(t, h.s.SaveGridHistory(ctx, []store.GridMinute{minute(89, 7)})) // the current minute again, as it grows
+	must(t, h.s.SaveGridHistory(ctx, []store.GridMinute{minute(20, 1)})) // slot 20 holds minute 80 now: kept
+	h.restart()
+	got, err := h.s.GridHistory(ctx, t0)
+	must(t, err)
+	want := append([]store.GridMinute(nil), ms[30:]...)
+	want[len(want)-1] = minute(89, 7)
+	if len(got) != len(want) {
+		t.Fatalf("got %d minutes, want %d (the last 60 saved)", len(got), len(want))
+	}
+	for i := range want {
+		if !got[i].Start.Equal(want[i].Start) || got[i].Verified != want[i].Verified || got[i].Failed != want[i].Failed ||
+			got[i].Volunteers != want[i].Volunteers || got[i].Leases != want[i].Leases || got[i].Unverified != want[i].Unverified {
+			t.Fatalf("minute %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	since, err := h.s.GridHistory(ctx, t0.Add(85*time.Minute))
+	must(t, err)
+	if len(since) != 5 || !since[0].Start.Equal(t0.Add(85*time.Minute)) {
+		t.Errorf("since minute 85: got %d minutes from %v, want 5 from minute 85", len(since), since)
 	}
 }
