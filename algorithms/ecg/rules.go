@@ -71,9 +71,10 @@ type tuning struct {
 	sPWave       float64 // see sPWave
 	vEarly       float64 // see vEarlyWeight
 	sPost        float64 // see sPost
-	// The rules of ecg.classify@2 (both false for @1):
+	// The rules of ecg.classify@2 (all false for @1):
 	sSupraRR   bool // prematurity from the last supraventricular beat (see classes)
 	sIrregular bool // an isolated S beat in irregular rhythm is N (see classifyWith)
+	rvr        bool // tachycardia inside AF is the AF's ventricular response (FoldRVR)
 }
 
 var defaultTuning = tuning{vScoreMin: vScoreMin, vWidthWeight: vWidthWeight, sPremature: sPremature, sMild: sMild, sPWave: sPWave, vEarly: vEarlyWeight, sPost: sPost}
@@ -83,7 +84,7 @@ var defaultTuning = tuning{vScoreMin: vScoreMin, vWidthWeight: vWidthWeight, sPr
 // of its own.
 var defaultTuning2 = func() tuning {
 	tu := defaultTuning
-	tu.sSupraRR, tu.sIrregular = true, true
+	tu.sSupraRR, tu.sIrregular, tu.rvr = true, true, true
 	return tu
 }()
 
@@ -129,7 +130,7 @@ func classifyWith(p ClassifyParams, mb *mergedBeats, f *beatFacts, tu tuning) *C
 		res.Beats[i] = ClassifiedBeat{Sample: mb.samples[i], Time: float64(mb.samples[i]) / mb.info.rate, RR: f.pre[i], Class: c, Family: f.m.family[i]}
 		res.Classes.add(c)
 	}
-	res.Events, res.Rhythm = events(p, mb.samples, cls, af, rate)
+	res.Events, res.Rhythm = events(p, mb.samples, cls, af, rate, tu.rvr)
 	res.Families = f.families(cls, mb.samples)
 	return res
 }
