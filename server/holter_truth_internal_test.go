@@ -101,8 +101,9 @@ func simulatedHolter(t *testing.T) (*ecg.ClassifyResult, synth.Truth, []truthBea
 // Holter, classified in chunks, and checks its hourly table and event
 // list against the simulator's truth file. The detector finds every true
 // beat; their true classes are then applied as a clinician's corrections
-// would be (ecg.ClassifyResult.Relabel), so that the classifier's own
-// errors (it calls some sinus accelerations S) do not hide what this test
+// would be (reportResult, as the portal applies them), so that the classifier's own
+// errors (it takes the one-beat start of the simulated tachycardia and end
+// of the bradycardia for supraventricular runs) do not hide what this test
 // is about: the report. Each hour's beats, V, S and pauses must equal the
 // truth's count of that hour exactly (an hour bucketing off by one, or a
 // beat lost at a chunk edge, fails), its HR min/mean/max must equal one

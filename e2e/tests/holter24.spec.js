@@ -9,9 +9,10 @@
 // the total. Inside a fast AF episode the ventricular rate passes 100 bpm
 // for stretches: the report groups them into the AF episode as its rapid
 // ventricular response (RVR), not as tachycardia, on the page too. S
-// beats are not compared: ecg.classify@1 calls some sinus accelerations S
-// (docs/algorithms.md), which the report then shows. The PDF of the same
-// report is fetched too.
+// beats are not compared: the simulator's tachycardia starts, and its
+// bradycardia ends, in one beat, which ecg.classify takes for the onset of
+// a supraventricular run (docs/algorithms.md), and the report then shows
+// it. The PDF of the same report is fetched too.
 const { test, expect } = require('@playwright/test');
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
