@@ -30,9 +30,10 @@ func sinusFacts(rr []float64) *beatFacts {
 // gradually (interval by interval by less than sOnset) is not
 // supraventricular ectopy, however far it goes, while the same change in
 // one beat is, as it would be for a supraventricular tachycardia, which
-// starts so. The simulator's brady- and tachycardia episodes used to
-// start or end in one beat, which is why ecg.classify called their first
-// 200 beats S (issue 13; report13d).
+// starts so, unless it brings back the rate of the last five minutes.
+// The simulator's tachycardia starts in one beat and its bradycardia ends
+// in one, which is why ecg.classify called S the beats after them (issue
+// 13; docs/algorithms.md).
 func TestSinusRateChangeIsNotPremature(t *testing.T) {
 	ramp := func(from, to float64, beats int) []float64 {
 		var v []float64
@@ -62,6 +63,10 @@ func TestSinusRateChangeIsNotPremature(t *testing.T) {
 		// The same changes in one beat.
 		{"BradyEndsAtOnce", join(steady(1.4, 40), steady(0.8, 60)), 60, true},
 		{"TachyStartsAtOnce", join(steady(0.83, 40), steady(0.46, 60)), 60, true},
+		{"TachyStartsAtOnceAfterFiveMinutes", join(steady(0.83, 400), steady(0.46, 60)), 60, true},
+		// But a rate back in one beat to the patient's usual one (five
+		// minutes at 75 bpm, then a minute at 43) is not premature.
+		{"BackToTheUsualRateAtOnce", join(steady(0.8, 400), steady(1.4, 40), steady(0.8, 60)), 0, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cls := sinusFacts(c.rr).classes(defaultTuning2)

@@ -10,7 +10,7 @@
 // for stretches: the report groups them into the AF episode as its rapid
 // ventricular response (RVR), not as tachycardia, on the page too. S
 // beats are not compared: the simulator's tachycardia starts, and its
-// bradycardia ends, in one beat, which ecg.classify takes for the onset of
+// bradycardia ends, in one beat, which ecg.classify@1 takes for the onset of
 // a supraventricular run (docs/algorithms.md), and the report then shows
 // it. The PDF of the same report is fetched too.
 const { test, expect } = require('@playwright/test');
