@@ -69,9 +69,10 @@ type holterHRV struct {
 	TaskForceComment string  `json:"note"`
 }
 
-// holterReport is the Holter report of one ecg.classify@1 analysis.
+// holterReport is the Holter report of one ecg.classify@1 or @2 analysis.
 type holterReport struct {
 	AnalysisID       int64           `json:"analysis_id"`
+	Algorithm        string          `json:"algorithm"` // the classifier that ran, ecg.classify@1 or @2
 	DatasetID        int64           `json:"dataset_id"`
 	Record           string          `json:"record"`
 	Rate             float64         `json:"rate"` // of the beats' samples
@@ -121,7 +122,7 @@ func classifyOf(res pipeline.Result) (*ecg.ClassifyResult, bool) {
 // is the dataset's length in seconds.
 func buildHolterReport(a store.Analysis, ds store.Dataset, res *ecg.ClassifyResult) holterReport {
 	rep := holterReport{
-		AnalysisID: a.ID, DatasetID: ds.ID, Record: ds.Name, Rate: res.Rate,
+		AnalysisID: a.ID, Algorithm: res.Algorithm, DatasetID: ds.ID, Record: ds.Name, Rate: res.Rate,
 		RecordingSeconds: ds.Duration, AnalysedSeconds: res.Rhythm.AnalysedSeconds,
 		Beats: res.Count, Classes: res.Classes, HRWindowSeconds: hrWindowSeconds,
 		EventCounts: res.Rhythm.Counts, AFBurden: res.Rhythm.AFBurden, AFSeconds: res.Rhythm.AFSeconds,
@@ -504,7 +505,7 @@ func (p *portal) classifyStrip(r *http.Request, a store.Analysis, ds store.Datas
 func holterView(rep holterReport, strip views.StripView) views.HolterPage {
 	rate := rep.Rate
 	v := views.HolterPage{
-		AnalysisID: rep.AnalysisID, DatasetID: rep.DatasetID, Record: rep.Record,
+		AnalysisID: rep.AnalysisID, Algorithm: rep.Algorithm, DatasetID: rep.DatasetID, Record: rep.Record,
 		RecordingSec: rep.RecordingSeconds, AnalysedSec: rep.AnalysedSeconds,
 		Beats: rep.Beats, N: rep.Classes.N, S: rep.Classes.S, V: rep.Classes.V, F: rep.Classes.F, Q: rep.Classes.Q,
 		WindowSec: rep.HRWindowSeconds, MinHR: rep.MinHR.BPM, MinHRAt: rep.MinHR.Time, MeanHR: rep.MeanHR,

@@ -7,6 +7,7 @@ import "fmt"
 // the same figures as JSON).
 type HolterPage struct {
 	AnalysisID   int64
+	Algorithm    string // the classifier that ran
 	DatasetID    int64
 	Record       string
 	RecordingSec float64

@@ -99,7 +99,7 @@ func holterPDF(p HolterPage, strips []EventStrip, generated time.Time, compress 
 	d.font("B", 15)
 	d.cell(0, 8, title, "L", 1)
 	d.font("", 9)
-	d.para(fmt.Sprintf("Analysis #%d of dataset #%d, from its verified result (ecg.classify). Times are from the start of the recording.", p.AnalysisID, p.DatasetID))
+	d.para(fmt.Sprintf("Analysis #%d of dataset #%d, from its verified result (%s). Times are from the start of the recording.", p.AnalysisID, p.DatasetID, p.Algorithm))
 	if p.Corrected {
 		d.font("B", 9)
 		d.para(fmt.Sprintf("Corrected report: recomputed with %d clinician corrections; the verified result is unchanged.", len(p.Corrections)))
