@@ -69,35 +69,40 @@ type holterHRV struct {
 	TaskForceComment string  `json:"note"`
 }
 
-// holterReport is the Holter report of one ecg.classify@1 analysis.
+// holterReport is the Holter report of one ecg.classify@1 or @2 analysis.
 type holterReport struct {
-	AnalysisID       int64              `json:"analysis_id"`
-	DatasetID        int64              `json:"dataset_id"`
-	Record           string             `json:"record"`
-	Rate             float64            `json:"rate"` // of the beats' samples
-	RecordingSeconds float64            `json:"recording_s"`
-	AnalysedSeconds  float64            `json:"analysed_s"`
-	Beats            int                `json:"beats"`
-	Classes          ecg.ClassCounts    `json:"classes"`
-	HRWindowSeconds  int                `json:"hr_window_s"`
-	MinHR            rateAt             `json:"hr_min"`
-	MeanHR           float64            `json:"hr_mean"`
-	MaxHR            rateAt             `json:"hr_max"`
-	Hours            []holterHour       `json:"hours"`
-	EventCounts      []ecg.KindCount    `json:"event_counts"`
-	AFBurden         float64            `json:"af_burden"` // fraction of the analysed time
-	AFSeconds        float64            `json:"af_s"`
-	AFEpisodes       int                `json:"af_episodes"`
-	LongestPause     float64            `json:"longest_pause_s"`
-	LongestPauseAt   float64            `json:"longest_pause_at_s"` // time of the beat that ends it
-	PauseThreshold   float64            `json:"pause_threshold_s"`
-	LongestVRun      *ecg.Event         `json:"longest_v_run"`
-	FastestVRun      *ecg.Event         `json:"fastest_v_run"`
-	HRV              holterHRV          `json:"hrv"`
-	Events           []ecg.Event        `json:"events"`
-	TrendBinSeconds  float64            `json:"trend_bin_s"`
-	Trend            []trendPoint       `json:"trend"`
-	Params           ecg.ClassifyParams `json:"params"`
+	AnalysisID       int64           `json:"analysis_id"`
+	Algorithm        string          `json:"algorithm"` // the classifier that ran, ecg.classify@1 or @2
+	DatasetID        int64           `json:"dataset_id"`
+	Record           string          `json:"record"`
+	Rate             float64         `json:"rate"` // of the beats' samples
+	RecordingSeconds float64         `json:"recording_s"`
+	AnalysedSeconds  float64         `json:"analysed_s"`
+	Beats            int             `json:"beats"`
+	Classes          ecg.ClassCounts `json:"classes"`
+	HRWindowSeconds  int             `json:"hr_window_s"`
+	MinHR            rateAt          `json:"hr_min"`
+	MeanHR           float64         `json:"hr_mean"`
+	MaxHR            rateAt          `json:"hr_max"`
+	Hours            []holterHour    `json:"hours"`
+	EventCounts      []ecg.KindCount `json:"event_counts"`
+	AFBurden         float64         `json:"af_burden"` // fraction of the analysed time
+	AFSeconds        float64         `json:"af_s"`
+	AFEpisodes       int             `json:"af_episodes"`
+	// AFRVREpisodes of the AF episodes had tachycardia inside them (rapid
+	// ventricular response), for AFRVRSeconds in all (ecg.FoldRVR).
+	AFRVREpisodes   int                `json:"af_rvr_episodes"`
+	AFRVRSeconds    float64            `json:"af_rvr_s"`
+	LongestPause    float64            `json:"longest_pause_s"`
+	LongestPauseAt  float64            `json:"longest_pause_at_s"` // time of the beat that ends it
+	PauseThreshold  float64            `json:"pause_threshold_s"`
+	LongestVRun     *ecg.Event         `json:"longest_v_run"`
+	FastestVRun     *ecg.Event         `json:"fastest_v_run"`
+	HRV             holterHRV          `json:"hrv"`
+	Events          []ecg.Event        `json:"events"`
+	TrendBinSeconds float64            `json:"trend_bin_s"`
+	Trend           []trendPoint       `json:"trend"`
+	Params          ecg.ClassifyParams `json:"params"`
 	// Families are the morphology families (templates) of the beats,
 	// largest first, with their classes as corrected (holter_families.go).
 	Families []holterFamily `json:"families"`
@@ -117,7 +122,7 @@ func classifyOf(res pipeline.Result) (*ecg.ClassifyResult, bool) {
 // is the dataset's length in seconds.
 func buildHolterReport(a store.Analysis, ds store.Dataset, res *ecg.ClassifyResult) holterReport {
 	rep := holterReport{
-		AnalysisID: a.ID, DatasetID: ds.ID, Record: ds.Name, Rate: res.Rate,
+		AnalysisID: a.ID, Algorithm: res.Algorithm, DatasetID: ds.ID, Record: ds.Name, Rate: res.Rate,
 		RecordingSeconds: ds.Duration, AnalysedSeconds: res.Rhythm.AnalysedSeconds,
 		Beats: res.Count, Classes: res.Classes, HRWindowSeconds: hrWindowSeconds,
 		EventCounts: res.Rhythm.Counts, AFBurden: res.Rhythm.AFBurden, AFSeconds: res.Rhythm.AFSeconds,
@@ -141,6 +146,10 @@ func buildHolterReport(a store.Analysis, ds store.Dataset, res *ecg.ClassifyResu
 	for _, e := range res.Events {
 		if e.Kind == ecg.EventAF {
 			rep.AFEpisodes++
+			if e.RVRSeconds > 0 {
+				rep.AFRVREpisodes++
+				rep.AFRVRSeconds += e.RVRSeconds
+			}
 		}
 	}
 
@@ -496,12 +505,13 @@ func (p *portal) classifyStrip(r *http.Request, a store.Analysis, ds store.Datas
 func holterView(rep holterReport, strip views.StripView) views.HolterPage {
 	rate := rep.Rate
 	v := views.HolterPage{
-		AnalysisID: rep.AnalysisID, DatasetID: rep.DatasetID, Record: rep.Record,
+		AnalysisID: rep.AnalysisID, Algorithm: rep.Algorithm, DatasetID: rep.DatasetID, Record: rep.Record,
 		RecordingSec: rep.RecordingSeconds, AnalysedSec: rep.AnalysedSeconds,
 		Beats: rep.Beats, N: rep.Classes.N, S: rep.Classes.S, V: rep.Classes.V, F: rep.Classes.F, Q: rep.Classes.Q,
 		WindowSec: rep.HRWindowSeconds, MinHR: rep.MinHR.BPM, MinHRAt: rep.MinHR.Time, MeanHR: rep.MeanHR,
 		MaxHR: rep.MaxHR.BPM, MaxHRAt: rep.MaxHR.Time,
 		AFBurden: rep.AFBurden, AFSec: rep.AFSeconds, AFEpisodes: rep.AFEpisodes,
+		AFRVREpisodes: rep.AFRVREpisodes, AFRVRSec: rep.AFRVRSeconds, TachyBPM: rep.Params.TachyBPM, EpisodeSec: rep.Params.EpisodeSeconds,
 		LongestPause: rep.LongestPause, LongestPauseAt: rep.LongestPauseAt, PauseThreshold: rep.PauseThreshold,
 		Strip: strip, FHIR: fmt.Sprintf("/api/v1/analyses/%d/report?format=fhir", rep.AnalysisID),
 		JSON: fmt.Sprintf("/api/v1/analyses/%d/report", rep.AnalysisID),
@@ -576,8 +586,8 @@ func holterView(rep holterReport, strip views.StripView) views.HolterPage {
 }
 
 func holterEventView(e ecg.Event, href string) views.HolterEvent {
-	return views.HolterEvent{Kind: eventTitle(e.Kind), Start: e.StartTime, Duration: e.EndTime - e.StartTime, Beats: e.Beats, RateBPM: e.RateBPM, Href: href,
-		KindCode: e.Kind, StartSample: e.Start}
+	return views.HolterEvent{Kind: eventTitle(e.Kind), Start: e.StartTime, Duration: e.EndTime - e.StartTime, Beats: e.Beats, RateBPM: e.RateBPM,
+		MaxRateBPM: e.MaxRateBPM, RVRSec: e.RVRSeconds, Href: href, KindCode: e.Kind, StartSample: e.Start}
 }
 
 // eventTitle is the report's name of an event kind.

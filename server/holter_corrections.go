@@ -86,6 +86,15 @@ func applyCorrections(res *ecg.ClassifyResult, cs []store.Correction) *ecg.Class
 	return res.Relabel(classes, dismissed)
 }
 
+// reportResult is res as the report shows it: the corrections cs applied
+// and the tachycardia inside atrial fibrillation grouped into the AF
+// episodes as their rapid ventricular response (ecg.ClassifyResult.WithRVR;
+// ecg.classify@2's Merge does so itself, and an @1 result's JSON stays as
+// verified).
+func reportResult(res *ecg.ClassifyResult, cs []store.Correction) *ecg.ClassifyResult {
+	return applyCorrections(res, cs).WithRVR()
+}
+
 // beatAt finds the beat at a sample.
 func beatAt(res *ecg.ClassifyResult, sample int64) (int, bool) {
 	return slices.BinarySearchFunc(res.Beats, sample, func(b ecg.ClassifiedBeat, s int64) int {
@@ -99,8 +108,8 @@ func beatAt(res *ecg.ClassifyResult, sample int64) (int, bool) {
 	})
 }
 
-// correctedClassify returns the result with the analysis's corrections
-// applied, and the corrections as the report lists them.
+// correctedClassify returns the result as the report shows it
+// (reportResult) and the corrections as the report lists them.
 func correctedClassify(ctx context.Context, d Deps, a store.Analysis, res *ecg.ClassifyResult) (*ecg.ClassifyResult, []holterCorrection, error) {
 	cs, err := d.Store.Corrections(ctx, a.ID)
 	if err != nil {
@@ -123,7 +132,7 @@ func correctedClassify(ctx context.Context, d Deps, a store.Analysis, res *ecg.C
 		}
 		out = append(out, holterCorrection{Correction: c, Time: t, By: emails[c.UserID]})
 	}
-	return applyCorrections(res, cs), out, nil
+	return reportResult(res, cs), out, nil
 }
 
 // dismissedEvents lists the events of the verified result's classes that a

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/pulsegrid/pulsegrid/algorithms/formats/wfdb"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
+	"github.com/pulsegrid/pulsegrid/server/auth"
+	"github.com/pulsegrid/pulsegrid/server/store"
 	"github.com/pulsegrid/pulsegrid/volunteer"
 )
 
@@ -140,7 +143,12 @@ func TestHolterReportForClassify2(t *testing.T) {
 	ts := startServer(t, t.TempDir(), "127.0.0.1:0", gridConfig())
 	defer ts.stop()
 	startVolunteers(t, ts.base, 2, volunteer.Config{})
-	token := ts.user("holter-report2@example.org", "clinician")
+	email, password := "holter-report2@example.org", "Amber-Kettle-Meadow-31"
+	hash, _ := auth.HashPassword(password)
+	if _, err := ts.st.CreateUser(context.Background(), store.User{Email: email, Role: store.RoleClinician, PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	token := ts.user(email, store.RoleClinician)
 	ds := ts.upload(token, "116", nil)
 	id := ts.analyse(token, ds, "ecg.classify@2", "routine")
 	if s := ts.waitDone(token, id, 3*time.Minute); s.Status != "done" {
@@ -155,9 +163,21 @@ func TestHolterReportForClassify2(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("report: %d %s", code, body)
 	}
-	var rep struct{ Beats int }
+	var rep struct {
+		Beats     int
+		Algorithm string
+	}
 	if err := json.Unmarshal(body, &rep); err != nil {
 		t.Fatal(err)
+	}
+	if rep.Algorithm != "ecg.classify@2" {
+		t.Errorf("report algorithm %q, want ecg.classify@2", rep.Algorithm)
+	}
+	// The page names the classifier that ran.
+	b := newBrowser(t, ts.base)
+	b.login(email, password)
+	if pg := b.get(fmt.Sprintf("/analyses/%d/report", id)); pg.status != 200 || strings.TrimSpace(pg.doc.Find(`[data-testid="holter-algorithm"]`).Text()) != "ecg.classify@2" {
+		t.Errorf("report page: %d, algorithm %q, want ecg.classify@2", pg.status, pg.doc.Find(`[data-testid="holter-algorithm"]`).Text())
 	}
 	// 116 has 2,412 reference beats; ecg.beats@1 misses 20 of the scored ones.
 	if rep.Beats != res.Count || res.Count < 2400 {

@@ -7,6 +7,7 @@ import "fmt"
 // the same figures as JSON).
 type HolterPage struct {
 	AnalysisID   int64
+	Algorithm    string // the classifier that ran
 	DatasetID    int64
 	Record       string
 	RecordingSec float64
@@ -24,14 +25,21 @@ type HolterPage struct {
 	Counts          []HolterCount
 	AFBurden, AFSec float64
 	AFEpisodes      int
-	LongestPause    float64
-	LongestPauseAt  float64
-	PauseThreshold  float64
-	LongestVRun     *HolterEvent
-	FastestVRun     *HolterEvent
-	HRV             []HolterMeasure
-	HRVNote         string
-	Events          []HolterEvent
+	// AFRVREpisodes of the AF episodes had a rapid ventricular response
+	// (tachycardia inside AF), AFRVRSec in all.
+	AFRVREpisodes int
+	AFRVRSec      float64
+	// TachyBPM and EpisodeSec are the tachycardia (and RVR) rate and
+	// shortest episode.
+	TachyBPM, EpisodeSec float64
+	LongestPause         float64
+	LongestPauseAt       float64
+	PauseThreshold       float64
+	LongestVRun          *HolterEvent
+	FastestVRun          *HolterEvent
+	HRV                  []HolterMeasure
+	HRVNote              string
+	Events               []HolterEvent
 	// Families are the largest morphology families, largest first, each
 	// relabelled as a whole by a form posting target=family.
 	Families        []HolterFamily
@@ -83,10 +91,42 @@ type HolterEvent struct {
 	Duration float64
 	Beats    int
 	RateBPM  float64
-	Href     string
+	// MaxRateBPM (AF: the fastest 8-beat ventricular rate) and RVRSec
+	// (AF: time in tachycardia inside it, its rapid ventricular
+	// response) are 0 for other events.
+	MaxRateBPM float64
+	RVRSec     float64
+	Href       string
 	// KindCode and StartSample name the event for the dismiss form.
 	KindCode    string
 	StartSample int64
+}
+
+// afRVR is the summary's note on rapid ventricular response, "" when no
+// AF episode had one; the page and the PDF say the same.
+func (p HolterPage) afRVR() string {
+	if p.AFRVREpisodes == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d with rapid ventricular response (RVR: above %s bpm for %s or more), %s in all",
+		p.AFRVREpisodes, fmtNum(p.TachyBPM, 0), Duration(p.EpisodeSec), Duration(p.AFRVRSec))
+}
+
+// rvr is what an AF event row adds to its kind: ", RVR 1 min 5 s" when
+// it had a rapid ventricular response.
+func (e HolterEvent) rvr() string {
+	if e.RVRSec <= 0 {
+		return ""
+	}
+	return ", RVR " + Duration(e.RVRSec)
+}
+
+// rate is an event row's rate: the mean, and for AF also the fastest.
+func (e HolterEvent) rate() string {
+	if e.MaxRateBPM > 0 {
+		return fmtNum(e.RateBPM, 0) + " bpm, max " + fmtNum(e.MaxRateBPM, 0)
+	}
+	return fmtNum(e.RateBPM, 0) + " bpm"
 }
 
 // HolterMeasure is an HRV measure beside its Task Force (1996) 24-hour

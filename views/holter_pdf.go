@@ -99,7 +99,7 @@ func holterPDF(p HolterPage, strips []EventStrip, generated time.Time, compress 
 	d.font("B", 15)
 	d.cell(0, 8, title, "L", 1)
 	d.font("", 9)
-	d.para(fmt.Sprintf("Analysis #%d of dataset #%d, from its verified result (ecg.classify). Times are from the start of the recording.", p.AnalysisID, p.DatasetID))
+	d.para(fmt.Sprintf("Analysis #%d of dataset #%d, from its verified result (%s). Times are from the start of the recording.", p.AnalysisID, p.DatasetID, p.Algorithm))
 	if p.Corrected {
 		d.font("B", 9)
 		d.para(fmt.Sprintf("Corrected report: recomputed with %d clinician corrections; the verified result is unchanged.", len(p.Corrections)))
@@ -115,8 +115,13 @@ func holterPDF(p HolterPage, strips []EventStrip, generated time.Time, compress 
 		{"Mean HR", hrOrDash(p.MeanHR) + " bpm"},
 		{fmt.Sprintf("Maximum HR (%d s average)", p.WindowSec), fmt.Sprintf("%s bpm at %s", hrOrDash(p.MaxHR), clock(p.MaxHRAt))},
 		{"AF burden", fmt.Sprintf("%s (%s in %d episodes)", fmtPct(p.AFBurden), clock(p.AFSec), p.AFEpisodes)},
-		{"Longest RR interval", fmt.Sprintf("%s s at %s (pauses are RR ≥ %s s)", fmtNum(p.LongestPause, 2), clock(p.LongestPauseAt), fmtNum(p.PauseThreshold, 1))},
 	}
+	if p.AFRVREpisodes > 0 {
+		rows = append(rows, [2]string{"AF with RVR", p.afRVR()})
+	}
+	rows = append(rows, [][2]string{
+		{"Longest RR interval", fmt.Sprintf("%s s at %s (pauses are RR ≥ %s s)", fmtNum(p.LongestPause, 2), clock(p.LongestPauseAt), fmtNum(p.PauseThreshold, 1))},
+	}...)
 	if e := p.LongestVRun; e != nil {
 		rows = append(rows, [2]string{"Longest V run", fmt.Sprintf("%d beats at %s, %s bpm", e.Beats, clock(e.Start), fmtNum(e.RateBPM, 0))})
 	}
@@ -162,9 +167,9 @@ func holterPDF(p HolterPage, strips []EventStrip, generated time.Time, compress 
 	d.heading(fmt.Sprintf("Events (%d)", len(p.Events)))
 	events := make([][]string, len(p.Events))
 	for i, e := range p.Events {
-		events[i] = []string{clock(e.Start), e.Kind, fmtNum(e.Duration, 1) + " s", itoa(e.Beats), fmtNum(e.RateBPM, 0) + " bpm"}
+		events[i] = []string{clock(e.Start), e.Kind + e.rvr(), fmtNum(e.Duration, 1) + " s", itoa(e.Beats), e.rate()}
 	}
-	d.table([]pdfColumn{{"Time", 25, "L"}, {"Event", 70, "L"}, {"Duration", 25, "R"}, {"Beats", 20, "R"}, {"Rate", 25, "R"}}, events)
+	d.table([]pdfColumn{{"Time", 25, "L"}, {"Event", 70, "L"}, {"Duration", 25, "R"}, {"Beats", 20, "R"}, {"Rate", 35, "R"}}, events)
 
 	if len(strips) > 0 {
 		pdf.AddPage()
@@ -310,7 +315,7 @@ func (d *pdfDoc) strip(es EventStrip) {
 	d.need(h + 14)
 	e, s := es.Event, es.Strip
 	d.font("B", 8)
-	d.cell(0, 6, fmt.Sprintf("%s at %s: %s s, %d beats, %s bpm (lead %s)", e.Kind, clock(e.Start), fmtNum(e.Duration, 1), e.Beats, fmtNum(e.RateBPM, 0), s.Lead), "L", 1)
+	d.cell(0, 6, fmt.Sprintf("%s%s at %s: %s s, %d beats, %s (lead %s)", e.Kind, e.rvr(), clock(e.Start), fmtNum(e.Duration, 1), e.Beats, e.rate(), s.Lead), "L", 1)
 	x0, y0 := 10.0, d.f.GetY()
 	for mm := 0.0; mm <= w+1e-9; mm++ {
 		major := math.Mod(mm, 5) == 0

@@ -75,6 +75,27 @@ func TestHolterPDF(t *testing.T) {
 	if n := strings.Count(pdf, "(Ventricular couplet at "); n != MaxPDFStrips {
 		t.Errorf("%d strips drawn, want %d", n, MaxPDFStrips)
 	}
+	// Atrial fibrillation with a rapid ventricular response says so in
+	// the summary, its event row and its strip.
+	p, _ = holterFixture(1, 0)
+	p.AFEpisodes, p.AFRVREpisodes, p.AFRVRSec, p.TachyBPM, p.EpisodeSec = 1, 1, 125, 100, 10
+	af := HolterEvent{Kind: "Atrial fibrillation", Start: 600, Duration: 600, Beats: 1120, RateBPM: 112, MaxRateBPM: 143, RVRSec: 125}
+	p.Events = []HolterEvent{af}
+	s := StripView{From: 598, To: 598 + PDFStripSeconds, Lead: "MLII", Unit: "mV", Rate: 360, Start: 598, Samples: make([]float64, int(PDFStripSeconds*360))}
+	out.Reset()
+	if err := holterPDF(p, []EventStrip{{Event: af, Strip: s}}, time.Now(), false).Output(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"(1 with rapid ventricular response \\(RVR: above 100 bpm for 10 s or more\\), 2 min 5 s in all)",
+		"(Atrial fibrillation, RVR 2 min 5 s)", "(112 bpm, max 143)",
+		"(Atrial fibrillation, RVR 2 min 5 s at 00:10:00: 600.0 s, 1120 beats, 112 bpm, max 143 \\(lead MLII\\))",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("PDF of AF with RVR lacks %q", want)
+		}
+	}
+
 	// No event strip, no strip pages, and an empty table says so.
 	p, _ = holterFixture(1, 0)
 	out.Reset()

@@ -16,7 +16,8 @@ const ClassifyName = "ecg.classify@1"
 
 // Classify2Name is the classifier on the beats of ecg.beats@2: the same
 // features, rules and events, computed at the beats and fiducial points of
-// the ecg.beats@2 detector, with two more supraventricular rules
+// the ecg.beats@2 detector, with three more supraventricular rules, its
+// own sPost and the tachycardia inside AF folded into the AF episodes
 // (defaultTuning2).
 const Classify2Name = "ecg.classify@2"
 

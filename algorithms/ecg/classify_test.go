@@ -101,20 +101,21 @@ type goldenClassify struct {
 // with FMA fusion allowed (GOAMD64=v3). Regenerate with -update only after
 // a deliberate change (and bump the version).
 func TestGoldenClassify(t *testing.T) {
-	goldenClassifyOf(t, NewClassify(), "classify.json")
+	goldenClassifyOf(t, NewClassify(), "classify.json", "119", "208")
 }
 
 // TestGoldenClassify2 is TestGoldenClassify for ecg.classify@2 (the beats
 // of ecg.beats@2 and @2's supraventricular rules).
 func TestGoldenClassify2(t *testing.T) {
-	goldenClassifyOf(t, NewClassify2(), "classify2.json")
+	// 201 (atrial fibrillation and flutter, supraventricular runs, V
+	// beats) exercises @2's own rules.
+	goldenClassifyOf(t, NewClassify2(), "classify2.json", "119", "208", "201")
 }
 
-// goldenClassifyOf runs alg on 119 and 208, compares the digests with the
-// golden file and returns the results.
-func goldenClassifyOf(t *testing.T, alg pipeline.Algorithm, file string) map[string]*ClassifyResult {
+// goldenClassifyOf runs alg on the MIT-BIH records, compares the digests
+// with the golden file and returns the results.
+func goldenClassifyOf(t *testing.T, alg pipeline.Algorithm, file string, records ...string) map[string]*ClassifyResult {
 	t.Helper()
-	records := []string{"119", "208"}
 	got := map[string]goldenClassify{}
 	results := map[string]*ClassifyResult{}
 	for _, name := range records {

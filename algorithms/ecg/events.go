@@ -65,6 +65,76 @@ type Event struct {
 	// Beat is a representative beat's sample: the beat that ends a pause,
 	// the fastest or slowest of an episode, the first ectopic of a run.
 	Beat int64 `json:"beat"`
+	// MaxRateBPM and RVRSeconds are set on atrial fibrillation episodes
+	// with the tachycardia folded in (FoldRVR; ecg.classify@2 does it in
+	// Merge): the fastest ventricular rate over hrBeats intervals inside
+	// the episode, and the time inside it in tachycardia stretches of at
+	// least episode_s, its rapid ventricular response (0: none).
+	MaxRateBPM float64 `json:"max_rate_bpm,omitempty"`
+	RVRSeconds float64 `json:"rvr_s,omitempty"`
+}
+
+// hrBeats is how many intervals the rate of bradycardia, tachycardia and
+// an AF episode's fastest ventricular rate is taken over.
+const hrBeats = 8
+
+// FoldRVR returns evs (sorted by start, as events and a result's Events
+// are) with the tachycardia inside atrial fibrillation folded into the AF
+// episodes, as a Holter report reads it: AF with rapid ventricular
+// response, not episodes of tachycardia of their own. A tachycardia
+// episode at least half of whose time lies in AF episodes is left out and
+// the time it overlaps each goes to that episode's RVRSeconds; one mostly
+// outside AF stays as it is (its time is not counted twice). Every AF
+// episode gets its MaxRateBPM from samples, the beats of the record. The
+// result is new; applied again it changes nothing more.
+func FoldRVR(evs []Event, samples []int64, rate float64) []Event {
+	out := slices.Clone(evs)
+	var af []int
+	for k, e := range out {
+		if e.Kind == EventAF {
+			af = append(af, k)
+			out[k].MaxRateBPM = maxRate(samples, e.Start, e.End, rate)
+		}
+	}
+	if len(af) == 0 {
+		return out
+	}
+	drop := make([]bool, len(out))
+	overlap := make([]int64, len(af))
+	for k, e := range out {
+		if e.Kind != EventTachy {
+			continue
+		}
+		var in int64
+		for j, a := range af {
+			overlap[j] = max(0, min(e.End, out[a].End)-max(e.Start, out[a].Start))
+			in += overlap[j]
+		}
+		if drop[k] = in > 0 && 2*in >= e.End-e.Start; drop[k] {
+			for j, a := range af {
+				out[a].RVRSeconds += float64(overlap[j]) / rate
+			}
+		}
+	}
+	kept := out[:0]
+	for k, e := range out {
+		if !drop[k] {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}
+
+// maxRate is the fastest rate over hrBeats intervals whose beats all lie
+// in [start, end] (samples; 0 when there are too few).
+func maxRate(samples []int64, start, end int64, rate float64) float64 {
+	lo, _ := slices.BinarySearch(samples, start)
+	hi, _ := slices.BinarySearch(samples, end+1)
+	best := 0.0
+	for i := lo + hrBeats; i < hi; i++ {
+		best = max(best, 60*rate*hrBeats/float64(samples[i]-samples[i-hrBeats]))
+	}
+	return best
 }
 
 // AF detection. Atrial fibrillation makes the ventricular rhythm
@@ -138,7 +208,9 @@ func spans(flags []bool) [][2]int {
 
 // events finds the rhythm events of classified beats; af marks the beats in
 // atrial fibrillation episodes (already at least the minimum duration).
-func events(p ClassifyParams, samples []int64, cls []Class, af []bool, rate float64) ([]Event, Rhythm) {
+// With rvr (ecg.classify@2) the tachycardia inside AF is folded into the
+// AF episodes (FoldRVR).
+func events(p ClassifyParams, samples []int64, cls []Class, af []bool, rate float64, rvr bool) ([]Event, Rhythm) {
 	n := len(samples)
 	var evs []Event
 	t := func(i int) float64 { return float64(samples[i]) / rate }
@@ -173,9 +245,8 @@ func events(p ClassifyParams, samples []int64, cls []Class, af []bool, rate floa
 		}
 	}
 
-	// Bradycardia and tachycardia: the rate over the last 8 intervals,
-	// in episodes of at least episode_s.
-	const hrBeats = 8
+	// Bradycardia and tachycardia: the rate over the last hrBeats
+	// intervals, in episodes of at least episode_s.
 	hr := make([]float64, n)
 	for i := hrBeats; i < n; i++ {
 		hr[i] = 60 * rate * hrBeats / float64(samples[i]-samples[i-hrBeats])
@@ -289,6 +360,9 @@ func events(p ClassifyParams, samples []int64, cls []Class, af []bool, rate floa
 		}
 		return slices.Index(Kinds, a.Kind) - slices.Index(Kinds, b.Kind)
 	})
+	if rvr {
+		evs = FoldRVR(evs, samples, rate)
+	}
 	counts := map[string]int{}
 	for k, e := range evs {
 		counts[e.Kind]++

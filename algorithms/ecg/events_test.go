@@ -2,6 +2,7 @@ package ecg
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -88,7 +89,7 @@ func TestEvents(t *testing.T) {
 				c.p(&pp)
 			}
 			samples, cls := rhythm(t, c.steps...)
-			evs, rh := events(pp, samples, cls, make([]bool, len(samples)), 100)
+			evs, rh := events(pp, samples, cls, make([]bool, len(samples)), 100, false)
 			if got := kinds(evs); got != c.want {
 				t.Fatalf("events %q, want %q (%+v)", got, c.want, evs)
 			}
@@ -154,8 +155,59 @@ func TestAFFlags(t *testing.T) {
 	if n := count(420, 600); n != 0 {
 		t.Errorf("bigeminy: %d beats flagged AF", n)
 	}
-	evs, rh := events(DefaultClassifyParams(), samples, cls, af, 100)
+	evs, rh := events(DefaultClassifyParams(), samples, cls, af, 100, false)
 	if !strings.Contains(kinds(evs), "af") || rh.AFBurden <= 0.2 || rh.AFBurden >= 0.45 {
 		t.Errorf("events %q, AF burden %v", kinds(evs), rh.AFBurden)
 	}
+}
+
+// TestFoldRVR checks that tachycardia inside atrial fibrillation is the AF
+// episode's rapid ventricular response (ecg.classify@2), and tachycardia
+// mostly outside AF stays an episode of its own.
+func TestFoldRVR(t *testing.T) {
+	p := DefaultClassifyParams()
+	flag := func(n, lo, hi int) []bool {
+		af := make([]bool, n)
+		for i := lo; i <= hi; i++ {
+			af[i] = true
+		}
+		return af
+	}
+	t.Run("InsideAF", func(t *testing.T) {
+		samples, cls := rhythm(t, "N", 0.8, 20, "N", 0.5, 60, "N", 0.8, 20)
+		af := flag(len(samples), 20, 79)
+		if evs, _ := events(p, samples, cls, af, 100, false); kinds(evs) != "af tachy" {
+			t.Fatalf("@1 events %q, want \"af tachy\"", kinds(evs))
+		}
+		evs, rh := events(p, samples, cls, af, 100, true)
+		if kinds(evs) != "af" || rh.Counts[slices.Index(Kinds, EventTachy)].Count != 0 {
+			t.Fatalf("events %q, counts %+v; want the AF episode alone", kinds(evs), rh.Counts)
+		}
+		a := evs[0]
+		// The 8-beat rate passes 100 bpm at the 6th fast beat (beat 25);
+		// the AF episode ends at beat 79: 54 intervals of 0.5 s inside.
+		if a.MaxRateBPM != 120 || a.RVRSeconds < 26 || a.RVRSeconds > 28 {
+			t.Errorf("AF %+v: want max 120 bpm and 27 s of RVR", a)
+		}
+		if again := FoldRVR(evs, samples, 100); !slices.Equal(again, evs) {
+			t.Errorf("folded again: %+v, want %+v", again, evs)
+		}
+	})
+	t.Run("MostlyOutsideAF", func(t *testing.T) {
+		samples, cls := rhythm(t, "N", 0.8, 20, "N", 0.5, 80, "N", 0.8, 20)
+		af := flag(len(samples), 80, 99)
+		evs, _ := events(p, samples, cls, af, 100, true)
+		if kinds(evs) != "tachy af" {
+			t.Fatalf("events %q, want \"tachy af\"", kinds(evs))
+		}
+		if a := evs[1]; a.RVRSeconds != 0 || a.MaxRateBPM != 120 {
+			t.Errorf("AF %+v: want no RVR time (the tachycardia is mostly outside) and max 120 bpm", a)
+		}
+	})
+	t.Run("NoAF", func(t *testing.T) {
+		samples, cls := rhythm(t, "N", 0.8, 10, "N", 0.5, 40, "N", 0.8, 10)
+		if evs, _ := events(p, samples, cls, make([]bool, len(samples)), 100, true); kinds(evs) != "tachy" {
+			t.Errorf("events %q, want \"tachy\"", kinds(evs))
+		}
+	})
 }

@@ -42,7 +42,7 @@ func (r *ClassifyResult) Relabel(classes map[int]Class, dismissed map[EventKey]b
 		out.Beats[i].Class = cls[i]
 		out.Classes.add(cls[i])
 	}
-	evs, _ := events(r.Params, samples, cls, af, r.Rate)
+	evs, _ := events(r.Params, samples, cls, af, r.Rate, r.Algorithm == Classify2Name)
 	kept := evs[:0]
 	for _, e := range evs {
 		if !dismissed[EventKey{e.Kind, e.Start}] {
@@ -51,6 +51,23 @@ func (r *ClassifyResult) Relabel(classes map[int]Class, dismissed map[EventKey]b
 	}
 	out.Events = kept
 	out.Rhythm = summarize(kept, samples, r.Rate)
+	return &out
+}
+
+// WithRVR returns a copy of r whose events have the tachycardia inside
+// atrial fibrillation folded into the AF episodes (FoldRVR), with the
+// rhythm summary recomputed: how a Holter report groups the events of an
+// ecg.classify@1 result, whose Merge does not. For an ecg.classify@2
+// result, whose Merge folds them already, the copy equals r. r itself is
+// not changed.
+func (r *ClassifyResult) WithRVR() *ClassifyResult {
+	out := *r
+	samples := make([]int64, len(r.Beats))
+	for i, b := range r.Beats {
+		samples[i] = b.Sample
+	}
+	out.Events = FoldRVR(r.Events, samples, r.Rate)
+	out.Rhythm = summarize(out.Events, samples, r.Rate)
 	return &out
 }
 

@@ -71,21 +71,28 @@ type tuning struct {
 	sPWave       float64 // see sPWave
 	vEarly       float64 // see vEarlyWeight
 	sPost        float64 // see sPost
-	// The rules of ecg.classify@2 (both false for @1):
+	// The rules of ecg.classify@2 (all false for @1):
 	sSupraRR   bool // prematurity from the last supraventricular beat (see classes)
 	sIrregular bool // an isolated S beat in irregular rhythm is N (see classifyWith)
+	sUsual     bool // an S beat is faster than the patient's usual rhythm too (see classes)
+	rvr        bool // tachycardia inside AF is the AF's ventricular response (FoldRVR)
 }
 
 var defaultTuning = tuning{vScoreMin: vScoreMin, vWidthWeight: vWidthWeight, sPremature: sPremature, sMild: sMild, sPWave: sPWave, vEarly: vEarlyWeight, sPost: sPost}
 
-// defaultTuning2 is ecg.classify@2's: @1's constants and two rules for
-// supraventricular ectopy (issue 13: SVEB +P), neither with a constant
-// of its own.
+// defaultTuning2 is ecg.classify@2's: @1's constants but sPost2, three
+// rules for supraventricular ectopy (issue 13), none with a constant
+// fitted to DS1, and the tachycardia inside AF folded into it.
 var defaultTuning2 = func() tuning {
 	tu := defaultTuning
-	tu.sSupraRR, tu.sIrregular = true, true
+	tu.sSupraRR, tu.sIrregular, tu.sUsual, tu.rvr = true, true, true, true
+	tu.sPost = sPost2
 	return tu
 }()
+
+// sPost2 is ecg.classify@2's sPost: the optimum of the same grid as @1's
+// on DS1 with @2's beats and rules (TestEC57CrossValidation2 checks it).
+const sPost2 = 1.0
 
 // tuningOf is the tuning of ecg.classify@1 or, with v2, @2.
 func tuningOf(v2 bool) tuning {
@@ -129,7 +136,7 @@ func classifyWith(p ClassifyParams, mb *mergedBeats, f *beatFacts, tu tuning) *C
 		res.Beats[i] = ClassifiedBeat{Sample: mb.samples[i], Time: float64(mb.samples[i]) / mb.info.rate, RR: f.pre[i], Class: c, Family: f.m.family[i]}
 		res.Classes.add(c)
 	}
-	res.Events, res.Rhythm = events(p, mb.samples, cls, af, rate)
+	res.Events, res.Rhythm = events(p, mb.samples, cls, af, rate, tu.rvr)
 	res.Families = f.families(cls, mb.samples)
 	return res
 }
@@ -180,6 +187,13 @@ func (f *beatFacts) classes(tu tuning) []Class {
 	// taken as the new rhythm.
 	var hist []float64
 	run := 0
+	type stamped struct{ t, rr float64 } // an N–N interval ending at time t
+	var usual []stamped                  // of the last usualSeconds (@2)
+	var buf []float64
+	t := make([]float64, n) // beat times from the first beat
+	for i := 1; i < n; i++ {
+		t[i] = t[i-1] + f.pre[i]
+	}
 	for i := range n {
 		out[i] = ClassN
 		if v[i] || fusion[i] {
@@ -202,6 +216,27 @@ func (f *beatFacts) classes(tu tuning) []Class {
 		}
 		early := rr > 0 && ref > 0 && run < sRunMax &&
 			(rr < tu.sPremature*ref || rr < tu.sMild*ref && f.m.pCorr[i] < tu.sPWave)
+		// (@2) And early against the patient's usual rhythm: the median
+		// of the intervals between two N beats of the last usualSeconds.
+		// The look-back reference above is the last few of them, so after
+		// a slow stretch (a sinus bradycardia, an SA block) the usual rate
+		// coming back looks premature against it, and would be an S run
+		// of sRunMax beats, restarted by every V beat in it (the interval
+		// before the next beat is the compensatory pause, so the run's
+		// onset test passes). A rate back to the usual one is not
+		// premature; an ectopic beat or run is early against both.
+		if early && tu.sUsual {
+			for len(usual) > 0 && t[i]-usual[0].t > usualSeconds {
+				usual = usual[1:]
+			}
+			buf = buf[:0]
+			for _, u := range usual {
+				buf = append(buf, u.rr)
+			}
+			if u := median(buf); u > 0 {
+				early = rr < tu.sPremature*u || rr < tu.sMild*u && f.m.pCorr[i] < tu.sPWave
+			}
+		}
 		if early && run == 0 {
 			// A run starts only with a sudden shortening: a sinus rhythm
 			// that speeds up (breathing, effort) does so gradually.
@@ -222,6 +257,9 @@ func (f *beatFacts) classes(tu tuning) []Class {
 				hist = hist[:sHistory-1]
 			}
 			hist = append(hist, f.pre[i])
+			if tu.sUsual {
+				usual = append(usual, stamped{t[i], f.pre[i]})
+			}
 		}
 	}
 	for i := 1; i+1 < n; i++ {
@@ -231,6 +269,11 @@ func (f *beatFacts) classes(tu tuning) []Class {
 	}
 	return out
 }
+
+// usualSeconds is how far back ecg.classify@2 looks for the patient's
+// usual rhythm: 5 minutes, the Task Force's short-term HRV segment (set
+// so beforehand, not fitted).
+const usualSeconds = 300
 
 // sinceSupra is the interval from the last beat before i that is not
 // ventricular or fusion to beat i (0 when there is none).
