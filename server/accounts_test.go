@@ -48,16 +48,8 @@ func startAccounts(t *testing.T, limits server.Limits) *portalServer {
 	logs := &syncLog{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: catalog.All(), Gatherer: reg, Portal: server.PortalConfig{DataDir: dir}, Limits: limits, Logger: logger})
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		g.Close()
-		st.Close()
-	})
-	ps := &portalServer{base: "http://" + ln.Addr().String(), st: st, log: logs}
+	base := serveUntilCleanup(t, ln, h, func() { g.Close() }, func() { st.Close() })
+	ps := &portalServer{base: base, st: st, log: logs}
 	waitHealthy(t, ps.base)
 	return ps
 }

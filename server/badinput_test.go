@@ -124,16 +124,8 @@ func startCorpusServerDisk(t *testing.T, maxUpload, uploadDisk int64) *corpusSer
 		t.Fatal(err)
 	}
 	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: catalog.All(), Gatherer: reg, MaxUpload: maxUpload, UploadDisk: uploadDisk, Portal: server.PortalConfig{DataDir: dir}})
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		g.Close()
-		st.Close()
-	})
-	cs := &corpusServer{base: "http://" + ln.Addr().String(), dir: dir, st: st}
+	base := serveUntilCleanup(t, ln, h, func() { g.Close() }, func() { st.Close() })
+	cs := &corpusServer{base: base, dir: dir, st: st}
 	waitHealthy(t, cs.base)
 	return cs
 }

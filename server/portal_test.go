@@ -74,16 +74,8 @@ func startPortal(t *testing.T) *portalServer {
 		t.Fatal(err)
 	}
 	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: catalog.All(), Gatherer: reg, Portal: server.PortalConfig{DataDir: dir}})
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		g.Close()
-		st.Close()
-	})
-	ps := &portalServer{base: "http://" + ln.Addr().String(), st: st}
+	base := serveUntilCleanup(t, ln, h, func() { g.Close() }, func() { st.Close() })
+	ps := &portalServer{base: base, st: st}
 	waitHealthy(t, ps.base)
 	return ps
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -32,16 +31,7 @@ func startReplica(t *testing.T, open func() store.Store) (string, store.Store) {
 		t.Fatal(err)
 	}
 	h := server.NewServer(server.Deps{Store: st, Grid: g, Registry: catalog.All(), Gatherer: reg, Portal: server.PortalConfig{DataDir: t.TempDir()}})
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		g.Close()
-		st.Close()
-	})
-	base := "http://" + ln.Addr().String()
+	base := serveUntilCleanup(t, ln, h, func() { g.Close() }, func() { st.Close() })
 	waitHealthy(t, base)
 	return base, st
 }

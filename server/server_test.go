@@ -110,6 +110,23 @@ func waitHealthy(t *testing.T, base string) {
 	t.Fatalf("%s/healthz never answered", base)
 }
 
+// serveUntilCleanup serves h on ln until the test ends, then shuts it
+// down the way serve does on SIGTERM and runs after (closing the grid,
+// then the store); it returns the server's base URL.
+func serveUntilCleanup(t *testing.T, ln net.Listener, h http.Handler, after ...func()) string {
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		for _, f := range after {
+			f()
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
 // stop shuts the server down the way serve does on SIGTERM.
 func (ts *testServer) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

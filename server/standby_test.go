@@ -29,14 +29,7 @@ func startStandby(t *testing.T, ps *portalServer) string {
 		t.Fatal(err)
 	}
 	h := server.NewServer(server.Deps{Store: ps.st, Registry: catalog.All(), Gatherer: prometheus.NewRegistry(), Portal: server.PortalConfig{DataDir: t.TempDir()}})
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return "http://" + ln.Addr().String()
+	return serveUntilCleanup(t, ln, h)
 }
 
 // TestStandbyServesReads: a server without a grid answers every GET of the
