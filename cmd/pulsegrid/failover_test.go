@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
@@ -209,14 +208,7 @@ func TestFailoverThroughHAProxy(t *testing.T) {
 		return lead
 	}
 
-	if _, err := cli(t, "user", "add", "--db", db, "--email", "clin@x.org", "--password", "Correct-Horse-42"); err != nil {
-		t.Fatal(err)
-	}
-	tokOut, err := cli(t, "user", "token", "--db", db, "--email", "clin@x.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := strings.Fields(tokOut)[len(strings.Fields(tokOut))-1]
+	tok := clinicianToken(t, "--db", db)
 
 	// Volunteers: two native, one browser tab, all through HAProxy.
 	var vols []*syncBuffer
@@ -269,18 +261,7 @@ func TestFailoverThroughHAProxy(t *testing.T) {
 	bodies := map[string][]byte{}
 	ctypes := map[string]string{}
 	for _, r := range records {
-		var buf bytes.Buffer
-		mw := multipart.NewWriter(&buf)
-		for _, ext := range []string{".hea", ".dat"} {
-			b, err := os.ReadFile(filepath.Join(recDir, r+ext))
-			if err != nil {
-				t.Fatal(err)
-			}
-			fw, _ := mw.CreateFormFile("files", r+ext)
-			fw.Write(b)
-		}
-		mw.Close()
-		bodies[r], ctypes[r] = buf.Bytes(), mw.FormDataContentType()
+		bodies[r], ctypes[r] = recordBody(t, recDir, r)
 	}
 	ctx, stopUploads := context.WithCancel(context.Background())
 	uploaderDone := make(chan struct{})

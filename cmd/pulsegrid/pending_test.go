@@ -1,14 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"mime/multipart"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -108,38 +103,8 @@ func waitReady(t *testing.T, base string) {
 // leader and takeover kills it and returns where its successor serves.
 func pendingSurviveKill(t *testing.T, dbArgs []string, open func() store.Store, start, takeover func() string) {
 	base := start()
-	if _, err := cli(t, append([]string{"user", "add", "--email", "clin@x.org", "--password", "Correct-Horse-42"}, dbArgs...)...); err != nil {
-		t.Fatal(err)
-	}
-	tokOut, err := cli(t, append([]string{"user", "token", "--email", "clin@x.org"}, dbArgs...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := strings.Fields(tokOut)
-	tok := f[len(f)-1]
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for _, name := range []string{"119.hea", "119.dat"} {
-		b, err := os.ReadFile("../../../shared/data/mitdb/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fw, _ := mw.CreateFormFile("files", name)
-		fw.Write(b)
-	}
-	mw.Close()
-	code, body := apiDo(t, "POST", base+"/api/v1/datasets", tok, mw.FormDataContentType(), &buf)
-	if code != 201 {
-		t.Fatalf("upload: %d %s", code, body)
-	}
-	var ds struct{ ID int64 }
-	json.Unmarshal(body, &ds)
-	code, body = apiDo(t, "POST", base+"/api/v1/analyses", tok, "application/json", strings.NewReader(fmt.Sprintf(`{"dataset_id":%d,"algorithm":"ecg.beats@1"}`, ds.ID)))
-	if code != 201 {
-		t.Fatalf("analysis: %d %s", code, body)
-	}
-	var an struct{ ID int64 }
-	json.Unmarshal(body, &an)
+	tok := clinicianToken(t, dbArgs...)
+	_, anID := startBeats119(t, base, tok)
 
 	// The database, read beside serve as an operator would.
 	st := open()
@@ -156,7 +121,7 @@ func pendingSurviveKill(t *testing.T, dbArgs []string, open func() store.Store, 
 		a.answer(l, false)
 	}
 	for i := 0; ; i++ {
-		ps, err := st.PendingResults(context.Background(), an.ID)
+		ps, err := st.PendingResults(context.Background(), anID)
 		if err != nil {
 			t.Fatal(err)
 		}

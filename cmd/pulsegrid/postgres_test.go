@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"mime/multipart"
 	"os"
 	"strings"
 	"sync"
@@ -36,42 +35,11 @@ func TestServeOnPostgres(t *testing.T) {
 	if _, err := os.Stat(data + "/" + dbFile); err == nil {
 		t.Errorf("serve --db created a SQLite database in --data")
 	}
-	if _, err := cli(t, "user", "add", "--db", db, "--email", "clin@x.org", "--password", "Correct-Horse-42"); err != nil {
-		t.Fatal(err)
-	}
-	tokOut, err := cli(t, "user", "token", "--db", db, "--email", "clin@x.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := strings.Fields(tokOut)
-	tok := f[len(f)-1]
+	tok := clinicianToken(t, "--db", db)
 	if _, err := cli(t, "backup", "--db", db, "--out", t.TempDir()+"/b.db"); err == nil || !strings.Contains(err.Error(), "pg_dump") {
 		t.Errorf("backup --db: %v, want a pointer to pg_dump", err)
 	}
-
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for _, name := range []string{"119.hea", "119.dat"} {
-		b, err := os.ReadFile("../../../shared/data/mitdb/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fw, _ := mw.CreateFormFile("files", name)
-		fw.Write(b)
-	}
-	mw.Close()
-	code, body := apiDo(t, "POST", base+"/api/v1/datasets", tok, mw.FormDataContentType(), &buf)
-	if code != 201 {
-		t.Fatalf("upload: %d %s", code, body)
-	}
-	var ds struct{ ID int64 }
-	json.Unmarshal(body, &ds)
-	code, body = apiDo(t, "POST", base+"/api/v1/analyses", tok, "application/json", strings.NewReader(fmt.Sprintf(`{"dataset_id":%d,"algorithm":"ecg.beats@1"}`, ds.ID)))
-	if code != 201 {
-		t.Fatalf("analysis: %d %s", code, body)
-	}
-	var an struct{ ID int64 }
-	json.Unmarshal(body, &an)
+	_, anID := startBeats119(t, base, tok)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -83,7 +51,7 @@ func TestServeOnPostgres(t *testing.T) {
 		go func() { defer wg.Done(); v.Run(ctx) }()
 	}
 	status := func() (string, int) {
-		code, body := apiDo(t, "GET", fmt.Sprintf("%s/api/v1/analyses/%d", base, an.ID), tok, "", nil)
+		code, body := apiDo(t, "GET", fmt.Sprintf("%s/api/v1/analyses/%d", base, anID), tok, "", nil)
 		if code != 200 {
 			t.Fatalf("status: %d %s", code, body)
 		}
@@ -118,7 +86,7 @@ func TestServeOnPostgres(t *testing.T) {
 			t.Fatalf("after the restart the analysis is %s", s)
 		}
 	}
-	code, grid := apiDo(t, "GET", fmt.Sprintf("%s/api/v1/analyses/%d/result?format=json", base, an.ID), tok, "", nil)
+	code, grid := apiDo(t, "GET", fmt.Sprintf("%s/api/v1/analyses/%d/result?format=json", base, anID), tok, "", nil)
 	if code != 200 {
 		t.Fatalf("result: %d %s", code, grid)
 	}

@@ -118,6 +118,60 @@ func apiDo(t *testing.T, method, url, token, ctype string, body io.Reader) (int,
 	return resp.StatusCode, b
 }
 
+// clinicianToken adds the clinician clin@x.org with the CLI on the
+// database dbArgs name (--data DIR or --db URL) and returns an API token
+// of its.
+func clinicianToken(t *testing.T, dbArgs ...string) string {
+	t.Helper()
+	if _, err := cli(t, append([]string{"user", "add", "--email", "clin@x.org", "--password", "Correct-Horse-42"}, dbArgs...)...); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cli(t, append([]string{"user", "token", "--email", "clin@x.org"}, dbArgs...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(out)
+	return f[len(f)-1]
+}
+
+// recordBody is the upload body of WFDB record name in dir (its .hea and
+// .dat as multipart field "files") and its content type.
+func recordBody(t *testing.T, dir, name string) ([]byte, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, ext := range []string{".hea", ".dat"} {
+		b, err := os.ReadFile(filepath.Join(dir, name+ext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw, _ := mw.CreateFormFile("files", name+ext)
+		fw.Write(b)
+	}
+	mw.Close()
+	return buf.Bytes(), mw.FormDataContentType()
+}
+
+// startBeats119 uploads MIT-BIH 119 to base through the API and starts
+// ecg.beats@1 on it; it returns the dataset's and the analysis's ids.
+func startBeats119(t *testing.T, base, tok string) (dataset, analysis int64) {
+	t.Helper()
+	body, ctype := recordBody(t, "../../../shared/data/mitdb", "119")
+	code, b := apiDo(t, "POST", base+"/api/v1/datasets", tok, ctype, bytes.NewReader(body))
+	if code != 201 {
+		t.Fatalf("upload: %d %s", code, b)
+	}
+	var ds struct{ ID int64 }
+	json.Unmarshal(b, &ds)
+	code, b = apiDo(t, "POST", base+"/api/v1/analyses", tok, "application/json", strings.NewReader(fmt.Sprintf(`{"dataset_id":%d,"algorithm":"ecg.beats@1"}`, ds.ID)))
+	if code != 201 {
+		t.Fatalf("analysis: %d %s", code, b)
+	}
+	var an struct{ ID int64 }
+	json.Unmarshal(b, &an)
+	return ds.ID, an.ID
+}
+
 func TestUserCommands(t *testing.T) {
 	data := t.TempDir()
 	if _, err := cli(t, "user", "add", "--data", data, "--email", "c@x.org", "--role", "clinician", "--password", "Correct-Horse-42"); err != nil {
@@ -169,39 +223,8 @@ func TestKill9(t *testing.T) {
 	if !strings.Contains(out.String(), "one-time password") {
 		t.Errorf("first start did not print the admin's one-time password: %s", out.String())
 	}
-	if _, err := cli(t, "user", "add", "--data", data, "--email", "clin@x.org", "--password", "Correct-Horse-42"); err != nil {
-		t.Fatal(err)
-	}
-	tokOut, err := cli(t, "user", "token", "--data", data, "--email", "clin@x.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := strings.Fields(tokOut)
-	tok := f[len(f)-1]
-
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for _, name := range []string{"119.hea", "119.dat"} {
-		b, err := os.ReadFile("../../../shared/data/mitdb/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fw, _ := mw.CreateFormFile("files", name)
-		fw.Write(b)
-	}
-	mw.Close()
-	code, body := apiDo(t, "POST", base+"/api/v1/datasets", tok, mw.FormDataContentType(), &buf)
-	if code != 201 {
-		t.Fatalf("upload: %d %s", code, body)
-	}
-	var ds struct{ ID int64 }
-	json.Unmarshal(body, &ds)
-	code, body = apiDo(t, "POST", base+"/api/v1/analyses", tok, "application/json", strings.NewReader(fmt.Sprintf(`{"dataset_id":%d,"algorithm":"ecg.beats@1"}`, ds.ID)))
-	if code != 201 {
-		t.Fatalf("analysis: %d %s", code, body)
-	}
-	var an struct{ ID int64 }
-	json.Unmarshal(body, &an)
+	tok := clinicianToken(t, "--data", data)
+	dsID, anID := startBeats119(t, base, tok)
 
 	backup := filepath.Join(t.TempDir(), "backup.db")
 	if _, err := cli(t, "backup", "--data", data, "--out", backup); err != nil {
@@ -210,7 +233,7 @@ func TestKill9(t *testing.T) {
 	if bst, err := store.OpenSQLite(context.Background(), backup); err != nil {
 		t.Error(err)
 	} else {
-		if _, err := bst.Dataset(context.Background(), ds.ID); err != nil {
+		if _, err := bst.Dataset(context.Background(), dsID); err != nil {
 			t.Errorf("backup taken while serving lacks the dataset: %v", err)
 		}
 		bst.Close()
@@ -227,7 +250,7 @@ func TestKill9(t *testing.T) {
 		go func() { defer wg.Done(); v.Run(ctx) }()
 	}
 	status := func() (string, int) {
-		code, body := apiDo(t, "GET", fmt.Sprintf("%s/api/v1/analyses/%d", base, an.ID), tok, "", nil)
+		code, body := apiDo(t, "GET", fmt.Sprintf("%s/api/v1/analyses/%d", base, anID), tok, "", nil)
 		if code != 200 {
 			t.Fatalf("status: %d %s", code, body)
 		}
@@ -265,7 +288,7 @@ func TestKill9(t *testing.T) {
 			t.Fatalf("after the restart the analysis is %s", s)
 		}
 	}
-	code, grid := apiDo(t, "GET", fmt.Sprintf("%s/api/v1/analyses/%d/result?format=json", base, an.ID), tok, "", nil)
+	code, grid := apiDo(t, "GET", fmt.Sprintf("%s/api/v1/analyses/%d/result?format=json", base, anID), tok, "", nil)
 	if code != 200 {
 		t.Fatalf("result: %d %s", code, grid)
 	}

@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"mime/multipart"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,27 +46,9 @@ func newStandbyFixture(t *testing.T, records int) *standbyFixture {
 			t.Fatal(err)
 		}
 		f.reference[r] = canonicalJSON(t, []byte(out))
-		var buf bytes.Buffer
-		mw := multipart.NewWriter(&buf)
-		for _, ext := range []string{".hea", ".dat"} {
-			b, err := os.ReadFile(filepath.Join(dir, r+ext))
-			if err != nil {
-				t.Fatal(err)
-			}
-			fw, _ := mw.CreateFormFile("files", r+ext)
-			fw.Write(b)
-		}
-		mw.Close()
-		f.bodies[r], f.ctypes[r] = buf.Bytes(), mw.FormDataContentType()
+		f.bodies[r], f.ctypes[r] = recordBody(t, dir, r)
 	}
-	if _, err := cli(t, "user", "add", "--db", f.db, "--email", "clin@x.org", "--password", "Correct-Horse-42"); err != nil {
-		t.Fatal(err)
-	}
-	out, err := cli(t, "user", "token", "--db", f.db, "--email", "clin@x.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.tok = strings.Fields(out)[len(strings.Fields(out))-1]
+	f.tok = clinicianToken(t, "--db", f.db)
 	return f
 }
 
