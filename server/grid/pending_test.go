@@ -101,11 +101,7 @@ func TestPendingResultsSurviveTakeover(t *testing.T) {
 			open := eng.db(t)
 			cfg := quiet(Config{Quorum: 2, FlushInterval: time.Millisecond, PendingDelay: time.Millisecond})
 			first := startLeader(t, open, cfg)
-			owner, err := first.st.CreateUser(ctx, store.User{Email: "a@x", Role: store.RoleClinician, PasswordHash: "x"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			id := startSum(t, first, owner.ID, 5)
+			id := startSum(t, first, 5)
 			// The first replica comes from an established volunteer, as the
 			// store knows it (the flusher saves standing every few seconds).
 			aKey := protocol.NewKey()
@@ -211,10 +207,16 @@ func TestPendingResultsSurviveTakeover(t *testing.T) {
 	}
 }
 
-// startSum uploads n chunks of ten samples of 1 and starts test.sum@1.
-func startSum(t *testing.T, l *leader, owner int64, n int) int64 {
+// startSum uploads n chunks of ten samples of 1 for a new clinician and
+// starts test.sum@1.
+func startSum(t *testing.T, l *leader, n int) int64 {
 	t.Helper()
 	ctx := context.Background()
+	u, err := l.st.CreateUser(ctx, store.User{Email: "a@x", Role: store.RoleClinician, PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := u.ID
 	s := make([]float64, 10*n)
 	for i := range s {
 		s[i] = 1
@@ -272,11 +274,7 @@ func TestRestoredResultsCountForNoMore(t *testing.T) {
 			open := eng.db(t)
 			cfg := quiet(Config{Quorum: 2, FlushInterval: time.Millisecond, PendingDelay: time.Millisecond})
 			first := startLeader(t, open, cfg)
-			owner, err := first.st.CreateUser(ctx, store.User{Email: "a@x", Role: store.RoleClinician, PasswordHash: "x"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			id := startSum(t, first, owner.ID, 5)
+			id := startSum(t, first, 5)
 			first.g.mu.Lock()
 			var tasks []string
 			for _, c := range first.g.analyses[id].chunks {
