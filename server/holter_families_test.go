@@ -8,11 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/pulsegrid/pulsegrid/server/auth"
-	"github.com/pulsegrid/pulsegrid/server/store"
-	"github.com/pulsegrid/pulsegrid/volunteer"
 )
 
 // familyJSON is what TestHolterFamilies reads of a report.
@@ -39,19 +34,8 @@ type familyJSON struct {
 // audited as "beat family K"; the page draws each family's representative
 // beat; nonsense and another user's attempt are refused.
 func TestHolterFamilies(t *testing.T) {
-	ts := startServer(t, t.TempDir(), "127.0.0.1:0", gridConfig())
-	defer ts.stop()
-	startVolunteers(t, ts.base, 2, volunteer.Config{})
 	email, password := "family@example.org", "Quiet-Harbour-Lantern-7"
-	hash, _ := auth.HashPassword(password)
-	if _, err := ts.st.CreateUser(context.Background(), store.User{Email: email, Role: store.RoleClinician, PasswordHash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	token := ts.user(email, store.RoleClinician)
-	id := ts.analyse(token, ts.upload(token, "119", nil), "ecg.classify@1", "routine")
-	if s := ts.waitDone(token, id, 3*time.Minute); s.Status != "done" {
-		t.Fatalf("analysis: %+v", s)
-	}
+	ts, token, id := classifiedOnGrid(t, email, password, "119", "ecg.classify@1")
 	report := func() familyJSON {
 		t.Helper()
 		code, body := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/report", id), token, nil, "")

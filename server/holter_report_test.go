@@ -140,20 +140,8 @@ func TestHolterReportOn119(t *testing.T) {
 // ecg.classify@1. Record 116 is the one whose MLII saturates, so @2 must
 // count more beats there than @1's detector misses allow.
 func TestHolterReportForClassify2(t *testing.T) {
-	ts := startServer(t, t.TempDir(), "127.0.0.1:0", gridConfig())
-	defer ts.stop()
-	startVolunteers(t, ts.base, 2, volunteer.Config{})
 	email, password := "holter-report2@example.org", "Amber-Kettle-Meadow-31"
-	hash, _ := auth.HashPassword(password)
-	if _, err := ts.st.CreateUser(context.Background(), store.User{Email: email, Role: store.RoleClinician, PasswordHash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	token := ts.user(email, store.RoleClinician)
-	ds := ts.upload(token, "116", nil)
-	id := ts.analyse(token, ds, "ecg.classify@2", "routine")
-	if s := ts.waitDone(token, id, 3*time.Minute); s.Status != "done" {
-		t.Fatalf("analysis: %+v", s)
-	}
+	ts, token, id := classifiedOnGrid(t, email, password, "116", "ecg.classify@2")
 	_, body := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/result", id), token, nil, "")
 	var res struct{ Count int }
 	if err := json.Unmarshal(body, &res); err != nil {
@@ -187,4 +175,25 @@ func TestHolterReportForClassify2(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), "ecg.classify@2") {
 		t.Errorf("FHIR report: %d, want 200 with a conclusion naming ecg.classify@2: %.300s", code, body)
 	}
+}
+
+// classifiedOnGrid starts a server with two volunteers, a clinician who
+// signs in with email and password, and algorithm run on MIT-BIH record
+// for that clinician until done; it returns the server (stopped when the
+// test ends), the clinician's API token and the analysis.
+func classifiedOnGrid(t *testing.T, email, password, record, algorithm string) (*testServer, string, int64) {
+	t.Helper()
+	ts := startServer(t, t.TempDir(), "127.0.0.1:0", gridConfig())
+	t.Cleanup(ts.stop)
+	startVolunteers(t, ts.base, 2, volunteer.Config{})
+	hash, _ := auth.HashPassword(password)
+	if _, err := ts.st.CreateUser(context.Background(), store.User{Email: email, Role: store.RoleClinician, PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	token := ts.user(email, store.RoleClinician)
+	id := ts.analyse(token, ts.upload(token, record, nil), algorithm, "routine")
+	if s := ts.waitDone(token, id, 3*time.Minute); s.Status != "done" {
+		t.Fatalf("analysis: %+v", s)
+	}
+	return ts, token, id
 }

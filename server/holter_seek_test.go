@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,11 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/pulsegrid/pulsegrid/server/auth"
-	"github.com/pulsegrid/pulsegrid/server/store"
-	"github.com/pulsegrid/pulsegrid/volunteer"
 )
 
 // TestHolterStripSeek drives the report strip's LightWAVE-style buttons on
@@ -31,19 +25,8 @@ import (
 // The strip shows both leads (MLII and V1) in one SVG, with ten seek
 // buttons that carry the cursor.
 func TestHolterStripSeek(t *testing.T) {
-	ts := startServer(t, t.TempDir(), "127.0.0.1:0", gridConfig())
-	defer ts.stop()
-	startVolunteers(t, ts.base, 2, volunteer.Config{})
 	email, password := "seek@example.org", "Quiet-Harbour-Lantern-7"
-	hash, _ := auth.HashPassword(password)
-	if _, err := ts.st.CreateUser(context.Background(), store.User{Email: email, Role: store.RoleClinician, PasswordHash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	token := ts.user(email, store.RoleClinician)
-	id := ts.analyse(token, ts.upload(token, "119", nil), "ecg.classify@1", "routine")
-	if s := ts.waitDone(token, id, 3*time.Minute); s.Status != "done" {
-		t.Fatalf("analysis: %+v", s)
-	}
+	ts, token, id := classifiedOnGrid(t, email, password, "119", "ecg.classify@1")
 	_, body := ts.do("GET", fmt.Sprintf("/api/v1/analyses/%d/result", id), token, nil, "")
 	var res struct {
 		Beats []struct {
