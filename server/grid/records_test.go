@@ -2,7 +2,9 @@ package grid
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/pulsegrid/pulsegrid/protocol"
 )
@@ -101,5 +103,40 @@ func TestStoredReopenCapsOnlineSuspects(t *testing.T) {
 	}
 	if a, _ := e.st.Analysis(context.Background(), done); a.Revision == 0 {
 		t.Errorf("the finished analysis the liar voted in was not revised: %+v", a)
+	}
+}
+
+// TestAwayRecordTakesTheStoresSuspension: a volunteer whose record waits
+// in memory (a result of its still open) and whom the store suspends
+// meanwhile is refused when it comes back, and its standing is the
+// store's lower one. One-line bugs it catches: backLocked not taking the
+// later ban (it connects), or not the lower standing.
+func TestAwayRecordTakesTheStoresSuspension(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 2}))
+	e.analysis(e.owner("a@x"), 1, 10, "routine", false) // one chunk
+	key := protocol.NewKey()
+	a := e.connectKey(key, "", "")
+	a.setStanding(3)
+	a.answer(a.take(), false) // waits: the record stays in memory
+	a.s.Close()
+	e.g.syncFlush()
+	ctx := context.Background()
+	if err := e.st.CapReputation(ctx, []string{key.ID()}, 1); err != nil {
+		t.Fatal(err)
+	}
+	back := e.connectKey(key, "", "")
+	if s := back.standing(); s != 1 {
+		t.Errorf("back with standing %d, want the store's 1", s)
+	}
+	back.s.Close()
+	e.g.syncFlush()
+	if err := e.st.BanVolunteer(ctx, key.ID(), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	nonce := protocol.NewNonce()
+	_, _, err := e.g.Connect(ctx, hello(key, nonce, ""), Peer{Addr: "10.250.0.1", Nonce: nonce}, &pipe{pay: map[int64][]byte{}})
+	var refused *RefusedError
+	if !errors.As(err, &refused) {
+		t.Fatalf("a volunteer the store suspended came back: %v", err)
 	}
 }
