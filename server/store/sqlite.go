@@ -541,14 +541,22 @@ func (s *SQLite) ApplyGridWrites(ctx context.Context, ws []GridWrite) error {
 		return err
 	}
 	defer tx.Rollback()
+	// An output is inserted, or replaces the chunk's (a correction):
+	// which of the two says whether chunks_verified grows, so that it is
+	// counted up and down here instead of recounted.
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO chunk_outputs (analysis_id, idx, digest, output, replicas, verified_at, voters)
 		SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM analyses WHERE id = ? AND status IN ('queued', 'running'))
-		ON CONFLICT (analysis_id, idx) DO UPDATE SET digest = excluded.digest, output = excluded.output, replicas = excluded.replicas,
-			verified_at = excluded.verified_at, voters = excluded.voters`)
+		ON CONFLICT (analysis_id, idx) DO NOTHING`)
 	if err != nil {
 		return err
 	}
 	defer ins.Close()
+	upd, err := tx.PrepareContext(ctx, `UPDATE chunk_outputs SET digest = ?, output = ?, replicas = ?, verified_at = ?, voters = ?
+		WHERE analysis_id = ? AND idx = ? AND EXISTS (SELECT 1 FROM analyses WHERE id = ? AND status IN ('queued', 'running'))`)
+	if err != nil {
+		return err
+	}
+	defer upd.Close()
 	unpend, err := tx.PrepareContext(ctx, `DELETE FROM pending_results WHERE analysis_id = ? AND idx = ?`)
 	if err != nil {
 		return err
@@ -561,45 +569,83 @@ func (s *SQLite) ApplyGridWrites(ctx context.Context, ws []GridWrite) error {
 		return err
 	}
 	defer pend.Close()
-	touched := map[int64]bool{}
+	delta := map[int64]int64{} // change of chunks_verified by analysis
+	// Chunks whose last write here is a Verify lose their pending results
+	// in one statement per analysis at the end, not one per chunk (most
+	// have none: their second result came within PendingDelay).
+	verified := map[chunkRef]bool{}
 	t := now()
 	for _, w := range ws {
 		switch {
 		case w.Verify != nil:
 			c := w.Verify
-			if _, err := ins.ExecContext(ctx, c.AnalysisID, c.Index, c.Digest, c.Output, c.Replicas, t, joinVoters(c.Voters), c.AnalysisID); err != nil {
+			res, err := ins.ExecContext(ctx, c.AnalysisID, c.Index, c.Digest, c.Output, c.Replicas, t, joinVoters(c.Voters), c.AnalysisID)
+			if err != nil {
 				return fmt.Errorf("store chunk %d of analysis %d: %w", c.Index, c.AnalysisID, err)
 			}
-			if _, err := unpend.ExecContext(ctx, c.AnalysisID, c.Index); err != nil {
+			n, err := res.RowsAffected()
+			if err != nil {
 				return err
 			}
-			touched[c.AnalysisID] = true
+			if n == 0 {
+				if _, err := upd.ExecContext(ctx, c.Digest, c.Output, c.Replicas, t, joinVoters(c.Voters), c.AnalysisID, c.Index, c.AnalysisID); err != nil {
+					return fmt.Errorf("store chunk %d of analysis %d: %w", c.Index, c.AnalysisID, err)
+				}
+			}
+			delta[c.AnalysisID] += n
+			verified[chunkRef{c.AnalysisID, c.Index}] = true
 		case w.Withdraw != nil:
-			if _, err := tx.ExecContext(ctx, `DELETE FROM chunk_outputs WHERE analysis_id = ? AND idx = ?`, w.Withdraw.AnalysisID, w.Withdraw.Index); err != nil {
+			r := w.Withdraw
+			res, err := tx.ExecContext(ctx, `DELETE FROM chunk_outputs WHERE analysis_id = ? AND idx = ?`, r.AnalysisID, r.Index)
+			if err != nil {
 				return err
 			}
-			if _, err := unpend.ExecContext(ctx, w.Withdraw.AnalysisID, w.Withdraw.Index); err != nil {
+			n, err := res.RowsAffected()
+			if err != nil {
 				return err
 			}
-			touched[w.Withdraw.AnalysisID] = true
+			if _, err := unpend.ExecContext(ctx, r.AnalysisID, r.Index); err != nil {
+				return err
+			}
+			delta[r.AnalysisID] -= n
+			verified[chunkRef{r.AnalysisID, r.Index}] = false
 		case w.Pend != nil:
 			p := w.Pend
 			if _, err := pend.ExecContext(ctx, p.AnalysisID, p.Index, p.Volunteer, p.Task, p.Network, p.Digest, orEmpty(p.Output), t, p.AnalysisID); err != nil {
 				return fmt.Errorf("store a pending result for chunk %d of analysis %d: %w", p.Index, p.AnalysisID, err)
 			}
+			verified[chunkRef{p.AnalysisID, p.Index}] = false
 		case w.Discard != "":
 			if _, err := tx.ExecContext(ctx, `DELETE FROM pending_results WHERE volunteer_id = ?`, w.Discard); err != nil {
 				return err
 			}
 		}
 	}
-	for id := range touched {
-		if _, err := tx.ExecContext(ctx, `UPDATE analyses SET chunks_verified = (SELECT COUNT(*) FROM chunk_outputs WHERE analysis_id = ?),
-			status = CASE status WHEN 'queued' THEN 'running' ELSE status END WHERE id = ? AND status IN ('queued', 'running')`, id, id); err != nil {
+	idxs := map[int64][]int{}
+	for r, v := range verified {
+		if v {
+			idxs[r.a] = append(idxs[r.a], r.i)
+		}
+	}
+	for a, is := range idxs {
+		list, _ := json.Marshal(is)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pending_results WHERE analysis_id = ? AND idx IN (SELECT value FROM json_each(?))`, a, string(list)); err != nil {
+			return err
+		}
+	}
+	for id, d := range delta {
+		if _, err := tx.ExecContext(ctx, `UPDATE analyses SET chunks_verified = chunks_verified + ?,
+			status = CASE status WHEN 'queued' THEN 'running' ELSE status END WHERE id = ? AND status IN ('queued', 'running')`, d, id); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
+}
+
+// chunkRef names a chunk of an analysis.
+type chunkRef struct {
+	a int64
+	i int
 }
 
 // ChunkOutputs implements Store.

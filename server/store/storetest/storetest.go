@@ -605,6 +605,18 @@ func testGridWritesAndFinish(t *testing.T, h *harness) {
 	if got, _ := s.Analysis(ctx, a.ID); got.ChunksVerified != 2 {
 		t.Errorf("chunks_verified: %d, want 2", got.ChunksVerified)
 	}
+	// A later correction of chunk 1 and the withdrawal of a chunk that has
+	// no output count nothing.
+	must(t, s.ApplyGridWrites(ctx, []store.GridWrite{
+		{Verify: &store.ChunkOutput{AnalysisID: a.ID, Index: 1, Digest: "d1", Output: []byte{1}, Replicas: 3}},
+		{Withdraw: &store.ChunkRef{AnalysisID: a.ID, Index: 5}},
+	}))
+	if got, _ := s.Analysis(ctx, a.ID); got.ChunksVerified != 2 {
+		t.Errorf("chunks_verified after a correction and an empty withdrawal: %d, want 2", got.ChunksVerified)
+	}
+	if outs, _ := s.ChunkOutputs(ctx, a.ID); len(outs) != 2 || outs[1].Replicas != 3 {
+		t.Errorf("the correction of chunk 1 was not stored: %+v", outs)
+	}
 	if err := s.FinishAnalysis(ctx, a.ID, []byte(`{"ok":1}`), "ok", false, []string{"d0"}); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("finishing with a chunk output missing: %v, want ErrConflict", err)
 	}
