@@ -29,13 +29,14 @@ func TestBatchStateWording(t *testing.T) {
 		{"Moving", "running", progressJSON{ChunksTotal: 9, ChunksVerified: 2, ChunksQueued: 5, ChunksRunning: 1, ChunksAwaitingReplica: 1, ETASeconds: eta(16.2)}, "5 queued, 1 running, 1 awaiting a second opinion, about 17 s left"},
 		{"LongETA", "running", progressJSON{ChunksTotal: 9, ChunksRunning: 2, ETASeconds: eta(1805)}, "2 running, about 30 min 5 s left"},
 		{"Merging", "running", progressJSON{ChunksTotal: 3, ChunksVerified: 3}, "merging the results"},
+		{"OnAStandby", "running", progressJSON{ChunksTotal: 9, ChunksVerified: 4, Source: sourceDatabase}, "4 of 9 verified so far"},
 		{"Done", "done", progressJSON{ChunksTotal: 3, ChunksVerified: 3}, ""},
 		{"Failed", "failed", progressJSON{ChunksTotal: 3, ChunksQueued: 2}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := views.BatchAnalysis{Status: tc.status, ChunksTotal: tc.p.ChunksTotal, ChunksVerified: tc.p.ChunksVerified,
 				ChunksQueued: tc.p.ChunksQueued, ChunksRunning: tc.p.ChunksRunning, ChunksAwaiting: tc.p.ChunksAwaitingReplica,
-				WaitingFor: tc.p.WaitingFor, ETASeconds: -1}
+				WaitingFor: tc.p.WaitingFor, ETASeconds: -1, Stored: tc.p.Source == sourceDatabase}
 			if tc.p.ETASeconds != nil {
 				a.ETASeconds = *tc.p.ETASeconds
 			}

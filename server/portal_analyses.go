@@ -451,7 +451,7 @@ func (p *portal) cohortBatchPage(r *http.Request, batchID int64, as []store.Anal
 		pr := analysisProgress(p.d, a)
 		ba := views.BatchAnalysis{ID: a.ID, Algorithm: a.Algorithm, DatasetID: a.DatasetID, DatasetName: name, Status: a.Status,
 			ChunksVerified: pr.ChunksVerified, ChunksTotal: pr.ChunksTotal, ChunksQueued: pr.ChunksQueued, ChunksRunning: pr.ChunksRunning,
-			ChunksAwaiting: pr.ChunksAwaitingReplica, WaitingFor: pr.WaitingFor, ETASeconds: -1}
+			ChunksAwaiting: pr.ChunksAwaitingReplica, WaitingFor: pr.WaitingFor, ETASeconds: -1, Stored: pr.Source == sourceDatabase}
 		if pr.ETASeconds != nil {
 			ba.ETASeconds = *pr.ETASeconds
 		}

@@ -95,6 +95,13 @@ func TestStandbyServesReads(t *testing.T) {
 	if err != nil || ra.Status != store.StatusRunning || ra.ChunksTotal != as[0].ChunksTotal || ra.Priority != "urgent" {
 		t.Fatalf("started through the standby: %+v, %v; want running with %d chunks, urgent", ra, err, as[0].ChunksTotal)
 	}
+	// A batch started through the standby: its page words the stored
+	// figures, the only ones a standby has.
+	p = c.post("/analyses", url.Values{"algorithm": {"ecg.beats@1", "ecg.hrv@1"}, "dataset": {strconv.FormatInt(up.ID, 10)}, "priority": {"routine"}, "params": {""}})
+	sbatch := idFrom(t, p.location(), "/batches/")
+	if pg := c.get(fmt.Sprintf("/batches/%d", sbatch)); pg.status != 200 || pg.text("batch-analysis-state") != fmt.Sprintf("0 of %d verified so far", ra.ChunksTotal) {
+		t.Errorf("batch page on the standby: %d, state %q; want the stored count", pg.status, pg.text("batch-analysis-state"))
+	}
 	if p := c.post("/analyses", url.Values{"algorithm": {"vitals.alarms@1"}, "dataset": {strconv.FormatInt(up.ID, 10)}, "params": {""}}); p.status != http.StatusUnprocessableEntity && p.status != http.StatusSeeOther {
 		t.Errorf("an algorithm that cannot run on the record, through the standby: %d", p.status)
 	}

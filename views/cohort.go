@@ -61,8 +61,8 @@ func batchWaiting(p CohortBatchPage) string {
 
 // BatchState says in a few words what an analysis of a batch is doing or
 // waiting for: "waiting for volunteers", "3 waiting for a second opinion",
-// "2 queued, 1 running, about 16 s left", "merging the results"; "" once
-// it finished.
+// "2 queued, 1 running, about 16 s left", "merging the results", "3 of 9
+// verified so far" (figures from the database); "" once it finished.
 // static/js/batch.js words it the same way (batchState there; the views
 // tests compare the two on the same figures).
 func BatchState(a BatchAnalysis) string {
@@ -90,6 +90,10 @@ func BatchState(a BatchAnalysis) string {
 	}
 	if len(parts) == 0 && a.ChunksTotal > 0 && a.ChunksVerified == a.ChunksTotal {
 		return "merging the results"
+	}
+	if a.Stored && len(parts) == 0 {
+		// Only the leader knows the chunks' states and the time left.
+		return itoa(a.ChunksVerified) + " of " + itoa(a.ChunksTotal) + " verified so far"
 	}
 	return strings.Join(parts, ", ")
 }

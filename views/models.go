@@ -435,6 +435,9 @@ type BatchAnalysis struct {
 	WaitingFor string
 	// ETASeconds is the time left, negative when unknown.
 	ETASeconds float64
+	// Stored: the figures are the database's (a replica that does not run
+	// the grid), which counts verified chunks only.
+	Stored bool
 }
 
 // Terminal reports whether the analysis will not change any more.

@@ -26,6 +26,8 @@ export function batchState(status, p) {
   if (p.chunks_awaiting_replica > 0) parts.push(`${p.chunks_awaiting_replica} awaiting a second opinion`);
   if (p.eta_seconds != null && p.eta_seconds >= 0) parts.push(`about ${formatETA(p.eta_seconds)} left`);
   if (parts.length === 0 && p.chunks_total > 0 && p.chunks_verified === p.chunks_total) return 'merging the results';
+  // Only the leader knows the chunks' states and the time left.
+  if (p.source === 'database' && parts.length === 0) return `${p.chunks_verified || 0} of ${p.chunks_total || 0} verified so far`;
   return parts.join(', ');
 }
 
