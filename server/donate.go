@@ -16,9 +16,21 @@ func handleDonate(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		dp := views.DonatePage{MaxThreads: donateMaxThreads}
-		if d.Grid != nil {
+		switch {
+		case d.Grid != nil:
 			b := d.Grid.Backlog()
 			dp.Quorum, dp.Queued, dp.Running, dp.Awaiting = b.Quorum, b.Queued, b.Running, b.AwaitingReplica
+		case d.Store != nil:
+			// A standby: the chunks' states are the leader's, the count of
+			// those not yet verified is the database's.
+			dp.Quorum, dp.Stored = d.quorum(), true
+			if as, err := d.Store.UnfinishedAnalyses(r.Context()); err == nil {
+				for _, a := range as {
+					dp.Unverified += max(0, a.ChunksTotal-a.ChunksVerified)
+				}
+			} else {
+				d.Logger.Warn("/donate: backlog", "err", err)
+			}
 		}
 		if d.Store == nil {
 			// a page test without a database

@@ -102,6 +102,21 @@ func TestStandbyServesReads(t *testing.T) {
 	if pg := c.get(fmt.Sprintf("/batches/%d", sbatch)); pg.status != 200 || pg.text("batch-analysis-state") != fmt.Sprintf("0 of %d verified so far", ra.ChunksTotal) {
 		t.Errorf("batch page on the standby: %d, state %q; want the stored count", pg.status, pg.text("batch-analysis-state"))
 	}
+	// /donate on the standby counts the chunks the database has not seen
+	// verified, and explains the leader's quorum, not a made-up one.
+	unverified := 0
+	if as, err := ps.st.UnfinishedAnalyses(context.Background()); err == nil {
+		for _, a := range as {
+			unverified += a.ChunksTotal - a.ChunksVerified
+		}
+	}
+	dsb, dl := c.get("/donate"), leader.get("/donate")
+	if want := fmt.Sprintf("%d chunks not yet verified", unverified); dsb.status != 200 || unverified == 0 || dsb.text("donate-backlog-unverified") != want {
+		t.Errorf("/donate on the standby: %d, backlog %q; want %q", dsb.status, dsb.text("donate-backlog-unverified"), want)
+	}
+	if a, b := dsb.text("donate-second-opinion"), dl.text("donate-second-opinion"); a != b || a == "" {
+		t.Errorf("/donate explains the quorum as %q on the standby and %q on the leader", a, b)
+	}
 	if p := c.post("/analyses", url.Values{"algorithm": {"vitals.alarms@1"}, "dataset": {strconv.FormatInt(up.ID, 10)}, "params": {""}}); p.status != http.StatusUnprocessableEntity && p.status != http.StatusSeeOther {
 		t.Errorf("an algorithm that cannot run on the record, through the standby: %d", p.status)
 	}

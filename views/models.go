@@ -462,6 +462,10 @@ type DonatePage struct {
 	// analysis when the page was made: waiting for a volunteer, leased
 	// now, and computed but waiting for a second opinion.
 	Queued, Running, Awaiting int
+	// Stored: the page was made by a replica that does not run the grid,
+	// which knows only how many chunks are not yet verified (Unverified).
+	Stored     bool
+	Unverified int
 	// Teams are the names of the teams with credit, most first: the team
 	// field offers them, so that joining one is picking its exact name.
 	Teams []string
