@@ -59,16 +59,41 @@ func (g *Grid) Start(ctx context.Context, a store.Analysis) (store.Analysis, err
 	return a, nil
 }
 
-// encodeChunks encodes the payloads of an analysis that Start queued
-// without them, in a shuffled order (a volunteer never gets a recording's
-// chunks in sequence), and queues each chunk as soon as its payload is
-// kept. Until it has queued them all the analysis holds the split signal.
-// A payload that cannot be kept (the spill's disk is full) fails the
-// analysis.
+// encodeChunks encodes the payloads of an analysis that Start or load
+// queued without them, in a shuffled order (a volunteer never gets a
+// recording's chunks in sequence), and queues each open chunk as soon as
+// its payload is kept. A reloaded analysis's chunks verified before come
+// last: only a reopen needs theirs. Chunks encoded already (load encodes
+// those with restored results first) are skipped. Until it has encoded
+// them all the analysis holds the split signal. A payload that cannot be
+// kept (the spill's disk is full) fails the analysis.
 func (g *Grid) encodeChunks(a *analysis, chunks []pipeline.Chunk) {
 	defer g.encoders.Done()
 	defer close(a.queued)
-	order := mrand.Perm(len(chunks))
+	var open, verified []int
+	g.mu.Lock()
+	if a.gone || g.closed {
+		g.mu.Unlock()
+		return
+	}
+	for _, i := range mrand.Perm(len(chunks)) {
+		switch c := a.chunks[i]; {
+		case c.digest != "":
+			if c.state == chunkOpen && !c.entered {
+				a.fresh.push(c) // encoded by load, its restored results not counted
+			}
+		case c.state == chunkVerified:
+			verified = append(verified, i)
+		default:
+			open = append(open, i)
+		}
+	}
+	if len(open)+len(verified) == 0 {
+		a.encoding = false
+	}
+	g.kickLocked()
+	g.mu.Unlock()
+	order := append(open, verified...)
 	for n, i := range order {
 		b := chunks[i].Task.Encode()
 		err := g.openSpill(a, len(b))
@@ -90,7 +115,9 @@ func (g *Grid) encodeChunks(a *analysis, chunks []pipeline.Chunk) {
 		}
 		c := a.chunks[i]
 		c.payload, c.digest = p, dig
-		a.fresh.push(c)
+		if c.state == chunkOpen && !c.entered {
+			a.fresh.push(c) // an open chunk, or one reopened before it was encoded
+		}
 		a.encoding = n+1 < len(order)
 		g.kickLocked()
 		g.mu.Unlock()
@@ -317,14 +344,53 @@ func (g *Grid) load(ctx context.Context, a store.Analysis) error {
 	if a.ChunksTotal != len(chunks) {
 		g.store.SetAnalysisStatus(ctx, a.ID, store.StatusRunning, "", len(chunks))
 	}
-	an, err := g.newAnalysis(alg, chunks)
+	an, err := g.prepareAnalysis(alg, chunks)
 	if err != nil {
 		return err
 	}
+	// The chunks with results restored are encoded now: restoring compares
+	// each result's task digest with its chunk's. The others are encoded
+	// after (encodeChunks), the open ones first, so that a takeover or a
+	// restart leases its first chunks before it has encoded the last.
+	for _, p := range pend {
+		if p.Index < 0 || p.Index >= len(chunks) || an.chunks[p.Index].digest != "" {
+			continue
+		}
+		if err := g.encodeNow(an, chunks, p.Index); err != nil {
+			an.spill.Close()
+			return err
+		}
+	}
+	g.mu.Lock()
+	closed := g.closed
+	if !closed {
+		an.encoding, an.queued = true, make(chan struct{})
+		g.encoders.Add(1)
+	}
+	g.mu.Unlock()
+	if closed {
+		an.spill.Close()
+		return ErrClosed
+	}
 	if !g.add(an, a, ds.TrustedOnly, outs, pend, recs) {
+		close(an.queued)
+		g.encoders.Done()
 		return nil // held already: a reopen and a Sync loaded it at once
 	}
+	go g.encodeChunks(an, chunks)
 	g.log.Info("loaded analysis", "analysis", a.ID, "chunks", len(chunks), "verified", len(outs), "pending", len(pend), "revision", a.Revision)
+	return nil
+}
+
+// encodeNow encodes chunk i of an analysis no one else sees yet.
+func (g *Grid) encodeNow(a *analysis, chunks []pipeline.Chunk, i int) error {
+	b := chunks[i].Task.Encode()
+	p, err := g.keepPayload(a, b)
+	if err != nil {
+		return err
+	}
+	a.chunks[i].payload, a.chunks[i].digest = p, canon.Digest(b)
+	chunks[i].Task = pipeline.Task{}
 	return nil
 }
 
@@ -342,24 +408,6 @@ func (g *Grid) keepPayload(a *analysis, b []byte) (payload, error) {
 		a.spill = sp
 	}
 	return a.spill.add(b)
-}
-
-// newAnalysis holds an algorithm's chunks ready to be leased: their
-// payloads encoded (and spilled, when large) and digested.
-func (g *Grid) newAnalysis(alg pipeline.Algorithm, chunks []pipeline.Chunk) (*analysis, error) {
-	a, err := g.prepareAnalysis(alg, chunks)
-	if err != nil {
-		return nil, err
-	}
-	for i, c := range a.chunks {
-		b := chunks[i].Task.Encode()
-		if c.payload, err = g.keepPayload(a, b); err != nil {
-			a.spill.Close()
-			return nil, err
-		}
-		c.digest = canon.Digest(b)
-	}
-	return a, nil
 }
 
 // openSpill opens the spill file of a queued analysis before the first

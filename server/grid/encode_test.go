@@ -2,11 +2,14 @@ package grid
 
 import (
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pulsegrid/pulsegrid/algorithms/canon"
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
 	"github.com/pulsegrid/pulsegrid/server/store"
 )
@@ -19,6 +22,22 @@ func (g *Grid) awaitQueued(id int64) {
 	g.mu.Unlock()
 	if a != nil && a.queued != nil {
 		<-a.queued
+	}
+}
+
+// awaitAllQueued is awaitQueued for every analysis held (after Resume,
+// which encodes the payloads of what it loads as Start does).
+func (g *Grid) awaitAllQueued() {
+	g.mu.Lock()
+	var qs []chan struct{}
+	for _, a := range g.analyses {
+		if a.queued != nil {
+			qs = append(qs, a.queued)
+		}
+	}
+	g.mu.Unlock()
+	for _, q := range qs {
+		<-q
 	}
 }
 
@@ -124,5 +143,69 @@ func TestForgedResultOfAnEncodingAnalysisFails(t *testing.T) {
 	e.wait(a.ID, store.StatusDone)
 	if got, want := e.result(a.ID), sums(1, 10); got != want {
 		t.Errorf("result %s, want %s (the true sum, not the forged one)", got, want)
+	}
+}
+
+// TestReloadEncodesAfterQueueing: an analysis loaded again (a restart, a
+// takeover) is held with every chunk counted before its payloads are
+// encoded, its open chunks first; a chunk verified before and reopened
+// while its payload is not encoded yet (its voter caught) is leased once
+// it is, with its payload, and the result is the true one. The bug this
+// catches: a reopened chunk queued for a second opinion with no payload
+// (leased empty), or a loaded chunk never queued.
+func TestReloadEncodesAfterQueueing(t *testing.T) {
+	const n, open = 2000, 10
+	ctx := context.Background()
+	db := engines[0].db(t)
+	cfg := quiet(Config{Quorum: 2, FlushInterval: time.Millisecond})
+	first := startLeader(t, db, cfg)
+	id := startSum(t, first, n)
+	first.g.Close()
+	// Every chunk but the first ten verified, with a liar among the voters.
+	out := binary.LittleEndian.AppendUint64(nil, 10)
+	var ws []store.GridWrite
+	for i := open; i < n; i++ {
+		ws = append(ws, store.GridWrite{Verify: &store.ChunkOutput{AnalysisID: id, Index: i, Digest: canon.Digest(out), Output: out, Replicas: 2, Voters: []string{"v-liar", "v-other"}}})
+	}
+	if err := first.st.ApplyGridWrites(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	st := db()
+	g := New(st, testReg, cfg)
+	t.Cleanup(func() { g.Close(); st.Close() })
+	if err := g.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	a := g.analyses[id]
+	unencoded := 0
+	for _, c := range a.chunks {
+		if c.digest == "" {
+			unencoded++
+		}
+	}
+	if a.verified != n-open {
+		t.Errorf("reloaded with %d chunks verified, want %d", a.verified, n-open)
+	}
+	g.reopenLocked("v-liar", "caught", nil)
+	g.mu.Unlock()
+	t.Logf("%d of %d payloads not yet encoded when the voter was caught", unencoded, n)
+	// Volunteers ask at once, while the payloads are encoded: whatever
+	// they are leased carries its payload (answer decodes it).
+	e := &env{t: t, g: g, st: st.(*store.SQLite)}
+	vols := []*vol{e.connect("10.0.1.1", ""), e.connect("10.0.2.1", "")}
+	for _, v := range vols {
+		v.setStanding(3)
+		v.work()
+	}
+	g.awaitQueued(id)
+	for round := 0; round < 4*n && e.verified(id) < n; round++ {
+		for _, v := range vols {
+			v.work()
+		}
+	}
+	e.wait(id, store.StatusDone)
+	if got, want := e.result(id), sums(n, 10); got != want {
+		t.Errorf("result %s, want %s", got, want)
 	}
 }

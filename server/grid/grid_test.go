@@ -635,6 +635,7 @@ func TestResumeKeepsVerifiedChunks(t *testing.T) {
 	if err := g.Resume(ctx); err != nil {
 		t.Fatal(err)
 	}
+	g.awaitAllQueued()
 	e.g = g
 	v = e.connectKey(key, "", "")
 	if got := v.standing(); got != 30 {

@@ -60,6 +60,7 @@ func startLeader(t *testing.T, open func() store.Store, cfg Config) *leader {
 	if err := g.Resume(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	g.awaitAllQueued()
 	t.Cleanup(func() { g.Close(); st.Close() })
 	return &leader{env: &env{t: t, g: g}, st: st}
 }

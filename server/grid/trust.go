@@ -189,7 +189,9 @@ func (g *Grid) reopenLocked(volID, why string, fix *store.ChunkOutput) {
 			a.verified--
 			g.metrics.ChunksReopened.Inc()
 			g.pending = append(g.pending, store.GridWrite{Withdraw: &store.ChunkRef{AnalysisID: a.id, Index: c.spec.Index}})
-			c.entered = true
+			// A chunk not encoded yet (encodeChunks after a load) goes to
+			// the fresh queue once it is.
+			c.entered = c.digest != ""
 			c.inMore = false
 			g.requeueLocked(c)
 		}
