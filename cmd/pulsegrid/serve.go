@@ -214,7 +214,7 @@ func cmdServe(ctx context.Context, e env) error {
 		gmu.Lock()
 		g = gr
 		gmu.Unlock()
-		if err := gr.Resume(ctx); err != nil {
+		if err := gr.ResumeInBackground(ctx); err != nil {
 			return fmt.Errorf("resume unfinished analyses: %w", err)
 		}
 		if pg != nil {

@@ -293,18 +293,10 @@ func (sp splitter) loadSignal(ctx context.Context, alg pipeline.Algorithm, a sto
 }
 
 // Resume reloads queued and running analyses from the store: verified chunk
-// outputs are kept, everything else is leased again.
+// outputs are kept, everything else is leased again. It returns once all
+// are held.
 func (g *Grid) Resume(ctx context.Context) error {
-	bans, err := g.store.NetworkBans(ctx)
-	if err != nil {
-		return err
-	}
-	g.mu.Lock()
-	for net, until := range bans {
-		g.network(net).banned = until
-	}
-	g.mu.Unlock()
-	as, err := g.store.UnfinishedAnalyses(ctx)
+	as, err := g.unfinished(ctx)
 	if err != nil {
 		return err
 	}
@@ -314,6 +306,59 @@ func (g *Grid) Resume(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// ResumeInBackground is Resume for a server that serves meanwhile (a
+// start, a takeover): it returns once the bans are in force, and loads
+// the analyses one by one after, the most urgent first, so that the
+// first leases go out after one analysis is split instead of all of them
+// (a 24 h Holter takes most of a second). Each is loaded through Sync,
+// which reads it again: one cancelled or deleted meanwhile is skipped,
+// and one a start or a Sync holds already is not loaded twice. A load
+// that fails is logged and retried once the others are loaded.
+func (g *Grid) ResumeInBackground(ctx context.Context) error {
+	as, err := g.unfinished(ctx)
+	if err != nil {
+		return err
+	}
+	slices.SortStableFunc(as, func(x, y store.Analysis) int {
+		px, _ := ParsePriority(x.Priority)
+		py, _ := ParsePriority(y.Priority)
+		return px - py // PriorityStat is 0
+	})
+	g.encoders.Add(1)
+	go func() {
+		defer g.encoders.Done()
+		for round := 0; len(as) > 0 && round < 3; round++ {
+			var failed []store.Analysis
+			for _, a := range as {
+				switch err := g.Sync(ctx, a.ID); {
+				case errors.Is(err, ErrClosed) || ctx.Err() != nil:
+					return
+				case err != nil:
+					g.log.Error("load an unfinished analysis", "analysis", a.ID, "err", err)
+					failed = append(failed, a)
+				}
+			}
+			as = failed
+		}
+	}()
+	return nil
+}
+
+// unfinished puts the stored network bans in force and lists the
+// unfinished analyses.
+func (g *Grid) unfinished(ctx context.Context) ([]store.Analysis, error) {
+	bans, err := g.store.NetworkBans(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	for net, until := range bans {
+		g.network(net).banned = until
+	}
+	g.mu.Unlock()
+	return g.store.UnfinishedAnalyses(ctx)
 }
 
 // load queues a stored, unfinished analysis again with the chunk outputs

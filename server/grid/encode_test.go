@@ -1,10 +1,14 @@
 package grid
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -207,5 +211,54 @@ func TestReloadEncodesAfterQueueing(t *testing.T) {
 	e.wait(id, store.StatusDone)
 	if got, want := e.result(id), sums(n, 10); got != want {
 		t.Errorf("result %s, want %s", got, want)
+	}
+}
+
+// TestResumeInBackground: a server that serves while it resumes holds its
+// unfinished analyses one by one after ResumeInBackground returned, the
+// most urgent first, and skips one cancelled meanwhile. The bugs this
+// catches: loading in the stored order (the stat analysis would wait
+// behind the routine one), and loading the row as listed instead of as it
+// is now (the cancelled analysis would be computed again).
+func TestResumeInBackground(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 2}))
+	owner := e.owner("a@x")
+	routine := e.analysis(owner, 1, 30, "routine", false)
+	stat := e.analysis(owner, 2, 30, "stat", false)
+	cancelled := e.analysis(owner, 3, 30, "routine", false)
+	e.g.Close()
+	var log bytes.Buffer
+	g := New(e.st, testReg, quiet(Config{Quorum: 2, Logger: slog.New(slog.NewTextHandler(&log, nil))}))
+	defer g.Close()
+	// Sync waits for the starting lock: the loads wait until it is free.
+	g.starting.Lock()
+	if err := g.ResumeInBackground(context.Background()); err != nil {
+		g.starting.Unlock()
+		t.Fatal(err)
+	}
+	for _, id := range []int64{routine, stat, cancelled} {
+		if _, _, ok := g.Progress(id); ok {
+			t.Errorf("analysis %d held before the loads ran", id)
+		}
+	}
+	if err := e.st.CancelAnalysis(context.Background(), cancelled, CancelReason); err != nil {
+		t.Fatal(err)
+	}
+	g.starting.Unlock()
+	g.encoders.Wait()
+	for id, want := range map[int64]bool{routine: true, stat: true, cancelled: false} {
+		if _, _, ok := g.Progress(id); ok != want {
+			t.Errorf("analysis %d held %v, want %v", id, ok, want)
+		}
+	}
+	var order []string
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.Contains(line, "loaded analysis") {
+			f := strings.Fields(line[strings.Index(line, "analysis="):])[0]
+			order = append(order, f)
+		}
+	}
+	if want := []string{fmt.Sprintf("analysis=%d", stat), fmt.Sprintf("analysis=%d", routine)}; !slices.Equal(order, want) {
+		t.Errorf("loaded in the order %v, want %v (the stat analysis first)", order, want)
 	}
 }
