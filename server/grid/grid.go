@@ -105,7 +105,12 @@ type Grid struct {
 	// starting is read-held by Start from the analysis row's creation until
 	// the grid holds it; Sync takes it to wait for those (sync.go).
 	starting sync.RWMutex
-	locals   []*localWorker
+	// loading holds the analyses a Sync is loading (split and encode take
+	// most of a second for a 24 h recording): another Sync of one of them
+	// (a takeover's background resume beside SyncAll) marks it true, to be
+	// read again once loaded, instead of splitting it a second time.
+	loading map[int64]bool
+	locals  []*localWorker
 }
 
 type analysis struct {

@@ -39,7 +39,15 @@ func (sumAlg) DecodeResult(b []byte) (pipeline.Result, error) {
 	var r sumResult
 	return &r, json.Unmarshal(b, &r)
 }
+
+// splitHook, when set, runs at the start of every test.sum@1 split (tests
+// that count or hold splits; none runs in parallel).
+var splitHook func()
+
 func (sumAlg) Split(sig *signal.Signal, params []byte, _ pipeline.SplitOptions) ([]pipeline.Chunk, error) {
+	if splitHook != nil {
+		splitHook()
+	}
 	s := sig.Channels[0].Samples
 	if len(s) == 0 {
 		return nil, fmt.Errorf("no samples")

@@ -75,8 +75,25 @@ func (g *Grid) Sync(ctx context.Context, id int64) error {
 	a := g.analyses[id]
 	switch {
 	case a == nil && !gone && !sa.Finished():
+		if _, busy := g.loading[id]; busy {
+			g.loading[id] = true
+			g.mu.Unlock()
+			return nil
+		}
+		if g.loading == nil {
+			g.loading = map[int64]bool{}
+		}
+		g.loading[id] = false
 		g.mu.Unlock()
-		return g.load(ctx, sa)
+		err := g.load(ctx, sa)
+		g.mu.Lock()
+		again := g.loading[id]
+		delete(g.loading, id)
+		g.mu.Unlock()
+		if again && err == nil {
+			return g.Sync(ctx, id) // asked again while loading: it may have changed since
+		}
+		return err
 	case a == nil:
 	case gone:
 		g.dropLocked(a, "analysis deleted")

@@ -3,6 +3,7 @@ package grid
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pulsegrid/pulsegrid/algorithms/signal"
@@ -116,5 +117,51 @@ func TestStandbyAndSync(t *testing.T) {
 	e.wait(b.ID, store.StatusDone)
 	if got, want := e.result(b.ID), sums(a.ChunksTotal, 10); got != want {
 		t.Errorf("the standby's analysis: %s, want %s", got, want)
+	}
+}
+
+// TestSyncSplitsOnce: two Syncs of one analysis the grid does not hold
+// (a takeover's background resume beside the SyncAll of its first LISTEN)
+// split it once; the second, asked while the first loads, is answered by
+// the first reading the row again. The bug this catches: every Sync
+// splitting a 24 h recording of its own.
+func TestSyncSplitsOnce(t *testing.T) {
+	e := newEnv(t, quiet(Config{Quorum: 2}))
+	owner := e.owner("a@x")
+	alone := e.analysis(owner, 1, 50, "routine", false)
+	id := e.analysis(owner, 1, 50, "routine", false)
+	e.g.Close()
+	g := New(e.st, testReg, quiet(Config{Quorum: 2}))
+	defer g.Close()
+	var splits atomic.Int32
+	splitHook = func() { splits.Add(1) }
+	defer func() { splitHook = nil }()
+	// What one load costs in Split calls (CanRun tries one too).
+	if err := g.Sync(context.Background(), alone); err != nil {
+		t.Fatal(err)
+	}
+	once := splits.Swap(0)
+	entered, release := make(chan struct{}), make(chan struct{})
+	splitHook = func() {
+		if splits.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+	}
+	first := make(chan error)
+	go func() { first <- g.Sync(context.Background(), id) }()
+	<-entered
+	if err := g.Sync(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if n := splits.Load(); n != once {
+		t.Errorf("two Syncs called Split %d times, one load calls it %d times", n, once)
+	}
+	if _, total, ok := g.Progress(id); !ok || total != 5 {
+		t.Errorf("held %v with %d chunks, want 5", ok, total)
 	}
 }
