@@ -39,6 +39,14 @@ func (g *Grid) Start(ctx context.Context, a store.Analysis) (store.Analysis, err
 	// The payloads are encoded after the answer, each chunk queued as soon
 	// as its own is ready (encodeChunks): the first leases go out while
 	// the last chunks are encoded, instead of after all of them.
+	_, err = g.holdEncoding(an, a, p.ds.TrustedOnly, p.chunks, nil, nil, nil)
+	return a, err // held already (sync.go) is no error
+}
+
+// holdEncoding holds an analysis (add) whose payloads encodeChunks then
+// encodes in the background, and reports whether it was held (false: the
+// grid holds it already).
+func (g *Grid) holdEncoding(an *analysis, sa store.Analysis, trustedOnly bool, chunks []pipeline.Chunk, verified []store.ChunkOutput, pending []store.PendingResult, recs map[string]store.Volunteer) (bool, error) {
 	g.mu.Lock()
 	closed := g.closed
 	if !closed {
@@ -48,15 +56,15 @@ func (g *Grid) Start(ctx context.Context, a store.Analysis) (store.Analysis, err
 	g.mu.Unlock()
 	if closed {
 		an.spill.Close()
-		return a, ErrClosed
+		return false, ErrClosed
 	}
-	if !g.add(an, a, p.ds.TrustedOnly, nil, nil, nil) {
+	if !g.add(an, sa, trustedOnly, verified, pending, recs) {
 		close(an.queued)
 		g.encoders.Done()
-		return a, nil // held already (sync.go)
+		return false, nil
 	}
-	go g.encodeChunks(an, p.chunks)
-	return a, nil
+	go g.encodeChunks(an, chunks)
+	return true, nil
 }
 
 // encodeChunks encodes the payloads of an analysis that Start or load
@@ -406,23 +414,9 @@ func (g *Grid) load(ctx context.Context, a store.Analysis) error {
 			return err
 		}
 	}
-	g.mu.Lock()
-	closed := g.closed
-	if !closed {
-		an.encoding, an.queued = true, make(chan struct{})
-		g.encoders.Add(1)
+	if held, err := g.holdEncoding(an, a, ds.TrustedOnly, chunks, outs, pend, recs); !held {
+		return err // nil when held already: a reopen and a Sync loaded it at once
 	}
-	g.mu.Unlock()
-	if closed {
-		an.spill.Close()
-		return ErrClosed
-	}
-	if !g.add(an, a, ds.TrustedOnly, outs, pend, recs) {
-		close(an.queued)
-		g.encoders.Done()
-		return nil // held already: a reopen and a Sync loaded it at once
-	}
-	go g.encodeChunks(an, chunks)
 	g.log.Info("loaded analysis", "analysis", a.ID, "chunks", len(chunks), "verified", len(outs), "pending", len(pend), "revision", a.Revision)
 	return nil
 }

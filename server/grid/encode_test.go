@@ -45,6 +45,15 @@ func (g *Grid) awaitAllQueued() {
 	}
 }
 
+// restart closes the env's grid and returns a new one on the same store,
+// not resumed yet (tests of how it resumes), closed at the test's end.
+func (e *env) restart(cfg Config) *Grid {
+	e.g.Close()
+	g := New(e.st, testReg, cfg)
+	e.t.Cleanup(g.Close)
+	return g
+}
+
 // startAsync uploads a dataset of n samples of value and starts test.sum@1
 // on it, returning as Start does: before its chunks are all encoded.
 func (e *env) startAsync(owner int64, value float64, n int) store.Analysis {
@@ -226,10 +235,8 @@ func TestResumeInBackground(t *testing.T) {
 	routine := e.analysis(owner, 1, 30, "routine", false)
 	stat := e.analysis(owner, 2, 30, "stat", false)
 	cancelled := e.analysis(owner, 3, 30, "routine", false)
-	e.g.Close()
 	var log bytes.Buffer
-	g := New(e.st, testReg, quiet(Config{Quorum: 2, Logger: slog.New(slog.NewTextHandler(&log, nil))}))
-	defer g.Close()
+	g := e.restart(quiet(Config{Quorum: 2, Logger: slog.New(slog.NewTextHandler(&log, nil))}))
 	// Sync waits for the starting lock: the loads wait until it is free.
 	g.starting.Lock()
 	if err := g.ResumeInBackground(context.Background()); err != nil {

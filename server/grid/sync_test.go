@@ -130,9 +130,7 @@ func TestSyncSplitsOnce(t *testing.T) {
 	owner := e.owner("a@x")
 	alone := e.analysis(owner, 1, 50, "routine", false)
 	id := e.analysis(owner, 1, 50, "routine", false)
-	e.g.Close()
-	g := New(e.st, testReg, quiet(Config{Quorum: 2}))
-	defer g.Close()
+	g := e.restart(quiet(Config{Quorum: 2}))
 	var splits atomic.Int32
 	splitHook = func() { splits.Add(1) }
 	defer func() { splitHook = nil }()
